@@ -1,0 +1,5 @@
+//! The binary edge: everything happens in [`htapsync::cli`].
+
+fn main() -> std::process::ExitCode {
+    htapsync::cli::main()
+}

@@ -1,0 +1,331 @@
+//! The shared vocabulary: what a replication task *is*, independent of where it
+//! was read from (TOML, state file, the cloud) or how it is sent on the wire.
+//!
+//! Nothing here does I/O. `config`, `state` and `api` translate their formats
+//! into these types so that `plan` only ever compares like with like.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Address of a managed object, as users type it: `task.NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Address(String);
+
+impl Address {
+    /// The address of the task whose `task_name` is `name`.
+    pub fn task(name: &str) -> Self {
+        Address(format!("task.{name}"))
+    }
+
+    /// Parses `task.NAME`; returns `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        let name = s.strip_prefix("task.")?;
+        (!name.is_empty()).then(|| Address(s.to_string()))
+    }
+
+    /// The task name part of the address.
+    pub fn name(&self) -> &str {
+        self.0.strip_prefix("task.").unwrap_or(&self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `tables` is a whitelist or a blacklist (API `repl_type`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplType {
+    #[default]
+    IncludeTables,
+    ExcludeTables,
+}
+
+impl ReplType {
+    pub const ALLOWED: &'static [&'static str] = &["include_tables", "exclude_tables"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplType::IncludeTables => "include_tables",
+            ReplType::ExcludeTables => "exclude_tables",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "include_tables" => Some(ReplType::IncludeTables),
+            "exclude_tables" => Some(ReplType::ExcludeTables),
+            _ => None,
+        }
+    }
+}
+
+/// Whether every table of the database is replicated or only some (API `repl_scope`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplScope {
+    #[default]
+    All,
+    Part,
+}
+
+impl ReplScope {
+    pub const ALLOWED: &'static [&'static str] = &["all", "part"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplScope::All => "all",
+            ReplScope::Part => "part",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all" => Some(ReplScope::All),
+            "part" => Some(ReplScope::Part),
+            _ => None,
+        }
+    }
+}
+
+/// The effective desired (or recorded) configuration of one replication task,
+/// after `[defaults]` have been applied. This is what plan compares and what
+/// state records as "last applied".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// `task_name` in the API; the key of `[task.NAME]`.
+    pub name: String,
+    /// The HTAP (StarRocks) instance that runs the task.
+    pub instance_id: String,
+    /// The TaurusDB instance replicated from.
+    pub source_instance_id: String,
+    /// A TaurusDB read replica to read from; `None` = the primary node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_node_id: Option<String>,
+    pub source_database_name: String,
+    /// Effective target database: the source database name when not configured.
+    pub target_database_name: String,
+    pub repl_type: ReplType,
+    pub repl_scope: ReplScope,
+    /// Sorted, de-duplicated table names (order carries no meaning to the API).
+    #[serde(default)]
+    pub tables: Vec<String>,
+    /// API `db_configs`, values as the strings that are sent.
+    #[serde(default)]
+    pub db_configs: BTreeMap<String, String>,
+    /// API `tables_configs`: table name -> table config string.
+    #[serde(default)]
+    pub table_configs: BTreeMap<String, String>,
+    /// Desired run state: `true` keeps the task paused.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+impl TaskSpec {
+    pub fn address(&self) -> Address {
+        Address::task(&self.name)
+    }
+}
+
+/// Lifecycle settings that never reach the cloud.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// Any plan that would delete or replace the task is an error.
+    #[serde(default)]
+    pub prevent_destroy: bool,
+}
+
+/// One task as the configuration wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredTask {
+    pub spec: TaskSpec,
+    pub lifecycle: Lifecycle,
+}
+
+/// Where htapsync talks to: the cloud, or the emulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provider {
+    pub project_id: String,
+    /// `https://...`, `http://127.0.0.1:PORT` (emulator) or `embedded`.
+    pub endpoint: String,
+    pub region: String,
+    /// With `endpoint = "embedded"`: the cloud description file, relative to the configuration dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator_cloud: Option<String>,
+    /// With `endpoint = "embedded"`: where the emulated cloud persists between runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator_data: Option<String>,
+}
+
+/// A whole loaded configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub provider: Provider,
+    /// State file path as configured (relative to the configuration dir).
+    pub state_path: String,
+    /// Tasks by name, sorted.
+    pub tasks: BTreeMap<String, DesiredTask>,
+}
+
+/// One tunable of a task's `db_configs`, as E7 (database-parameters) lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbParam {
+    pub name: &'static str,
+    pub kind: DbParamKind,
+    pub default: &'static str,
+    pub description: &'static str,
+}
+
+/// The type and allowed range of a db_config value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbParamKind {
+    Bool,
+    Integer { min: i64, max: i64 },
+}
+
+impl DbParam {
+    /// The range as the API prints it in `value_range`: `true|false` or `1000-60000`.
+    pub fn value_range(&self) -> String {
+        match self.kind {
+            DbParamKind::Bool => "true|false".to_string(),
+            DbParamKind::Integer { min, max } => format!("{min}-{max}"),
+        }
+    }
+
+    /// Whether `value` (the string sent on the wire) is allowed.
+    pub fn accepts(&self, value: &str) -> bool {
+        match self.kind {
+            DbParamKind::Bool => value == "true" || value == "false",
+            DbParamKind::Integer { min, max } => {
+                value.parse::<i64>().is_ok_and(|v| (min..=max).contains(&v))
+            }
+        }
+    }
+
+    pub fn lookup(name: &str) -> Option<&'static DbParam> {
+        DB_PARAMS.iter().find(|p| p.name == name)
+    }
+}
+
+/// The documented db_configs parameters (API reference §6, E7's example response).
+pub const DB_PARAMS: &[DbParam] = &[
+    DbParam {
+        name: "enable_chunk_level_dump",
+        kind: DbParamKind::Bool,
+        default: "false",
+        description: "Enable chunk (shard) level copy during full synchronization.",
+    },
+    DbParam {
+        name: "snapshot_with_lock",
+        kind: DbParamKind::Bool,
+        default: "true",
+        description: "Take a lock while reading the full snapshot.",
+    },
+    DbParam {
+        name: "sync_commit_interval_ms",
+        kind: DbParamKind::Integer {
+            min: 1000,
+            max: 60000,
+        },
+        default: "5000",
+        description: "Batch commit timeout in ms; a batch commits on timeout or when full.",
+    },
+    DbParam {
+        name: "max_sync_commit_rows",
+        kind: DbParamKind::Integer {
+            min: 500_000,
+            max: 2_000_000,
+        },
+        default: "500000",
+        description: "Maximum rows per commit.",
+    },
+    DbParam {
+        name: "max_sync_commit_bytes",
+        kind: DbParamKind::Integer {
+            min: 10_485_760,
+            max: 1_610_612_736,
+        },
+        default: "268435456",
+        description: "Maximum bytes per commit.",
+    },
+    DbParam {
+        name: "max_full_sync_task_threads_num",
+        kind: DbParamKind::Integer { min: 1, max: 2 },
+        default: "1",
+        description: "Number of full-synchronization threads.",
+    },
+    DbParam {
+        name: "max_rows_per_chunk",
+        kind: DbParamKind::Integer {
+            min: 0,
+            max: 1_000_000,
+        },
+        default: "0",
+        description: "Maximum rows per chunk.",
+    },
+    DbParam {
+        name: "max_bytes_per_chunk",
+        kind: DbParamKind::Integer {
+            min: 33_554_432,
+            max: 1_073_741_824,
+        },
+        default: "268435456",
+        description: "Maximum bytes per chunk.",
+    },
+    DbParam {
+        name: "binlog_expire_logs_seconds",
+        kind: DbParamKind::Integer {
+            min: 0,
+            max: 604_800,
+        },
+        default: "86400",
+        description: "Binlog retention in seconds (0 = no limit); must not exceed the source's.",
+    },
+];
+
+/// Characters allowed in task, source and target database names.
+pub fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_round_trips() {
+        let a = Address::task("orders_sync");
+        assert_eq!(a.as_str(), "task.orders_sync");
+        assert_eq!(Address::parse("task.orders_sync"), Some(a.clone()));
+        assert_eq!(a.name(), "orders_sync");
+        assert_eq!(Address::parse("orders_sync"), None);
+        assert_eq!(Address::parse("task."), None);
+    }
+
+    #[test]
+    fn db_param_ranges() {
+        let p = DbParam::lookup("sync_commit_interval_ms").unwrap();
+        assert!(p.accepts("1000") && p.accepts("60000"));
+        assert!(!p.accepts("999") && !p.accepts("abc"));
+        assert_eq!(p.value_range(), "1000-60000");
+        assert!(
+            DbParam::lookup("snapshot_with_lock")
+                .unwrap()
+                .accepts("true")
+        );
+        assert!(DbParam::lookup("nope").is_none());
+    }
+}
