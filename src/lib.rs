@@ -25,5 +25,6 @@ pub mod config;
 pub mod emulator;
 pub mod model;
 pub mod plan;
+pub mod refresh;
 pub mod render;
 pub mod state;

@@ -1,1 +1,128 @@
-//! TODO
+//! Executes a plan against the cloud with bounded concurrency, recording in
+//! state the intent of every create and delete *before* the call and the
+//! result after every completed operation, so a run that dies half way loses
+//! nothing and creates nothing twice.
+
+mod intents;
+mod ops;
+mod recorder;
+
+pub use intents::resolve_intents;
+pub use recorder::Recorder;
+
+use crate::api::{ApiError, Client};
+use crate::model::{Address, Lifecycle};
+use crate::plan::{Action, Counts, Plan};
+use crate::state::StateError;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// How an apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Operations in flight at once (`--parallelism`).
+    pub parallelism: usize,
+    /// How long one task may take to reach its goal (start, job, deletion).
+    pub deadline: Duration,
+}
+
+/// What happened to one task, for progress display and machine output.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started { address: Address, action: Action },
+    Step { address: Address, message: String },
+    Completed { address: Address, action: Action, elapsed: Duration },
+    Failed { address: Address, action: Action, error: String },
+}
+
+/// Why one task's operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("recording state failed: {0}")]
+    State(#[from] StateError),
+    #[error("table-config-check rejected {task}: {details}")]
+    Rejected { task: String, details: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The outcome of a whole apply.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub counts: Counts,
+    pub errors: Vec<(Address, String)>,
+}
+
+/// Applies every actionable change of `plan`. Independent tasks run
+/// concurrently; an error in one task does not stop the others.
+pub async fn execute(
+    client: &Client,
+    plan: &Plan,
+    lifecycles: &BTreeMap<String, Lifecycle>,
+    recorder: Arc<Recorder>,
+    opts: &ApplyOptions,
+    on_event: Arc<dyn Fn(Event) + Send + Sync>,
+) -> ApplyOutcome {
+    let permits = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+    let mut set = JoinSet::new();
+    for change in plan.actionable().cloned() {
+        let ctx = ops::OpContext {
+            client: client.clone(),
+            recorder: recorder.clone(),
+            deadline: opts.deadline,
+            on_event: on_event.clone(),
+            prevent_destroy: lifecycles
+                .get(change.address.name())
+                .is_some_and(|l| l.prevent_destroy),
+        };
+        let permits = permits.clone();
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await.ok();
+            let started = std::time::Instant::now();
+            (ctx.on_event)(Event::Started {
+                address: change.address.clone(),
+                action: change.action,
+            });
+            let result = ops::apply_change(&ctx, &change).await;
+            match &result {
+                Ok(()) => (ctx.on_event)(Event::Completed {
+                    address: change.address.clone(),
+                    action: change.action,
+                    elapsed: started.elapsed(),
+                }),
+                Err(e) => (ctx.on_event)(Event::Failed {
+                    address: change.address.clone(),
+                    action: change.action,
+                    error: e.to_string(),
+                }),
+            }
+            (change.address, change.action, result)
+        });
+    }
+    let mut outcome = ApplyOutcome::default();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((_, action, Ok(()))) => match action {
+                Action::Create => outcome.counts.add += 1,
+                Action::Update => outcome.counts.change += 1,
+                Action::Replace => {
+                    outcome.counts.add += 1;
+                    outcome.counts.destroy += 1
+                }
+                Action::Delete => outcome.counts.destroy += 1,
+                Action::NoOp => {}
+            },
+            Ok((address, _, Err(e))) => outcome.errors.push((address, e.to_string())),
+            Err(e) => outcome
+                .errors
+                .push((Address::task("?"), format!("internal error: {e}"))),
+        }
+    }
+    outcome.errors.sort();
+    outcome
+}

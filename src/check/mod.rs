@@ -62,3 +62,6 @@ impl GateReport {
         self.verdicts.values().filter(|v| !v.passed())
     }
 }
+
+mod gate;
+pub use gate::{run_gate, task_request};

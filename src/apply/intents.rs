@@ -1,0 +1,55 @@
+//! Resolves intents left by a run that died between a remote create or delete
+//! and the state write that records it: the task is looked up and adopted or
+//! forgotten, so it is never created twice and never lost.
+
+use crate::api::{ApiError, Client};
+use crate::state::{IntentOp, State, TaskRecord};
+
+/// Looks up every pending intent of `state` in the cloud and folds the outcome
+/// into `state` (in memory: the caller persists it). Returns one note per
+/// intent resolved, for the user.
+pub async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<String>, ApiError> {
+    let mut notes = Vec::new();
+    for intent in std::mem::take(&mut state.intents) {
+        let spec = &intent.spec;
+        let live = client
+            .list_tasks(&spec.instance_id)
+            .await?
+            .into_iter()
+            .find(|r| r.task_name == spec.name);
+        let name = spec.name.clone();
+        match (intent.operation, live) {
+            (IntentOp::Create, Some(row)) => {
+                let paused = crate::refresh::live_paused(&row);
+                state.tasks.entry(name).or_insert_with(|| TaskRecord {
+                    spec: crate::model::TaskSpec {
+                        paused,
+                        ..spec.clone()
+                    },
+                    prevent_destroy: false,
+                    updated_at: intent.started_at.clone(),
+                });
+                notes.push(format!(
+                    "{}: an interrupted create had reached the cloud; the task was adopted",
+                    intent.address
+                ));
+            }
+            (IntentOp::Create, None) => notes.push(format!(
+                "{}: an interrupted create never reached the cloud; it will be planned again",
+                intent.address
+            )),
+            (IntentOp::Delete, Some(_)) => notes.push(format!(
+                "{}: an interrupted delete did not finish; the task is still managed",
+                intent.address
+            )),
+            (IntentOp::Delete, None) => {
+                state.tasks.remove(&name);
+                notes.push(format!(
+                    "{}: an interrupted delete had finished; the task was forgotten",
+                    intent.address
+                ));
+            }
+        }
+    }
+    Ok(notes)
+}

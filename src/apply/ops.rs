@@ -1,0 +1,237 @@
+//! The cloud calls behind each action, following the lifecycle the API
+//! documents (§5): register → start → wait running; modify → wait job;
+//! pause/resume → wait stage; delete → wait until gone.
+
+use super::{ApplyError, Event, Recorder};
+use crate::api::Client;
+use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
+use crate::check::task_request;
+use crate::model::TaskSpec;
+use crate::plan::{Action, Change};
+use crate::state::{Intent, IntentOp, TaskRecord};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) struct OpContext {
+    pub client: Client,
+    pub recorder: Arc<Recorder>,
+    pub deadline: Duration,
+    pub on_event: Arc<dyn Fn(Event) + Send + Sync>,
+    pub prevent_destroy: bool,
+}
+
+impl OpContext {
+    fn step(&self, spec: &TaskSpec, message: impl Into<String>) {
+        (self.on_event)(Event::Step {
+            address: spec.address(),
+            message: message.into(),
+        });
+    }
+
+    fn record(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
+        let record = TaskRecord {
+            spec: spec.clone(),
+            prevent_destroy: self.prevent_destroy,
+            updated_at: chrono::Utc::now().to_rfc3339(),
+        };
+        self.recorder.update(|s| {
+            s.tasks.insert(spec.name.clone(), record);
+        })?;
+        Ok(())
+    }
+}
+
+pub(super) async fn apply_change(ctx: &OpContext, change: &Change) -> Result<(), ApplyError> {
+    let missing = || ApplyError::Other(format!("{}: plan entry is incomplete", change.address));
+    match change.action {
+        Action::NoOp => Ok(()),
+        Action::Create => create(ctx, change.after.as_ref().ok_or_else(missing)?).await,
+        Action::Delete => delete(ctx, change.before.as_ref().ok_or_else(missing)?).await,
+        Action::Replace => {
+            delete(ctx, change.before.as_ref().ok_or_else(missing)?).await?;
+            create(ctx, change.after.as_ref().ok_or_else(missing)?).await
+        }
+        Action::Update => {
+            let before = change.before.as_ref().ok_or_else(missing)?;
+            update(ctx, before, change.after.as_ref().ok_or_else(missing)?).await
+        }
+    }
+}
+
+fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
+    Intent {
+        id: uuid::Uuid::new_v4().to_string(),
+        address: spec.address(),
+        operation,
+        spec: spec.clone(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+    }
+}
+
+/// Register (E2 with `is_create_task = "true"`), record, start (E3), wait until
+/// replicating, then pause if the configuration wants the task paused.
+async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    let intent = intent(spec, IntentOp::Create);
+    let intent_id = intent.id.clone();
+    ctx.recorder.update(|s| s.intents.push(intent))?;
+
+    ctx.step(spec, "registering");
+    let mut req = task_request(spec);
+    req.is_create_task = Some("true".to_string());
+    let resp = ctx.client.check_tables(&spec.instance_id, &req).await?;
+    let failed: Vec<String> = resp
+        .tbl_config_check_results
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| format!("{} ({:?}: {})", r.table_name, r.table_config, r.check_result))
+        .collect();
+    if !failed.is_empty() {
+        return Err(ApplyError::Rejected {
+            task: spec.name.clone(),
+            details: failed.join(", "),
+        });
+    }
+    // Registered: from here on the task exists remotely. Record it as not yet
+    // running (paused) so that a crash before the start is finished by a resume.
+    let registered = TaskSpec {
+        paused: true,
+        ..spec.clone()
+    };
+    let record = TaskRecord {
+        spec: registered,
+        prevent_destroy: ctx.prevent_destroy,
+        updated_at: chrono::Utc::now().to_rfc3339(),
+    };
+    ctx.recorder.update(|s| {
+        s.intents.retain(|i| i.id != intent_id);
+        s.tasks.insert(spec.name.clone(), record);
+    })?;
+
+    start(ctx, spec).await?;
+    if spec.paused {
+        pause(ctx, spec).await?;
+    }
+    ctx.record(spec)
+}
+
+async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    ctx.step(spec, "starting");
+    let req = StartRequest {
+        source_instance_id: spec.source_instance_id.clone(),
+        source_node_id: spec.source_node_id.clone(),
+        source_database: spec.source_database_name.clone(),
+        target_database: spec.target_database_name.clone(),
+        task_name: spec.name.clone(),
+    };
+    ctx.client.start(&spec.instance_id, &req).await?;
+    wait_stage(ctx, spec, "replicating", Stage::is_running).await
+}
+
+async fn pause(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    ctx.step(spec, "pausing");
+    ctx.client.pause(&spec.instance_id, &spec.name).await?;
+    wait_stage(ctx, spec, "paused", |s| s == Stage::Paused).await
+}
+
+/// Resumes a paused task, or starts one that was registered but never started.
+async fn resume(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    let live = live_row(ctx, spec).await?;
+    if live.and_then(|r| Stage::parse(&r.stage)) == Some(Stage::Wait) {
+        return start(ctx, spec).await;
+    }
+    ctx.step(spec, "resuming");
+    ctx.client.resume(&spec.instance_id, &spec.name).await?;
+    wait_stage(ctx, spec, "replicating", Stage::is_running).await
+}
+
+async fn live_row(ctx: &OpContext, spec: &TaskSpec) -> Result<Option<ReplicationInfo>, ApplyError> {
+    Ok(ctx
+        .client
+        .wait_task(&spec.instance_id, &spec.name, |_| true, ctx.deadline)
+        .await?)
+}
+
+async fn wait_stage(
+    ctx: &OpContext,
+    spec: &TaskSpec,
+    goal: &str,
+    done: impl Fn(Stage) -> bool,
+) -> Result<(), ApplyError> {
+    let row = ctx
+        .client
+        .wait_task(
+            &spec.instance_id,
+            &spec.name,
+            |row| row.and_then(|r| Stage::parse(&r.stage)).is_some_and(&done),
+            ctx.deadline,
+        )
+        .await?;
+    match row {
+        Some(_) => Ok(()),
+        None => Err(ApplyError::Other(format!(
+            "{} disappeared while waiting for it to be {goal}",
+            spec.address()
+        ))),
+    }
+}
+
+/// Modify (E8) what changed, then pause or resume as the configuration wants.
+async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<(), ApplyError> {
+    let config_changed = TaskSpec {
+        paused: after.paused,
+        ..before.clone()
+    } != *after;
+    if config_changed {
+        ctx.step(after, "modifying");
+        let resp = ctx
+            .client
+            .modify(&after.instance_id, &task_request(after))
+            .await?;
+        let failed: Vec<String> = resp
+            .tbl_config_check_results
+            .iter()
+            .filter(|r| !r.passed())
+            .map(|r| format!("{} ({:?})", r.table_name, r.table_config))
+            .collect();
+        if !failed.is_empty() || resp.job_id.is_empty() {
+            return Err(ApplyError::Rejected {
+                task: after.name.clone(),
+                details: failed.join(", "),
+            });
+        }
+        ctx.client.wait_job(&resp.job_id, ctx.deadline).await?;
+        ctx.record(&TaskSpec {
+            paused: before.paused,
+            ..after.clone()
+        })?;
+    }
+    if before.paused != after.paused {
+        if after.paused {
+            pause(ctx, after).await?;
+        } else {
+            resume(ctx, after).await?;
+        }
+    }
+    ctx.record(after)
+}
+
+/// Delete (E11) and wait until the task is no longer listed.
+async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    let intent = intent(spec, IntentOp::Delete);
+    let intent_id = intent.id.clone();
+    ctx.recorder.update(|s| s.intents.push(intent))?;
+    ctx.step(spec, "deleting");
+    match ctx.client.delete(&spec.instance_id, &spec.name).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    ctx.client
+        .wait_task(&spec.instance_id, &spec.name, |row| row.is_none(), ctx.deadline)
+        .await?;
+    ctx.recorder.update(|s| {
+        s.intents.retain(|i| i.id != intent_id);
+        s.tasks.remove(&spec.name);
+    })?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Runs table-config-check (E2) and database-config-check (E1) for every task
+//! that a plan would create or change, concurrently under a bound.
+
+use super::{GateReport, ParamVerdict, TableVerdict, TaskVerdict};
+use crate::api::Client;
+use crate::api::wire::{DbConfig, TableReplConfig, TablesConfig, TaskConfigRequest};
+use crate::model::TaskSpec;
+use crate::plan::{Action, Plan};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// The request body that describes `spec` to E1, E2 and E8. `tables_configs`
+/// lists every configured table; `is_create_task` is left to the caller.
+pub fn task_request(spec: &TaskSpec) -> TaskConfigRequest {
+    TaskConfigRequest {
+        source_instance_id: Some(spec.source_instance_id.clone()),
+        source_node_id: spec.source_node_id.clone(),
+        source_database_name: Some(spec.source_database_name.clone()),
+        task_name: Some(spec.name.clone()),
+        db_configs: Some(
+            spec.db_configs
+                .iter()
+                .map(|(k, v)| DbConfig {
+                    param_name: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        ),
+        tables_configs: Some(
+            spec.table_configs
+                .iter()
+                .map(|(t, c)| TablesConfig {
+                    table_name: t.clone(),
+                    table_config: c.clone(),
+                })
+                .collect(),
+        ),
+        table_repl_config: Some(TableReplConfig {
+            repl_type: Some(spec.repl_type.as_str().to_string()),
+            repl_scope: Some(spec.repl_scope.as_str().to_string()),
+            tables: spec.tables.clone(),
+        }),
+        target_database_name: Some(spec.target_database_name.clone()),
+        is_create_task: None,
+    }
+}
+
+/// Whether the gate must check this change: anything that sends a new
+/// configuration to the cloud (create, replace, and updates other than a
+/// pure pause/resume).
+fn needs_check(action: Action) -> bool {
+    matches!(action, Action::Create | Action::Update | Action::Replace)
+}
+
+/// Checks every task of `plan` that would be created or changed. `on_done` is
+/// called once per finished task (for progress display).
+pub async fn run_gate(
+    client: &Client,
+    plan: &Plan,
+    parallelism: usize,
+    on_done: impl Fn(&TaskVerdict) + Send + Sync + 'static,
+) -> GateReport {
+    let permits = Arc::new(Semaphore::new(parallelism.max(1)));
+    let on_done = Arc::new(on_done);
+    let mut set = JoinSet::new();
+    for change in plan.changes.iter().filter(|c| needs_check(c.action)) {
+        let Some(spec) = change.after.clone() else {
+            continue;
+        };
+        let (client, permits, on_done) = (client.clone(), permits.clone(), on_done.clone());
+        let address = change.address.clone();
+        set.spawn(async move {
+            let _permit = permits.acquire_owned().await.ok();
+            let verdict = check_task(&client, address, &spec).await;
+            on_done(&verdict);
+            verdict
+        });
+    }
+    let mut report = GateReport::default();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(v) = joined {
+            report.verdicts.insert(v.address.clone(), v);
+        }
+    }
+    report
+}
+
+async fn check_task(client: &Client, address: crate::model::Address, spec: &TaskSpec) -> TaskVerdict {
+    let mut verdict = TaskVerdict {
+        address,
+        tables: Vec::new(),
+        params: Vec::new(),
+        error: None,
+    };
+    let mut req = task_request(spec);
+    req.is_create_task = Some("false".to_string());
+    let tables = client.check_tables(&spec.instance_id, &req);
+    let params = async {
+        if spec.db_configs.is_empty() {
+            return Ok(None);
+        }
+        let mut db_req = task_request(spec);
+        db_req.tables_configs = None;
+        client.check_db_config(&spec.instance_id, &db_req).await.map(Some)
+    };
+    let (tables, params) = tokio::join!(tables, params);
+    match tables {
+        Ok(resp) => {
+            verdict.tables = resp
+                .tbl_config_check_results
+                .into_iter()
+                .map(|r| TableVerdict {
+                    passed: r.passed(),
+                    table: r.table_name,
+                    config: r.table_config,
+                    result: r.check_result,
+                })
+                .collect();
+        }
+        Err(e) => verdict.error = Some(e.to_string()),
+    }
+    match params {
+        Ok(Some(resp)) => {
+            let sides = [
+                ("source", resp.source_db_config_check_results),
+                ("target", resp.target_db_config_check_results),
+            ];
+            for (side, results) in sides {
+                verdict.params.extend(results.into_iter().map(|r| ParamVerdict {
+                    passed: r.passed(),
+                    name: r.param_name,
+                    value: r.value,
+                    side: side.to_string(),
+                    result: r.check_result,
+                }));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            let line = e.to_string();
+            verdict.error = Some(match verdict.error.take() {
+                Some(prev) => format!("{prev}; {line}"),
+                None => line,
+            });
+        }
+    }
+    verdict
+}

@@ -1,0 +1,268 @@
+//! The command line, declared with clap. Terraform's single-dash long flags
+//! (`-out`, `-target`, `-refresh=false`, `-auto-approve`) are accepted too.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "htapsync",
+    version,
+    about = "Declarative TaurusDB → StarRocks HTAP replication tasks: plan, check, apply.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Use DIR as the configuration directory (every *.toml in it is loaded).
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// State file path (overrides [state] path).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Never colour output (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration files; exit 1 when invalid.
+    Validate {
+        /// Print diagnostics as JSON (Terraform's validate -json shape).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite configuration files in canonical format (keeps comments).
+    Fmt {
+        /// Only list files that are not formatted; exit 3 when any is.
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a diff.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Show what apply would do, with the table-config-check verdicts.
+    Plan(PlanArgs),
+    /// Make the cloud match the configuration (or apply a saved plan).
+    Apply(ApplyArgs),
+    /// Delete every task in state.
+    Destroy(DestroyArgs),
+    /// Update state from what the cloud has, changing nothing remote.
+    Refresh(CommonRun),
+    /// Live status, stage and progress of every managed task.
+    Status(CommonRun),
+    /// Adopt existing cloud tasks into state.
+    Import(ImportArgs),
+    /// Show the state, or a saved plan.
+    Show {
+        /// A plan file written by `plan -out`.
+        file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or edit the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Remove a lock left by a process that died.
+    ForceUnlock {
+        /// The lock ID printed in the lock error.
+        lock_id: String,
+    },
+    /// Run the emulator of the HTAP replication API.
+    Emulator(crate::emulator::EmulatorArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Flags of every command that reads the cloud and the state.
+#[derive(Debug, Args, Clone)]
+pub struct CommonRun {
+    /// Remote calls in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallelism: u32,
+    /// How long to wait for the state lock (e.g. 10s, 2m); 0 = fail at once.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CommonRun {
+    pub fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonRun,
+    /// Write the plan to FILE for `apply FILE`.
+    #[arg(long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when nothing changes, 2 when something does, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Read the cloud before planning (default true).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+    /// Limit the plan to these addresses (task.NAME); repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Plan the deletion of everything in state.
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// A plan file written by `plan -out`: applied exactly, without a prompt.
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonRun,
+    /// Skip the interactive "yes" confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub common: CommonRun,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// The address to adopt, task.NAME (the cloud task of that name).
+    pub address: Option<String>,
+    /// Adopt every task of the configured instances that is not yet managed.
+    #[arg(long)]
+    pub all: bool,
+    /// HTAP instance to look in (default: the instance_id of the task or [defaults]).
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// Write TOML for the imported tasks to FILE (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub generate_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonRun,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses in state.
+    List,
+    /// Show one task's recorded attributes.
+    Show { address: String },
+    /// Forget a task without deleting it in the cloud.
+    Rm {
+        address: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Parses `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 10s, 2m, 500ms"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+/// Long flags that Terraform users type with one dash.
+const SINGLE_DASH_LONG: &[&str] = &[
+    "out",
+    "target",
+    "refresh",
+    "auto-approve",
+    "detailed-exitcode",
+    "parallelism",
+    "lock-timeout",
+    "json",
+    "no-color",
+    "chdir",
+    "state",
+    "check",
+    "diff",
+    "destroy",
+];
+
+/// Rewrites `-out=x`, `-target x`, … to their `--` form.
+pub fn normalise_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            let Some(rest) = a.strip_prefix('-').filter(|r| !r.starts_with('-')) else {
+                return a;
+            };
+            let name = rest.split('=').next().unwrap_or(rest);
+            if SINGLE_DASH_LONG.contains(&name) {
+                format!("-{a}")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terraform_style_flags_are_accepted() {
+        let args = normalise_args(
+            ["htapsync", "plan", "-out=p.plan", "-target", "task.a", "-refresh=false", "-v"]
+                .map(String::from),
+        );
+        assert_eq!(
+            args,
+            ["htapsync", "plan", "--out=p.plan", "--target", "task.a", "--refresh=false", "-v"]
+        );
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Plan(p) = cli.command else {
+            panic!("not plan")
+        };
+        assert!(!p.refresh);
+        assert_eq!(p.targets, ["task.a"]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap().as_secs(), 10);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("5").unwrap().as_secs(), 5);
+        assert!(parse_duration("5x").is_err());
+    }
+}

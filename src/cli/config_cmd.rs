@@ -1,0 +1,94 @@
+//! `validate` and `fmt`: commands that only read (or rewrite) configuration files.
+
+use super::args::Cli;
+use super::{CmdResult, Failure};
+use crate::config;
+use std::path::PathBuf;
+
+pub fn validate(cli: &Cli, json: bool) -> CmdResult {
+    let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let result = config::load_dir(&dir);
+    if json {
+        let doc = config::validate_json(&result);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(if result.is_ok() { 0 } else { 1 });
+    }
+    match result {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            println!(
+                "Success! The configuration is valid ({} task{} in {} file{}).",
+                loaded.desired.tasks.len(),
+                if loaded.desired.tasks.len() == 1 { "" } else { "s" },
+                loaded.files.len(),
+                if loaded.files.len() == 1 { "" } else { "s" },
+            );
+            Ok(0)
+        }
+        Err(d) => Err(Failure::Diagnostics(d)),
+    }
+}
+
+/// Exit code of `fmt --check` when some file is not formatted (as Terraform).
+const EXIT_UNFORMATTED: u8 = 3;
+
+pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
+    let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    let mut unformatted = 0;
+    let mut errors = Vec::new();
+    for path in files {
+        let src = std::fs::read_to_string(&path)?;
+        let formatted = match config::format_source(&src, &path) {
+            Ok(f) => f,
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
+        if formatted == src {
+            continue;
+        }
+        unformatted += 1;
+        println!("{}", path.display());
+        if diff {
+            let text = similar::TextDiff::from_lines(&src, &formatted);
+            print!(
+                "{}",
+                text.unified_diff()
+                    .header(&path.display().to_string(), &path.display().to_string())
+            );
+        }
+        if !check {
+            replace_keeping_mode(&path, formatted.as_bytes())?;
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Diagnostics(config::Diagnostics(errors)));
+    }
+    Ok(if check && unformatted > 0 {
+        EXIT_UNFORMATTED
+    } else {
+        0
+    })
+}
+
+/// Replaces a configuration file atomically, keeping its permissions (unlike
+/// state files, configuration is meant to be readable).
+fn replace_keeping_mode(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.as_file()
+        .set_permissions(std::fs::metadata(path)?.permissions())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! What every command that touches state or the cloud needs: the loaded
+//! configuration, the state backend, and a client (starting the embedded
+//! emulator when the configuration asks for it).
+
+use super::args::Cli;
+use super::Failure;
+use crate::api::{Client, ClientConfig, Credentials};
+use crate::config::{self, Loaded};
+use crate::emulator;
+use crate::state::{Backend, LocalBackend};
+use anyhow::Context as _;
+use secrecy::SecretString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The configuration directory and what was loaded from it.
+pub struct Workspace {
+    pub dir: PathBuf,
+    pub loaded: Loaded,
+    pub state_path: PathBuf,
+}
+
+impl Workspace {
+    /// Loads and validates the configuration; diagnostics become a failure
+    /// that prints them all.
+    pub fn load(cli: &Cli) -> Result<Workspace, Failure> {
+        let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let loaded = config::load_dir(&dir).map_err(Failure::Diagnostics)?;
+        for w in &loaded.warnings {
+            eprintln!("{w}");
+        }
+        let state_path = match &cli.state {
+            Some(p) => p.clone(),
+            None => dir.join(&loaded.desired.state_path),
+        };
+        Ok(Workspace {
+            dir,
+            loaded,
+            state_path,
+        })
+    }
+
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        Arc::new(LocalBackend::new(self.state_path.clone()))
+    }
+
+    /// A client of the configured endpoint. With `endpoint = "embedded"` the
+    /// emulator is started in this process and kept alive by the returned guard.
+    pub async fn connect(&self) -> anyhow::Result<(Client, Option<emulator::Running>)> {
+        let provider = &self.loaded.desired.provider;
+        let (endpoint, credentials, running) = if provider.endpoint == "embedded" {
+            let running = start_embedded(&self.dir, provider).await?;
+            let token = Credentials::Token(SecretString::from("embedded-emulator"));
+            (running.url(), token, Some(running))
+        } else {
+            let creds = Credentials::discover()
+                .context("reading credentials")?
+                .context(
+                    "no credentials: set HTAPSYNC_TOKEN, or HTAPSYNC_ACCESS_KEY and \
+                     HTAPSYNC_SECRET_KEY (see docs/authentication.md)",
+                )?;
+            (provider.endpoint.clone(), creds, None)
+        };
+        let client = Client::new(ClientConfig::new(
+            endpoint,
+            provider.project_id.clone(),
+            credentials,
+        ))?;
+        Ok((client, running))
+    }
+}
+
+async fn start_embedded(
+    dir: &Path,
+    provider: &crate::model::Provider,
+) -> anyhow::Result<emulator::Running> {
+    let cloud_file = provider
+        .emulator_cloud
+        .as_deref()
+        .context("endpoint = \"embedded\" needs emulator_cloud in [provider]")?;
+    let cloud = emulator::load_cloud(&dir.join(cloud_file))?;
+    let data = provider
+        .emulator_data
+        .as_deref()
+        .unwrap_or(".htapsync/cloud.json");
+    let data_path = dir.join(data);
+    if let Some(parent) = data_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut cfg = emulator::EmulatorConfig::new(cloud);
+    cfg.data_path = Some(data_path);
+    let emu = emulator::Emulator::new(cfg)?;
+    let running = emulator::spawn(emu, "127.0.0.1:0".parse()?).await?;
+    tracing::info!(url = %running.url(), "embedded emulator started");
+    Ok(running)
+}

@@ -1,0 +1,579 @@
+//! The commands that talk to the cloud: plan, apply, destroy, refresh, status,
+//! import. Each loads the workspace, takes the state lock where it may write,
+//! and calls the operations of `check`, `apply` and `refresh`.
+
+use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, ImportArgs, PlanArgs};
+use super::context::Workspace;
+use super::output::Style;
+use super::{CmdResult, Failure};
+use crate::api::Client;
+use crate::apply::{self, ApplyOptions, Event, Recorder};
+use crate::check::{self, GateReport};
+use crate::model::{Address, DesiredTask, Lifecycle};
+use crate::plan::{self, Action, Plan, SavedPlan};
+use crate::refresh;
+use crate::render;
+use crate::state::State;
+use anyhow::anyhow;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+mod import;
+pub use import::import;
+
+/// How long one task may take to reach its goal, as Terraform's provider allows.
+const TASK_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// What a plan run produced.
+struct Planned {
+    /// The state with interrupted intents resolved and, with refresh, live attributes.
+    state: State,
+    plan: Plan,
+    gate: GateReport,
+    notes: Vec<String>,
+}
+
+struct PlanInputs<'a> {
+    refresh: bool,
+    targets: &'a [String],
+    destroy: bool,
+    common: &'a CommonRun,
+}
+
+fn parse_targets(targets: &[String]) -> Result<Vec<Address>, Failure> {
+    targets
+        .iter()
+        .map(|t| {
+            Address::parse(t).ok_or_else(|| {
+                Failure::Error(anyhow!("invalid -target {t:?}: expected an address like task.NAME"))
+            })
+        })
+        .collect()
+}
+
+async fn make_plan(
+    ws: &Workspace,
+    client: &Client,
+    mut state: State,
+    inputs: PlanInputs<'_>,
+    style: &Style,
+) -> Result<Planned, Failure> {
+    let machine = inputs.common.format() == Format::Json;
+    let mut notes = apply::resolve_intents(client, &mut state).await?;
+    if inputs.refresh && !state.tasks.is_empty() {
+        let bar = style.progress(0, "refreshing", machine);
+        bar.set_message("refreshing");
+        let refreshed =
+            refresh::refresh_all(client, &state.tasks, inputs.common.parallelism as usize).await?;
+        bar.finish_and_clear();
+        if !refreshed.drift.is_empty() {
+            notes.push("Objects have changed outside of htapsync:".to_string());
+            notes.extend(refreshed.drift.iter().map(|d| format!("  - {d}")));
+        }
+        for row in &refreshed.abnormal {
+            notes.push(format!(
+                "Warning: task.{} is reported abnormal by the cloud (status {}, stage {})",
+                row.task_name, row.status, row.stage
+            ));
+        }
+        state.tasks = refreshed.records;
+    }
+    // Protection follows the configuration while the task is in it, and is
+    // remembered in state once its block is removed.
+    for (name, record) in state.tasks.iter_mut() {
+        if let Some(task) = ws.loaded.desired.tasks.get(name) {
+            record.prevent_destroy = task.lifecycle.prevent_destroy;
+        }
+    }
+    let empty = BTreeMap::new();
+    let desired: &BTreeMap<String, DesiredTask> = if inputs.destroy {
+        &empty
+    } else {
+        &ws.loaded.desired.tasks
+    };
+    let targets = parse_targets(inputs.targets)?;
+    let plan = plan::diff(desired, &state.tasks, &targets).map_err(|errors| {
+        Failure::Error(anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))
+    })?;
+    let to_check = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .count();
+    let bar = style.progress(to_check, "table-config-check", machine);
+    let tick = bar.clone();
+    let gate = check::run_gate(
+        client,
+        &plan,
+        inputs.common.parallelism as usize,
+        move |_| tick.inc(1),
+    )
+    .await;
+    bar.finish_and_clear();
+    Ok(Planned {
+        state,
+        plan,
+        gate,
+        notes,
+    })
+}
+
+fn print_plan(planned: &Planned, format: Format, style: &Style) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "format_version": "1.0",
+                "notes": planned.notes,
+                "changes": planned.plan.changes,
+                "gate": planned.gate,
+                "gate_passed": planned.gate.passed(),
+                "summary": planned.plan.counts(),
+            });
+            println!("{}", serde_json::to_string(&doc)?);
+        }
+        Format::Human => {
+            for n in &planned.notes {
+                println!("{n}");
+            }
+            if !planned.notes.is_empty() {
+                println!();
+            }
+            print!(
+                "{}",
+                render::plan_human(&planned.plan, Some(&planned.gate), &style.render())
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
+    let ws = Workspace::load(cli)?;
+    let backend = ws.backend();
+    let _lock = backend.lock("plan", a.common.lock_timeout)?;
+    let prior = backend.read()?;
+    let (lineage, serial) = prior
+        .as_ref()
+        .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
+    let (client, _emulator) = ws.connect().await?;
+    let inputs = PlanInputs {
+        refresh: a.refresh,
+        targets: &a.targets,
+        destroy: a.destroy,
+        common: &a.common,
+    };
+    let planned = make_plan(&ws, &client, prior.unwrap_or_else(State::new), inputs, style).await?;
+    print_plan(&planned, a.common.format(), style)?;
+    if let Some(out) = &a.out {
+        let provider = &ws.loaded.desired.provider;
+        let saved = SavedPlan {
+            format_version: plan::SAVED_PLAN_VERSION,
+            htapsync_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_at: chrono::Utc::now().to_rfc3339(),
+            config_digest: ws.loaded.digest.clone(),
+            state_lineage: lineage,
+            state_serial: serial,
+            endpoint: provider.endpoint.clone(),
+            project_id: provider.project_id.clone(),
+            refreshed: a.refresh,
+            plan: planned.plan.clone(),
+            gate: Some(planned.gate.clone()),
+            desired: lifecycles_free_specs(&ws.loaded.desired.tasks),
+        };
+        saved.write(out)?;
+        if a.common.format() == Format::Human {
+            println!("\nSaved the plan to: {}", out.display());
+            println!("To perform exactly these actions, run: htapsync apply {}", out.display());
+        }
+    }
+    if !planned.gate.passed() {
+        return Ok(1);
+    }
+    Ok(if a.detailed_exitcode && planned.plan.has_changes() {
+        2
+    } else {
+        0
+    })
+}
+
+fn lifecycles_free_specs(
+    tasks: &BTreeMap<String, DesiredTask>,
+) -> BTreeMap<String, crate::model::TaskSpec> {
+    tasks
+        .iter()
+        .map(|(k, t)| (k.clone(), t.spec.clone()))
+        .collect()
+}
+
+fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {
+    ws.loaded
+        .desired
+        .tasks
+        .iter()
+        .map(|(k, t)| (k.clone(), t.lifecycle.clone()))
+        .collect()
+}
+
+/// Asks for the word `yes`, as Terraform does.
+fn confirm(question: &str, detail: &str) -> anyhow::Result<bool> {
+    println!("\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n");
+    print!("  Enter a value: ");
+    std::io::stdout().flush()?;
+    if !std::io::stdin().is_terminal() {
+        tracing::debug!("stdin is not a terminal; reading the answer from it anyway");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    println!();
+    Ok(line.trim() == "yes")
+}
+
+pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
+    if let Some(file) = &a.plan_file {
+        if !a.targets.is_empty() || !a.refresh {
+            return Err(anyhow!("planning flags (-target, -refresh) cannot be used with a saved plan").into());
+        }
+        return apply_saved(cli, file, &a.common, style).await;
+    }
+    run_apply(cli, &a.common, &a.targets, a.refresh, false, a.auto_approve, style).await
+}
+
+pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
+    run_apply(cli, &a.common, &a.targets, true, true, a.auto_approve, style).await
+}
+
+async fn run_apply(
+    cli: &Cli,
+    common: &CommonRun,
+    targets: &[String],
+    refresh: bool,
+    destroy: bool,
+    auto_approve: bool,
+    style: &Style,
+) -> CmdResult {
+    let format = common.format();
+    if format == Format::Json && !auto_approve {
+        return Err(anyhow!("--json needs --auto-approve or a saved plan: there is no prompt in JSON mode").into());
+    }
+    let ws = Workspace::load(cli)?;
+    let backend = ws.backend();
+    let lock = backend.lock(if destroy { "destroy" } else { "apply" }, common.lock_timeout)?;
+    let prior = backend.read()?.unwrap_or_else(State::new);
+    let (client, _emulator) = ws.connect().await?;
+    let inputs = PlanInputs {
+        refresh,
+        targets,
+        destroy,
+        common,
+    };
+    let planned = make_plan(&ws, &client, prior, inputs, style).await?;
+    print_plan(&planned, format, style)?;
+    let recorder = Arc::new(Recorder::new(backend.clone(), planned.state.clone()));
+    // Persist resolved intents and refreshed attributes even when nothing changes.
+    recorder.update(|_| {})?;
+    if !planned.gate.passed() {
+        eprintln!(
+            "{} the table-config-check gate failed; nothing was changed in the cloud.",
+            style.error_prefix()
+        );
+        return Ok(1);
+    }
+    if !planned.plan.has_changes() {
+        return Ok(0);
+    }
+    if !auto_approve {
+        let (q, d) = if destroy {
+            (
+                "Do you really want to destroy all managed tasks?",
+                "htapsync will delete every task in state. There is no undo.",
+            )
+        } else {
+            (
+                "Do you want to perform these actions?",
+                "htapsync will perform the actions described above.",
+            )
+        };
+        if !confirm(q, d)? {
+            println!("Apply cancelled.");
+            return Ok(1);
+        }
+    }
+    let outcome = execute(&ws, &client, &planned.plan, recorder, common, style).await;
+    drop(lock);
+    finish(outcome, destroy, format)
+}
+
+async fn execute(
+    ws: &Workspace,
+    client: &Client,
+    plan: &Plan,
+    recorder: Arc<Recorder>,
+    common: &CommonRun,
+    style: &Style,
+) -> apply::ApplyOutcome {
+    let machine = common.format() == Format::Json;
+    let bar = style.progress(plan.actionable().count(), "applying", machine);
+    let printer = bar.clone();
+    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
+        let line = match &e {
+            Event::Started { address, action } => format!("{address}: {}...", verb(*action)),
+            Event::Step { address, message } => format!("{address}: {message}"),
+            Event::Completed {
+                address,
+                action,
+                elapsed,
+            } => {
+                printer.inc(1);
+                format!(
+                    "{address}: {} complete after {:.1}s",
+                    noun(*action),
+                    elapsed.as_secs_f64()
+                )
+            }
+            Event::Failed {
+                address, error, ..
+            } => {
+                printer.inc(1);
+                format!("{address}: failed: {error}")
+            }
+        };
+        if machine {
+            let json = event_json(&e);
+            println!("{json}");
+        } else {
+            printer.suspend(|| println!("{line}"));
+        }
+    });
+    let opts = ApplyOptions {
+        parallelism: common.parallelism as usize,
+        deadline: TASK_DEADLINE,
+    };
+    let outcome = apply::execute(client, plan, &lifecycles(ws), recorder, &opts, on_event).await;
+    bar.finish_and_clear();
+    outcome
+}
+
+fn event_json(e: &Event) -> serde_json::Value {
+    match e {
+        Event::Started { address, action } => {
+            serde_json::json!({"type": "apply_start", "address": address, "action": action})
+        }
+        Event::Step { address, message } => {
+            serde_json::json!({"type": "apply_progress", "address": address, "message": message})
+        }
+        Event::Completed {
+            address,
+            action,
+            elapsed,
+        } => serde_json::json!({"type": "apply_complete", "address": address, "action": action,
+                                "elapsed_seconds": elapsed.as_secs_f64()}),
+        Event::Failed {
+            address,
+            action,
+            error,
+        } => serde_json::json!({"type": "apply_errored", "address": address, "action": action,
+                                "error": error}),
+    }
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Create => "Creating",
+        Action::Update => "Modifying",
+        Action::Replace => "Replacing",
+        Action::Delete => "Destroying",
+        Action::NoOp => "Reading",
+    }
+}
+
+fn noun(a: Action) -> &'static str {
+    match a {
+        Action::Create => "Creation",
+        Action::Update => "Modifications",
+        Action::Replace => "Replacement",
+        Action::Delete => "Destruction",
+        Action::NoOp => "Read",
+    }
+}
+
+fn finish(outcome: apply::ApplyOutcome, destroy: bool, format: Format) -> CmdResult {
+    let c = outcome.counts;
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::json!({"type": "change_summary", "operation": if destroy {"destroy"} else {"apply"},
+                               "changes": c, "errors": outcome.errors.len()})
+        );
+    } else {
+        for (address, error) in &outcome.errors {
+            eprintln!("error: {address}: {error}");
+        }
+        if !outcome.errors.is_empty() {
+            println!(
+                "\nApply failed for {} task(s). Completed: {} added, {} changed, {} destroyed. \
+                 State records what was done; run plan to see what is left.",
+                outcome.errors.len(),
+                c.add,
+                c.change,
+                c.destroy
+            );
+        } else if destroy {
+            println!("\nDestroy complete! Resources: {} destroyed.", c.destroy);
+        } else {
+            println!(
+                "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
+                c.add, c.change, c.destroy
+            );
+        }
+    }
+    Ok(if outcome.errors.is_empty() { 0 } else { 1 })
+}
+
+async fn apply_saved(
+    cli: &Cli,
+    file: &std::path::Path,
+    common: &CommonRun,
+    style: &Style,
+) -> CmdResult {
+    let saved = SavedPlan::read(file)?;
+    let ws = Workspace::load(cli)?;
+    let backend = ws.backend();
+    let lock = backend.lock("apply", common.lock_timeout)?;
+    let current = backend.read()?;
+    let (lineage, serial) = current
+        .as_ref()
+        .map_or((None, 0), |s| (Some(s.lineage.as_str()), s.serial));
+    saved.check_fresh(lineage, serial, &ws.loaded.digest)?;
+    let provider = &ws.loaded.desired.provider;
+    if saved.endpoint != provider.endpoint || saved.project_id != provider.project_id {
+        return Err(anyhow!(
+            "the saved plan was made for endpoint {} / project {}, not the configured {} / {}",
+            saved.endpoint,
+            saved.project_id,
+            provider.endpoint,
+            provider.project_id
+        )
+        .into());
+    }
+    if let Some(gate) = &saved.gate
+        && !gate.passed()
+    {
+        return Err(anyhow!(
+            "the saved plan failed the table-config-check gate for {} task(s); fix the configuration and plan again",
+            gate.failed().count()
+        )
+        .into());
+    }
+    let (client, _emulator) = ws.connect().await?;
+    let mut state = current.unwrap_or_else(State::new);
+    for note in apply::resolve_intents(&client, &mut state).await? {
+        println!("{note}");
+    }
+    if common.format() == Format::Human {
+        print!(
+            "{}",
+            render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render())
+        );
+    }
+    let recorder = Arc::new(Recorder::new(backend.clone(), state));
+    if !saved.plan.has_changes() {
+        return Ok(0);
+    }
+    let outcome = execute(&ws, &client, &saved.plan, recorder, common, style).await;
+    drop(lock);
+    finish(outcome, false, common.format())
+}
+
+pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
+    let ws = Workspace::load(cli)?;
+    let backend = ws.backend();
+    let _lock = backend.lock("refresh", common.lock_timeout)?;
+    let Some(mut state) = backend.read()? else {
+        println!("No state yet: nothing to refresh.");
+        return Ok(0);
+    };
+    let (client, _emulator) = ws.connect().await?;
+    for note in apply::resolve_intents(&client, &mut state).await? {
+        println!("{note}");
+    }
+    let refreshed = refresh::refresh_all(&client, &state.tasks, common.parallelism as usize).await?;
+    for d in &refreshed.drift {
+        println!("{d}");
+    }
+    let read = state.tasks.len();
+    state.tasks = refreshed.records;
+    backend.write(&mut state)?;
+    println!(
+        "Refresh complete: {read} task(s) read, {} changed outside htapsync.",
+        refreshed.drift.len()
+    );
+    Ok(0)
+}
+
+pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
+    let ws = Workspace::load(cli)?;
+    let backend = ws.backend();
+    let state = backend.read()?.unwrap_or_else(State::new);
+    let (client, _emulator) = ws.connect().await?;
+    let lists = refresh::list_instances(
+        &client,
+        state.tasks.values().map(|r| r.spec.instance_id.as_str()),
+    )
+    .await?;
+    let rows: Vec<serde_json::Value> = state
+        .tasks
+        .values()
+        .map(|r| {
+            let live = lists
+                .get(&r.spec.instance_id)
+                .and_then(|l| l.get(&r.spec.name));
+            serde_json::json!({
+                "address": r.spec.address(),
+                "status": live.map_or("missing", |l| l.status.as_str()),
+                "stage": live.map_or("-", |l| l.stage.as_str()),
+                "percentage": live.map_or("-", |l| l.percentage.as_str()),
+                "catchup_stage": live.map_or("-", |l| l.catchup_stage.as_str()),
+                "catchup_percentage": live.map_or("-", |l| l.catchup_percentage.as_str()),
+            })
+        })
+        .collect();
+    if common.format() == Format::Json {
+        println!("{}", serde_json::json!({"tasks": rows}));
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("No managed tasks.");
+        return Ok(0);
+    }
+    println!(
+        "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}",
+        "ADDRESS", "STATUS", "STAGE", "PROGRESS", "CATCH-UP", "PROGRESS"
+    );
+    let mut abnormal = 0;
+    for r in &rows {
+        let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+        if s("status") != "Yes" {
+            abnormal += 1;
+        }
+        println!(
+            "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}",
+            s("address"),
+            s("status"),
+            s("stage"),
+            s("percentage"),
+            s("catchup_stage"),
+            s("catchup_percentage")
+        );
+    }
+    Ok(if abnormal > 0 { 1 } else { 0 })
+}
+

@@ -1,0 +1,105 @@
+//! `show`, `state list|show|rm` and `force-unlock`: commands on the state
+//! file and saved plans that need no cloud.
+
+use super::args::{Cli, StateCommand};
+use super::context::Workspace;
+use super::output::Style;
+use super::CmdResult;
+use crate::model::Address;
+use crate::plan::SavedPlan;
+use crate::render;
+use crate::state::State;
+use anyhow::anyhow;
+use std::path::Path;
+use std::time::Duration;
+
+pub fn show(cli: &Cli, file: Option<&Path>, json: bool, style: &Style) -> CmdResult {
+    if let Some(file) = file {
+        let saved = SavedPlan::read(file)?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&saved)?);
+        } else {
+            print!(
+                "{}",
+                render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render())
+            );
+        }
+        return Ok(0);
+    }
+    let ws = Workspace::load(cli)?;
+    let state = ws.backend().read()?;
+    match (state, json) {
+        (None, _) => println!("No state."),
+        (Some(s), true) => println!("{}", serde_json::to_string_pretty(&s)?),
+        (Some(s), false) => {
+            for record in s.tasks.values() {
+                print_record(record);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn print_record(record: &crate::state::TaskRecord) {
+    println!("# {}:", record.spec.address());
+    let value = serde_json::to_value(&record.spec).unwrap_or_default();
+    if let serde_json::Value::Object(map) = value {
+        let width = map.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in map {
+            println!("    {k:<width$} = {v}");
+        }
+    }
+    println!();
+}
+
+pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
+    let ws = Workspace::load(cli)?;
+    let backend = ws.backend();
+    match cmd {
+        StateCommand::List => {
+            if let Some(s) = backend.read()? {
+                for r in s.tasks.values() {
+                    println!("{}", r.spec.address());
+                }
+            }
+            Ok(0)
+        }
+        StateCommand::Show { address } => {
+            let name = parse(address)?;
+            let s = backend.read()?.unwrap_or_else(State::new);
+            let record = s
+                .tasks
+                .get(name.name())
+                .ok_or_else(|| anyhow!("{address} is not in state"))?;
+            print_record(record);
+            Ok(0)
+        }
+        StateCommand::Rm { address, dry_run } => {
+            let name = parse(address)?;
+            let _lock = backend.lock("state rm", Duration::ZERO)?;
+            let mut s = backend.read()?.unwrap_or_else(State::new);
+            if !s.tasks.contains_key(name.name()) {
+                return Err(anyhow!("{address} is not in state").into());
+            }
+            if *dry_run {
+                println!("Would remove {address}");
+                return Ok(0);
+            }
+            s.tasks.remove(name.name());
+            backend.write(&mut s)?;
+            println!("Removed {address} (the task still exists in the cloud)");
+            Ok(0)
+        }
+    }
+}
+
+fn parse(address: &str) -> anyhow::Result<Address> {
+    Address::parse(address).ok_or_else(|| anyhow!("invalid address {address:?}: expected task.NAME"))
+}
+
+pub fn force_unlock(cli: &Cli, lock_id: &str) -> CmdResult {
+    let ws = Workspace::load(cli)?;
+    ws.backend().force_unlock(lock_id)?;
+    println!("htapsync state has been successfully unlocked!");
+    Ok(0)
+}
