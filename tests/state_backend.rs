@@ -62,14 +62,23 @@ fn serial_moves_only_when_content_changes_and_unchanged_writes_touch_nothing() {
     let (_dir, path, backend) = setup();
     let mut state = State::new();
     backend.write(&mut state).unwrap();
-    assert!(!path.exists(), "an empty state over no state is not a change");
+    assert!(
+        !path.exists(),
+        "an empty state over no state is not a change"
+    );
     with_task(&mut state, "a");
     backend.write(&mut state).unwrap();
     let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
     backend.write(&mut state).unwrap();
     assert_eq!(state.serial, 1);
-    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
-    assert!(!backup_of(&path).exists(), "nothing to back up before the second change");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        modified
+    );
+    assert!(
+        !backup_of(&path).exists(),
+        "nothing to back up before the second change"
+    );
     with_task(&mut state, "b");
     backend.write(&mut state).unwrap();
     assert_eq!(state.serial, 2);
@@ -100,7 +109,11 @@ fn state_and_backup_are_private() {
     with_task(&mut state, "b");
     backend.write(&mut state).unwrap();
     for p in [path.clone(), backup_of(&path)] {
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "{p:?}");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{p:?}"
+        );
     }
 }
 
@@ -124,19 +137,30 @@ fn a_corrupt_state_is_an_error_that_changes_nothing() {
     let (_dir, path, backend) = setup();
     std::fs::write(&path, b"{\"format_version\": 1,\n \"serial\": }").unwrap();
     let err = backend.read().unwrap_err();
-    assert!(err.to_string().contains("htapsync.state.json:2:12"), "{err}");
+    assert!(
+        err.to_string().contains("htapsync.state.json:2:12"),
+        "{err}"
+    );
     let mut state = State::new();
     with_task(&mut state, "a");
     assert!(backend.write(&mut state).is_err());
-    assert_eq!(std::fs::read(&path).unwrap(), b"{\"format_version\": 1,\n \"serial\": }");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"{\"format_version\": 1,\n \"serial\": }"
+    );
 }
 
 #[test]
 fn a_second_writer_fails_at_once_with_the_holders_record() {
     let (_dir, path, backend) = setup();
     let held = backend.lock("apply", Duration::ZERO).unwrap();
-    let err = LocalBackend::new(path).lock("plan", Duration::ZERO).unwrap_err();
-    let StateError::Locked { info: Some(info), .. } = &err else {
+    let err = LocalBackend::new(path)
+        .lock("plan", Duration::ZERO)
+        .unwrap_err();
+    let StateError::Locked {
+        info: Some(info), ..
+    } = &err
+    else {
         panic!("expected Locked with info, got {err:?}");
     };
     assert_eq!(info.id, held.info().id);
@@ -164,15 +188,22 @@ fn the_lock_is_released_on_drop_and_a_waiter_gets_it_within_its_timeout() {
         drop(held);
     });
     let start = Instant::now();
-    let second = LocalBackend::new(path.clone()).lock("plan", Duration::from_secs(5)).unwrap();
+    let second = LocalBackend::new(path.clone())
+        .lock("plan", Duration::from_secs(5))
+        .unwrap();
     assert!(start.elapsed() >= Duration::from_millis(150));
     releaser.join().unwrap();
     assert_eq!(second.info().operation, "plan");
     let recorded: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(format!("{}.lock", path.display())).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(format!("{}.lock", path.display())).unwrap())
+            .unwrap();
     assert_eq!(recorded["id"], second.info().id.as_str());
     drop(second);
-    assert_eq!(std::fs::read(format!("{}.lock", path.display())).unwrap(), b"", "release clears the record");
+    assert_eq!(
+        std::fs::read(format!("{}.lock", path.display())).unwrap(),
+        b"",
+        "release clears the record"
+    );
 }
 
 #[test]
@@ -193,16 +224,24 @@ fn force_unlock_needs_the_right_id_then_frees_the_lock() {
     assert!(err.to_string().contains(&id), "shows the actual id: {err}");
     backend.force_unlock(&id).unwrap();
     assert!(!Path::new(&format!("{}.lock", path.display())).exists());
-    let other = LocalBackend::new(path).lock("plan", Duration::ZERO).unwrap();
+    let other = LocalBackend::new(path)
+        .lock("plan", Duration::ZERO)
+        .unwrap();
     assert_eq!(other.info().operation, "plan");
     drop(held);
-    assert!(matches!(backend.force_unlock("nothing"), Err(StateError::LockIdMismatch { .. })));
+    assert!(matches!(
+        backend.force_unlock("nothing"),
+        Err(StateError::LockIdMismatch { .. })
+    ));
 }
 
 #[test]
 fn force_unlock_without_a_lock_says_so() {
     let (_dir, _path, backend) = setup();
-    assert!(matches!(backend.force_unlock("x"), Err(StateError::NotLocked { .. })));
+    assert!(matches!(
+        backend.force_unlock("x"),
+        Err(StateError::NotLocked { .. })
+    ));
 }
 
 #[test]

@@ -84,17 +84,32 @@ fn every_crash_point_leaves_old_or_new_state() {
         let after = LocalBackend::new(path.clone()).read().unwrap().unwrap();
         let names: Vec<_> = after.tasks.keys().cloned().collect();
         if expect_new {
-            assert_eq!((names, after.serial), (vec!["a".to_string(), "b".to_string()], 2), "{crash_at}");
+            assert_eq!(
+                (names, after.serial),
+                (vec!["a".to_string(), "b".to_string()], 2),
+                "{crash_at}"
+            );
         } else {
-            assert_eq!((names, after.serial), (vec!["a".to_string()], 1), "{crash_at}");
-            assert_eq!(temp_files(dir.path()).len(), 1, "{crash_at}: the dead writer's temp file is left");
+            assert_eq!(
+                (names, after.serial),
+                (vec!["a".to_string()], 1),
+                "{crash_at}"
+            );
+            assert_eq!(
+                temp_files(dir.path()).len(),
+                1,
+                "{crash_at}: the dead writer's temp file is left"
+            );
         }
 
         // The next write succeeds and sweeps the dead writer's temp file.
         let mut next = after.clone();
         next.tasks.insert("c".into(), record("c"));
         LocalBackend::new(path.clone()).write(&mut next).unwrap();
-        assert!(temp_files(dir.path()).is_empty(), "{crash_at}: temp files swept");
+        assert!(
+            temp_files(dir.path()).is_empty(),
+            "{crash_at}: temp files swept"
+        );
         assert_eq!(next.serial, after.serial + 1);
     }
 }

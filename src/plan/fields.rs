@@ -36,12 +36,21 @@ pub fn flatten(spec: &TaskSpec) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     let mut scalar = |path: &str, value: Value| out.push((path.to_string(), value));
     scalar("instance_id", Value::from(spec.instance_id.as_str()));
-    scalar("source_instance_id", Value::from(spec.source_instance_id.as_str()));
+    scalar(
+        "source_instance_id",
+        Value::from(spec.source_instance_id.as_str()),
+    );
     if let Some(node) = &spec.source_node_id {
         scalar("source_node_id", Value::from(node.as_str()));
     }
-    scalar("source_database_name", Value::from(spec.source_database_name.as_str()));
-    scalar("target_database_name", Value::from(spec.target_database_name.as_str()));
+    scalar(
+        "source_database_name",
+        Value::from(spec.source_database_name.as_str()),
+    );
+    scalar(
+        "target_database_name",
+        Value::from(spec.target_database_name.as_str()),
+    );
     scalar("repl_type", Value::from(spec.repl_type.as_str()));
     scalar("repl_scope", Value::from(spec.repl_scope.as_str()));
     scalar("tables", Value::from(spec.tables.clone()));
@@ -49,7 +58,10 @@ pub fn flatten(spec: &TaskSpec) -> Vec<(String, Value)> {
         out.push((format!("db_configs.{param}"), Value::from(value.as_str())));
     }
     for (table, config) in &spec.table_configs {
-        out.push((format!("table_configs.{table}"), Value::from(config.as_str())));
+        out.push((
+            format!("table_configs.{table}"),
+            Value::from(config.as_str()),
+        ));
     }
     out.push(("paused".to_string(), Value::from(spec.paused)));
     out
@@ -94,7 +106,10 @@ pub fn all_fields(spec: &TaskSpec, created: bool) -> Vec<FieldChange> {
 
 fn position(path: &str) -> usize {
     let attribute = attribute_of(path);
-    ATTRIBUTES.iter().position(|a| *a == attribute).unwrap_or(ATTRIBUTES.len())
+    ATTRIBUTES
+        .iter()
+        .position(|a| *a == attribute)
+        .unwrap_or(ATTRIBUTES.len())
 }
 
 #[cfg(test)]
@@ -127,8 +142,14 @@ mod tests {
         after.db_configs.insert("y".into(), "2".into());
         after.db_configs.insert("x".into(), "3".into());
         after.source_node_id = Some("n".into());
-        let paths: Vec<_> = diff_fields(&before, &after).into_iter().map(|f| f.path).collect();
-        assert_eq!(paths, ["source_node_id", "db_configs.x", "db_configs.y", "paused"]);
+        let paths: Vec<_> = diff_fields(&before, &after)
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(
+            paths,
+            ["source_node_id", "db_configs.x", "db_configs.y", "paused"]
+        );
     }
 
     #[test]
@@ -138,7 +159,13 @@ mod tests {
         after.instance_id = "j".into();
         after.source_database_name = "other".into();
         let fields = diff_fields(&before, &after);
-        let forced: Vec<_> = fields.iter().map(|f| (f.path.as_str(), f.forces_replacement)).collect();
-        assert_eq!(forced, [("instance_id", true), ("source_database_name", false)]);
+        let forced: Vec<_> = fields
+            .iter()
+            .map(|f| (f.path.as_str(), f.forces_replacement))
+            .collect();
+        assert_eq!(
+            forced,
+            [("instance_id", true), ("source_database_name", false)]
+        );
     }
 }

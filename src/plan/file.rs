@@ -82,7 +82,8 @@ impl SavedPlan {
     /// Writes the plan atomically with mode 0600 (it names instances and databases).
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
         // SavedPlan has only string map keys and plain data, so serialization cannot fail.
-        let mut bytes = serde_json::to_vec_pretty(self).expect("SavedPlan always serializes to JSON");
+        let mut bytes =
+            serde_json::to_vec_pretty(self).expect("SavedPlan always serializes to JSON");
         bytes.push(b'\n');
         crate::state::write_atomic(path, &bytes).map_err(|source| PlanFileError::Io {
             path: path.to_path_buf(),
@@ -189,7 +190,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
 
@@ -197,31 +201,65 @@ mod tests {
     fn fresh_plan_passes_and_each_kind_of_staleness_is_named() {
         let plan = saved();
         assert!(plan.check_fresh(Some("lin-1"), 4, "sha256:abc").is_ok());
-        let lineage = plan.check_fresh(Some("lin-2"), 4, "sha256:abc").unwrap_err().to_string();
-        assert!(lineage.starts_with("Saved plan does not match the given state"), "{lineage}");
+        let lineage = plan
+            .check_fresh(Some("lin-2"), 4, "sha256:abc")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            lineage.starts_with("Saved plan does not match the given state"),
+            "{lineage}"
+        );
         let gone = plan.check_fresh(None, 0, "sha256:abc").unwrap_err();
         assert!(matches!(gone, PlanFileError::LineageMismatch { .. }));
-        let serial = plan.check_fresh(Some("lin-1"), 5, "sha256:abc").unwrap_err().to_string();
-        assert!(serial.starts_with("Saved plan is stale: the state was changed by another operation"), "{serial}");
-        let config = plan.check_fresh(Some("lin-1"), 4, "sha256:def").unwrap_err().to_string();
-        assert!(config.starts_with("Saved plan is stale: the configuration changed since the plan was made"));
+        let serial = plan
+            .check_fresh(Some("lin-1"), 5, "sha256:abc")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            serial.starts_with("Saved plan is stale: the state was changed by another operation"),
+            "{serial}"
+        );
+        let config = plan
+            .check_fresh(Some("lin-1"), 4, "sha256:def")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            config.starts_with(
+                "Saved plan is stale: the configuration changed since the plan was made"
+            )
+        );
     }
 
     #[test]
     fn plan_made_without_state_checks_only_the_serial() {
-        let plan = SavedPlan { state_lineage: None, state_serial: 0, ..saved() };
-        assert!(plan.check_fresh(Some("new-lineage"), 0, "sha256:abc").is_ok());
+        let plan = SavedPlan {
+            state_lineage: None,
+            state_serial: 0,
+            ..saved()
+        };
+        assert!(
+            plan.check_fresh(Some("new-lineage"), 0, "sha256:abc")
+                .is_ok()
+        );
         assert!(matches!(
             plan.check_fresh(Some("new-lineage"), 1, "sha256:abc"),
-            Err(PlanFileError::StaleSerial { planned: 0, current: 1 })
+            Err(PlanFileError::StaleSerial {
+                planned: 0,
+                current: 1
+            })
         ));
     }
 
     #[test]
     fn bad_and_newer_files_are_refused() {
         let path = Path::new("p.plan");
-        assert!(matches!(SavedPlan::decode(b"{\n oops", path), Err(PlanFileError::Parse { line: 2, .. })));
-        let newer = SavedPlan::decode(br#"{"format_version": 9}"#, path).unwrap_err().to_string();
+        assert!(matches!(
+            SavedPlan::decode(b"{\n oops", path),
+            Err(PlanFileError::Parse { line: 2, .. })
+        ));
+        let newer = SavedPlan::decode(br#"{"format_version": 9}"#, path)
+            .unwrap_err()
+            .to_string();
         assert!(newer.contains("newer htapsync (format 9"), "{newer}");
     }
 }

@@ -145,7 +145,9 @@ pub fn diff(
         .collect();
     for change in &changes {
         let name = change.address.name();
-        let protected = desired.get(name).is_some_and(|d| d.lifecycle.prevent_destroy)
+        let protected = desired
+            .get(name)
+            .is_some_and(|d| d.lifecycle.prevent_destroy)
             || prior.get(name).is_some_and(|r| r.prevent_destroy);
         if protected && change.action.destroys() {
             errors.push(PlanError::PreventDestroy {

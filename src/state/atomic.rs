@@ -13,20 +13,20 @@ use std::path::{Path, PathBuf};
 /// (`std::process::abort()`), as a power cut or `kill -9` would.
 pub(crate) const CRASH_ENV: &str = "HTAPSYNC_CRASH_AT";
 
-/// The steps of a state write at which [`CRASH_ENV`] can abort the process.
+/// The steps of a state write after which [`CRASH_ENV`] can abort the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CrashPoint {
-    AfterTempWrite,
-    AfterFsync,
-    AfterRename,
+    TempWritten,
+    TempSynced,
+    Renamed,
 }
 
 impl CrashPoint {
     fn name(self) -> &'static str {
         match self {
-            CrashPoint::AfterTempWrite => "state-after-temp-write",
-            CrashPoint::AfterFsync => "state-after-fsync",
-            CrashPoint::AfterRename => "state-after-rename",
+            CrashPoint::TempWritten => "state-after-temp-write",
+            CrashPoint::TempSynced => "state-after-fsync",
+            CrashPoint::Renamed => "state-after-rename",
         }
     }
 }
@@ -40,9 +40,7 @@ pub(crate) enum CrashHooks {
 
 impl CrashHooks {
     fn reached(self, point: CrashPoint) {
-        if self == CrashHooks::State
-            && std::env::var(CRASH_ENV).is_ok_and(|v| v == point.name())
-        {
+        if self == CrashHooks::State && std::env::var(CRASH_ENV).is_ok_and(|v| v == point.name()) {
             std::process::abort();
         }
     }
@@ -80,9 +78,9 @@ impl StagedFile {
         };
         let mut file = create_private(&staged.temp)?;
         file.write_all(bytes)?;
-        hooks.reached(CrashPoint::AfterTempWrite);
+        hooks.reached(CrashPoint::TempWritten);
         file.sync_all()?;
-        hooks.reached(CrashPoint::AfterFsync);
+        hooks.reached(CrashPoint::TempSynced);
         Ok(staged)
     }
 
@@ -90,7 +88,7 @@ impl StagedFile {
     pub(crate) fn commit(mut self) -> io::Result<()> {
         fs::rename(&self.temp, &self.target)?;
         self.committed = true;
-        self.hooks.reached(CrashPoint::AfterRename);
+        self.hooks.reached(CrashPoint::Renamed);
         sync_dir(&parent_dir(&self.target))
     }
 }
@@ -152,8 +150,12 @@ fn remove_dead_temps(dir: &Path, name: &str) {
         let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|pid| !process_alive(pid)) {
             match fs::remove_file(entry.path()) {
-                Ok(()) => tracing::debug!(file = %entry.path().display(), "removed temp file of a dead writer"),
-                Err(e) => tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove stale temp file"),
+                Ok(()) => {
+                    tracing::debug!(file = %entry.path().display(), "removed temp file of a dead writer")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove stale temp file")
+                }
             }
         }
     }
@@ -179,7 +181,11 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("f.json")]);
     }
 
@@ -190,7 +196,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.json");
         write_atomic(&path, b"x").unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[cfg(target_os = "linux")]

@@ -54,11 +54,15 @@ fn check_version(version: Option<&serde_json::Value>, path: &Path) -> Result<(),
         message,
     };
     let value = version.ok_or_else(|| invalid("format_version is missing".to_string()))?;
-    let found = value
-        .as_u64()
-        .ok_or_else(|| invalid(format!("format_version must be a positive integer, found {value}")))?;
+    let found = value.as_u64().ok_or_else(|| {
+        invalid(format!(
+            "format_version must be a positive integer, found {value}"
+        ))
+    })?;
     if found == 0 {
-        return Err(invalid("format_version 0 is not a valid version".to_string()));
+        return Err(invalid(
+            "format_version 0 is not a valid version".to_string(),
+        ));
     }
     if found > u64::from(FORMAT_VERSION) {
         return Err(StateError::NewerFormat {
@@ -72,7 +76,11 @@ fn check_version(version: Option<&serde_json::Value>, path: &Path) -> Result<(),
 
 /// Every task is keyed by its own name; a mismatch means the file was edited wrongly.
 fn check_task_keys(state: &State, path: &Path) -> Result<(), StateError> {
-    match state.tasks.iter().find(|(key, record)| **key != record.spec.name) {
+    match state
+        .tasks
+        .iter()
+        .find(|(key, record)| **key != record.spec.name)
+    {
         Some((key, record)) => Err(StateError::Invalid {
             path: path.to_path_buf(),
             message: format!(
@@ -105,7 +113,10 @@ mod tests {
     fn syntax_error_names_path_line_and_column() {
         let err = decode(b"{\n  \"format_version\": 1,\n  oops\n}", path()).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("s.json:3:3: the state file is not valid: key must be a string"), "{text}");
+        assert!(
+            text.starts_with("s.json:3:3: the state file is not valid: key must be a string"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -120,7 +131,11 @@ mod tests {
 
     #[test]
     fn missing_or_zero_version_is_refused() {
-        for doc in [&br#"{"lineage": "x"}"#[..], br#"{"format_version": 0}"#, br#"{"format_version": "1"}"#] {
+        for doc in [
+            &br#"{"lineage": "x"}"#[..],
+            br#"{"format_version": 0}"#,
+            br#"{"format_version": "1"}"#,
+        ] {
             let err = decode(doc, path()).unwrap_err();
             assert!(matches!(err, StateError::Invalid { .. }), "{err}");
             assert!(err.to_string().contains("format_version"), "{err}");
@@ -129,13 +144,24 @@ mod tests {
 
     #[test]
     fn wrong_field_type_is_a_parse_error() {
-        let doc = br#"{"format_version": 1, "htapsync_version": "0.1.0", "lineage": "l", "serial": "x"}"#;
-        assert!(matches!(decode(doc, path()), Err(StateError::Parse { line: 1, .. })));
+        let doc =
+            br#"{"format_version": 1, "htapsync_version": "0.1.0", "lineage": "l", "serial": "x"}"#;
+        assert!(matches!(
+            decode(doc, path()),
+            Err(StateError::Parse { line: 1, .. })
+        ));
     }
 
     #[test]
     fn garbage_never_panics() {
-        for doc in [&b""[..], b"\xff\xfe", b"[]", b"null", b"{\"format_version\": 1e400}", b"{\"tasks\":"] {
+        for doc in [
+            &b""[..],
+            b"\xff\xfe",
+            b"[]",
+            b"null",
+            b"{\"format_version\": 1e400}",
+            b"{\"tasks\":",
+        ] {
             assert!(decode(doc, path()).is_err());
         }
     }

@@ -76,7 +76,10 @@ fn locked_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> Strin
     let (block, id) = match info {
         Some(info) => (info.to_string(), info.id.as_str()),
         None => (
-            format!("Lock Info:\n  Path:      {}\n  (the holder has not recorded its details yet)\n", lock_path.display()),
+            format!(
+                "Lock Info:\n  Path:      {}\n  (the holder has not recorded its details yet)\n",
+                lock_path.display()
+            ),
             "LOCK_ID",
         ),
     };

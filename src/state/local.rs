@@ -1,8 +1,10 @@
 //! The local state file backend: `<path>`, `<path>.backup`, `<path>.lock`.
 
 use super::atomic::{CrashHooks, StagedFile, write_atomic};
-use super::{Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock};
 use super::codec::{decode, encode};
+use super::{
+    Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -49,11 +51,17 @@ impl LocalBackend {
     }
 
     fn remember(&self, content: Content) {
-        *self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(content);
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(content);
     }
 
     fn remembered(&self) -> Option<Content> {
-        self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// The current file's bytes and decoded state; `None` when it does not exist.
@@ -92,7 +100,10 @@ impl Backend for LocalBackend {
         let on_disk = self.load()?;
         let baseline = match self.remembered() {
             Some(content) => content,
-            None => on_disk.as_ref().map(|(_, s)| Content::of(s)).unwrap_or_default(),
+            None => on_disk
+                .as_ref()
+                .map(|(_, s)| Content::of(s))
+                .unwrap_or_default(),
         };
         let content = Content::of(state);
         if content == baseline {
@@ -107,7 +118,8 @@ impl Backend for LocalBackend {
         if decode(&bytes, &self.path)? != next {
             return Err(StateError::Invalid {
                 path: self.path.clone(),
-                message: "the encoded state does not read back identically; nothing was written".into(),
+                message: "the encoded state does not read back identically; nothing was written"
+                    .into(),
             });
         }
         let staged = StagedFile::stage(&self.path, &bytes, CrashHooks::State)
@@ -115,7 +127,9 @@ impl Backend for LocalBackend {
         if let Some((previous, _)) = &on_disk {
             self.keep_backup(previous)?;
         }
-        staged.commit().map_err(|e| StateError::io("replacing", &self.path, e))?;
+        staged
+            .commit()
+            .map_err(|e| StateError::io("replacing", &self.path, e))?;
         *state = next;
         self.remember(content);
         Ok(())

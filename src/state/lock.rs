@@ -38,7 +38,11 @@ impl LockInfo {
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
-            who: format!("{}@{}", current_user(), gethostname::gethostname().to_string_lossy()),
+            who: format!(
+                "{}@{}",
+                current_user(),
+                gethostname::gethostname().to_string_lossy()
+            ),
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -94,7 +98,9 @@ impl LockGuard {
 
 impl fmt::Debug for LockGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LockGuard").field("info", &self.info).finish()
+        f.debug_struct("LockGuard")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
@@ -116,13 +122,19 @@ impl LockHandle for FileLock {
     fn release(&mut self) -> Result<(), StateError> {
         // Truncate first: an empty file means "not held", even before the unlock lands.
         let truncated = self.file.set_len(0);
-        self.file.unlock().map_err(|e| StateError::io("unlocking", &self.path, e))?;
+        self.file
+            .unlock()
+            .map_err(|e| StateError::io("unlocking", &self.path, e))?;
         truncated.map_err(|e| StateError::io("clearing", &self.path, e))
     }
 }
 
 /// Takes the exclusive lock on `lock_path`, retrying until `timeout` (zero: one attempt).
-pub(crate) fn acquire(lock_path: &Path, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
+pub(crate) fn acquire(
+    lock_path: &Path,
+    info: LockInfo,
+    timeout: Duration,
+) -> Result<LockGuard, StateError> {
     super::local::refuse_symlink(lock_path)?;
     let mut file = open_lock_file(lock_path)?;
     let deadline = Instant::now() + timeout;
@@ -155,7 +167,11 @@ pub(crate) fn acquire(lock_path: &Path, info: LockInfo, timeout: Duration) -> Re
 }
 
 /// Writes our record into the locked file, noting a stale record left by a dead holder.
-fn record_holder(mut handle: FileLock, lock_path: &Path, info: LockInfo) -> Result<LockGuard, StateError> {
+fn record_holder(
+    mut handle: FileLock,
+    lock_path: &Path,
+    info: LockInfo,
+) -> Result<LockGuard, StateError> {
     if let Some(stale) = read_info(&mut handle.file) {
         tracing::warn!(
             lock_id = %stale.id, who = %stale.who, pid = stale.pid, operation = %stale.operation,
@@ -199,7 +215,9 @@ fn open_lock_file(path: &Path) -> Result<File, StateError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).map_err(|e| StateError::io("opening lock", path, e))
+    options
+        .open(path)
+        .map_err(|e| StateError::io("opening lock", path, e))
 }
 
 /// The record in a lock file, if it holds a readable one.

@@ -5,6 +5,12 @@
 //! - [`Backend`]: read, write, lock, unlock; [`LocalBackend`] is the local file.
 //!   A shared PostgreSQL backend (advisory locks) can implement the same trait.
 //! - [`write_atomic`]: the temp-file + fsync + rename protocol, also used for saved plans.
+//!
+//! Test hook for crash tests: with `HTAPSYNC_CRASH_AT` set to
+//! `state-after-temp-write`, `state-after-fsync` or `state-after-rename`, a
+//! state write calls `std::process::abort()` right after that step. It exists
+//! only so tests can prove that a crash leaves the old or the new state, never a
+//! torn one (see `tests/state_crash.rs`); it has no use in production.
 
 mod atomic;
 mod backend;
