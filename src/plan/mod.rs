@@ -1,8 +1,14 @@
 //! The plan: a pure, deterministic diff of the desired tasks against the
 //! recorded (optionally refreshed) ones. No I/O happens here.
 
-use crate::model::{Address, TaskSpec};
+pub mod fields;
+pub mod file;
+
+use crate::model::{Address, DesiredTask, TaskSpec};
+use crate::state::TaskRecord;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// What will happen to one task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -15,6 +21,13 @@ pub enum Action {
     /// Deleted then created again, because a field the cloud cannot modify changed.
     Replace,
     Delete,
+}
+
+impl Action {
+    /// Whether the task is destroyed (alone or before its replacement is created).
+    pub fn destroys(self) -> bool {
+        matches!(self, Action::Replace | Action::Delete)
+    }
 }
 
 /// One changed field of a task. Values are JSON so lists and maps diff uniformly.
@@ -35,6 +48,7 @@ pub struct Change {
     pub action: Action,
     pub before: Option<TaskSpec>,
     pub after: Option<TaskSpec>,
+    /// Changed fields for an update or replace; every attribute for a create or delete.
     pub fields: Vec<FieldChange>,
 }
 
@@ -46,3 +60,148 @@ pub struct Counts {
     pub change: usize,
     pub destroy: usize,
 }
+
+/// Every task of the (targeted) configuration and state, with what will happen to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Sorted by address; no-ops included so that `show` can list everything.
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for change in &self.changes {
+            match change.action {
+                Action::NoOp => {}
+                Action::Create => counts.add += 1,
+                Action::Update => counts.change += 1,
+                Action::Replace => {
+                    counts.add += 1;
+                    counts.destroy += 1;
+                }
+                Action::Delete => counts.destroy += 1,
+            }
+        }
+        counts
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.actionable().next().is_some()
+    }
+
+    /// The changes that do something.
+    pub fn actionable(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action != Action::NoOp)
+    }
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The plan would delete or replace a task protected by `prevent_destroy`.
+    #[error("{}", prevent_destroy_message(address, *action))]
+    PreventDestroy { address: Address, action: Action },
+    /// `-target` named a task that is neither configured nor in the state.
+    #[error("{0}: no such task in the configuration or the state; check the -target address")]
+    UnknownTarget(Address),
+}
+
+fn prevent_destroy_message(address: &Address, action: Action) -> String {
+    let why = if action == Action::Replace {
+        "the plan must replace it because a field that cannot change in place changed; \
+         set lifecycle prevent_destroy = false to allow this, or revert that field"
+    } else {
+        "its configuration was removed, but the protection recorded in the state still applies; \
+         restore the task with prevent_destroy = false and apply, or run `htapsync state rm` to stop managing it"
+    };
+    format!("{address} cannot be destroyed: it has prevent_destroy set ({why})")
+}
+
+/// Every reason a plan failed; all offenders are reported at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct PlanErrors(pub Vec<PlanError>);
+
+/// Diffs `desired` against `prior` (both keyed by task name). Non-empty
+/// `targets` limit the plan to those addresses.
+pub fn diff(
+    desired: &BTreeMap<String, DesiredTask>,
+    prior: &BTreeMap<String, TaskRecord>,
+    targets: &[Address],
+) -> Result<Plan, PlanErrors> {
+    let known = |a: &Address| desired.contains_key(a.name()) || prior.contains_key(a.name());
+    let mut errors: Vec<PlanError> = targets
+        .iter()
+        .filter(|a| !known(a))
+        .map(|a| PlanError::UnknownTarget(a.clone()))
+        .collect();
+    let names: BTreeSet<&String> = desired.keys().chain(prior.keys()).collect();
+    let wanted = |name: &str| targets.is_empty() || targets.iter().any(|t| t.name() == name);
+    let changes: Vec<Change> = names
+        .into_iter()
+        .filter(|name| wanted(name))
+        .map(|name| plan_task(name, desired.get(name), prior.get(name)))
+        .collect();
+    for change in &changes {
+        let name = change.address.name();
+        let protected = desired
+            .get(name)
+            .is_some_and(|d| d.lifecycle.prevent_destroy)
+            || prior.get(name).is_some_and(|r| r.prevent_destroy);
+        if protected && change.action.destroys() {
+            errors.push(PlanError::PreventDestroy {
+                address: change.address.clone(),
+                action: change.action,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(Plan { changes })
+    } else {
+        Err(PlanErrors(errors))
+    }
+}
+
+fn plan_task(name: &str, desired: Option<&DesiredTask>, prior: Option<&TaskRecord>) -> Change {
+    let after = desired.map(|d| d.spec.clone());
+    let before = prior.map(|r| r.spec.clone());
+    let (action, fields) = match (&before, &after) {
+        (None, Some(a)) => (Action::Create, fields::all_fields(a, true)),
+        (Some(b), None) => (Action::Delete, fields::all_fields(b, false)),
+        (Some(b), Some(a)) => {
+            let changed = fields::diff_fields(b, a);
+            let action = if changed.iter().any(|f| f.forces_replacement) {
+                Action::Replace
+            } else if changed.is_empty() {
+                Action::NoOp
+            } else {
+                Action::Update
+            };
+            (action, changed)
+        }
+        (None, None) => (Action::NoOp, Vec::new()),
+    };
+    Change {
+        address: Address::task(name),
+        action,
+        before,
+        after,
+        fields,
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,120 @@
-//! TODO
+//! Human output, modelled on Terraform's plan rendering: a legend of the
+//! symbols used, one block per changed task with per-attribute markers, the
+//! table-config-check verdicts, and the summary line.
+//!
+//! All formatting lives here so that `plan`, `check` and `state` stay pure data;
+//! colour is decided by the caller (`--no-color`, `NO_COLOR`, not a tty).
+
+mod block;
+mod gate;
+#[cfg(test)]
+mod tests;
+
+use crate::check::GateReport;
+use crate::plan::{Action, Counts, Plan};
+
+/// How to draw: only colour for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Style {
+    /// Emit ANSI colours (green `+`, yellow `~`, red `-`).
+    pub color: bool,
+}
+
+/// ANSI colours used by the renderers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paint {
+    Green,
+    Yellow,
+    Red,
+    Bold,
+}
+
+impl Style {
+    /// `text` wrapped in the colour's escape codes when colour is on.
+    pub(crate) fn paint(&self, paint: Paint, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match paint {
+            Paint::Green => "32",
+            Paint::Yellow => "33",
+            Paint::Red => "31",
+            Paint::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// The action's symbol, right-aligned to three columns and coloured.
+    pub(crate) fn symbol(&self, action: Action) -> String {
+        match action {
+            Action::Create => format!("  {}", self.paint(Paint::Green, "+")),
+            Action::Update => format!("  {}", self.paint(Paint::Yellow, "~")),
+            Action::Delete => format!("  {}", self.paint(Paint::Red, "-")),
+            Action::Replace => format!(
+                "{}/{}",
+                self.paint(Paint::Red, "-"),
+                self.paint(Paint::Green, "+")
+            ),
+            Action::NoOp => "   ".to_string(),
+        }
+    }
+}
+
+/// Terraform's summary line; its exact wording is what CI scripts grep for.
+pub fn summary_line(counts: Counts) -> String {
+    if counts == Counts::default() {
+        "No changes. Your infrastructure matches the configuration.".to_string()
+    } else {
+        format!(
+            "Plan: {} to add, {} to change, {} to destroy.",
+            counts.add, counts.change, counts.destroy
+        )
+    }
+}
+
+/// The whole human-readable plan, ending with a newline.
+pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> String {
+    let mut out = String::new();
+    if plan.has_changes() {
+        out.push_str(&legend(plan, style));
+        out.push_str("\nhtapsync will perform the following actions:\n\n");
+        for change in plan.actionable() {
+            out.push_str(&block::task_block(change, style));
+            out.push('\n');
+        }
+    }
+    if let Some(report) = gate.filter(|g| !g.verdicts.is_empty()) {
+        out.push_str(&gate::gate_section(report, style));
+        out.push('\n');
+    }
+    out.push_str(&summary_line(plan.counts()));
+    out.push('\n');
+    if let Some(report) = gate {
+        let failed = report.failed().count();
+        if failed > 0 {
+            let tasks = if failed == 1 { "task" } else { "tasks" };
+            out.push_str(&style.paint(
+                Paint::Red,
+                &format!("The table-config-check gate failed for {failed} {tasks}: apply will refuse this plan."),
+            ));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The symbols this plan uses, and only those, in Terraform's wording.
+fn legend(plan: &Plan, style: &Style) -> String {
+    let mut out = String::from("Resource actions are indicated with the following symbols:\n");
+    for (action, meaning) in [
+        (Action::Create, "create"),
+        (Action::Update, "update in-place"),
+        (Action::Replace, "destroy and then create replacement"),
+        (Action::Delete, "destroy"),
+    ] {
+        if plan.changes.iter().any(|c| c.action == action) {
+            out.push_str(&format!("{} {meaning}\n", style.symbol(action)));
+        }
+    }
+    out
+}

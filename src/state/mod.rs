@@ -1,5 +1,30 @@
 //! The state file: what htapsync last applied, per task; written atomically,
 //! guarded by a lock, behind a small backend interface.
+//!
+//! - [`decode`]/[`encode`]: the versioned JSON document (pure, fuzzable).
+//! - [`Backend`]: read, write, lock, unlock; [`LocalBackend`] is the local file.
+//!   A shared PostgreSQL backend (advisory locks) can implement the same trait.
+//! - [`write_atomic`]: the temp-file + fsync + rename protocol, also used for saved plans.
+//!
+//! Test hook for crash tests: with `HTAPSYNC_CRASH_AT` set to
+//! `state-after-temp-write`, `state-after-fsync` or `state-after-rename`, a
+//! state write calls `std::process::abort()` right after that step. It exists
+//! only so tests can prove that a crash leaves the old or the new state, never a
+//! torn one (see `tests/state_crash.rs`); it has no use in production.
+
+mod atomic;
+mod backend;
+mod codec;
+mod error;
+mod local;
+mod lock;
+
+pub use atomic::write_atomic;
+pub use backend::Backend;
+pub use codec::{decode, encode};
+pub use error::StateError;
+pub use local::LocalBackend;
+pub use lock::{LockGuard, LockHandle, LockInfo};
 
 use crate::model::{Address, TaskSpec};
 use serde::{Deserialize, Serialize};
@@ -25,6 +50,34 @@ pub struct State {
     /// cleared once their outcome is recorded. Leftovers are resolved on the next run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intents: Vec<Intent>,
+}
+
+impl State {
+    /// An empty state of a new lineage, as used before the first write.
+    pub fn new() -> State {
+        State {
+            format_version: FORMAT_VERSION,
+            htapsync_version: env!("CARGO_PKG_VERSION").to_string(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            tasks: BTreeMap::new(),
+            intents: Vec::new(),
+        }
+    }
+
+    /// The last-applied spec of every managed task, by task name.
+    pub fn specs(&self) -> BTreeMap<String, TaskSpec> {
+        self.tasks
+            .iter()
+            .map(|(name, record)| (name.clone(), record.spec.clone()))
+            .collect()
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
 }
 
 /// One managed task: its remote identity and the attributes last applied.

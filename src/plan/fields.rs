@@ -1,0 +1,171 @@
+//! A task spec seen as a flat list of attributes, and the field-level diff of two specs.
+//!
+//! Maps are flattened per key (`db_configs.max_sync_commit_rows`) so that one
+//! changed parameter is one change; `tables` stays one list-valued attribute so
+//! that renderers can diff it element by element.
+
+use super::FieldChange;
+use crate::model::TaskSpec;
+use serde_json::Value;
+
+/// Top-level attributes in display order (`name` is the address, not an attribute).
+pub const ATTRIBUTES: &[&str] = &[
+    "instance_id",
+    "source_instance_id",
+    "source_node_id",
+    "source_database_name",
+    "target_database_name",
+    "repl_type",
+    "repl_scope",
+    "tables",
+    "db_configs",
+    "table_configs",
+    "paused",
+];
+
+/// Attributes the cloud cannot change in place (E8 takes neither): a change replaces the task.
+pub const FORCES_REPLACEMENT: &[&str] = &["instance_id", "source_instance_id"];
+
+/// The top-level attribute a field path belongs to: `db_configs.x` -> `db_configs`.
+pub fn attribute_of(path: &str) -> &str {
+    path.split_once('.').map_or(path, |(head, _)| head)
+}
+
+/// Every attribute that has a value, as `(path, value)` in display order.
+pub fn flatten(spec: &TaskSpec) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut scalar = |path: &str, value: Value| out.push((path.to_string(), value));
+    scalar("instance_id", Value::from(spec.instance_id.as_str()));
+    scalar(
+        "source_instance_id",
+        Value::from(spec.source_instance_id.as_str()),
+    );
+    if let Some(node) = &spec.source_node_id {
+        scalar("source_node_id", Value::from(node.as_str()));
+    }
+    scalar(
+        "source_database_name",
+        Value::from(spec.source_database_name.as_str()),
+    );
+    scalar(
+        "target_database_name",
+        Value::from(spec.target_database_name.as_str()),
+    );
+    scalar("repl_type", Value::from(spec.repl_type.as_str()));
+    scalar("repl_scope", Value::from(spec.repl_scope.as_str()));
+    scalar("tables", Value::from(spec.tables.clone()));
+    for (param, value) in &spec.db_configs {
+        out.push((format!("db_configs.{param}"), Value::from(value.as_str())));
+    }
+    for (table, config) in &spec.table_configs {
+        out.push((
+            format!("table_configs.{table}"),
+            Value::from(config.as_str()),
+        ));
+    }
+    out.push(("paused".to_string(), Value::from(spec.paused)));
+    out
+}
+
+/// Fields that differ between `before` and `after`, in display order.
+pub fn diff_fields(before: &TaskSpec, after: &TaskSpec) -> Vec<FieldChange> {
+    let old = flatten(before);
+    let new = flatten(after);
+    let mut paths: Vec<&String> = old.iter().chain(new.iter()).map(|(p, _)| p).collect();
+    paths.sort_by_key(|p| (position(p), p.as_str()));
+    paths.dedup();
+    let lookup = |list: &[(String, Value)], path: &str| {
+        list.iter().find(|(p, _)| p == path).map(|(_, v)| v.clone())
+    };
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let (b, a) = (lookup(&old, path), lookup(&new, path));
+            (b != a).then(|| FieldChange {
+                forces_replacement: FORCES_REPLACEMENT.contains(&path.as_str()),
+                path: path.clone(),
+                before: b,
+                after: a,
+            })
+        })
+        .collect()
+}
+
+/// Every attribute of `spec` as appearing (`created`) or disappearing.
+pub fn all_fields(spec: &TaskSpec, created: bool) -> Vec<FieldChange> {
+    flatten(spec)
+        .into_iter()
+        .map(|(path, value)| FieldChange {
+            path,
+            before: (!created).then(|| value.clone()),
+            after: created.then_some(value),
+            forces_replacement: false,
+        })
+        .collect()
+}
+
+fn position(path: &str) -> usize {
+    let attribute = attribute_of(path);
+    ATTRIBUTES
+        .iter()
+        .position(|a| *a == attribute)
+        .unwrap_or(ATTRIBUTES.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ReplScope, ReplType};
+
+    fn spec() -> TaskSpec {
+        TaskSpec {
+            name: "t".into(),
+            instance_id: "i".into(),
+            source_instance_id: "s".into(),
+            source_node_id: None,
+            source_database_name: "db".into(),
+            target_database_name: "db".into(),
+            repl_type: ReplType::IncludeTables,
+            repl_scope: ReplScope::Part,
+            tables: vec!["a".into()],
+            db_configs: [("x".to_string(), "1".to_string())].into(),
+            table_configs: Default::default(),
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn maps_diff_per_key_in_display_order() {
+        let before = spec();
+        let mut after = spec();
+        after.paused = true;
+        after.db_configs.insert("y".into(), "2".into());
+        after.db_configs.insert("x".into(), "3".into());
+        after.source_node_id = Some("n".into());
+        let paths: Vec<_> = diff_fields(&before, &after)
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(
+            paths,
+            ["source_node_id", "db_configs.x", "db_configs.y", "paused"]
+        );
+    }
+
+    #[test]
+    fn only_instance_ids_force_replacement() {
+        let before = spec();
+        let mut after = spec();
+        after.instance_id = "j".into();
+        after.source_database_name = "other".into();
+        let fields = diff_fields(&before, &after);
+        let forced: Vec<_> = fields
+            .iter()
+            .map(|f| (f.path.as_str(), f.forces_replacement))
+            .collect();
+        assert_eq!(
+            forced,
+            [("instance_id", true), ("source_database_name", false)]
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! The table-config-check section of a plan: one verdict line per task, and
+//! one line per table or parameter the cloud refused.
+
+use super::{Paint, Style};
+use crate::check::{GateReport, TaskVerdict};
+
+pub(super) fn gate_section(report: &GateReport, style: &Style) -> String {
+    let mut out = String::from("Table-config-check results:\n\n");
+    for verdict in report.verdicts.values() {
+        out.push_str(&task_line(verdict, style));
+        out.push_str(&failed_rows(verdict, style));
+    }
+    out
+}
+
+fn task_line(verdict: &TaskVerdict, style: &Style) -> String {
+    let (paint, word) = if verdict.passed() {
+        (Paint::Green, "passed")
+    } else {
+        (Paint::Red, "failed")
+    };
+    let status = style.paint(paint, &format!("table-config-check {word}"));
+    match &verdict.error {
+        Some(error) => format!("  {}: {status}: {error}\n", verdict.address),
+        None => format!(
+            "  {}: {status} ({}, {})\n",
+            verdict.address,
+            plural(verdict.tables.len(), "table"),
+            plural(verdict.params.len(), "parameter")
+        ),
+    }
+}
+
+/// Failed tables as aligned columns `✗ table  "config"  -> result`, then failed parameters.
+fn failed_rows(verdict: &TaskVerdict, style: &Style) -> String {
+    let cross = style.paint(Paint::Red, "✗");
+    let tables: Vec<_> = verdict.tables.iter().filter(|t| !t.passed).collect();
+    let configs: Vec<String> = tables.iter().map(|t| quote(&t.config)).collect();
+    let name_width = tables
+        .iter()
+        .map(|t| t.table.chars().count())
+        .max()
+        .unwrap_or(0);
+    let config_width = configs.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (table, config) in tables.iter().zip(&configs) {
+        out.push_str(&format!(
+            "      {cross} {:<name_width$}  {:<config_width$}  -> {}\n",
+            table.table, config, table.result
+        ));
+    }
+    for param in verdict.params.iter().filter(|p| !p.passed) {
+        out.push_str(&format!(
+            "      {cross} db_configs.{} = {} ({})  -> {}\n",
+            param.name,
+            quote(&param.value),
+            param.side,
+            param.result
+        ));
+    }
+    out
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn quote(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}

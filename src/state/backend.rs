@@ -1,0 +1,29 @@
+//! The storage interface every state backend implements.
+//!
+//! It speaks only in [`State`] values, lock records and ids (no paths or
+//! files), so that a shared PostgreSQL backend with advisory locks can be added
+//! beside the local file without changing its callers.
+
+use super::{LockGuard, State, StateError};
+use std::time::Duration;
+
+/// Where state lives and how writers are kept apart.
+pub trait Backend: Send + Sync {
+    /// The current state; `None` when none has been written yet.
+    fn read(&self) -> Result<Option<State>, StateError>;
+
+    /// Persists `state` atomically. Bumps `state.serial` by one iff its tasks or
+    /// intents differ from what this backend last read or wrote; writes nothing
+    /// at all when they do not.
+    fn write(&self, state: &mut State) -> Result<(), StateError>;
+
+    /// Takes the exclusive lock for `operation` (a command name), waiting up to
+    /// `timeout` (zero: fail at once) while another holder has it.
+    fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError>;
+
+    /// Removes a lock left by a holder that is gone; `lock_id` must match the lock's record.
+    fn force_unlock(&self, lock_id: &str) -> Result<(), StateError>;
+
+    /// Where the state lives, for messages (a path, a database URL without credentials, ...).
+    fn describe(&self) -> String;
+}

@@ -1,0 +1,94 @@
+//! Errors of reading, writing and locking state, worded to say what to do next.
+
+use super::lock::LockInfo;
+use std::path::PathBuf;
+
+/// Everything that can go wrong with the state or its lock.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A file operation failed; `action` says which one ("reading", "renaming", ...).
+    #[error("state {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid state document.
+    #[error(
+        "{path}:{line}:{column}: the state file is not valid: {message}\n\
+         Nothing was changed. Restore it from {path}.backup if the file was damaged."
+    )]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// The document is valid JSON but breaks a rule of the format.
+    #[error("{path}: the state file is not valid: {message}\nNothing was changed.")]
+    Invalid { path: PathBuf, message: String },
+    /// A newer htapsync wrote this state; reading it could lose what it recorded.
+    #[error(
+        "{path}: the state was written by a newer htapsync (format {found}, this build reads up to {supported}).\n\
+         Upgrade htapsync to use this state. Nothing was changed."
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u64,
+        supported: u32,
+    },
+    /// Writing through a symlink could clobber a file elsewhere; the user must point at the real file.
+    #[error(
+        "{path} is a symbolic link; htapsync refuses to write state through a link.\n\
+         Point --state (or [state] path) at the real file. Nothing was written."
+    )]
+    Symlink { path: PathBuf },
+    /// Another process holds the lock.
+    #[error("{}", locked_message(lock_path, info.as_deref()))]
+    Locked {
+        lock_path: PathBuf,
+        /// The holder's record; `None` when it had not written one yet.
+        info: Option<Box<LockInfo>>,
+    },
+    /// `force-unlock` was given an ID other than the current lock's.
+    #[error(
+        "Failed to unlock state: the lock ID {requested:?} does not match the existing lock ID {actual:?}.\n\
+         Run `htapsync force-unlock {actual}` if that lock is stale."
+    )]
+    LockIdMismatch { requested: String, actual: String },
+    /// `force-unlock` found nothing to remove.
+    #[error("Failed to unlock state: no lock is held on {lock_path}.")]
+    NotLocked { lock_path: PathBuf },
+}
+
+impl StateError {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        StateError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+fn locked_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
+    let (block, id) = match info {
+        Some(info) => (info.to_string(), info.id.as_str()),
+        None => (
+            format!(
+                "Lock Info:\n  Path:      {}\n  (the holder has not recorded its details yet)\n",
+                lock_path.display()
+            ),
+            "LOCK_ID",
+        ),
+    };
+    format!(
+        "Error acquiring the state lock\n\n\
+         {block}\n\
+         htapsync acquires a state lock to protect the state from being written\n\
+         by multiple users at the same time. Wait for the other operation to finish,\n\
+         or retry with --lock-timeout=DURATION to wait for it. If you are sure the holder\n\
+         is gone, remove the lock with `htapsync force-unlock {id}`."
+    )
+}

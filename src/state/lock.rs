@@ -1,0 +1,254 @@
+//! The state lock: who holds it (LockInfo), and a guard that releases it on drop.
+//!
+//! The local implementation takes an exclusive advisory lock (`File::try_lock`,
+//! flock on Unix) on the sidecar `<state>.lock`, not on the state file, whose
+//! inode is replaced by every rename. The kernel drops the lock when the holder
+//! dies, so a lock file that still holds a record but is not locked is stale and
+//! is taken over. The record is written into the lock file for humans.
+
+use super::StateError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Who holds a lock and why, as shown to a second writer (Terraform's lock info).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Random id; `htapsync force-unlock ID` needs it.
+    pub id: String,
+    /// The command that took the lock (`apply`, `state rm`, ...).
+    pub operation: String,
+    /// `user@host`.
+    pub who: String,
+    pub pid: u32,
+    /// htapsync version of the holder.
+    pub version: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The state the lock protects.
+    pub path: String,
+}
+
+impl LockInfo {
+    /// A record for a lock this process is about to take.
+    pub fn new(operation: &str, path: &str) -> LockInfo {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            who: format!(
+                "{}@{}",
+                current_user(),
+                gethostname::gethostname().to_string_lossy()
+            ),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            path: path.to_string(),
+        }
+    }
+}
+
+fn current_user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Lock Info:")?;
+        writeln!(f, "  ID:        {}", self.id)?;
+        writeln!(f, "  Path:      {}", self.path)?;
+        writeln!(f, "  Operation: {}", self.operation)?;
+        writeln!(f, "  Who:       {}", self.who)?;
+        writeln!(f, "  PID:       {}", self.pid)?;
+        writeln!(f, "  Version:   {}", self.version)?;
+        writeln!(f, "  Created:   {}", self.created)
+    }
+}
+
+/// How a backend gives its lock back; lets each backend (file, PostgreSQL
+/// advisory lock, ...) hand out the same [`LockGuard`].
+pub trait LockHandle: Send {
+    /// Releases the lock. Called once, from [`LockGuard`]'s drop.
+    fn release(&mut self) -> Result<(), StateError>;
+}
+
+/// A held state lock; released when dropped, including on error paths and unwinding.
+pub struct LockGuard {
+    info: LockInfo,
+    handle: Box<dyn LockHandle>,
+}
+
+impl LockGuard {
+    /// Wraps a lock a backend has just taken.
+    pub fn new(info: LockInfo, handle: Box<dyn LockHandle>) -> LockGuard {
+        LockGuard { info, handle }
+    }
+
+    /// The record written for this lock.
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+}
+
+impl fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.handle.release() {
+            tracing::warn!(lock_id = %self.info.id, error = %e, "failed to release the state lock");
+        }
+    }
+}
+
+/// The local lock: an open, flock-ed `<state>.lock`.
+struct FileLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockHandle for FileLock {
+    fn release(&mut self) -> Result<(), StateError> {
+        // Truncate first: an empty file means "not held", even before the unlock lands.
+        let truncated = self.file.set_len(0);
+        self.file
+            .unlock()
+            .map_err(|e| StateError::io("unlocking", &self.path, e))?;
+        truncated.map_err(|e| StateError::io("clearing", &self.path, e))
+    }
+}
+
+/// Takes the exclusive lock on `lock_path`, retrying until `timeout` (zero: one attempt).
+pub(crate) fn acquire(
+    lock_path: &Path,
+    info: LockInfo,
+    timeout: Duration,
+) -> Result<LockGuard, StateError> {
+    super::local::refuse_symlink(lock_path)?;
+    let mut file = open_lock_file(lock_path)?;
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match file.try_lock() {
+            Ok(()) if still_linked(&file, lock_path) => break,
+            Ok(()) => {
+                // force-unlock removed the file between our open and our lock: start over on the new one.
+                file = open_lock_file(lock_path)?;
+            }
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(StateError::Locked {
+                    lock_path: lock_path.to_path_buf(),
+                    info: read_info(&mut file).map(Box::new),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(StateError::io("locking", lock_path, e)),
+        }
+    }
+    let handle = FileLock {
+        file,
+        path: lock_path.to_path_buf(),
+    };
+    record_holder(handle, lock_path, info)
+}
+
+/// Writes our record into the locked file, noting a stale record left by a dead holder.
+fn record_holder(
+    mut handle: FileLock,
+    lock_path: &Path,
+    info: LockInfo,
+) -> Result<LockGuard, StateError> {
+    if let Some(stale) = read_info(&mut handle.file) {
+        tracing::warn!(
+            lock_id = %stale.id, who = %stale.who, pid = stale.pid, operation = %stale.operation,
+            "recovered a stale state lock of ID {} (its holder is gone)", stale.id
+        );
+    }
+    let json = serde_json::to_vec_pretty(&info).expect("LockInfo always serializes to JSON");
+    let written = (|| -> std::io::Result<()> {
+        handle.file.set_len(0)?;
+        handle.file.rewind()?;
+        handle.file.write_all(&json)?;
+        handle.file.write_all(b"\n")?;
+        handle.file.sync_all()
+    })();
+    // Built before checking the write, so that a failure still unlocks the file.
+    let guard = LockGuard::new(info, Box::new(handle));
+    written.map_err(|e| StateError::io("writing lock info", lock_path, e))?;
+    Ok(guard)
+}
+
+/// Whether `file` is still the one at `path` (force-unlock replaces it by deleting it).
+#[cfg(unix)]
+fn still_linked(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(held), Ok(current)) => held.ino() == current.ino() && held.dev() == current.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_linked(_file: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+fn open_lock_file(path: &Path) -> Result<File, StateError> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map_err(|e| StateError::io("opening lock", path, e))
+}
+
+/// The record in a lock file, if it holds a readable one.
+fn read_info(file: &mut File) -> Option<LockInfo> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Removes the lock file if it records `lock_id`; the next writer then gets a fresh inode.
+pub(crate) fn force_unlock(lock_path: &Path, lock_id: &str) -> Result<(), StateError> {
+    let mut file = match File::open(lock_path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StateError::NotLocked {
+                lock_path: lock_path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(StateError::io("opening lock", lock_path, e)),
+    };
+    let info = read_info(&mut file).ok_or_else(|| StateError::NotLocked {
+        lock_path: lock_path.to_path_buf(),
+    })?;
+    if info.id != lock_id {
+        return Err(StateError::LockIdMismatch {
+            requested: lock_id.to_string(),
+            actual: info.id,
+        });
+    }
+    fs::remove_file(lock_path).map_err(|e| StateError::io("removing lock", lock_path, e))?;
+    tracing::info!(lock_id, "state lock removed by force-unlock");
+    Ok(())
+}
