@@ -299,6 +299,11 @@ impl Credentials {
     }
 }
 
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.bytes().take(offset).filter(|b| *b == b'\n').count() + 1
+}
+
 fn incomplete(present: &'static str, missing: &'static str) -> AuthError {
     AuthError::Incomplete { present, missing }
 }
