@@ -243,9 +243,7 @@ impl Credentials {
         let profiles: BTreeMap<String, FileProfile> =
             toml::from_str(&text).map_err(|e| AuthError::Parse {
                 path: path.to_path_buf(),
-                line: e.span().map_or(1, |s| {
-                    text[..s.start.min(text.len())].lines().count().max(1)
-                }),
+                line: e.span().map_or(1, |s| line_of(&text, s.start)),
                 message: e.message().to_string(),
             })?;
         let found = profiles.get(profile).ok_or_else(|| AuthError::NoProfile {
