@@ -95,3 +95,42 @@ fn endpoints_must_be_https_except_on_loopback() {
     let msg = validate_endpoint("http://10.0.0.1").unwrap_err();
     assert!(msg.contains("https://"), "{msg}");
 }
+
+#[test]
+fn client_new_applies_the_endpoint_rule_and_iam_derivation() {
+    use htapsync::api::{ApiErrorKind, Client, ClientConfig, Credentials};
+    let token = || Credentials::Token("t".into());
+    let project = "0123456789abcdef0123456789abcdef";
+    assert!(
+        Client::new(ClientConfig::new(
+            "https://gaussdb.ap-southeast-1.myhuaweicloud.com",
+            project,
+            token()
+        ))
+        .is_ok()
+    );
+    assert!(Client::new(ClientConfig::new("http://127.0.0.1:8080", project, token())).is_ok());
+    let err = Client::new(ClientConfig::new("http://10.0.0.1", project, token()))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, ApiErrorKind::InvalidEndpoint);
+    assert!(
+        err.to_string().starts_with("client: invalid endpoint: "),
+        "{err}"
+    );
+
+    let password = Credentials::Password {
+        user: "u".into(),
+        password: "p".into(),
+        domain: "d".into(),
+        iam_endpoint: None,
+    };
+    let err = Client::new(ClientConfig::new(
+        "http://127.0.0.1:8080",
+        project,
+        password,
+    ))
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("HTAPSYNC_IAM_ENDPOINT"), "{err}");
+}

@@ -71,6 +71,17 @@ pub struct Client {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Shows where the client points and how it authenticates, never a secret.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.base.as_str())
+            .field("project_id", &self.inner.project_id)
+            .field("credentials", &self.inner.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) base: Url,
