@@ -1,0 +1,459 @@
+//! The API client: configuration, endpoint rules, and the one request path
+//! every endpoint goes through (headers, authentication, timeout, retries,
+//! error decoding, logging). The endpoints themselves are in `endpoints.rs`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use url::{Host, Url};
+
+use super::auth::Credentials;
+use super::error::{ApiError, ApiErrorKind};
+use super::iam::TokenCache;
+use super::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after, should_retry};
+use super::sign::{canonical_query, format_sdk_date, percent_encode, sign};
+use super::wire::ErrorBody;
+
+/// Content type of request bodies, as the SDKs send it.
+pub(crate) const JSON_UTF8: &str = "application/json;charset=UTF-8";
+/// Content type E8 (modify) and the `/htap/*` POSTs declare as required.
+pub(crate) const JSON_PLAIN: &str = "application/json";
+/// Longest excerpt of a non-JSON error body kept in an error.
+const BODY_EXCERPT_CHARS: usize = 200;
+
+/// Everything a [`Client`] needs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL, e.g. `https://gaussdb.ap-southeast-1.myhuaweicloud.com`.
+    pub endpoint: String,
+    /// The project id every path starts with.
+    pub project_id: String,
+    /// How to authenticate.
+    pub credentials: Credentials,
+    /// `X-Language`: `en-us` or `zh-cn` (language of `error_msg`).
+    pub language: String,
+    /// Timeout of each attempt, connection to last body byte.
+    pub request_timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff delay.
+    pub retry_base: Duration,
+    /// Longest backoff delay and cap on `Retry-After`.
+    pub retry_cap: Duration,
+    /// `User-Agent`.
+    pub user_agent: String,
+}
+
+impl ClientConfig {
+    /// A configuration with the documented defaults (en-us, 30 s, 4 retries from 250 ms to 10 s).
+    pub fn new(endpoint: &str, project_id: &str, credentials: Credentials) -> ClientConfig {
+        ClientConfig {
+            endpoint: endpoint.to_string(),
+            project_id: project_id.to_string(),
+            credentials,
+            language: "en-us".into(),
+            request_timeout: Duration::from_secs(30),
+            max_retries: 4,
+            retry_base: Duration::from_millis(250),
+            retry_cap: Duration::from_secs(10),
+            user_agent: format!("htapsync/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Client of the HTAP replication API. Cloning is cheap and shares one connection pool.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Shows where the client points and how it authenticates, never a secret.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.base.as_str())
+            .field("project_id", &self.inner.project_id)
+            .field("credentials", &self.inner.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: Url,
+    pub(crate) project_id: String,
+    pub(crate) credentials: Credentials,
+    pub(crate) language: String,
+    pub(crate) user_agent: String,
+    pub(crate) request_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) tokens: TokenCache,
+}
+
+/// Checks an endpoint: `https://` with any host, or `http://` only for loopback
+/// hosts (the emulator), since a plain-HTTP hop elsewhere would expose tokens
+/// and request contents. No user info, query, fragment or path.
+pub fn validate_endpoint(endpoint: &str) -> Result<Url, String> {
+    let url = Url::parse(endpoint.trim()).map_err(|e| format!("{endpoint:?} is not a URL: {e}"))?;
+    let host = url
+        .host()
+        .ok_or_else(|| format!("{endpoint:?} has no host"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => {
+            return Err(format!(
+                "{endpoint:?} uses plain http:// on a non-loopback host; use https://"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "{endpoint:?}: scheme {other}:// is not supported; use https://"
+            ));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{endpoint:?} must not contain user info"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{endpoint:?} must be scheme://host[:port] without a path or query"
+        ));
+    }
+    Ok(url)
+}
+
+fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// One API call, before authentication: what the endpoint functions build.
+pub(crate) struct Call {
+    pub(crate) operation: &'static str,
+    pub(crate) method: Method,
+    /// Decoded path segments after `/v3/{project_id}`.
+    pub(crate) segments: Vec<String>,
+    pub(crate) query: Vec<(String, String)>,
+    /// Serialised body and its content type.
+    pub(crate) body: Option<(Vec<u8>, &'static str)>,
+    pub(crate) idempotency: Idempotency,
+}
+
+impl Client {
+    /// Builds a client: validates the endpoint, installs the ring crypto
+    /// provider for rustls and creates the connection pool (certificates verified).
+    pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
+        let invalid = |detail: String| {
+            ApiError::new(ApiErrorKind::InvalidEndpoint, "client").with_detail(detail)
+        };
+        let base = validate_endpoint(&cfg.endpoint).map_err(invalid)?;
+        let tokens = TokenCache::new(&cfg.credentials, &base).map_err(invalid)?;
+        // Another part of the program may have installed it already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .tls_backend_rustls()
+            .connect_timeout(cfg.request_timeout)
+            // A redirect would carry credentials somewhere this check never saw.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                ApiError::new(ApiErrorKind::Setup, "client").with_detail(error_chain(&e))
+            })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                project_id: cfg.project_id,
+                credentials: cfg.credentials,
+                language: cfg.language,
+                user_agent: cfg.user_agent,
+                request_timeout: cfg.request_timeout,
+                retry: RetryPolicy {
+                    max_retries: cfg.max_retries,
+                    base: cfg.retry_base,
+                    cap: cfg.retry_cap,
+                },
+                tokens,
+            }),
+        })
+    }
+
+    /// Sends `call`, retrying per [`should_retry`], and decodes the 2xx body.
+    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<T, ApiError> {
+        let policy = self.inner.retry;
+        let mut delays = policy.delays();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (mut error, retry_after) = match self.attempt(&call, attempt).await {
+                Ok(value) => return Ok(value),
+                Err(failed) => failed,
+            };
+            error.attempts = attempt;
+            let retryable = failure_of(&error).is_some_and(|f| should_retry(call.idempotency, f));
+            let Some(backoff) = delays.next().filter(|_| retryable) else {
+                return Err(error);
+            };
+            let wait = policy.delay(backoff, retry_after);
+            tracing::debug!(operation = call.operation, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt. On failure also returns the server's `Retry-After`, if any.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        attempt: u32,
+    ) -> Result<T, (ApiError, Option<Duration>)> {
+        let inner = &self.inner;
+        let op = call.operation;
+        let mut segments = vec!["v3".to_string(), inner.project_id.clone()];
+        segments.extend(call.segments.iter().cloned());
+        let path = format!("/{}", segments.join("/"));
+        let wire_path: Vec<String> = segments.iter().map(|s| percent_encode(s)).collect();
+        let base = inner.base.as_str().trim_end_matches('/');
+        let mut url = format!("{base}/{}", wire_path.join("/"));
+        if !call.query.is_empty() {
+            url.push('?');
+            url.push_str(&canonical_query(&call.query));
+        }
+
+        let mut headers = vec![
+            ("User-Agent".to_string(), inner.user_agent.clone()),
+            ("X-Language".to_string(), inner.language.clone()),
+            ("X-Project-Id".to_string(), inner.project_id.clone()),
+        ];
+        if let Some((_, content_type)) = &call.body {
+            headers.push(("Content-Type".to_string(), content_type.to_string()));
+        }
+        let secret_headers = self
+            .auth_headers(call, &path, &mut headers)
+            .await
+            .map_err(|e| (e, None))?;
+
+        let mut request = inner
+            .http
+            .request(call.method.clone(), &url)
+            .timeout(inner.request_timeout);
+        for (name, value) in &headers {
+            request = request.header(
+                header_name(op, name)?,
+                header_value(op, name, value, false)?,
+            );
+        }
+        for (name, value) in &secret_headers {
+            request = request.header(header_name(op, name)?, header_value(op, name, value, true)?);
+        }
+        if let Some((body, _)) = &call.body {
+            request = request.body(body.clone());
+        }
+
+        let response = request
+            .send()
+            .await
+            .map_err(|e| (transport_error(op, &e), None))?;
+        let status = response.status();
+        let request_id = response_header(&response, "x-request-id");
+        let retry_after = response_header(&response, "retry-after")
+            .and_then(|v| parse_retry_after(&v, SystemTime::now()));
+        let body = response.bytes().await.map_err(|e| {
+            let mut err = transport_error(op, &e);
+            err.status = Some(status.as_u16());
+            err.request_id = request_id.clone();
+            (err, None)
+        })?;
+        tracing::debug!(operation = op, method = %call.method, path = %path, status = status.as_u16(),
+            request_id = request_id.as_deref().unwrap_or("-"), attempt, "api request");
+
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| {
+                let mut err = ApiError::new(ApiErrorKind::Decode, op).with_detail(e.to_string());
+                err.status = Some(status.as_u16());
+                err.request_id = request_id;
+                (err, None)
+            });
+        }
+        if status.as_u16() == 401 {
+            // A cached IAM token the server no longer accepts must not be reused.
+            inner.tokens.forget().await;
+        }
+        Err((
+            error_from_response(op, status, request_id, &body),
+            retry_after,
+        ))
+    }
+
+    /// Adds `X-Sdk-Date` to `headers` (AK/SK) and returns the secret headers:
+    /// `X-Auth-Token`, or `Authorization` (+ `X-Security-Token`).
+    async fn auth_headers(
+        &self,
+        call: &Call,
+        path: &str,
+        headers: &mut Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        match &self.inner.credentials {
+            Credentials::Token(token) => Ok(vec![(
+                "X-Auth-Token".into(),
+                token.expose_secret().to_string(),
+            )]),
+            Credentials::Password { .. } => {
+                let token = self.inner.tokens.token(self, call.operation).await?;
+                Ok(vec![(
+                    "X-Auth-Token".into(),
+                    token.expose_secret().to_string(),
+                )])
+            }
+            Credentials::AkSk {
+                ak,
+                sk,
+                security_token,
+            } => {
+                let mut secret = Vec::new();
+                if let Some(st) = security_token {
+                    // Signed like the Go SDK does, so it goes through `headers` for signing.
+                    secret.push((
+                        "X-Security-Token".to_string(),
+                        st.expose_secret().to_string(),
+                    ));
+                }
+                // A fresh date per attempt: the gateway rejects signatures older than 15 minutes.
+                let date = format_sdk_date(chrono::Utc::now());
+                headers.push(("X-Sdk-Date".into(), date.clone()));
+                let mut to_sign = headers.clone();
+                to_sign.extend(secret.iter().cloned());
+                let body = call.body.as_ref().map_or(&[][..], |(b, _)| b.as_slice());
+                let signed = sign(
+                    ak,
+                    sk.expose_secret(),
+                    &date,
+                    call.method.as_str(),
+                    path,
+                    &call.query,
+                    &to_sign,
+                    body,
+                );
+                secret.push(("Authorization".into(), signed.authorization));
+                Ok(secret)
+            }
+        }
+    }
+
+    /// The validated base URL (scheme, host, port).
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.base
+    }
+}
+
+fn header_name(op: &'static str, name: &str) -> Result<HeaderName, (ApiError, Option<Duration>)> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        (
+            ApiError::new(ApiErrorKind::Setup, op)
+                .with_detail(format!("invalid header name {name}")),
+            None,
+        )
+    })
+}
+
+/// Secret values are marked sensitive so no `Debug` of the request shows them;
+/// the error for an invalid one names the header, never the value.
+fn header_value(
+    op: &'static str,
+    name: &str,
+    value: &str,
+    secret: bool,
+) -> Result<HeaderValue, (ApiError, Option<Duration>)> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        let detail = format!("the value of header {name} contains characters HTTP does not allow");
+        (
+            ApiError::new(ApiErrorKind::Setup, op).with_detail(detail),
+            None,
+        )
+    })?;
+    v.set_sensitive(secret);
+    Ok(v)
+}
+
+fn response_header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// How an error maps onto the retry decision; `None` for failures never retried.
+pub(crate) fn failure_of(error: &ApiError) -> Option<Failure<'_>> {
+    match error.kind {
+        ApiErrorKind::Connect => Some(Failure::Connect),
+        ApiErrorKind::Timeout => Some(Failure::Timeout),
+        ApiErrorKind::Transport => Some(Failure::Transport),
+        ApiErrorKind::Api => error.status.map(|status| Failure::Status {
+            status,
+            code: error.code(),
+        }),
+        _ => None,
+    }
+}
+
+/// The error and its causes, joined, e.g. `error sending request: connection refused`.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+pub(crate) fn transport_error(op: &'static str, e: &reqwest::Error) -> ApiError {
+    // Connect first: a connect timeout still means nothing was sent.
+    let kind = if e.is_connect() {
+        ApiErrorKind::Connect
+    } else if e.is_timeout() {
+        ApiErrorKind::Timeout
+    } else if e.is_builder() {
+        ApiErrorKind::Setup
+    } else {
+        ApiErrorKind::Transport
+    };
+    ApiError::new(kind, op).with_detail(error_chain(e))
+}
+
+/// Decodes `{error_code, error_msg}`; any other body is kept as a short excerpt.
+pub(crate) fn error_from_response(
+    op: &'static str,
+    status: reqwest::StatusCode,
+    request_id: Option<String>,
+    body: &[u8],
+) -> ApiError {
+    let mut err = ApiError::new(ApiErrorKind::Api, op);
+    err.status = Some(status.as_u16());
+    err.request_id = request_id;
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+        err.error_code = Some(parsed.error_code).filter(|c| !c.is_empty());
+        err.error_msg = Some(parsed.error_msg).filter(|m| !m.is_empty());
+        if err.request_id.is_none() {
+            err.request_id = parsed.request_id;
+        }
+        return err;
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if !text.is_empty() {
+        let excerpt: String = text.chars().take(BODY_EXCERPT_CHARS).collect();
+        let reason = status.canonical_reason().unwrap_or("error");
+        err.error_msg = Some(format!("{reason}: {excerpt}"));
+    }
+    err
+}

@@ -1,0 +1,179 @@
+//! The one error type of every API call: what failed, how the server answered
+//! (status, `error_code`, `error_msg`, `X-Request-Id`) and after how many
+//! attempts, displayed as a single line a user can act on or quote to support.
+
+use std::fmt;
+
+/// What kind of failure an [`ApiError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// The server answered with a non-2xx status.
+    Api,
+    /// The request (or reading its response) exceeded the per-request timeout.
+    Timeout,
+    /// No connection could be established; the request never reached the server.
+    Connect,
+    /// The connection failed after it was established.
+    Transport,
+    /// A 2xx response whose body is not what the API documents.
+    Decode,
+    /// Credentials could not be used (IAM refused a token, for example).
+    Auth,
+    /// Polling did not reach the wanted state before the deadline.
+    Deadline,
+    /// An asynchronous job ended in `Failed`.
+    JobFailed,
+    /// The endpoint URL is not acceptable (see [`crate::api::client::validate_endpoint`]).
+    InvalidEndpoint,
+    /// The HTTP client could not be built or a request could not be formed.
+    Setup,
+}
+
+/// A failed API call.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The kind of failure.
+    pub kind: ApiErrorKind,
+    /// HTTP status, when the server answered.
+    pub status: Option<u16>,
+    /// `error_code` of the error body, e.g. `DBS.200022`.
+    pub error_code: Option<String>,
+    /// `error_msg` of the error body, or the start of a non-JSON body.
+    pub error_msg: Option<String>,
+    /// `X-Request-Id` of the response (or `request_id` of the body).
+    pub request_id: Option<String>,
+    /// The operation, e.g. `table-config-check`.
+    pub operation: &'static str,
+    /// How many requests were sent (0 when none could be).
+    pub attempts: u32,
+    /// Lower-level cause for non-HTTP failures, without secrets.
+    pub detail: Option<String>,
+}
+
+/// Codes meaning the task does not exist (E5/E4 reads, E11 delete).
+const NOT_FOUND_CODES: &[&str] = &["DBS.270022", "DBS.05000091"];
+
+impl ApiError {
+    /// An error of `kind` for `operation`, with nothing else known yet.
+    pub fn new(kind: ApiErrorKind, operation: &'static str) -> ApiError {
+        ApiError {
+            kind,
+            status: None,
+            error_code: None,
+            error_msg: None,
+            request_id: None,
+            operation,
+            attempts: 0,
+            detail: None,
+        }
+    }
+
+    /// Adds a lower-level cause.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> ApiError {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The task named in the request does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
+    }
+
+    /// The API's `error_code`, if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.error_code.as_deref()
+    }
+}
+
+/// Newlines and runs of whitespace would break the one-line rule.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.operation)?;
+        match self.kind {
+            ApiErrorKind::Api => match (&self.error_code, &self.error_msg) {
+                (Some(code), Some(msg)) => write!(f, "{code} {}", one_line(msg))?,
+                (Some(code), None) => write!(f, "{code}")?,
+                (None, Some(msg)) => write!(f, "unexpected response: {}", one_line(msg))?,
+                (None, None) => write!(f, "unexpected response with an empty body")?,
+            },
+            ApiErrorKind::Timeout => f.write_str("request timed out")?,
+            ApiErrorKind::Connect => f.write_str("cannot connect")?,
+            ApiErrorKind::Transport => f.write_str("connection failed")?,
+            ApiErrorKind::Decode => f.write_str("response does not match the documented format")?,
+            ApiErrorKind::Auth => f.write_str("authentication failed")?,
+            ApiErrorKind::Deadline => f.write_str("gave up waiting")?,
+            ApiErrorKind::JobFailed => match &self.error_msg {
+                Some(reason) if !reason.is_empty() => {
+                    write!(f, "job failed: {}", one_line(reason))?
+                }
+                _ => f.write_str("job failed without a reason")?,
+            },
+            ApiErrorKind::InvalidEndpoint => f.write_str("invalid endpoint")?,
+            ApiErrorKind::Setup => f.write_str("cannot prepare the request")?,
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, ": {}", one_line(detail))?;
+        }
+        let mut context = Vec::new();
+        if let Some(status) = self.status {
+            context.push(format!("HTTP {status}"));
+        }
+        if let Some(id) = &self.request_id {
+            context.push(format!("request id {id}"));
+        }
+        if self.attempts > 0 {
+            let plural = if self.attempts == 1 { "" } else { "s" };
+            context.push(format!("{} attempt{plural}", self.attempts));
+        }
+        if !context.is_empty() {
+            write!(f, " ({})", context.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_error_is_one_line_with_code_status_request_id_and_attempts() {
+        let mut e = ApiError::new(ApiErrorKind::Api, "table-config-check");
+        e.status = Some(400);
+        e.error_code = Some("DBS.200022".into());
+        e.error_msg = Some("Instance not\nfound.".into());
+        e.request_id = Some("5f1c".into());
+        e.attempts = 1;
+        assert_eq!(
+            e.to_string(),
+            "table-config-check: DBS.200022 Instance not found. (HTTP 400, request id 5f1c, 1 attempt)"
+        );
+    }
+
+    #[test]
+    fn not_found_codes_are_recognised() {
+        let mut e = ApiError::new(ApiErrorKind::Api, "task-config");
+        e.error_code = Some("DBS.270022".into());
+        assert!(e.is_not_found());
+        e.error_code = Some("DBS.05000091".into());
+        assert!(e.is_not_found());
+        e.error_code = Some("DBS.200022".into());
+        assert!(!e.is_not_found());
+    }
+
+    #[test]
+    fn transport_errors_show_detail_and_attempts() {
+        let mut e = ApiError::new(ApiErrorKind::Timeout, "list-tasks").with_detail("after 30s");
+        e.attempts = 5;
+        assert_eq!(
+            e.to_string(),
+            "list-tasks: request timed out: after 30s (5 attempts)"
+        );
+    }
+}
