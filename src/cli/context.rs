@@ -40,8 +40,13 @@ impl Workspace {
         })
     }
 
-    pub fn backend(&self) -> Arc<dyn Backend> {
-        Arc::new(LocalBackend::new(self.state_path.clone()))
+    /// The state backend; creates the state file's directory when missing.
+    pub fn backend(&self) -> Result<Arc<dyn Backend>, Failure> {
+        if let Some(parent) = self.state_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the state directory {}", parent.display()))?;
+        }
+        Ok(Arc::new(LocalBackend::new(self.state_path.clone())))
     }
 
     /// A client of the configured endpoint. With `endpoint = "embedded"` the
@@ -62,8 +67,8 @@ impl Workspace {
             (provider.endpoint.clone(), creds, None)
         };
         let client = Client::new(ClientConfig::new(
-            endpoint,
-            provider.project_id.clone(),
+            &endpoint,
+            &provider.project_id,
             credentials,
         ))?;
         Ok((client, running))

@@ -2,7 +2,7 @@
 //! import. Each loads the workspace, takes the state lock where it may write,
 //! and calls the operations of `check`, `apply` and `refresh`.
 
-use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, ImportArgs, PlanArgs};
+use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
 use super::context::Workspace;
 use super::output::Style;
 use super::{CmdResult, Failure};
@@ -10,7 +10,8 @@ use crate::api::Client;
 use crate::apply::{self, ApplyOptions, Event, Recorder};
 use crate::check::{self, GateReport};
 use crate::model::{Address, DesiredTask, Lifecycle};
-use crate::plan::{self, Action, Plan, SavedPlan};
+use crate::plan::file::{PLAN_FORMAT_VERSION, SavedPlan};
+use crate::plan::{self, Action, Plan};
 use crate::refresh;
 use crate::render;
 use crate::state::State;
@@ -94,16 +95,7 @@ async fn make_plan(
         &ws.loaded.desired.tasks
     };
     let targets = parse_targets(inputs.targets)?;
-    let plan = plan::diff(desired, &state.tasks, &targets).map_err(|errors| {
-        Failure::Error(anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))
-    })?;
+    let plan = plan::diff(desired, &state.tasks, &targets)?;
     let to_check = plan
         .changes
         .iter()
@@ -158,7 +150,7 @@ fn print_plan(planned: &Planned, format: Format, style: &Style) -> anyhow::Resul
 
 pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     let ws = Workspace::load(cli)?;
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     let _lock = backend.lock("plan", a.common.lock_timeout)?;
     let prior = backend.read()?;
     let (lineage, serial) = prior
@@ -176,7 +168,7 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     if let Some(out) = &a.out {
         let provider = &ws.loaded.desired.provider;
         let saved = SavedPlan {
-            format_version: plan::SAVED_PLAN_VERSION,
+            format_version: PLAN_FORMAT_VERSION,
             htapsync_version: env!("CARGO_PKG_VERSION").to_string(),
             created_at: chrono::Utc::now().to_rfc3339(),
             config_digest: ws.loaded.digest.clone(),
@@ -265,7 +257,7 @@ async fn run_apply(
         return Err(anyhow!("--json needs --auto-approve or a saved plan: there is no prompt in JSON mode").into());
     }
     let ws = Workspace::load(cli)?;
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     let lock = backend.lock(if destroy { "destroy" } else { "apply" }, common.lock_timeout)?;
     let prior = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
@@ -446,7 +438,7 @@ async fn apply_saved(
 ) -> CmdResult {
     let saved = SavedPlan::read(file)?;
     let ws = Workspace::load(cli)?;
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     let lock = backend.lock("apply", common.lock_timeout)?;
     let current = backend.read()?;
     let (lineage, serial) = current
@@ -495,7 +487,7 @@ async fn apply_saved(
 
 pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
     let ws = Workspace::load(cli)?;
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     let _lock = backend.lock("refresh", common.lock_timeout)?;
     let Some(mut state) = backend.read()? else {
         println!("No state yet: nothing to refresh.");
@@ -521,7 +513,7 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult
 
 pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
     let ws = Workspace::load(cli)?;
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     let state = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
     let lists = refresh::list_instances(

@@ -6,7 +6,7 @@ use super::context::Workspace;
 use super::output::Style;
 use super::CmdResult;
 use crate::model::Address;
-use crate::plan::SavedPlan;
+use crate::plan::file::SavedPlan;
 use crate::render;
 use crate::state::State;
 use anyhow::anyhow;
@@ -27,7 +27,7 @@ pub fn show(cli: &Cli, file: Option<&Path>, json: bool, style: &Style) -> CmdRes
         return Ok(0);
     }
     let ws = Workspace::load(cli)?;
-    let state = ws.backend().read()?;
+    let state = ws.backend()?.read()?;
     match (state, json) {
         (None, _) => println!("No state."),
         (Some(s), true) => println!("{}", serde_json::to_string_pretty(&s)?),
@@ -54,7 +54,7 @@ fn print_record(record: &crate::state::TaskRecord) {
 
 pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
     let ws = Workspace::load(cli)?;
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     match cmd {
         StateCommand::List => {
             if let Some(s) = backend.read()? {
@@ -99,7 +99,7 @@ fn parse(address: &str) -> anyhow::Result<Address> {
 
 pub fn force_unlock(cli: &Cli, lock_id: &str) -> CmdResult {
     let ws = Workspace::load(cli)?;
-    ws.backend().force_unlock(lock_id)?;
+    ws.backend()?.force_unlock(lock_id)?;
     println!("htapsync state has been successfully unlocked!");
     Ok(0)
 }

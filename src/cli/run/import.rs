@@ -14,18 +14,22 @@ use std::collections::BTreeSet;
 
 pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
     let ws = Workspace::load(cli)?;
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     let _lock = backend.lock("import", a.common.lock_timeout)?;
     let mut state = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
     let imported = match (&a.address, a.all) {
         (Some(addr), false) => vec![import_one(&ws, &client, &state, addr, a.instance.as_deref()).await?],
         (None, true) => import_all(&ws, &client, &state, a.instance.as_deref()).await?,
-        _ => bail!("give either an address (task.NAME) or --all"),
+        _ => return Err(anyhow!("give either an address (task.NAME) or --all").into()),
     };
     if let Some(path) = &a.generate_config {
         if path.exists() {
-            bail!("{} already exists; --generate-config writes a new file only", path.display());
+            return Err(anyhow!(
+                "{} already exists; --generate-config writes a new file only",
+                path.display()
+            )
+            .into());
         }
         std::fs::write(path, generate_toml(&imported))
             .with_context(|| format!("writing {}", path.display()))?;
