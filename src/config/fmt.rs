@@ -1,0 +1,1 @@
+//! Canonical formatting of configuration files (placeholder until written).
