@@ -78,7 +78,11 @@ pub(crate) fn did_you_mean<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), *c))
-        .filter(|(distance, c)| *distance <= (c.len().max(name.len()) / 3).max(1))
+        .filter(|(distance, c)| {
+            let typo = *distance <= (c.len().max(name.len()) / 3).max(1);
+            let abbreviation = name.len() >= 3 && c.starts_with(name);
+            typo || abbreviation
+        })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
@@ -203,6 +207,7 @@ mod tests {
         assert_eq!(did_you_mean("instnce_id", &allowed), Some("instance_id"));
         assert_eq!(did_you_mean("table", &allowed), Some("tables"));
         assert_eq!(did_you_mean("zzz", &allowed), None);
+        assert_eq!(did_you_mean("source", &allowed), Some("source_instance_id"));
         assert_eq!(
             suggestion_detail("tabels", &allowed, "Allowed keys"),
             "did you mean `tables`? Allowed keys: `instance_id`, `source_instance_id`, `tables`"
