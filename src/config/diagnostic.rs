@@ -164,7 +164,7 @@ impl fmt::Display for Diagnostic {
         let gutter = self.line.map_or(0, |line| line.to_string().len());
         let pad = " ".repeat(gutter);
         if let Some(location) = self.location_text() {
-            write!(f, "\n{pad} --> {location}")?;
+            write!(f, "\n{pad}--> {location}")?;
         }
         if let Some(span) = &self.span {
             let first_line = span.code.split('\n').next().unwrap_or("");
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn diagnostics_without_position_render_plainly() {
         let d = Diagnostic::error("no [provider] table", "add one").in_file(Path::new("a.toml"));
-        assert_eq!(d.to_string(), "error: no [provider] table\n --> a.toml\n = help: add one");
+        assert_eq!(d.to_string(), "error: no [provider] table\n--> a.toml\n = help: add one");
         assert_eq!(d.to_json()["line"], Value::Null);
         assert!(d.to_json().get("range").is_none());
     }

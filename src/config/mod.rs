@@ -193,7 +193,7 @@ fn not_utf8(path: &Path, error: &std::string::FromUtf8Error) -> Diagnostic {
     .at_position(path, line, column)
 }
 
-fn syntax_error(source: &SourceFile, error: &toml_edit::TomlError) -> Diagnostic {
+pub(crate) fn syntax_error(source: &SourceFile, error: &toml_edit::TomlError) -> Diagnostic {
     let summary = format!("TOML syntax error: {}", error.message().trim());
     let diagnostic = Diagnostic::error(summary, String::new());
     match error.span() {
