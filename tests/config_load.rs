@@ -54,7 +54,11 @@ fn only_error(files: &[(&str, &str)]) -> Diagnostic {
 
 #[track_caller]
 fn assert_at(d: &Diagnostic, file: &str, line: usize, column: usize) {
-    let name = d.file.as_ref().and_then(|f| f.file_name()).map(|n| n.to_string_lossy().to_string());
+    let name = d
+        .file
+        .as_ref()
+        .and_then(|f| f.file_name())
+        .map(|n| n.to_string_lossy().to_string());
     assert_eq!(
         (name.as_deref(), d.line, d.column),
         (Some(file), Some(line), Some(column)),
@@ -66,8 +70,16 @@ fn assert_at(d: &Diagnostic, file: &str, line: usize, column: usize) {
 fn valid_fixture_loads_with_effective_values() {
     let dir = Path::new("tests/fixtures/config/valid");
     let loaded = load_dir(dir).expect("valid configuration");
-    let names: Vec<_> = loaded.files.iter().map(|f| f.file_name().unwrap().to_owned()).collect();
-    assert_eq!(names, ["provider.toml", "tasks.toml"], "sorted, cloud/ not read");
+    let names: Vec<_> = loaded
+        .files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["provider.toml", "tasks.toml"],
+        "sorted, cloud/ not read"
+    );
     assert_eq!(loaded.digest.len(), 64);
     assert_eq!(load_dir(dir).unwrap().digest, loaded.digest);
     assert_eq!(loaded.desired.state_path, "htapsync.state.json");
@@ -77,7 +89,11 @@ fn valid_fixture_loads_with_effective_values() {
     assert_eq!(orders.tables, ["order_items", "orders"]);
     assert_eq!(orders.repl_scope, ReplScope::Part);
     assert_eq!(orders.target_database_name, "shop_olap");
-    let configs: Vec<_> = orders.db_configs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let configs: Vec<_> = orders
+        .db_configs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(
         configs,
         [
@@ -92,10 +108,17 @@ fn valid_fixture_loads_with_effective_values() {
     assert_eq!(audit.spec.target_database_name, "audit_log");
     assert_eq!(audit.spec.repl_type, ReplType::ExcludeTables);
     assert!(audit.spec.paused && audit.lifecycle.prevent_destroy);
-    assert!(!loaded.desired.tasks["orders_sync"].lifecycle.prevent_destroy);
+    assert!(
+        !loaded.desired.tasks["orders_sync"]
+            .lifecycle
+            .prevent_destroy
+    );
 
     let at = &loaded.task_locations["audit"];
-    assert_eq!((at.file.file_name().unwrap(), at.line, at.column), ("tasks.toml".as_ref(), 13, 1));
+    assert_eq!(
+        (at.file.file_name().unwrap(), at.line, at.column),
+        ("tasks.toml".as_ref(), 13, 1)
+    );
     assert!(loaded.warnings.is_empty());
     assert_eq!(validate_json(&Ok(loaded))["valid"], true);
 }
@@ -121,7 +144,10 @@ fn task_name_rule() {
 #[test]
 fn target_database_name_rule() {
     let d = task_error("target_database_name = \"shop-olap\"\n");
-    assert_eq!(d.summary, "invalid target_database_name \"shop-olap\" in [task.orders_sync]");
+    assert_eq!(
+        d.summary,
+        "invalid target_database_name \"shop-olap\" in [task.orders_sync]"
+    );
     assert_at(&d, "tasks.toml", 5, 24);
 }
 
@@ -129,7 +155,10 @@ fn target_database_name_rule() {
 fn source_database_name_rule() {
     let text = task("").replace("\"shop\"", "\"sh\"");
     let d = only_error(&[("p.toml", PROVIDER), ("tasks.toml", &text)]);
-    assert_eq!(d.summary, "invalid source_database_name \"sh\" in [task.orders_sync]");
+    assert_eq!(
+        d.summary,
+        "invalid source_database_name \"sh\" in [task.orders_sync]"
+    );
     assert!(d.detail.contains("3 to 1024"));
     assert_at(&d, "tasks.toml", 4, 24);
 }
@@ -155,7 +184,11 @@ fn instance_id_rules() {
     assert!(all[0].detail.contains("ending in `in07` or `in17`"));
     assert_at(&all[0], "tasks.toml", 2, 15);
     assert!(all[1].summary.starts_with("invalid source_instance_id"));
-    assert!(all[1].detail.contains("36 letters or digits ending in `in07`"));
+    assert!(
+        all[1]
+            .detail
+            .contains("36 letters or digits ending in `in07`")
+    );
     assert_at(&all[1], "tasks.toml", 3, 22);
     assert!(all[2].summary.starts_with("invalid source_node_id"));
     assert!(all[2].detail.contains("ending in `no07`"));
@@ -165,7 +198,10 @@ fn instance_id_rules() {
 #[test]
 fn enum_rule_says_what_is_allowed() {
     let d = task_error("repl_type = \"include\"\n");
-    assert_eq!(d.summary, "invalid repl_type \"include\" in [task.orders_sync]");
+    assert_eq!(
+        d.summary,
+        "invalid repl_type \"include\" in [task.orders_sync]"
+    );
     assert_eq!(
         d.detail,
         "did you mean `include_tables`? Allowed values: `include_tables`, `exclude_tables`"
@@ -186,18 +222,26 @@ fn scope_all_with_tables_rejected() {
 #[test]
 fn scope_part_with_empty_tables_rejected() {
     let d = task_error("repl_scope = \"part\"\ntables = []\n");
-    assert_eq!(d.summary, "repl_scope = \"part\" needs a non-empty `tables` in [task.orders_sync]");
+    assert_eq!(
+        d.summary,
+        "repl_scope = \"part\" needs a non-empty `tables` in [task.orders_sync]"
+    );
     assert_at(&d, "tasks.toml", 5, 14);
 }
 
 #[test]
 fn table_configs_for_unreplicated_tables_rejected() {
-    let d = task_error("tables = [\"orders\"]\n[task.orders_sync.table_configs]\norder_items = \"order by id\"\n");
+    let d = task_error(
+        "tables = [\"orders\"]\n[task.orders_sync.table_configs]\norder_items = \"order by id\"\n",
+    );
     assert_eq!(
         d.summary,
         "table_configs sets `order_items`, which is not replicated by [task.orders_sync]"
     );
-    assert!(d.detail.contains("replicates only the tables in `tables`: orders"));
+    assert!(
+        d.detail
+            .contains("replicates only the tables in `tables`: orders")
+    );
     assert_at(&d, "tasks.toml", 7, 1);
 
     let d = task_error(
@@ -211,11 +255,17 @@ fn table_configs_for_unreplicated_tables_rejected() {
 fn unknown_key_suggests_and_lists() {
     let d = task_error("instnce_id = \"x\"\n");
     assert_eq!(d.summary, "unknown key `instnce_id` in [task.orders_sync]");
-    assert!(d.detail.starts_with("did you mean `instance_id`? Allowed keys: `instance_id`, "));
+    assert!(
+        d.detail
+            .starts_with("did you mean `instance_id`? Allowed keys: `instance_id`, ")
+    );
     assert_at(&d, "tasks.toml", 5, 1);
     let text = d.to_string();
-    assert!(text.contains("  --> "), "{text}");
-    assert!(text.contains("5 | instnce_id = \"x\"\n  | ^^^^^^^^^^"), "{text}");
+    assert!(text.contains("\n --> "), "{text}");
+    assert!(
+        text.contains("5 | instnce_id = \"x\"\n  | ^^^^^^^^^^"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -234,16 +284,29 @@ fn unknown_keys_at_top_level_and_in_provider() {
 #[test]
 fn tables_not_allowed_in_defaults() {
     let defaults = "[defaults]\ntables = [\"a\"]\n";
-    let d = only_error(&[("d.toml", defaults), ("p.toml", PROVIDER), ("t.toml", &task(""))]);
-    assert_eq!(d.summary, "`tables` cannot be inherited: set it in each [task.NAME]");
+    let d = only_error(&[
+        ("d.toml", defaults),
+        ("p.toml", PROVIDER),
+        ("t.toml", &task("")),
+    ]);
+    assert_eq!(
+        d.summary,
+        "`tables` cannot be inherited: set it in each [task.NAME]"
+    );
     assert_at(&d, "d.toml", 2, 1);
 }
 
 #[test]
 fn unknown_db_config_suggests() {
     let d = task_error("[task.orders_sync.db_configs]\nsync_commit_interval = 5000\n");
-    assert_eq!(d.summary, "unknown db_config `sync_commit_interval` in [task.orders_sync.db_configs]");
-    assert!(d.detail.starts_with("did you mean `sync_commit_interval_ms`? Allowed db_configs:"));
+    assert_eq!(
+        d.summary,
+        "unknown db_config `sync_commit_interval` in [task.orders_sync.db_configs]"
+    );
+    assert!(
+        d.detail
+            .starts_with("did you mean `sync_commit_interval_ms`? Allowed db_configs:")
+    );
     assert_at(&d, "tasks.toml", 6, 1);
 }
 
@@ -264,14 +327,24 @@ fn db_config_wrong_types() {
         ("p.toml", PROVIDER),
         (
             "tasks.toml",
-            &task("[task.orders_sync.db_configs]\nsnapshot_with_lock = 1\nmax_rows_per_chunk = [1]\n"),
+            &task(
+                "[task.orders_sync.db_configs]\nsnapshot_with_lock = 1\nmax_rows_per_chunk = [1]\n",
+            ),
         ),
     ]);
     assert_eq!(all.len(), 2, "{all:#?}");
-    assert!(all[0].summary.contains("`snapshot_with_lock` = 1 is not true or false"));
+    assert!(
+        all[0]
+            .summary
+            .contains("`snapshot_with_lock` = 1 is not true or false")
+    );
     assert_eq!(all[0].detail, "allowed: true|false (default true)");
     assert_at(&all[0], "tasks.toml", 6, 22);
-    assert!(all[1].summary.ends_with("expected an integer, boolean or string, found an array"));
+    assert!(
+        all[1]
+            .summary
+            .ends_with("expected an integer, boolean or string, found an array")
+    );
     assert_at(&all[1], "tasks.toml", 7, 22);
 }
 
@@ -298,12 +371,25 @@ fn same_task_in_two_files_names_both_places() {
 fn missing_required_key_after_defaults() {
     let text = task("").replace("source_database_name = \"shop\"\n", "");
     let d = only_error(&[("p.toml", PROVIDER), ("tasks.toml", &text)]);
-    assert_eq!(d.summary, "missing required key `source_database_name` in [task.orders_sync]");
-    assert_eq!(d.detail, "set `source_database_name` in [task.orders_sync] or in [defaults]");
+    assert_eq!(
+        d.summary,
+        "missing required key `source_database_name` in [task.orders_sync]"
+    );
+    assert_eq!(
+        d.detail,
+        "set `source_database_name` in [task.orders_sync] or in [defaults]"
+    );
     assert_at(&d, "tasks.toml", 1, 1);
 
     let defaults = "[defaults]\nsource_database_name = \"shop\"\n";
-    assert!(load(&[("d.toml", defaults), ("p.toml", PROVIDER), ("tasks.toml", &text)]).is_ok());
+    assert!(
+        load(&[
+            ("d.toml", defaults),
+            ("p.toml", PROVIDER),
+            ("tasks.toml", &text)
+        ])
+        .is_ok()
+    );
 }
 
 #[test]
@@ -312,13 +398,23 @@ fn missing_or_duplicate_provider() {
     assert_eq!(d.summary, "no [provider] table in the configuration");
     assert_eq!(d.file, None);
 
-    let all = errors(&[("a.toml", PROVIDER), ("b.toml", &format!("\n{PROVIDER}")), ("t.toml", &task(""))]);
+    let all = errors(&[
+        ("a.toml", PROVIDER),
+        ("b.toml", &format!("\n{PROVIDER}")),
+        ("t.toml", &task("")),
+    ]);
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0].summary, "duplicate [provider] table");
     assert!(all[0].detail.contains("a.toml:1:1"), "{}", all[0].detail);
     assert_at(&all[0], "b.toml", 2, 1);
 
-    let d = only_error(&[("p.toml", &PROVIDER.replace("region = \"ap-southeast-1\"\n", "")), ("t.toml", &task(""))]);
+    let d = only_error(&[
+        (
+            "p.toml",
+            &PROVIDER.replace("region = \"ap-southeast-1\"\n", ""),
+        ),
+        ("t.toml", &task("")),
+    ]);
     assert_eq!(d.summary, "missing required key `region` in [provider]");
     assert_at(&d, "p.toml", 1, 1);
 }
@@ -343,7 +439,11 @@ fn wrong_toml_type() {
 #[test]
 fn syntax_error_has_position() {
     let d = task_error("paused = tru\n");
-    assert!(d.summary.starts_with("TOML syntax error: "), "{}", d.summary);
+    assert!(
+        d.summary.starts_with("TOML syntax error: "),
+        "{}",
+        d.summary
+    );
     assert_at(&d, "tasks.toml", 5, 10);
 }
 
@@ -352,9 +452,15 @@ fn non_utf8_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.toml"), PROVIDER).unwrap();
     std::fs::write(dir.path().join("bad.toml"), b"# ok\nname = \"\xff\"\n").unwrap();
-    let Err(Diagnostics(all)) = load_dir(dir.path()) else { panic!("must fail") };
+    let Err(Diagnostics(all)) = load_dir(dir.path()) else {
+        panic!("must fail")
+    };
     let d = all.iter().find(|d| d.severity == Severity::Error).unwrap();
-    assert!(d.summary.ends_with("bad.toml is not valid UTF-8"), "{}", d.summary);
+    assert!(
+        d.summary.ends_with("bad.toml is not valid UTF-8"),
+        "{}",
+        d.summary
+    );
     assert_at(d, "bad.toml", 2, 9);
 }
 
@@ -365,16 +471,25 @@ fn oversized_file_is_refused_unread() {
     std::fs::write(dir.path().join("t.toml"), task("")).unwrap();
     let big = std::fs::File::create(dir.path().join("big.toml")).unwrap();
     big.set_len(17 * 1024 * 1024).unwrap(); // sparse: nothing is written
-    let Err(Diagnostics(all)) = load_dir(dir.path()) else { panic!("must fail") };
+    let Err(Diagnostics(all)) = load_dir(dir.path()) else {
+        panic!("must fail")
+    };
     assert_eq!(all.len(), 1, "{all:#?}");
-    assert!(all[0].summary.ends_with("big.toml is too large (17825792 bytes)"));
+    assert!(
+        all[0]
+            .summary
+            .ends_with("big.toml is too large (17825792 bytes)")
+    );
     assert_eq!(all[0].detail, "configuration files are limited to 16 MiB");
 }
 
 #[test]
 fn duplicate_tables_rejected() {
     let d = task_error("tables = [\"orders\", \"items\", \"orders\"]\n");
-    assert_eq!(d.summary, "duplicate table \"orders\" in `tables` of [task.orders_sync]");
+    assert_eq!(
+        d.summary,
+        "duplicate table \"orders\" in `tables` of [task.orders_sync]"
+    );
     assert!(d.detail.contains("tasks.toml:5:11"), "{}", d.detail);
     assert_at(&d, "tasks.toml", 5, 30);
 }
@@ -383,7 +498,10 @@ fn duplicate_tables_rejected() {
 fn endpoint_rules() {
     let http = PROVIDER.replace("https://example.com", "http://example.com");
     let d = only_error(&[("p.toml", &http), ("t.toml", &task(""))]);
-    assert_eq!(d.summary, "invalid endpoint \"http://example.com\" in [provider]");
+    assert_eq!(
+        d.summary,
+        "invalid endpoint \"http://example.com\" in [provider]"
+    );
     assert!(d.detail.contains("only allowed for loopback hosts"));
     assert_at(&d, "p.toml", 3, 12);
 
@@ -392,7 +510,10 @@ fn endpoint_rules() {
 
     let extra = format!("{PROVIDER}emulator_data = \"x.json\"\n");
     let d = only_error(&[("p.toml", &extra), ("t.toml", &task(""))]);
-    assert_eq!(d.summary, "`emulator_data` is only allowed with endpoint = \"embedded\"");
+    assert_eq!(
+        d.summary,
+        "`emulator_data` is only allowed with endpoint = \"embedded\""
+    );
     assert_at(&d, "p.toml", 5, 17);
 }
 
@@ -400,12 +521,18 @@ fn endpoint_rules() {
 fn embedded_endpoint_needs_an_existing_cloud_file() {
     let embedded = PROVIDER.replace("https://example.com", "embedded");
     let d = only_error(&[("p.toml", &embedded), ("t.toml", &task(""))]);
-    assert_eq!(d.summary, "endpoint = \"embedded\" requires `emulator_cloud` in [provider]");
+    assert_eq!(
+        d.summary,
+        "endpoint = \"embedded\" requires `emulator_cloud` in [provider]"
+    );
     assert_at(&d, "p.toml", 3, 12);
 
     let missing = format!("{embedded}emulator_cloud = \"cloud/cloud.toml\"\n");
     let d = only_error(&[("p.toml", &missing), ("t.toml", &task(""))]);
-    assert_eq!(d.summary, "emulator_cloud file \"cloud/cloud.toml\" does not exist");
+    assert_eq!(
+        d.summary,
+        "emulator_cloud file \"cloud/cloud.toml\" does not exist"
+    );
     assert_at(&d, "p.toml", 5, 18);
 
     let dir = tempfile::tempdir().unwrap();
@@ -414,8 +541,14 @@ fn embedded_endpoint_needs_an_existing_cloud_file() {
     std::fs::write(dir.path().join("p.toml"), &missing).unwrap();
     std::fs::write(dir.path().join("t.toml"), task("")).unwrap();
     let loaded = load_dir(dir.path()).expect("valid");
-    assert_eq!(loaded.desired.provider.emulator_data.as_deref(), Some(".htapsync/cloud.json"));
-    assert_eq!(loaded.desired.provider.emulator_cloud.as_deref(), Some("cloud/cloud.toml"));
+    assert_eq!(
+        loaded.desired.provider.emulator_data.as_deref(),
+        Some(".htapsync/cloud.json")
+    );
+    assert_eq!(
+        loaded.desired.provider.emulator_cloud.as_deref(),
+        Some("cloud/cloud.toml")
+    );
 }
 
 #[test]
@@ -426,16 +559,34 @@ fn all_errors_of_all_files_are_reported() {
         ("a.toml", &provider),
         ("b.toml", &task("instnce_id = 1\nrepl_scope = \"some\"\n")),
         ("c.toml", bad_syntax),
-        ("d.toml", &task("").replace("orders_sync", "second").replace("\"shop\"", "\"s\"")),
+        (
+            "d.toml",
+            &task("")
+                .replace("orders_sync", "second")
+                .replace("\"shop\"", "\"s\""),
+        ),
     ]);
     let places: Vec<_> = all
         .iter()
         .map(|d| {
-            let file = d.file.as_ref().unwrap().file_name().unwrap().to_string_lossy().to_string();
+            let file = d
+                .file
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
             (file, d.line.unwrap())
         })
         .collect();
-    let expected = [("a.toml", 4), ("b.toml", 5), ("b.toml", 6), ("d.toml", 4), ("c.toml", 1)];
+    let expected = [
+        ("a.toml", 4),
+        ("b.toml", 5),
+        ("b.toml", 6),
+        ("d.toml", 4),
+        ("c.toml", 1),
+    ];
     let expected: Vec<_> = expected.iter().map(|(f, l)| (f.to_string(), *l)).collect();
     let mut sorted_places = places.clone();
     sorted_places.sort();
@@ -456,19 +607,33 @@ fn no_tasks_is_a_warning() {
     assert_eq!(loaded.warnings[0].severity, Severity::Warning);
     assert_eq!(loaded.warnings[0].summary, "no tasks are defined");
     let json = validate_json(&Ok(loaded));
-    assert_eq!((json["valid"].clone(), json["warning_count"].clone()), (true.into(), 1.into()));
+    assert_eq!(
+        (json["valid"].clone(), json["warning_count"].clone()),
+        (true.into(), 1.into())
+    );
 }
 
 #[test]
 fn state_path_is_configurable() {
     let state = "[state]\npath = \"states/prod.json\"\n";
-    let loaded = load(&[("p.toml", PROVIDER), ("s.toml", state), ("t.toml", &task(""))]).expect("valid");
+    let loaded = load(&[
+        ("p.toml", PROVIDER),
+        ("s.toml", state),
+        ("t.toml", &task("")),
+    ])
+    .expect("valid");
     assert_eq!(loaded.desired.state_path, "states/prod.json");
 }
 
 #[test]
 fn missing_directory_is_one_error() {
-    let Err(Diagnostics(all)) = load_dir(Path::new("/nonexistent/htapsync")) else { panic!() };
+    let Err(Diagnostics(all)) = load_dir(Path::new("/nonexistent/htapsync")) else {
+        panic!()
+    };
     assert_eq!(all.len(), 1);
-    assert!(all[0].summary.starts_with("cannot read the configuration directory"));
+    assert!(
+        all[0]
+            .summary
+            .starts_with("cannot read the configuration directory")
+    );
 }

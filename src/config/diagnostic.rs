@@ -3,8 +3,8 @@
 //! offending line). Rendered for humans rustc-style by `Display`, and for tools
 //! in the shape of Terraform's `validate -json` by [`Diagnostic::to_json`].
 
-use super::source::{Position, SourceFile};
 use super::Loaded;
+use super::source::{Position, SourceFile};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::fmt;
@@ -42,7 +42,7 @@ pub struct Diagnostic {
     /// 1-based, counted in characters.
     pub column: Option<usize>,
     /// The exact range and its source lines, when the problem has one.
-    span: Option<SpanInfo>,
+    span: Option<Box<SpanInfo>>,
 }
 
 /// Where in the source a diagnostic points, with the text needed for a snippet
@@ -108,12 +108,12 @@ impl Diagnostic {
         self.file = Some(source.path.clone());
         self.line = Some(start.line);
         self.column = Some(start.column);
-        self.span = Some(SpanInfo {
+        self.span = Some(Box::new(SpanInfo {
             start,
             end,
             code,
             highlight: highlight_start..highlight_end,
-        });
+        }));
         self
     }
 
@@ -274,17 +274,17 @@ mod tests {
     #[test]
     fn diagnostics_without_position_render_plainly() {
         let d = Diagnostic::error("no [provider] table", "add one").in_file(Path::new("a.toml"));
-        assert_eq!(d.to_string(), "error: no [provider] table\n--> a.toml\n = help: add one");
+        assert_eq!(
+            d.to_string(),
+            "error: no [provider] table\n--> a.toml\n = help: add one"
+        );
         assert_eq!(d.to_json()["line"], Value::Null);
         assert!(d.to_json().get("range").is_none());
     }
 
     #[test]
     fn validate_json_counts() {
-        let result = Err(Diagnostics(vec![
-            sample(),
-            Diagnostic::warning("w", ""),
-        ]));
+        let result = Err(Diagnostics(vec![sample(), Diagnostic::warning("w", "")]));
         let json = validate_json(&result);
         assert_eq!(json["valid"], false);
         assert_eq!(json["error_count"], 1);

@@ -92,8 +92,13 @@ fn format_body(table: &mut Table, first_in_body: &mut bool) {
             Item::Value(value) => {
                 let prefix = raw(key.leaf_decor().prefix()).to_string();
                 key.fmt();
-                let leading = if *first_in_body { Leading::Drop } else { Leading::KeepOne };
-                key.leaf_decor_mut().set_prefix(comment_block(&prefix, leading));
+                let leading = if *first_in_body {
+                    Leading::Drop
+                } else {
+                    Leading::KeepOne
+                };
+                key.leaf_decor_mut()
+                    .set_prefix(comment_block(&prefix, leading));
                 key.leaf_decor_mut().set_suffix(" ");
                 *first_in_body = false;
                 format_value(value);
@@ -159,9 +164,10 @@ fn has_layout(raw: &str) -> bool {
 }
 
 fn format_array(array: &mut Array) {
-    let multi_line = array.iter().any(|v| {
-        has_layout(raw(v.decor().prefix())) || has_layout(raw(v.decor().suffix()))
-    }) || has_layout(raw(Some(array.trailing())));
+    let multi_line = array
+        .iter()
+        .any(|v| has_layout(raw(v.decor().prefix())) || has_layout(raw(v.decor().suffix())))
+        || has_layout(raw(Some(array.trailing())));
     if array.is_empty() || !multi_line {
         array.fmt();
         return;

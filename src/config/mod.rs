@@ -133,7 +133,13 @@ fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let current = dir.as_os_str().is_empty() || dir == Path::new(".");
     Ok(names
         .into_iter()
-        .map(|name| if current { PathBuf::from(name) } else { dir.join(name) })
+        .map(|name| {
+            if current {
+                PathBuf::from(name)
+            } else {
+                dir.join(name)
+            }
+        })
         .collect())
 }
 
@@ -149,8 +155,9 @@ fn read_limited(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<Vec<u8
         )
         .in_file(path)
     };
-    let unreadable =
-        |e: std::io::Error| Diagnostic::error(format!("cannot read {}", path.display()), e.to_string()).in_file(path);
+    let unreadable = |e: std::io::Error| {
+        Diagnostic::error(format!("cannot read {}", path.display()), e.to_string()).in_file(path)
+    };
     let file = match fs::File::open(path) {
         Ok(file) => file,
         Err(e) => {

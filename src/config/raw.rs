@@ -232,7 +232,10 @@ fn read_task_fields(
             if TASK_KEYS.contains(&entry.name) {
                 walker.error(
                     entry.key_span.clone(),
-                    format!("`{}` cannot be inherited: set it in each [task.NAME]", entry.name),
+                    format!(
+                        "`{}` cannot be inherited: set it in each [task.NAME]",
+                        entry.name
+                    ),
                     suggestion_detail(entry.name, allowed, "Keys allowed in [defaults]"),
                 );
             } else {
@@ -242,7 +245,9 @@ fn read_task_fields(
         };
         f.written.insert(key);
         match key {
-            "instance_id" => f.instance_id = walker.checked_string(context, &entry, rules::instance_id),
+            "instance_id" => {
+                f.instance_id = walker.checked_string(context, &entry, rules::instance_id)
+            }
             "source_instance_id" => {
                 f.source_instance_id =
                     walker.checked_string(context, &entry, rules::source_instance_id)
@@ -257,8 +262,18 @@ fn read_task_fields(
             "target_database_name" => {
                 f.target_database_name = walker.checked_string(context, &entry, rules::short_name)
             }
-            "repl_type" => f.repl_type = read_enum(walker, context, &entry, ReplType::ALLOWED, ReplType::parse),
-            "repl_scope" => f.repl_scope = read_enum(walker, context, &entry, ReplScope::ALLOWED, ReplScope::parse),
+            "repl_type" => {
+                f.repl_type = read_enum(walker, context, &entry, ReplType::ALLOWED, ReplType::parse)
+            }
+            "repl_scope" => {
+                f.repl_scope = read_enum(
+                    walker,
+                    context,
+                    &entry,
+                    ReplScope::ALLOWED,
+                    ReplScope::parse,
+                )
+            }
             "tables" => f.tables = read_tables(walker, context, &entry),
             "db_configs" => f.db_configs = read_db_configs(walker, context, &entry),
             "table_configs" => f.table_configs = read_table_configs(walker, context, &entry),
@@ -313,7 +328,11 @@ fn read_tables(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Span
             continue;
         };
         if let Err(detail) = rules::table_name(name) {
-            walker.error(span.clone(), format!("invalid table name {name:?} in {context}"), detail);
+            walker.error(
+                span.clone(),
+                format!("invalid table name {name:?} in {context}"),
+                detail,
+            );
         }
         if let Some(first) = seen.get(name) {
             let first = walker.source.position(first.start);
@@ -395,7 +414,11 @@ fn db_config_value(
     walker.error(
         span,
         format!("db_config `{}` = {text} {problem} in {context}", param.name),
-        format!("allowed: {} (default {})", param.value_range(), param.default),
+        format!(
+            "allowed: {} (default {})",
+            param.value_range(),
+            param.default
+        ),
     );
     None
 }

@@ -3,12 +3,12 @@
 //! tasks or files (required keys, duplicates, `repl_scope` against `tables`,
 //! `table_configs` against what is replicated, the embedded emulator's files).
 
+use super::Location;
 use super::diagnostic::Diagnostic;
 use super::raw::{RawFile, RawProvider, RawTask, TaskFields};
 use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
-use super::Location;
 use crate::model::{Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskSpec};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,7 +55,11 @@ impl Resolver<'_> {
     }
 
     /// Keeps the first of several tables that may appear only once, reporting the others.
-    fn single<'t, T>(&mut self, found: Vec<&'t Spanned<T>>, header: &str) -> Option<&'t Spanned<T>> {
+    fn single<'t, T>(
+        &mut self,
+        found: Vec<&'t Spanned<T>>,
+        header: &str,
+    ) -> Option<&'t Spanned<T>> {
         let first = *found.first()?;
         for again in &found[1..] {
             let detail = format!(
@@ -69,10 +73,7 @@ impl Resolver<'_> {
 
     /// Merges all files. `None` when something needed to build [`Desired`] is
     /// missing or invalid (the reasons are in `diagnostics`).
-    pub fn resolve(
-        &mut self,
-        files: &[RawFile],
-    ) -> Option<(Desired, BTreeMap<String, Location>)> {
+    pub fn resolve(&mut self, files: &[RawFile]) -> Option<(Desired, BTreeMap<String, Location>)> {
         let providers = files.iter().filter_map(|f| f.provider.as_ref()).collect();
         let provider = self.single(providers, "[provider]");
         let provider = match provider {
@@ -135,8 +136,10 @@ impl Resolver<'_> {
             "add a [provider] table with project_id, endpoint and region to one of the *.toml files"
                 .to_string()
         };
-        self.diagnostics
-            .push(Diagnostic::error("no [provider] table in the configuration", detail));
+        self.diagnostics.push(Diagnostic::error(
+            "no [provider] table in the configuration",
+            detail,
+        ));
     }
 
     fn provider(&mut self, raw: &Spanned<RawProvider>) -> Option<Provider> {
@@ -144,7 +147,11 @@ impl Resolver<'_> {
         for key in REQUIRED_PROVIDER_KEYS {
             if !p.written.contains(key) {
                 let detail = "[provider] needs project_id, endpoint and region".to_string();
-                self.error(&raw.at, format!("missing required key `{key}` in [provider]"), detail);
+                self.error(
+                    &raw.at,
+                    format!("missing required key `{key}` in [provider]"),
+                    detail,
+                );
             }
         }
         let embedded = p.endpoint.as_ref().is_some_and(|e| e.value == EMBEDDED);
@@ -162,10 +169,15 @@ impl Resolver<'_> {
             }
             emulator_data.get_or_insert_with(|| DEFAULT_EMULATOR_DATA.to_string());
         } else if p.endpoint.is_some() {
-            for (key, value) in [("emulator_cloud", &p.emulator_cloud), ("emulator_data", &p.emulator_data)] {
+            for (key, value) in [
+                ("emulator_cloud", &p.emulator_cloud),
+                ("emulator_data", &p.emulator_data),
+            ] {
                 if let Some(value) = value {
                     let summary = format!("`{key}` is only allowed with endpoint = \"embedded\"");
-                    let detail = format!("remove `{key}`, or set endpoint = \"embedded\" to use the emulator");
+                    let detail = format!(
+                        "remove `{key}`, or set endpoint = \"embedded\" to use the emulator"
+                    );
                     self.error(&value.at, summary, detail);
                 }
             }
@@ -203,10 +215,15 @@ impl Resolver<'_> {
             }
         }
         let pick = |get: fn(&TaskFields) -> &Option<Spanned<String>>| {
-            get(own).as_ref().or_else(|| defaults.and_then(|d| get(d).as_ref()))
+            get(own)
+                .as_ref()
+                .or_else(|| defaults.and_then(|d| get(d).as_ref()))
         };
         let tables = own.tables.as_ref().map_or(&[][..], |t| &t.value[..]);
-        let repl_type = own.repl_type.as_ref().or_else(|| defaults.and_then(|d| d.repl_type.as_ref()));
+        let repl_type = own
+            .repl_type
+            .as_ref()
+            .or_else(|| defaults.and_then(|d| d.repl_type.as_ref()));
         let repl_type_known = repl_type.is_some() || !is_written(own, defaults, "repl_type");
         let repl_type = repl_type.map_or(ReplType::default(), |t| t.value);
         let repl_scope = self.repl_scope(raw, defaults, tables);
@@ -261,12 +278,19 @@ impl Resolver<'_> {
         tables: &[String],
     ) -> Option<ReplScope> {
         let own = &raw.fields;
-        let written = own.repl_scope.as_ref().or_else(|| defaults.and_then(|d| d.repl_scope.as_ref()));
+        let written = own
+            .repl_scope
+            .as_ref()
+            .or_else(|| defaults.and_then(|d| d.repl_scope.as_ref()));
         let Some(scope) = written else {
             if is_written(own, defaults, "repl_scope") {
                 return None;
             }
-            return Some(if tables.is_empty() { ReplScope::All } else { ReplScope::Part });
+            return Some(if tables.is_empty() {
+                ReplScope::All
+            } else {
+                ReplScope::Part
+            });
         };
         // Point at the task's own key when it has one, so the message lands in the task.
         let at = own
@@ -286,8 +310,12 @@ impl Resolver<'_> {
                 self.error(at, summary, detail.to_string());
                 None
             }
-            ReplScope::Part if tables.is_empty() && !(own.written.contains("tables") && own.tables.is_none()) => {
-                let summary = format!("repl_scope = \"part\" needs a non-empty `tables` in {context}");
+            ReplScope::Part
+                if tables.is_empty()
+                    && !(own.written.contains("tables") && own.tables.is_none()) =>
+            {
+                let summary =
+                    format!("repl_scope = \"part\" needs a non-empty `tables` in {context}");
                 let detail = "list the tables to replicate (or exclude) in `tables`, or set repl_scope = \"all\"";
                 self.error(at, summary, detail.to_string());
                 None

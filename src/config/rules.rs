@@ -96,7 +96,9 @@ pub fn endpoint(value: &str) -> Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
-        "http" => Err(format!("http:// is only allowed for loopback hosts; {allowed}")),
+        "http" => Err(format!(
+            "http:// is only allowed for loopback hosts; {allowed}"
+        )),
         other => Err(format!("scheme `{other}` is not supported; {allowed}")),
     }
 }

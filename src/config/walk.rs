@@ -184,11 +184,7 @@ impl Walker<'_> {
             Err(detail) => {
                 self.error(
                     value.at.span.clone(),
-                    format!(
-                        "invalid {} {:?} in {context}",
-                        entry.name,
-                        value.value
-                    ),
+                    format!("invalid {} {:?} in {context}", entry.name, value.value),
                     detail,
                 );
                 None
