@@ -252,6 +252,17 @@ fn table_configs_for_unreplicated_tables_rejected() {
 }
 
 #[test]
+fn table_config_values_must_not_be_empty() {
+    let d = task_error("tables = [\"orders\"]\n[task.orders_sync.table_configs]\norders = \"\"\n");
+    assert_eq!(
+        d.summary,
+        "invalid table config for `orders` in [task.orders_sync.table_configs]"
+    );
+    assert_eq!(d.detail, "a table config is 1 to 1024 characters; got 0");
+    assert_at(&d, "tasks.toml", 7, 10);
+}
+
+#[test]
 fn unknown_key_suggests_and_lists() {
     let d = task_error("instnce_id = \"x\"\n");
     assert_eq!(d.summary, "unknown key `instnce_id` in [task.orders_sync]");

@@ -442,10 +442,17 @@ fn read_table_configs(
             );
             continue;
         }
-        let Some(config) = walker.checked_string(&context, &table_entry, rules::table_config)
-        else {
+        let Some(config) = walker.string(&context, &table_entry) else {
             continue;
         };
+        if let Err(detail) = rules::table_config(&config.value) {
+            let summary = format!(
+                "invalid table config for `{}` in {context}",
+                table_entry.name
+            );
+            walker.error(config.at.span, summary, detail);
+            continue;
+        }
         let name = Spanned {
             value: table_entry.name.to_string(),
             at: walker.origin(table_entry.key_span.clone()),
