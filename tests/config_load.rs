@@ -379,6 +379,24 @@ fn same_task_in_two_files_names_both_places() {
 }
 
 #[test]
+fn task_sub_table_in_another_file_is_a_duplicate() {
+    let all = errors(&[
+        ("a.toml", &format!("{PROVIDER}\n{}", task(""))),
+        (
+            "b.toml",
+            "[task.orders_sync.db_configs]\nsnapshot_with_lock = false\n",
+        ),
+    ]);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert!(
+        all[0]
+            .summary
+            .starts_with("task `orders_sync` is defined twice")
+    );
+    assert_at(&all[0], "b.toml", 1, 7);
+}
+
+#[test]
 fn missing_required_key_after_defaults() {
     let text = task("").replace("source_database_name = \"shop\"\n", "");
     let d = only_error(&[("p.toml", PROVIDER), ("tasks.toml", &text)]);

@@ -98,8 +98,10 @@ impl Resolver<'_> {
         let mut tasks = BTreeMap::new();
         let mut locations = BTreeMap::new();
         for (name, definitions) in by_name {
-            let first = definitions[0];
-            for again in &definitions[1..] {
+            let Some((first, others)) = definitions.split_first() else {
+                continue;
+            };
+            for again in others {
                 let summary = format!(
                     "task `{name}` is defined twice: at {} and at {}",
                     self.place(&first.at),
