@@ -1,0 +1,463 @@
+//! The first pass over one file: its TOML tree turned into typed, positioned
+//! pieces (`[provider]`, `[state]`, `[defaults]`, each `[task.NAME]`), with
+//! every per-value problem reported. Merging files and applying `[defaults]`
+//! happen later, in `resolve`.
+
+use super::rules;
+use super::walk::{Entry, Origin, Spanned, Walker, entries, suggestion_detail};
+use crate::model::{DB_PARAMS, DbParam, DbParamKind, ReplScope, ReplType};
+use std::collections::{BTreeMap, BTreeSet};
+use toml_edit::{Item, TableLike, Value};
+
+/// Keys a task inherits from `[defaults]`.
+pub(crate) const DEFAULTS_KEYS: &[&str] = &[
+    "instance_id",
+    "source_instance_id",
+    "source_node_id",
+    "source_database_name",
+    "target_database_name",
+    "repl_type",
+    "repl_scope",
+    "db_configs",
+    "paused",
+    "prevent_destroy",
+];
+
+/// Keys of `[task.NAME]`: the inheritable ones plus the per-task table lists.
+pub(crate) const TASK_KEYS: &[&str] = &[
+    "instance_id",
+    "source_instance_id",
+    "source_node_id",
+    "source_database_name",
+    "target_database_name",
+    "repl_type",
+    "repl_scope",
+    "tables",
+    "db_configs",
+    "table_configs",
+    "paused",
+    "prevent_destroy",
+];
+
+const TOP_LEVEL_KEYS: &[&str] = &["provider", "state", "defaults", "task"];
+const PROVIDER_KEYS: &[&str] = &[
+    "project_id",
+    "endpoint",
+    "region",
+    "emulator_cloud",
+    "emulator_data",
+];
+const STATE_KEYS: &[&str] = &["path"];
+
+/// `[provider]` as written in one file.
+#[derive(Debug, Default)]
+pub(crate) struct RawProvider {
+    pub project_id: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub emulator_cloud: Option<Spanned<String>>,
+    pub emulator_data: Option<Spanned<String>>,
+    /// Keys present, whether or not their value was valid.
+    pub written: BTreeSet<&'static str>,
+}
+
+/// The task keys of `[defaults]` or of one `[task.NAME]`.
+#[derive(Debug, Default)]
+pub(crate) struct TaskFields {
+    pub instance_id: Option<Spanned<String>>,
+    pub source_instance_id: Option<Spanned<String>>,
+    pub source_node_id: Option<Spanned<String>>,
+    pub source_database_name: Option<Spanned<String>>,
+    pub target_database_name: Option<Spanned<String>>,
+    pub repl_type: Option<Spanned<ReplType>>,
+    pub repl_scope: Option<Spanned<ReplScope>>,
+    /// Sorted; duplicates already reported.
+    pub tables: Option<Spanned<Vec<String>>>,
+    /// Parameter name -> value as sent.
+    pub db_configs: BTreeMap<String, Spanned<String>>,
+    /// Table name (spanned at its key) -> config string.
+    pub table_configs: Vec<(Spanned<String>, String)>,
+    pub paused: Option<Spanned<bool>>,
+    pub prevent_destroy: Option<Spanned<bool>>,
+    /// Keys present, whether or not their value was valid.
+    pub written: BTreeSet<&'static str>,
+}
+
+/// One `[task.NAME]` as written in one file.
+#[derive(Debug)]
+pub(crate) struct RawTask {
+    pub name: String,
+    /// The table header when there is one, else the name's key.
+    pub at: Origin,
+    pub fields: TaskFields,
+}
+
+/// Everything one file contributes.
+#[derive(Debug, Default)]
+pub(crate) struct RawFile {
+    pub provider: Option<Spanned<RawProvider>>,
+    pub state_path: Option<Spanned<Option<Spanned<String>>>>,
+    pub defaults: Option<Spanned<TaskFields>>,
+    pub tasks: Vec<RawTask>,
+}
+
+/// Where a table "is": its `[header]` when written as one, else its key.
+fn table_origin(walker: &Walker, entry: &Entry) -> Origin {
+    let span = match entry.item {
+        Item::Table(t) if !t.is_implicit() && !t.is_dotted() => t.span(),
+        _ => None,
+    };
+    walker.origin(
+        span.filter(|s| !s.is_empty())
+            .unwrap_or_else(|| entry.key_span.clone()),
+    )
+}
+
+/// Reads the root table of one file.
+pub(crate) fn read_file(walker: &mut Walker, root: &dyn TableLike) -> RawFile {
+    let mut file = RawFile::default();
+    for entry in entries(root) {
+        let at = table_origin(walker, &entry);
+        match entry.name {
+            "provider" => {
+                if let Some(table) = walker.table("the top level", &entry) {
+                    let value = read_provider(walker, table);
+                    file.provider = Some(Spanned { value, at });
+                }
+            }
+            "state" => {
+                if let Some(table) = walker.table("the top level", &entry) {
+                    let value = read_state(walker, table);
+                    file.state_path = Some(Spanned { value, at });
+                }
+            }
+            "defaults" => {
+                if let Some(table) = walker.table("the top level", &entry) {
+                    let value = read_task_fields(walker, "[defaults]", table, DEFAULTS_KEYS);
+                    file.defaults = Some(Spanned { value, at });
+                }
+            }
+            "task" => {
+                if let Some(table) = walker.table("the top level", &entry) {
+                    read_tasks(walker, table, &mut file.tasks);
+                }
+            }
+            _ => walker.unknown_key("the top level", &entry, TOP_LEVEL_KEYS),
+        }
+    }
+    file
+}
+
+fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
+    let context = "[provider]";
+    let mut provider = RawProvider::default();
+    for entry in entries(table) {
+        let Some(&key) = PROVIDER_KEYS.iter().find(|k| **k == entry.name) else {
+            walker.unknown_key(context, &entry, PROVIDER_KEYS);
+            continue;
+        };
+        provider.written.insert(key);
+        let slot = match key {
+            "project_id" => {
+                provider.project_id = walker.checked_string(context, &entry, rules::project_id);
+                continue;
+            }
+            "endpoint" => {
+                provider.endpoint = walker.checked_string(context, &entry, rules::endpoint);
+                continue;
+            }
+            "region" => {
+                provider.region = walker.checked_string(context, &entry, rules::region);
+                continue;
+            }
+            "emulator_cloud" => &mut provider.emulator_cloud,
+            _ => &mut provider.emulator_data,
+        };
+        *slot = walker.checked_string(context, &entry, non_empty_path);
+    }
+    provider
+}
+
+fn non_empty_path(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("give a path relative to the configuration directory".to_string());
+    }
+    Ok(())
+}
+
+fn read_state(walker: &mut Walker, table: &dyn TableLike) -> Option<Spanned<String>> {
+    let mut path = None;
+    for entry in entries(table) {
+        if entry.name == "path" {
+            path = walker.checked_string("[state]", &entry, non_empty_path);
+        } else {
+            walker.unknown_key("[state]", &entry, STATE_KEYS);
+        }
+    }
+    path
+}
+
+fn read_tasks(walker: &mut Walker, table: &dyn TableLike, tasks: &mut Vec<RawTask>) {
+    for entry in entries(table) {
+        if let Err(detail) = rules::short_name(entry.name) {
+            walker.error(
+                entry.key_span.clone(),
+                format!("invalid task name {:?}", entry.name),
+                detail,
+            );
+        }
+        let context = format!("[task.{}]", entry.name);
+        let at = table_origin(walker, &entry);
+        if let Some(body) = walker.table("[task]", &entry) {
+            let fields = read_task_fields(walker, &context, body, TASK_KEYS);
+            tasks.push(RawTask {
+                name: entry.name.to_string(),
+                at,
+                fields,
+            });
+        }
+    }
+}
+
+/// Reads the task keys of `[defaults]` (`allowed` = [`DEFAULTS_KEYS`]) or of a task.
+fn read_task_fields(
+    walker: &mut Walker,
+    context: &str,
+    table: &dyn TableLike,
+    allowed: &[&'static str],
+) -> TaskFields {
+    let mut f = TaskFields::default();
+    for entry in entries(table) {
+        let Some(&key) = allowed.iter().find(|k| **k == entry.name) else {
+            if TASK_KEYS.contains(&entry.name) {
+                walker.error(
+                    entry.key_span.clone(),
+                    format!(
+                        "`{}` cannot be inherited: set it in each [task.NAME]",
+                        entry.name
+                    ),
+                    suggestion_detail(entry.name, allowed, "Keys allowed in [defaults]"),
+                );
+            } else {
+                walker.unknown_key(context, &entry, allowed);
+            }
+            continue;
+        };
+        f.written.insert(key);
+        match key {
+            "instance_id" => {
+                f.instance_id = walker.checked_string(context, &entry, rules::instance_id)
+            }
+            "source_instance_id" => {
+                f.source_instance_id =
+                    walker.checked_string(context, &entry, rules::source_instance_id)
+            }
+            "source_node_id" => {
+                f.source_node_id = walker.checked_string(context, &entry, rules::source_node_id)
+            }
+            "source_database_name" => {
+                f.source_database_name =
+                    walker.checked_string(context, &entry, rules::source_database_name)
+            }
+            "target_database_name" => {
+                f.target_database_name = walker.checked_string(context, &entry, rules::short_name)
+            }
+            "repl_type" => {
+                f.repl_type = read_enum(walker, context, &entry, ReplType::ALLOWED, ReplType::parse)
+            }
+            "repl_scope" => {
+                f.repl_scope = read_enum(
+                    walker,
+                    context,
+                    &entry,
+                    ReplScope::ALLOWED,
+                    ReplScope::parse,
+                )
+            }
+            "tables" => f.tables = read_tables(walker, context, &entry),
+            "db_configs" => f.db_configs = read_db_configs(walker, context, &entry),
+            "table_configs" => f.table_configs = read_table_configs(walker, context, &entry),
+            "paused" => f.paused = walker.boolean(context, &entry),
+            _ => f.prevent_destroy = walker.boolean(context, &entry),
+        }
+    }
+    f
+}
+
+fn read_enum<T>(
+    walker: &mut Walker,
+    context: &str,
+    entry: &Entry,
+    allowed: &[&str],
+    parse: fn(&str) -> Option<T>,
+) -> Option<Spanned<T>> {
+    let written = walker.string(context, entry)?;
+    match parse(&written.value) {
+        Some(value) => Some(Spanned {
+            value,
+            at: written.at,
+        }),
+        None => {
+            walker.error(
+                written.at.span,
+                format!("invalid {} {:?} in {context}", entry.name, written.value),
+                suggestion_detail(&written.value, allowed, "Allowed values"),
+            );
+            None
+        }
+    }
+}
+
+fn read_tables(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Spanned<Vec<String>>> {
+    let Some(array) = entry.item.as_array() else {
+        walker.wrong_type(context, entry, "an array of strings");
+        return None;
+    };
+    let mut seen: BTreeMap<&str, std::ops::Range<usize>> = BTreeMap::new();
+    for element in array.iter() {
+        let span = element.span().unwrap_or_else(|| entry.value_span());
+        let Some(name) = element.as_str() else {
+            walker.error(
+                span,
+                format!(
+                    "wrong type in `tables` of {context}: expected a string, found {}",
+                    super::walk::value_type_name(element)
+                ),
+                String::new(),
+            );
+            continue;
+        };
+        if let Err(detail) = rules::table_name(name) {
+            walker.error(
+                span.clone(),
+                format!("invalid table name {name:?} in {context}"),
+                detail,
+            );
+        }
+        if let Some(first) = seen.get(name) {
+            let first = walker.source.position(first.start);
+            walker.error(
+                span,
+                format!("duplicate table {name:?} in `tables` of {context}"),
+                format!(
+                    "it is already listed at {}:{}:{}; list each table once",
+                    walker.source.path.display(),
+                    first.line,
+                    first.column
+                ),
+            );
+        } else {
+            seen.insert(name, span);
+        }
+    }
+    Some(Spanned {
+        value: seen.into_keys().map(str::to_string).collect(),
+        at: walker.origin(entry.value_span()),
+    })
+}
+
+fn read_db_configs(
+    walker: &mut Walker,
+    context: &str,
+    entry: &Entry,
+) -> BTreeMap<String, Spanned<String>> {
+    let mut configs = BTreeMap::new();
+    let Some(table) = walker.table(context, entry) else {
+        return configs;
+    };
+    let context = format!("{}.db_configs]", context.trim_end_matches(']'));
+    let names: Vec<&str> = DB_PARAMS.iter().map(|p| p.name).collect();
+    for param_entry in entries(table) {
+        let Some(param) = DbParam::lookup(param_entry.name) else {
+            walker.error(
+                param_entry.key_span.clone(),
+                format!("unknown db_config `{}` in {context}", param_entry.name),
+                suggestion_detail(param_entry.name, &names, "Allowed db_configs"),
+            );
+            continue;
+        };
+        if let Some(value) = db_config_value(walker, &context, &param_entry, param) {
+            configs.insert(param.name.to_string(), value);
+        }
+    }
+    configs
+}
+
+/// A db_config value as the string sent, checked against the parameter's range.
+fn db_config_value(
+    walker: &mut Walker,
+    context: &str,
+    entry: &Entry,
+    param: &DbParam,
+) -> Option<Spanned<String>> {
+    let span = entry.value_span();
+    let text = match entry.item.as_value() {
+        Some(Value::Integer(i)) => i.value().to_string(),
+        Some(Value::Boolean(b)) => b.value().to_string(),
+        Some(Value::String(s)) => s.value().clone(),
+        _ => {
+            walker.wrong_type(context, entry, "an integer, boolean or string");
+            return None;
+        }
+    };
+    if param.accepts(&text) {
+        return Some(Spanned {
+            value: text,
+            at: walker.origin(span),
+        });
+    }
+    let problem = match param.kind {
+        DbParamKind::Bool => "is not true or false",
+        DbParamKind::Integer { .. } if text.parse::<i64>().is_err() => "is not an integer",
+        DbParamKind::Integer { .. } => "is out of range",
+    };
+    walker.error(
+        span,
+        format!("db_config `{}` = {text} {problem} in {context}", param.name),
+        format!(
+            "allowed: {} (default {})",
+            param.value_range(),
+            param.default
+        ),
+    );
+    None
+}
+
+fn read_table_configs(
+    walker: &mut Walker,
+    context: &str,
+    entry: &Entry,
+) -> Vec<(Spanned<String>, String)> {
+    let mut configs = Vec::new();
+    let Some(table) = walker.table(context, entry) else {
+        return configs;
+    };
+    let context = format!("{}.table_configs]", context.trim_end_matches(']'));
+    for table_entry in entries(table) {
+        if let Err(detail) = rules::table_name(table_entry.name) {
+            walker.error(
+                table_entry.key_span.clone(),
+                format!("invalid table name {:?} in {context}", table_entry.name),
+                detail,
+            );
+            continue;
+        }
+        let Some(config) = walker.string(&context, &table_entry) else {
+            continue;
+        };
+        if let Err(detail) = rules::table_config(&config.value) {
+            let summary = format!(
+                "invalid table config for `{}` in {context}",
+                table_entry.name
+            );
+            walker.error(config.at.span, summary, detail);
+            continue;
+        }
+        let name = Spanned {
+            value: table_entry.name.to_string(),
+            at: walker.origin(table_entry.key_span.clone()),
+        };
+        configs.push((name, config.value));
+    }
+    configs
+}

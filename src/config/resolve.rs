@@ -1,0 +1,361 @@
+//! The second pass: merging what every file contributed into one
+//! [`Desired`], applying `[defaults]`, and the checks that span several keys,
+//! tasks or files (required keys, duplicates, `repl_scope` against `tables`,
+//! `table_configs` against what is replicated, the embedded emulator's files).
+
+use super::Location;
+use super::diagnostic::Diagnostic;
+use super::raw::{RawFile, RawProvider, RawTask, TaskFields};
+use super::rules::EMBEDDED;
+use super::source::SourceFile;
+use super::walk::{Origin, Spanned};
+use crate::model::{Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskSpec};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Default `[state] path`.
+pub const DEFAULT_STATE_PATH: &str = "htapsync.state.json";
+/// Default `[provider] emulator_data` with `endpoint = "embedded"`.
+pub const DEFAULT_EMULATOR_DATA: &str = ".htapsync/cloud.json";
+
+/// Task keys without which a task cannot be created.
+const REQUIRED_TASK_KEYS: &[&str] = &["instance_id", "source_instance_id", "source_database_name"];
+const REQUIRED_PROVIDER_KEYS: &[&str] = &["project_id", "endpoint", "region"];
+
+/// Turns origins into diagnostics and `file:line:column` texts.
+pub(crate) struct Resolver<'a> {
+    pub dir: &'a Path,
+    pub sources: &'a [SourceFile],
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn error(&mut self, at: &Origin, summary: String, detail: String) {
+        let diagnostic = match self.sources.get(at.file) {
+            Some(source) => Diagnostic::error(summary, detail).at_span(source, at.span.clone()),
+            None => Diagnostic::error(summary, detail),
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    pub fn location(&self, at: &Origin) -> Option<Location> {
+        let source = self.sources.get(at.file)?;
+        let position = source.position(at.span.start);
+        Some(Location {
+            file: source.path.clone(),
+            line: position.line,
+            column: position.column,
+        })
+    }
+
+    fn place(&self, at: &Origin) -> String {
+        self.location(at)
+            .map(|l| format!("{}:{}:{}", l.file.display(), l.line, l.column))
+            .unwrap_or_default()
+    }
+
+    /// Keeps the first of several tables that may appear only once, reporting the others.
+    fn single<'t, T>(
+        &mut self,
+        found: Vec<&'t Spanned<T>>,
+        header: &str,
+    ) -> Option<&'t Spanned<T>> {
+        let first = *found.first()?;
+        for again in &found[1..] {
+            let detail = format!(
+                "{header} is already defined at {}; only one {header} table is allowed across all files",
+                self.place(&first.at)
+            );
+            self.error(&again.at, format!("duplicate {header} table"), detail);
+        }
+        Some(first)
+    }
+
+    /// Merges all files. `None` when something needed to build [`Desired`] is
+    /// missing or invalid (the reasons are in `diagnostics`).
+    pub fn resolve(&mut self, files: &[RawFile]) -> Option<(Desired, BTreeMap<String, Location>)> {
+        let providers = files.iter().filter_map(|f| f.provider.as_ref()).collect();
+        let provider = self.single(providers, "[provider]");
+        let provider = match provider {
+            Some(p) => self.provider(p),
+            None => {
+                self.no_provider();
+                None
+            }
+        };
+        let states = files.iter().filter_map(|f| f.state_path.as_ref()).collect();
+        let state_path = self
+            .single(states, "[state]")
+            .and_then(|s| s.value.as_ref())
+            .map_or_else(|| DEFAULT_STATE_PATH.to_string(), |p| p.value.clone());
+        let defaults = files.iter().filter_map(|f| f.defaults.as_ref()).collect();
+        let defaults = self.single(defaults, "[defaults]").map(|d| &d.value);
+
+        let mut by_name: BTreeMap<&str, Vec<&RawTask>> = BTreeMap::new();
+        for task in files.iter().flat_map(|f| &f.tasks) {
+            by_name.entry(&task.name).or_default().push(task);
+        }
+        let mut tasks = BTreeMap::new();
+        let mut locations = BTreeMap::new();
+        for (name, definitions) in by_name {
+            let Some((first, others)) = definitions.split_first() else {
+                continue;
+            };
+            for again in others {
+                let summary = format!(
+                    "task `{name}` is defined twice: at {} and at {}",
+                    self.place(&first.at),
+                    self.place(&again.at)
+                );
+                let detail = "define each task in exactly one place; move or rename one of them";
+                self.error(&again.at, summary, detail.to_string());
+            }
+            if let Some(location) = self.location(&first.at) {
+                locations.insert(name.to_string(), location);
+            }
+            if let Some(task) = self.task(first, defaults) {
+                tasks.insert(name.to_string(), task);
+            }
+        }
+        if files.iter().all(|f| f.tasks.is_empty()) && provider.is_some() {
+            self.diagnostics.push(Diagnostic::warning(
+                "no tasks are defined",
+                "applying this configuration would delete every task recorded in the state file",
+            ));
+        }
+        let desired = Desired {
+            provider: provider?,
+            state_path,
+            tasks,
+        };
+        Some((desired, locations))
+    }
+
+    fn no_provider(&mut self) {
+        let detail = if self.sources.is_empty() {
+            format!("{} contains no *.toml files", self.dir.display())
+        } else {
+            "add a [provider] table with project_id, endpoint and region to one of the *.toml files"
+                .to_string()
+        };
+        self.diagnostics.push(Diagnostic::error(
+            "no [provider] table in the configuration",
+            detail,
+        ));
+    }
+
+    fn provider(&mut self, raw: &Spanned<RawProvider>) -> Option<Provider> {
+        let p = &raw.value;
+        for key in REQUIRED_PROVIDER_KEYS {
+            if !p.written.contains(key) {
+                let detail = "[provider] needs project_id, endpoint and region".to_string();
+                self.error(
+                    &raw.at,
+                    format!("missing required key `{key}` in [provider]"),
+                    detail,
+                );
+            }
+        }
+        let embedded = p.endpoint.as_ref().is_some_and(|e| e.value == EMBEDDED);
+        let mut emulator_data = p.emulator_data.as_ref().map(|d| d.value.clone());
+        if embedded {
+            match &p.emulator_cloud {
+                Some(cloud) => self.check_cloud_file(cloud),
+                None if !p.written.contains("emulator_cloud") => {
+                    let at = p.endpoint.as_ref().map_or(&raw.at, |e| &e.at);
+                    let summary = "endpoint = \"embedded\" requires `emulator_cloud` in [provider]";
+                    let detail = "set emulator_cloud to the emulator's cloud description file, relative to the configuration directory";
+                    self.error(at, summary.to_string(), detail.to_string());
+                }
+                None => {}
+            }
+            emulator_data.get_or_insert_with(|| DEFAULT_EMULATOR_DATA.to_string());
+        } else if p.endpoint.is_some() {
+            for (key, value) in [
+                ("emulator_cloud", &p.emulator_cloud),
+                ("emulator_data", &p.emulator_data),
+            ] {
+                if let Some(value) = value {
+                    let summary = format!("`{key}` is only allowed with endpoint = \"embedded\"");
+                    let detail = format!(
+                        "remove `{key}`, or set endpoint = \"embedded\" to use the emulator"
+                    );
+                    self.error(&value.at, summary, detail);
+                }
+            }
+        }
+        Some(Provider {
+            project_id: p.project_id.as_ref()?.value.clone(),
+            endpoint: p.endpoint.as_ref()?.value.clone(),
+            region: p.region.as_ref()?.value.clone(),
+            emulator_cloud: p.emulator_cloud.as_ref().map(|c| c.value.clone()),
+            emulator_data: if embedded { emulator_data } else { None },
+        })
+    }
+
+    fn check_cloud_file(&mut self, cloud: &Spanned<String>) {
+        let path = self.dir.join(&cloud.value);
+        if !path.is_file() {
+            let summary = format!("emulator_cloud file {:?} does not exist", cloud.value);
+            let detail = format!(
+                "looked for {}; the path is relative to the configuration directory",
+                path.display()
+            );
+            self.error(&cloud.at, summary, detail);
+        }
+    }
+
+    fn task(&mut self, raw: &RawTask, defaults: Option<&TaskFields>) -> Option<DesiredTask> {
+        let (name, own) = (&raw.name, &raw.fields);
+        let context = format!("[task.{name}]");
+        for key in REQUIRED_TASK_KEYS {
+            let inherited = defaults.is_some_and(|d| d.written.contains(key));
+            if !own.written.contains(key) && !inherited {
+                let summary = format!("missing required key `{key}` in {context}");
+                let detail = format!("set `{key}` in {context} or in [defaults]");
+                self.error(&raw.at, summary, detail);
+            }
+        }
+        let pick = |get: fn(&TaskFields) -> &Option<Spanned<String>>| {
+            get(own)
+                .as_ref()
+                .or_else(|| defaults.and_then(|d| get(d).as_ref()))
+        };
+        let tables = own.tables.as_ref().map_or(&[][..], |t| &t.value[..]);
+        let repl_type = own
+            .repl_type
+            .as_ref()
+            .or_else(|| defaults.and_then(|d| d.repl_type.as_ref()));
+        let repl_type_known = repl_type.is_some() || !is_written(own, defaults, "repl_type");
+        let repl_type = repl_type.map_or(ReplType::default(), |t| t.value);
+        let repl_scope = self.repl_scope(raw, defaults, tables);
+        if let (true, Some(scope)) = (repl_type_known, repl_scope) {
+            self.check_table_configs(&context, own, repl_type, scope, tables);
+        }
+
+        let mut db_configs: BTreeMap<String, String> = BTreeMap::new();
+        for fields in defaults.into_iter().chain([own]) {
+            for (param, value) in &fields.db_configs {
+                db_configs.insert(param.clone(), value.value.clone());
+            }
+        }
+        let flag = |get: fn(&TaskFields) -> &Option<Spanned<bool>>| {
+            get(own)
+                .as_ref()
+                .or_else(|| defaults.and_then(|d| get(d).as_ref()))
+                .is_some_and(|b| b.value)
+        };
+        let source_database_name = pick(|f| &f.source_database_name)?.value.clone();
+        let spec = TaskSpec {
+            name: name.clone(),
+            instance_id: pick(|f| &f.instance_id)?.value.clone(),
+            source_instance_id: pick(|f| &f.source_instance_id)?.value.clone(),
+            source_node_id: pick(|f| &f.source_node_id).map(|n| n.value.clone()),
+            target_database_name: pick(|f| &f.target_database_name)
+                .map_or_else(|| source_database_name.clone(), |t| t.value.clone()),
+            source_database_name,
+            repl_type,
+            repl_scope: repl_scope?,
+            tables: tables.to_vec(),
+            db_configs,
+            table_configs: own
+                .table_configs
+                .iter()
+                .map(|(table, config)| (table.value.clone(), config.clone()))
+                .collect(),
+            paused: flag(|f| &f.paused),
+        };
+        let lifecycle = Lifecycle {
+            prevent_destroy: flag(|f| &f.prevent_destroy),
+        };
+        Some(DesiredTask { spec, lifecycle })
+    }
+
+    /// The effective scope: as written, else `part` when tables are listed and
+    /// `all` when not. `None` when the written scope contradicts `tables`.
+    fn repl_scope(
+        &mut self,
+        raw: &RawTask,
+        defaults: Option<&TaskFields>,
+        tables: &[String],
+    ) -> Option<ReplScope> {
+        let own = &raw.fields;
+        let written = own
+            .repl_scope
+            .as_ref()
+            .or_else(|| defaults.and_then(|d| d.repl_scope.as_ref()));
+        let Some(scope) = written else {
+            if is_written(own, defaults, "repl_scope") {
+                return None;
+            }
+            return Some(if tables.is_empty() {
+                ReplScope::All
+            } else {
+                ReplScope::Part
+            });
+        };
+        // Point at the task's own key when it has one, so the message lands in the task.
+        let at = own
+            .repl_scope
+            .as_ref()
+            .map(|s| &s.at)
+            .or(own.tables.as_ref().map(|t| &t.at))
+            .unwrap_or(&raw.at);
+        let context = format!("[task.{}]", raw.name);
+        match scope.value {
+            ReplScope::All if !tables.is_empty() => {
+                let summary = format!(
+                    "repl_scope = \"all\" contradicts the {} table(s) listed in `tables` of {context}",
+                    tables.len()
+                );
+                let detail = "with repl_scope = \"all\" every table is replicated: remove `tables`, or set repl_scope = \"part\"";
+                self.error(at, summary, detail.to_string());
+                None
+            }
+            ReplScope::Part
+                if tables.is_empty()
+                    && !(own.written.contains("tables") && own.tables.is_none()) =>
+            {
+                let summary =
+                    format!("repl_scope = \"part\" needs a non-empty `tables` in {context}");
+                let detail = "list the tables to replicate (or exclude) in `tables`, or set repl_scope = \"all\"";
+                self.error(at, summary, detail.to_string());
+                None
+            }
+            scope => Some(scope),
+        }
+    }
+
+    fn check_table_configs(
+        &mut self,
+        context: &str,
+        own: &TaskFields,
+        repl_type: ReplType,
+        scope: ReplScope,
+        tables: &[String],
+    ) {
+        for (table, _) in &own.table_configs {
+            let listed = tables.binary_search(&table.value).is_ok();
+            let problem = match (repl_type, scope) {
+                (ReplType::IncludeTables, ReplScope::Part) if !listed => format!(
+                    "repl_type = \"include_tables\" replicates only the tables in `tables`: {}",
+                    tables.join(", ")
+                ),
+                (ReplType::ExcludeTables, _) if listed => format!(
+                    "`{}` is listed in `tables`, which repl_type = \"exclude_tables\" excludes from replication",
+                    table.value
+                ),
+                _ => continue,
+            };
+            let summary = format!(
+                "table_configs sets `{}`, which is not replicated by {context}",
+                table.value
+            );
+            self.error(&table.at, summary, problem);
+        }
+    }
+}
+
+fn is_written(own: &TaskFields, defaults: Option<&TaskFields>, key: &str) -> bool {
+    own.written.contains(key) || defaults.is_some_and(|d| d.written.contains(key))
+}
