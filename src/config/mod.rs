@@ -16,6 +16,7 @@ mod source;
 mod walk;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, validate_json};
+pub use fmt::format_source;
 pub use resolve::{DEFAULT_EMULATOR_DATA, DEFAULT_STATE_PATH};
 
 use sha2::{Digest, Sha256};
