@@ -1,0 +1,105 @@
+//! What the API gateway does before a handler runs: request ids, counting,
+//! latency, authentication and injected faults. Faults are decided before the
+//! handler runs, so a faulted request never changes the emulated cloud.
+//! `/_emulator/*` bypasses all of it except the request id.
+
+use super::Emulator;
+use super::auth::{self, RequestParts};
+use super::error::ApiError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Largest request body the emulator reads (the API's largest bodies are far smaller).
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// A fault injected instead of handling a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 APIGW.0308 with `Retry-After: 1`.
+    Throttle,
+    /// 500 with an error body.
+    Error,
+}
+
+/// The per-request gateway middleware.
+pub async fn gateway(State(emu): State<Emulator>, req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let mut response = if req.uri().path().starts_with("/_emulator/") {
+        next.run(req).await
+    } else {
+        guarded(&emu, req, next, &request_id).await
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> Response {
+    emu.count(|s| s.requests += 1);
+    let cfg = emu.config();
+    if !cfg.latency.is_zero() {
+        tokio::time::sleep(cfg.latency).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::invalid("body", "unreadable or larger than 16 MiB").into_response();
+    };
+    let request = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    if let Err(failure) = auth::authenticate(&cfg.auth, &request, chrono::Utc::now()) {
+        emu.count(|s| s.auth_failures += 1);
+        return gateway_error(
+            StatusCode::UNAUTHORIZED,
+            failure.code,
+            failure.msg,
+            request_id,
+        );
+    }
+    match emu.draw_fault() {
+        Some(Fault::Throttle) => {
+            emu.count(|s| s.throttled += 1);
+            let mut response = gateway_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "APIGW.0308",
+                "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 second"
+                    .to_string(),
+                request_id,
+            );
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
+            return response;
+        }
+        Some(Fault::Error) => {
+            emu.count(|s| s.injected_errors += 1);
+            return ApiError::internal("Internal server error (injected)").into_response();
+        }
+        None => {}
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn gateway_error(
+    status: StatusCode,
+    code: &'static str,
+    msg: String,
+    request_id: &str,
+) -> Response {
+    ApiError {
+        status,
+        code,
+        msg,
+        request_id: Some(request_id.to_string()),
+    }
+    .into_response()
+}

@@ -1,0 +1,144 @@
+//! The routes of the emulated API (E1–E15) and `/_emulator/*`, and the lookups
+//! every handler shares (instance in the path, source instance and database in
+//! the body, jobs).
+
+mod config;
+mod lifecycle;
+mod reads;
+
+use super::Emulator;
+use super::cloud::{Database, HtapInstance, SourceInstance};
+use super::error::ApiError;
+use super::gateway::gateway;
+use super::store::{JobRecord, Store};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+/// Prefix of every replication route, after `/v3/{project_id}/instances/{instance_id}`.
+const REPLICATION: &str =
+    "/v3/{project_id}/instances/{instance_id}/starrocks/databases/replication";
+
+pub fn router(emu: Emulator) -> Router {
+    let r = |suffix: &str| format!("{REPLICATION}{suffix}");
+    Router::new()
+        .route(
+            &r(""),
+            get(reads::list_tasks)
+                .post(lifecycle::start)
+                .put(config::modify)
+                .delete(lifecycle::delete),
+        )
+        .route(
+            &r("/database-config-check"),
+            post(config::database_config_check),
+        )
+        .route(&r("/table-config-check"), post(config::table_config_check))
+        .route(&r("/configuration"), get(reads::task_config))
+        .route(
+            &r("/configuration/{database}"),
+            get(reads::task_config_by_database),
+        )
+        .route(&r("/database-parameters"), get(reads::db_parameters))
+        .route(&r("/pause"), post(lifecycle::pause))
+        .route(&r("/resume"), post(lifecycle::resume))
+        .route(
+            "/v3/{project_id}/instances/{instance_id}/starrocks/databases",
+            get(reads::target_databases),
+        )
+        .route(
+            "/v3/{project_id}/instances/{instance_id}/htap/databases",
+            post(reads::source_databases),
+        )
+        .route(
+            "/v3/{project_id}/instances/{instance_id}/htap/tables",
+            post(reads::source_tables),
+        )
+        .route("/v3/{project_id}/jobs", get(lifecycle::job))
+        .route("/_emulator/stats", get(stats))
+        .route("/_emulator/health", get(health))
+        .fallback(|| async { ApiError::route_not_found() })
+        .layer(from_fn_with_state(emu.clone(), gateway))
+        .with_state(emu)
+}
+
+async fn stats(State(emu): State<Emulator>) -> Json<super::Stats> {
+    Json(emu.stats())
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+impl Emulator {
+    /// The HTAP instance of a path, if the project matches the cloud's.
+    fn htap(&self, project_id: &str, instance_id: &str) -> Result<&HtapInstance, ApiError> {
+        let cloud = &self.config().cloud;
+        if !self.project_matches(project_id) {
+            return Err(ApiError::instance_not_found());
+        }
+        cloud
+            .htap_instance(instance_id)
+            .ok_or_else(ApiError::instance_not_found)
+    }
+
+    fn project_matches(&self, project_id: &str) -> bool {
+        self.config()
+            .cloud
+            .project_id
+            .as_deref()
+            .is_none_or(|p| p == project_id)
+    }
+
+    fn source_instance(&self, id: &str) -> Result<&SourceInstance, ApiError> {
+        self.config()
+            .cloud
+            .source_instance(id)
+            .ok_or_else(ApiError::instance_not_found)
+    }
+
+    /// The source database a task reads, checking the node when one is named.
+    fn source_database(
+        &self,
+        instance_id: &str,
+        node_id: Option<&str>,
+        database: &str,
+    ) -> Result<&Database, ApiError> {
+        let src = self.source_instance(instance_id)?;
+        if let Some(node) = node_id.filter(|n| !n.is_empty())
+            && !src.nodes.iter().any(|n| n == node)
+        {
+            return Err(ApiError::invalid(
+                "source_node_id",
+                format!("{node} is not a node of source instance {instance_id}"),
+            ));
+        }
+        src.databases
+            .get(database)
+            .ok_or_else(|| ApiError::database_not_found(database))
+    }
+}
+
+/// Records a new job and returns its id.
+fn new_job(
+    store: &mut Store,
+    now_ms: i64,
+    emu: &Emulator,
+    instance: &HtapInstance,
+    task_name: &str,
+    name: &str,
+) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    store.jobs.push(JobRecord {
+        id: id.clone(),
+        name: name.to_string(),
+        instance_id: instance.id.clone(),
+        instance_name: instance.name.clone(),
+        task_name: task_name.to_string(),
+        created_ms: now_ms,
+        duration_ms: i64::try_from(emu.config().job_duration.as_millis()).unwrap_or(i64::MAX),
+    });
+    id
+}
