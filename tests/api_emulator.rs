@@ -2,8 +2,8 @@
 //! endpoint, both auth modes, error codes, throttling and injected faults.
 
 use htapsync::api::wire::{
-    SourceDatabasesRequest, SourceTablesRequest, DatabaseTables, Stage, StartRequest,
-    TableReplConfig, TaskConfigRequest, TablesConfig, DbConfig,
+    DatabaseTables, DbConfig, SourceDatabasesRequest, SourceTablesRequest, Stage, StartRequest,
+    TableReplConfig, TablesConfig, TaskConfigRequest,
 };
 use htapsync::api::{Client, ClientConfig, Credentials};
 use htapsync::emulator::{self, AuthMode, Emulator, EmulatorConfig};
@@ -33,7 +33,7 @@ async fn start(cfg: EmulatorConfig) -> emulator::Running {
 }
 
 fn client(url: &str, credentials: Credentials) -> Client {
-    let mut cfg = ClientConfig::new(url.to_string(), PROJECT.to_string(), credentials);
+    let mut cfg = ClientConfig::new(url, PROJECT, credentials);
     cfg.retry_base = Duration::from_millis(5);
     cfg.retry_cap = Duration::from_millis(50);
     Client::new(cfg).unwrap()
@@ -79,21 +79,38 @@ async fn full_lifecycle_over_http() {
     let c = client(&emu.url(), token());
 
     // E2 check, then register.
-    let mut req = task("orders_sync", &["orders", "order_items"], &[("orders", "order by id")]);
+    let mut req = task(
+        "orders_sync",
+        &["orders", "order_items"],
+        &[("orders", "order by id")],
+    );
     req.is_create_task = Some("false".into());
     let resp = c.check_tables(HTAP, &req).await.unwrap();
     assert_eq!(resp.task_name, "orders_sync");
-    assert!(resp.tbl_config_check_results.iter().all(|r| r.passed()), "{resp:?}");
-    assert!(c.list_tasks(HTAP).await.unwrap().is_empty(), "a check registers nothing");
+    assert!(
+        resp.tbl_config_check_results.iter().all(|r| r.passed()),
+        "{resp:?}"
+    );
+    assert!(
+        c.list_tasks(HTAP).await.unwrap().is_empty(),
+        "a check registers nothing"
+    );
     req.is_create_task = Some("true".into());
     c.check_tables(HTAP, &req).await.unwrap();
     let rows = c.list_tasks(HTAP).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(Stage::parse(&rows[0].stage), Some(Stage::Wait));
 
-    // E1
-    let db = c.check_db_config(HTAP, &req).await.unwrap();
-    assert!(db.source_db_config_check_results.iter().chain(&db.target_db_config_check_results).all(|r| r.passed()));
+    // E1 (without the scope: a complete body would register the task).
+    let mut db_only = req.clone();
+    db_only.table_repl_config = None;
+    let db = c.check_db_config(HTAP, &db_only).await.unwrap();
+    assert!(
+        db.source_db_config_check_results
+            .iter()
+            .chain(&db.target_db_config_check_results)
+            .all(|r| r.passed())
+    );
 
     // E3 start → running.
     let start = StartRequest {
@@ -105,7 +122,15 @@ async fn full_lifecycle_over_http() {
     };
     c.start(HTAP, &start).await.unwrap();
     let row = c
-        .wait_task(HTAP, "orders_sync", |r| r.and_then(|r| Stage::parse(&r.stage)).is_some_and(Stage::is_running), LONG)
+        .wait_task(
+            HTAP,
+            "orders_sync",
+            |r| {
+                r.and_then(|r| Stage::parse(&r.stage))
+                    .is_some_and(Stage::is_running)
+            },
+            LONG,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -115,16 +140,35 @@ async fn full_lifecycle_over_http() {
     let cfg = c.task_config(HTAP, "orders_sync").await.unwrap();
     assert_eq!(cfg.target_database_name, "shop_olap");
     assert_eq!(cfg.source_instance_id, SOURCE);
-    assert!(cfg.table_infos.iter().any(|t| t.table_name == "orders" && t.table_config == "order by id"));
+    assert!(
+        cfg.table_infos
+            .iter()
+            .any(|t| t.table_name == "orders" && t.table_config == "order by id")
+    );
     let by_db = c.task_config_by_database(HTAP, "shop_olap").await.unwrap();
     assert_eq!(by_db.target_database_name, "shop_olap");
 
     // E7, E12, E13, E14.
     let params = c.db_parameters(HTAP).await.unwrap();
-    assert!(params.iter().any(|p| p.param_name == "max_sync_commit_rows" && p.value_range == "500000-2000000"));
-    assert!(c.target_databases(HTAP).await.unwrap().contains(&"shop_olap".to_string()));
+    assert!(
+        params
+            .iter()
+            .any(|p| p.param_name == "max_sync_commit_rows" && p.value_range == "500000-2000000")
+    );
+    assert!(
+        c.target_databases(HTAP)
+            .await
+            .unwrap()
+            .contains(&"shop_olap".to_string())
+    );
     let dbs = c
-        .source_databases(HTAP, &SourceDatabasesRequest { databases: vec![], source_instance_id: SOURCE.into() })
+        .source_databases(
+            HTAP,
+            &SourceDatabasesRequest {
+                databases: vec![],
+                source_instance_id: SOURCE.into(),
+            },
+        )
         .await
         .unwrap();
     assert!(dbs.databases.contains(&"shop".to_string()));
@@ -133,37 +177,66 @@ async fn full_lifecycle_over_http() {
             HTAP,
             &SourceTablesRequest {
                 source_instance_id: SOURCE.into(),
-                database_tables: vec![DatabaseTables { database: "shop".into(), tables: vec![] }],
+                database_tables: vec![DatabaseTables {
+                    database: "shop".into(),
+                    tables: vec![],
+                }],
                 selected_tables: vec![],
                 filter_type: Some("include_tables".into()),
             },
         )
         .await
         .unwrap();
-    assert!(tables.tables.iter().any(|t| t.contains("orders")), "{tables:?}");
+    assert!(
+        tables.tables.iter().any(|t| t.contains("orders")),
+        "{tables:?}"
+    );
 
     // E8 modify → job (E15).
-    let mut modify = task("orders_sync", &["orders", "order_items"], &[("orders", "order by customer_id,id")]);
+    let mut modify = task(
+        "orders_sync",
+        &["orders", "order_items"],
+        &[("orders", "order by customer_id,id")],
+    );
     modify.is_create_task = None;
     let m = c.modify(HTAP, &modify).await.unwrap();
     let job = c.wait_job(&m.job_id, LONG).await.unwrap();
     assert_eq!(job.status, "Completed");
     let cfg = c.task_config(HTAP, "orders_sync").await.unwrap();
-    assert!(cfg.table_infos.iter().any(|t| t.table_config == "order by customer_id,id"));
+    assert!(
+        cfg.table_infos
+            .iter()
+            .any(|t| t.table_config == "order by customer_id,id")
+    );
 
     // E9 pause / E10 resume.
     c.pause(HTAP, "orders_sync").await.unwrap();
-    c.wait_task(HTAP, "orders_sync", |r| r.is_some_and(|r| Stage::parse(&r.stage) == Some(Stage::Paused)), LONG)
-        .await
-        .unwrap();
+    c.wait_task(
+        HTAP,
+        "orders_sync",
+        |r| r.is_some_and(|r| Stage::parse(&r.stage) == Some(Stage::Paused)),
+        LONG,
+    )
+    .await
+    .unwrap();
     c.resume(HTAP, "orders_sync").await.unwrap();
-    c.wait_task(HTAP, "orders_sync", |r| r.and_then(|r| Stage::parse(&r.stage)).is_some_and(Stage::is_running), LONG)
-        .await
-        .unwrap();
+    c.wait_task(
+        HTAP,
+        "orders_sync",
+        |r| {
+            r.and_then(|r| Stage::parse(&r.stage))
+                .is_some_and(Stage::is_running)
+        },
+        LONG,
+    )
+    .await
+    .unwrap();
 
     // E11 delete → gone; deleting again is the documented not-found.
     c.delete(HTAP, "orders_sync").await.unwrap();
-    c.wait_task(HTAP, "orders_sync", |r| r.is_none(), LONG).await.unwrap();
+    c.wait_task(HTAP, "orders_sync", |r| r.is_none(), LONG)
+        .await
+        .unwrap();
     let err = c.delete(HTAP, "orders_sync").await.unwrap_err();
     assert_eq!(err.code(), Some("DBS.05000091"));
     assert!(err.is_not_found());
@@ -179,7 +252,11 @@ async fn check_failures_and_unknown_instance() {
     let mut req = task(
         "bad_task",
         &["orders", "refunds", "audit_log", "customers"],
-        &[("orders", "order by placed_at"), ("customers", "order by"), ("products", "order by id")],
+        &[
+            ("orders", "order by placed_at"),
+            ("customers", "order by"),
+            ("products", "order by id"),
+        ],
     );
     req.is_create_task = Some("false".into());
     let resp = c.check_tables(HTAP, &req).await.unwrap();
@@ -191,12 +268,23 @@ async fn check_failures_and_unknown_instance() {
     };
     assert_eq!(verdict("orders"), Some(false), "unknown column");
     assert_eq!(verdict("refunds"), Some(false), "missing table");
-    assert_eq!(verdict("audit_log"), Some(false), "primary key over 128 bytes");
+    assert_eq!(
+        verdict("audit_log"),
+        Some(false),
+        "primary key over 128 bytes"
+    );
     assert_eq!(verdict("customers"), Some(false), "unparseable config");
-    assert_eq!(verdict("products"), Some(false), "config for a table outside the scope");
+    assert_eq!(
+        verdict("products"),
+        Some(false),
+        "config for a table outside the scope"
+    );
     req.is_create_task = Some("true".into());
     c.check_tables(HTAP, &req).await.unwrap();
-    assert!(c.list_tasks(HTAP).await.unwrap().is_empty(), "failed checks register nothing");
+    assert!(
+        c.list_tasks(HTAP).await.unwrap().is_empty(),
+        "failed checks register nothing"
+    );
 
     let err = c
         .check_tables("00000000000000000000000000000000in17", &req)
@@ -207,9 +295,18 @@ async fn check_failures_and_unknown_instance() {
     assert!(err.to_string().contains("Instance not found."), "{err}");
 
     let mut bad = req.clone();
-    bad.db_configs = Some(vec![DbConfig { param_name: "max_sync_commit_rows".into(), value: "5".into() }]);
+    bad.table_repl_config = None;
+    bad.db_configs = Some(vec![DbConfig {
+        param_name: "max_sync_commit_rows".into(),
+        value: "5".into(),
+    }]);
     let db = c.check_db_config(HTAP, &bad).await.unwrap();
-    assert!(db.source_db_config_check_results.iter().chain(&db.target_db_config_check_results).any(|r| !r.passed()));
+    assert!(
+        db.source_db_config_check_results
+            .iter()
+            .chain(&db.target_db_config_check_results)
+            .any(|r| !r.passed())
+    );
     emu.shutdown().await;
 }
 
@@ -226,11 +323,18 @@ async fn auth_modes() {
     emu.shutdown().await;
 
     let mut cfg = config();
-    cfg.auth = AuthMode::AkSk { ak: "AK123".into(), sk: "SK-secret".into() };
+    cfg.auth = AuthMode::AkSk {
+        ak: "AK123".into(),
+        sk: "SK-secret".into(),
+    };
     let emu = start(cfg).await;
     let signed = client(
         &emu.url(),
-        Credentials::AkSk { ak: "AK123".into(), sk: SecretString::from("SK-secret"), security_token: None },
+        Credentials::AkSk {
+            ak: "AK123".into(),
+            sk: SecretString::from("SK-secret"),
+            security_token: None,
+        },
     );
     signed.list_tasks(HTAP).await.unwrap();
     let mut req = task("signed_task", &["orders"], &[]);
@@ -238,16 +342,23 @@ async fn auth_modes() {
     signed.check_tables(HTAP, &req).await.unwrap();
     let bad = client(
         &emu.url(),
-        Credentials::AkSk { ak: "AK123".into(), sk: SecretString::from("not-the-sk"), security_token: None },
+        Credentials::AkSk {
+            ak: "AK123".into(),
+            sk: SecretString::from("not-the-sk"),
+            security_token: None,
+        },
     );
     let err = bad.list_tasks(HTAP).await.unwrap_err();
     assert_eq!(err.status, Some(401));
     assert_eq!(err.code(), Some("APIGW.0301"));
 
     // No credentials at all: a raw request.
-    let resp = reqwest::get(format!("{}/v3/{PROJECT}/instances/{HTAP}/starrocks/databases/replication", emu.url()))
-        .await
-        .unwrap();
+    let resp = reqwest::get(format!(
+        "{}/v3/{PROJECT}/instances/{HTAP}/starrocks/databases/replication",
+        emu.url()
+    ))
+    .await
+    .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
     emu.shutdown().await;
 }
@@ -255,14 +366,23 @@ async fn auth_modes() {
 #[tokio::test]
 async fn throttling_and_errors_are_retried_then_reported() {
     let mut cfg = config();
-    cfg.throttle_rate = 0.5;
-    cfg.error_rate = 0.2;
+    cfg.throttle_rate = 0.3;
+    cfg.error_rate = 0.1;
     cfg.seed = 7;
     let emu = start(cfg).await;
     let c = client(&emu.url(), token());
     for _ in 0..10 {
         c.list_tasks(HTAP).await.unwrap();
     }
+    let stats: serde_json::Value = reqwest::get(format!("{}/_emulator/stats", emu.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let faults = stats["throttled"].as_u64().unwrap() + stats["injected_errors"].as_u64().unwrap();
+    assert!(faults > 0, "faults were injected and retried: {stats}");
+    assert_eq!(stats["requests"].as_u64().unwrap(), 10 + faults, "{stats}");
     emu.shutdown().await;
 
     let mut cfg = config();

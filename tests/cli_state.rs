@@ -36,12 +36,21 @@ fn concurrent_applies_one_runs_the_other_fails_fast() {
     let b = spawn(&ws);
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     let codes = [a.status.code(), b.status.code()];
-    let errs = [String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr)];
-    let locked = errs.iter().filter(|e| e.contains("Error acquiring the state lock")).count();
+    let errs = [
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr),
+    ];
+    let locked = errs
+        .iter()
+        .filter(|e| e.contains("Error acquiring the state lock"))
+        .count();
     // Either they overlapped (one failed on the lock) or ran one after the other
     // (the second found nothing to do); never both applying at once.
     if locked == 1 {
-        assert!(codes.contains(&Some(0)) && codes.contains(&Some(1)), "{codes:?} {errs:?}");
+        assert!(
+            codes.contains(&Some(0)) && codes.contains(&Some(1)),
+            "{codes:?} {errs:?}"
+        );
     } else {
         assert_eq!(codes, [Some(0), Some(0)], "{errs:?}");
     }
@@ -76,11 +85,17 @@ fn newer_or_corrupt_state_is_an_error_that_changes_nothing() {
     assert!(err.contains("newer"), "{err}");
     assert_eq!(ws.read(".htapsync/htapsync.state.json"), newer);
 
-    ws.write(".htapsync/htapsync.state.json", "{\"format_version\": 1,\n  \"serial\": ");
+    ws.write(
+        ".htapsync/htapsync.state.json",
+        "{\"format_version\": 1,\n  \"serial\": ",
+    );
     let (code, _, err) = ws.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 1);
     assert!(err.contains("htapsync.state.json"), "{err}");
-    assert!(err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("htapsync.state.json:2:"),
+        "names the line: {err}"
+    );
 }
 
 #[cfg(unix)]

@@ -32,23 +32,43 @@ pub struct ApplyOptions {
 /// What happened to one task, for progress display and machine output.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Started { address: Address, action: Action },
-    Step { address: Address, message: String },
-    Completed { address: Address, action: Action, elapsed: Duration },
-    Failed { address: Address, action: Action, error: String },
+    Started {
+        address: Address,
+        action: Action,
+    },
+    Step {
+        address: Address,
+        message: String,
+    },
+    Completed {
+        address: Address,
+        action: Action,
+        elapsed: Duration,
+    },
+    Failed {
+        address: Address,
+        action: Action,
+        error: String,
+    },
 }
 
 /// Why one task's operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("{0}")]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     #[error("recording state failed: {0}")]
     State(#[from] StateError),
     #[error("table-config-check rejected {task}: {details}")]
     Rejected { task: String, details: String },
     #[error("{0}")]
     Other(String),
+}
+
+impl From<ApiError> for ApplyError {
+    fn from(e: ApiError) -> Self {
+        ApplyError::Api(Box::new(e))
+    }
 }
 
 /// The outcome of a whole apply.

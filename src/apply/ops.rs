@@ -83,7 +83,12 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         .tbl_config_check_results
         .iter()
         .filter(|r| !r.passed())
-        .map(|r| format!("{} ({:?}: {})", r.table_name, r.table_config, r.check_result))
+        .map(|r| {
+            format!(
+                "{} ({:?}: {})",
+                r.table_name, r.table_config, r.check_result
+            )
+        })
         .collect();
     if !failed.is_empty() {
         return Err(ApplyError::Rejected {
@@ -227,7 +232,12 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         Err(e) => return Err(e.into()),
     }
     ctx.client
-        .wait_task(&spec.instance_id, &spec.name, |row| row.is_none(), ctx.deadline)
+        .wait_task(
+            &spec.instance_id,
+            &spec.name,
+            |row| row.is_none(),
+            ctx.deadline,
+        )
         .await?;
     ctx.recorder.update(|s| {
         s.intents.retain(|i| i.id != intent_id);

@@ -28,9 +28,6 @@ impl Recorder {
 
     /// A copy of the current state.
     pub fn snapshot(&self) -> State {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -86,7 +86,11 @@ pub async fn run_gate(
     report
 }
 
-async fn check_task(client: &Client, address: crate::model::Address, spec: &TaskSpec) -> TaskVerdict {
+async fn check_task(
+    client: &Client,
+    address: crate::model::Address,
+    spec: &TaskSpec,
+) -> TaskVerdict {
     let mut verdict = TaskVerdict {
         address,
         tables: Vec::new(),
@@ -100,9 +104,16 @@ async fn check_task(client: &Client, address: crate::model::Address, spec: &Task
         if spec.db_configs.is_empty() {
             return Ok(None);
         }
+        // E1 with a complete body (task_name + table_repl_config) registers the
+        // task: the Terraform provider creates tasks that way. A check must
+        // never change the cloud, so the scope is left out here.
         let mut db_req = task_request(spec);
         db_req.tables_configs = None;
-        client.check_db_config(&spec.instance_id, &db_req).await.map(Some)
+        db_req.table_repl_config = None;
+        client
+            .check_db_config(&spec.instance_id, &db_req)
+            .await
+            .map(Some)
     };
     let (tables, params) = tokio::join!(tables, params);
     match tables {
@@ -127,13 +138,15 @@ async fn check_task(client: &Client, address: crate::model::Address, spec: &Task
                 ("target", resp.target_db_config_check_results),
             ];
             for (side, results) in sides {
-                verdict.params.extend(results.into_iter().map(|r| ParamVerdict {
-                    passed: r.passed(),
-                    name: r.param_name,
-                    value: r.value,
-                    side: side.to_string(),
-                    result: r.check_result,
-                }));
+                verdict
+                    .params
+                    .extend(results.into_iter().map(|r| ParamVerdict {
+                        passed: r.passed(),
+                        name: r.param_name,
+                        value: r.value,
+                        side: side.to_string(),
+                        result: r.check_result,
+                    }));
             }
         }
         Ok(None) => {}

@@ -243,12 +243,28 @@ mod tests {
     #[test]
     fn terraform_style_flags_are_accepted() {
         let args = normalise_args(
-            ["htapsync", "plan", "-out=p.plan", "-target", "task.a", "-refresh=false", "-v"]
-                .map(String::from),
+            [
+                "htapsync",
+                "plan",
+                "-out=p.plan",
+                "-target",
+                "task.a",
+                "-refresh=false",
+                "-v",
+            ]
+            .map(String::from),
         );
         assert_eq!(
             args,
-            ["htapsync", "plan", "--out=p.plan", "--target", "task.a", "--refresh=false", "-v"]
+            [
+                "htapsync",
+                "plan",
+                "--out=p.plan",
+                "--target",
+                "task.a",
+                "--refresh=false",
+                "-v"
+            ]
         );
         let cli = Cli::try_parse_from(args).unwrap();
         let Command::Plan(p) = cli.command else {

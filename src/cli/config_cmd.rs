@@ -21,7 +21,11 @@ pub fn validate(cli: &Cli, json: bool) -> CmdResult {
             println!(
                 "Success! The configuration is valid ({} task{} in {} file{}).",
                 loaded.desired.tasks.len(),
-                if loaded.desired.tasks.len() == 1 { "" } else { "s" },
+                if loaded.desired.tasks.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 loaded.files.len(),
                 if loaded.files.len() == 1 { "" } else { "s" },
             );

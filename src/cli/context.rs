@@ -2,8 +2,8 @@
 //! configuration, the state backend, and a client (starting the embedded
 //! emulator when the configuration asks for it).
 
-use super::args::Cli;
 use super::Failure;
+use super::args::Cli;
 use crate::api::{Client, ClientConfig, Credentials};
 use crate::config::{self, Loaded};
 use crate::emulator;
@@ -42,7 +42,11 @@ impl Workspace {
 
     /// The state backend; creates the state file's directory when missing.
     pub fn backend(&self) -> Result<Arc<dyn Backend>, Failure> {
-        if let Some(parent) = self.state_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = self
+            .state_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating the state directory {}", parent.display()))?;
         }

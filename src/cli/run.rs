@@ -48,7 +48,9 @@ fn parse_targets(targets: &[String]) -> Result<Vec<Address>, Failure> {
         .iter()
         .map(|t| {
             Address::parse(t).ok_or_else(|| {
-                Failure::Error(anyhow!("invalid -target {t:?}: expected an address like task.NAME"))
+                Failure::Error(anyhow!(
+                    "invalid -target {t:?}: expected an address like task.NAME"
+                ))
             })
         })
         .collect()
@@ -163,7 +165,14 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         destroy: a.destroy,
         common: &a.common,
     };
-    let planned = make_plan(&ws, &client, prior.unwrap_or_else(State::new), inputs, style).await?;
+    let planned = make_plan(
+        &ws,
+        &client,
+        prior.unwrap_or_else(State::new),
+        inputs,
+        style,
+    )
+    .await?;
     print_plan(&planned, a.common.format(), style)?;
     if let Some(out) = &a.out {
         let provider = &ws.loaded.desired.provider;
@@ -184,7 +193,10 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         saved.write(out)?;
         if a.common.format() == Format::Human {
             println!("\nSaved the plan to: {}", out.display());
-            println!("To perform exactly these actions, run: htapsync apply {}", out.display());
+            println!(
+                "To perform exactly these actions, run: htapsync apply {}",
+                out.display()
+            );
         }
     }
     if !planned.gate.passed() {
@@ -232,15 +244,36 @@ fn confirm(question: &str, detail: &str) -> anyhow::Result<bool> {
 pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
     if let Some(file) = &a.plan_file {
         if !a.targets.is_empty() || !a.refresh {
-            return Err(anyhow!("planning flags (-target, -refresh) cannot be used with a saved plan").into());
+            return Err(anyhow!(
+                "planning flags (-target, -refresh) cannot be used with a saved plan"
+            )
+            .into());
         }
         return apply_saved(cli, file, &a.common, style).await;
     }
-    run_apply(cli, &a.common, &a.targets, a.refresh, false, a.auto_approve, style).await
+    run_apply(
+        cli,
+        &a.common,
+        &a.targets,
+        a.refresh,
+        false,
+        a.auto_approve,
+        style,
+    )
+    .await
 }
 
 pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
-    run_apply(cli, &a.common, &a.targets, true, true, a.auto_approve, style).await
+    run_apply(
+        cli,
+        &a.common,
+        &a.targets,
+        true,
+        true,
+        a.auto_approve,
+        style,
+    )
+    .await
 }
 
 async fn run_apply(
@@ -254,11 +287,17 @@ async fn run_apply(
 ) -> CmdResult {
     let format = common.format();
     if format == Format::Json && !auto_approve {
-        return Err(anyhow!("--json needs --auto-approve or a saved plan: there is no prompt in JSON mode").into());
+        return Err(anyhow!(
+            "--json needs --auto-approve or a saved plan: there is no prompt in JSON mode"
+        )
+        .into());
     }
     let ws = Workspace::load(cli)?;
     let backend = ws.backend()?;
-    let lock = backend.lock(if destroy { "destroy" } else { "apply" }, common.lock_timeout)?;
+    let lock = backend.lock(
+        if destroy { "destroy" } else { "apply" },
+        common.lock_timeout,
+    )?;
     let prior = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
     let inputs = PlanInputs {
@@ -331,9 +370,7 @@ async fn execute(
                     elapsed.as_secs_f64()
                 )
             }
-            Event::Failed {
-                address, error, ..
-            } => {
+            Event::Failed { address, error, .. } => {
                 printer.inc(1);
                 format!("{address}: failed: {error}")
             }
@@ -497,7 +534,8 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult
     for note in apply::resolve_intents(&client, &mut state).await? {
         println!("{note}");
     }
-    let refreshed = refresh::refresh_all(&client, &state.tasks, common.parallelism as usize).await?;
+    let refreshed =
+        refresh::refresh_all(&client, &state.tasks, common.parallelism as usize).await?;
     for d in &refreshed.drift {
         println!("{d}");
     }
@@ -568,4 +606,3 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
     }
     Ok(if abnormal > 0 { 1 } else { 0 })
 }
-

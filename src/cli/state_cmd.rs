@@ -1,10 +1,10 @@
 //! `show`, `state list|show|rm` and `force-unlock`: commands on the state
 //! file and saved plans that need no cloud.
 
+use super::CmdResult;
 use super::args::{Cli, StateCommand};
 use super::context::Workspace;
 use super::output::Style;
-use super::CmdResult;
 use crate::model::Address;
 use crate::plan::file::SavedPlan;
 use crate::render;
@@ -94,7 +94,8 @@ pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
 }
 
 fn parse(address: &str) -> anyhow::Result<Address> {
-    Address::parse(address).ok_or_else(|| anyhow!("invalid address {address:?}: expected task.NAME"))
+    Address::parse(address)
+        .ok_or_else(|| anyhow!("invalid address {address:?}: expected task.NAME"))
 }
 
 pub fn force_unlock(cli: &Cli, lock_id: &str) -> CmdResult {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Observed {
     /// The task exists; `spec` is its live configuration.
     Present {
-        spec: TaskSpec,
+        spec: Box<TaskSpec>,
         live: Box<ReplicationInfo>,
     },
     /// The task is gone (deleted outside htapsync, or never created).
@@ -44,9 +44,12 @@ pub async fn observe(
     let Some(live) = live else {
         return Ok(Observed::Absent);
     };
-    match client.task_config(&recorded.instance_id, &recorded.name).await {
+    match client
+        .task_config(&recorded.instance_id, &recorded.name)
+        .await
+    {
         Ok(cfg) => Ok(Observed::Present {
-            spec: spec_from_cloud(recorded, &cfg, live),
+            spec: Box::new(spec_from_cloud(recorded, &cfg, live)),
             live: Box::new(live.clone()),
         }),
         Err(e) if e.is_not_found() => Ok(Observed::Absent),
@@ -152,7 +155,11 @@ pub async fn refresh_all(
     parallelism: usize,
 ) -> Result<Refreshed, ApiError> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    let lists = list_instances(client, recorded.values().map(|r| r.spec.instance_id.as_str())).await?;
+    let lists = list_instances(
+        client,
+        recorded.values().map(|r| r.spec.instance_id.as_str()),
+    )
+    .await?;
     let observed: Vec<(String, Observed)> = stream::iter(recorded.values())
         .map(|record| {
             let live = lists
@@ -192,7 +199,7 @@ pub async fn refresh_all(
                 out.records.insert(
                     name,
                     crate::state::TaskRecord {
-                        spec,
+                        spec: *spec,
                         ..record.clone()
                     },
                 );

@@ -30,7 +30,9 @@ impl Workspace {
     /// A fresh copy of `examples/NAME` (without any state it may have).
     pub fn example(name: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
         copy_dir(&src, dir.path());
         Workspace { dir }
     }
@@ -96,7 +98,10 @@ impl Workspace {
     /// Runs the binary and asserts its exit code, showing its output otherwise.
     pub fn run_ok(&self, args: &[&str], code: i32) -> String {
         let (got, out, err) = self.run(args);
-        assert_eq!(got, code, "htapsync {args:?} exited {got}\n--- stdout\n{out}\n--- stderr\n{err}");
+        assert_eq!(
+            got, code,
+            "htapsync {args:?} exited {got}\n--- stdout\n{out}\n--- stderr\n{err}"
+        );
         out
     }
 
