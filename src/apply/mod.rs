@@ -16,6 +16,7 @@ use crate::plan::{Action, Counts, Plan};
 use crate::state::StateError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -27,6 +28,8 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// How long one task may take to reach its goal (start, job, deletion).
     pub deadline: Duration,
+    /// Set on Ctrl-C: operations not yet started are skipped, those in flight finish.
+    pub interrupted: Arc<AtomicBool>,
 }
 
 /// What happened to one task, for progress display and machine output.
@@ -101,8 +104,13 @@ pub async fn execute(
                 .is_some_and(|l| l.prevent_destroy),
         };
         let permits = permits.clone();
+        let interrupted = opts.interrupted.clone();
         set.spawn(async move {
             let _permit = permits.acquire_owned().await.ok();
+            if interrupted.load(Ordering::SeqCst) {
+                let error = ApplyError::Other("not started: the run was interrupted".into());
+                return (change.address, change.action, Err(error));
+            }
             let started = std::time::Instant::now();
             (ctx.on_event)(Event::Started {
                 address: change.address.clone(),

@@ -19,6 +19,7 @@ use anyhow::anyhow;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 mod import;
@@ -385,10 +386,29 @@ async fn execute(
     let opts = ApplyOptions {
         parallelism: common.parallelism as usize,
         deadline: TASK_DEADLINE,
+        interrupted: Arc::new(AtomicBool::new(false)),
     };
+    let watcher = tokio::spawn(watch_interrupts(opts.interrupted.clone()));
     let outcome = apply::execute(client, plan, &lifecycles(ws), recorder, &opts, on_event).await;
+    watcher.abort();
     bar.finish_and_clear();
     outcome
+}
+
+/// First Ctrl-C: finish what is in flight (its state is recorded), start
+/// nothing new. Second: stop at once; recorded intents make that safe too.
+async fn watch_interrupts(interrupted: Arc<AtomicBool>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    interrupted.store(true, Ordering::SeqCst);
+    eprintln!(
+        "Interrupt received. Finishing the operations in flight; press Ctrl-C again to stop at once."
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("Stopping now. Run `htapsync plan` to see what is left.");
+        std::process::exit(130);
+    }
 }
 
 fn event_json(e: &Event) -> serde_json::Value {
