@@ -270,3 +270,22 @@ fn import_adopts_and_generates_config() {
     );
     ws.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[test]
+fn apply_asks_for_yes() {
+    let ws = Workspace::example("quickstart");
+    let out = ws.cmd(&["apply"]).write_stdin("no\n").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("Only 'yes' will be accepted"), "{stdout}");
+    assert!(stdout.contains("Apply cancelled."), "{stdout}");
+    ws.run_ok(&["plan", "--detailed-exitcode"], 2);
+
+    let out = ws.cmd(&["apply"]).write_stdin("yes\n").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Apply complete! Resources: 2 added"),
+        "{stdout}"
+    );
+}
