@@ -97,6 +97,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
     let mut resolver = resolve::Resolver {
         dir,
         sources: &sources,
+        complete: raw_files.len() == paths.len(),
         diagnostics,
     };
     let resolved = resolver.resolve(&raw_files);
