@@ -3,6 +3,7 @@
 use super::args::Cli;
 use super::{CmdResult, Failure};
 use crate::config;
+use anyhow::Context;
 use std::path::PathBuf;
 
 pub fn validate(cli: &Cli, json: bool) -> CmdResult {
@@ -40,15 +41,14 @@ const EXIT_UNFORMATTED: u8 = 3;
 
 pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
     let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .collect();
-    files.sort();
+    // The same files `validate` loads, named the same way.
+    let files = config::config_files(&dir)
+        .with_context(|| format!("cannot read the configuration directory {}", dir.display()))?;
     let mut unformatted = 0;
     let mut errors = Vec::new();
     for path in files {
-        let src = std::fs::read_to_string(&path)?;
+        let src = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let formatted = match config::format_source(&src, &path) {
             Ok(f) => f,
             Err(d) => {

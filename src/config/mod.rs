@@ -97,6 +97,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
     let mut resolver = resolve::Resolver {
         dir,
         sources: &sources,
+        complete: raw_files.len() == paths.len(),
         diagnostics,
     };
     let resolved = resolver.resolve(&raw_files);
@@ -116,7 +117,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
 
 /// The configuration files of `dir`, sorted by file name. Paths are shown as
 /// `NAME` when `dir` is the current directory, else `DIR/NAME`.
-fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;

@@ -27,6 +27,9 @@ pub(crate) struct Resolver<'a> {
     pub dir: &'a Path,
     pub sources: &'a [SourceFile],
     pub diagnostics: Vec<Diagnostic>,
+    /// Whether every configuration file could be read and parsed: only then
+    /// does finding no task mean that none is defined.
+    pub complete: bool,
 }
 
 impl Resolver<'_> {
@@ -117,7 +120,7 @@ impl Resolver<'_> {
                 tasks.insert(name.to_string(), task);
             }
         }
-        if files.iter().all(|f| f.tasks.is_empty()) && provider.is_some() {
+        if self.complete && files.iter().all(|f| f.tasks.is_empty()) && provider.is_some() {
             self.diagnostics.push(Diagnostic::warning(
                 "no tasks are defined",
                 "applying this configuration would delete every task recorded in the state file",
