@@ -58,6 +58,18 @@ pub(super) async fn apply_change(ctx: &OpContext, change: &Change) -> Result<(),
     }
 }
 
+/// Test hook for crash tests, sharing `HTAPSYNC_CRASH_AT` with the state
+/// writer's hooks: `apply-after-register` aborts the process right after a
+/// registration (E2 with `is_create_task = "true"`) returned, and
+/// `apply-after-delete` right after a delete (E11) returned, before the state
+/// records either, as a `kill -9` at the worst moment would. It exists only so
+/// tests can prove that intents recover such a run; it has no production use.
+fn crash_point(name: &str) {
+    if std::env::var("HTAPSYNC_CRASH_AT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
 fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
     Intent {
         id: uuid::Uuid::new_v4().to_string(),
@@ -79,6 +91,7 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let mut req = task_request(spec);
     req.is_create_task = Some("true".to_string());
     let resp = ctx.client.check_tables(&spec.instance_id, &req).await?;
+    crash_point("apply-after-register");
     let failed: Vec<String> = resp
         .tbl_config_check_results
         .iter()
@@ -227,7 +240,7 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     ctx.recorder.update(|s| s.intents.push(intent))?;
     ctx.step(spec, "deleting");
     match ctx.client.delete(&spec.instance_id, &spec.name).await {
-        Ok(_) => {}
+        Ok(_) => crash_point("apply-after-delete"),
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
