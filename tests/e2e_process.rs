@@ -40,8 +40,16 @@ fn task_deleted_out_of_band_is_reported_and_recreated() {
     let out = p.run_ok(&["apply", "--auto-approve"], 0);
     assert!(out.contains("1 added, 0 changed, 0 destroyed"), "{out}");
     assert_eq!(emu.names(HTAP), ["catalog_sync", "orders_sync"]);
-    assert_eq!(emu.creates("orders_sync"), 2, "created, deleted, re-created");
-    assert_eq!(emu.creates("catalog_sync"), 1, "the other task was left alone");
+    assert_eq!(
+        emu.creates("orders_sync"),
+        2,
+        "created, deleted, re-created"
+    );
+    assert_eq!(
+        emu.creates("catalog_sync"),
+        1,
+        "the other task was left alone"
+    );
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
 
@@ -96,7 +104,11 @@ fn task_modified_out_of_band_is_refreshed_and_updated_back() {
     let spec = &state["tasks"]["orders_sync"]["spec"];
     assert_eq!(spec["tables"], serde_json::json!(["orders"]), "{state}");
     assert_eq!(spec["table_configs"]["orders"], "order by customer_id,id");
-    assert_eq!(emu.stats()["modifies"].as_u64(), modifies, "refresh is read-only");
+    assert_eq!(
+        emu.stats()["modifies"].as_u64(),
+        modifies,
+        "refresh is read-only"
+    );
     // Now state differs from the configuration even without reading the cloud.
     let out = p.run_ok(&["plan", "-refresh=false", "--detailed-exitcode"], 2);
     assert!(out.contains("will be updated in-place"), "{out}");
@@ -110,10 +122,7 @@ fn task_modified_out_of_band_is_refreshed_and_updated_back() {
     tables.sort();
     assert_eq!(tables, ["order_items", "orders"]);
     let orders = live.table_infos.iter().find(|t| t.table_name == "orders");
-    assert_eq!(
-        orders.map(|t| t.table_config.as_str()),
-        Some("order by id")
-    );
+    assert_eq!(orders.map(|t| t.table_config.as_str()), Some("order by id"));
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
 

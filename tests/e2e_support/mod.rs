@@ -27,8 +27,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_htapsync");
 
 /// Lifecycle step and job duration of the emulator process, in ms: short, so
 /// that an apply takes a fraction of a second, but not zero, so waits happen.
-const STAGE_MS: &str = "20";
-const JOB_MS: &str = "40";
+const STAGE_MS: u64 = 20;
+const JOB_MS: u64 = 40;
 
 /// Removes every variable that could hand credentials or crash hooks to a child.
 fn scrub(cmd: &mut Command) {
@@ -61,12 +61,19 @@ impl EmulatorProcess {
     /// Starts the emulator on a free loopback port with the e2e cloud and
     /// reads the port from the line it prints.
     pub fn start() -> EmulatorProcess {
+        Self::start_timed(STAGE_MS, JOB_MS)
+    }
+
+    /// [`Self::start`] with a lifecycle step of `stage_ms` and jobs of `job_ms`.
+    pub fn start_timed(stage_ms: u64, job_ms: u64) -> EmulatorProcess {
         let cloud = fixture("cloud.toml");
         let mut cmd = Command::new(BIN);
         scrub(&mut cmd);
         cmd.args(["emulator", "--listen", "127.0.0.1:0", "--cloud"])
             .arg(&cloud)
-            .args(["--token", TOKEN, "--stage-ms", STAGE_MS, "--job-ms", JOB_MS])
+            .args(["--token", TOKEN])
+            .args(["--stage-ms", &stage_ms.to_string()])
+            .args(["--job-ms", &job_ms.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -131,13 +138,19 @@ impl EmulatorProcess {
 
     /// Deletes a task out of band (E11) and waits until it is gone.
     pub fn delete_out_of_band(&self, instance: &str, task: &str) {
-        self.block_on(async {
-            self.client.delete(instance, task).await?;
+        self.block_on(self.client.delete(instance, task))
+            .expect("out-of-band delete");
+        self.wait_gone(instance, task);
+    }
+
+    /// Waits (up to 10 s) until `task` is no longer listed on `instance`.
+    pub fn wait_gone(&self, instance: &str, task: &str) {
+        let deadline = Duration::from_secs(10);
+        self.block_on(
             self.client
-                .wait_task(instance, task, |r| r.is_none(), Duration::from_secs(10))
-                .await
-        })
-        .expect("out-of-band delete");
+                .wait_task(instance, task, |r| r.is_none(), deadline),
+        )
+        .expect("the task disappears");
     }
 
     /// `GET /_emulator/stats`.
