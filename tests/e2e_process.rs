@@ -181,6 +181,9 @@ fn abnormal_task_is_warned_about_and_fails_status() {
 
     emu.set_status(HTAP, "orders_sync", "Yes");
     p.run_ok(&["status"], 0);
+    // The test endpoint refuses what it cannot apply.
+    assert_eq!(emu.post_status(HTAP, "no_such_task", "No"), 400);
+    assert_eq!(emu.post_status(HTAP, "orders_sync", "Maybe"), 400);
 }
 
 #[test]
@@ -210,8 +213,9 @@ fn hundred_tasks_apply_in_parallel_each_created_once() {
     assert!(creates.values().all(|n| n == 1), "{stats}");
     assert_eq!(stats["starts"], 100, "{stats}");
     assert_eq!(emu.names(HTAP), names);
-    // 100 tasks, 20 at a time: far less than 100 sequential creates would take.
-    assert!(took < Duration::from_secs(30), "apply took {took:?}");
+    // A ceiling, not a benchmark: about 2 s here; state writes that each
+    // fsync'd on the async workers once made this 12 s.
+    assert!(took < Duration::from_secs(20), "apply took {took:?}");
 
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }

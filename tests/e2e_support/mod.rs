@@ -172,17 +172,22 @@ impl EmulatorProcess {
         self.stats()["creates_per_task"][task].as_u64().unwrap_or(0)
     }
 
-    /// `POST /_emulator/tasks/{instance}/{task}/status`.
-    pub fn set_status(&self, instance: &str, task: &str, status: &str) {
+    /// `POST /_emulator/tasks/{instance}/{task}/status`; returns the HTTP status.
+    pub fn post_status(&self, instance: &str, task: &str, status: &str) -> u16 {
         let url = format!("{}/_emulator/tasks/{instance}/{task}/status", self.url);
-        let code = self
-            .block_on(async {
-                let body = serde_json::json!({ "status": status });
-                self.http.post(url).json(&body).send().await
-            })
-            .expect("status endpoint answers")
-            .status();
-        assert!(code.is_success(), "setting the status answered {code}");
+        self.block_on(async {
+            let body = serde_json::json!({ "status": status });
+            self.http.post(url).json(&body).send().await
+        })
+        .expect("status endpoint answers")
+        .status()
+        .as_u16()
+    }
+
+    /// Sets the status E4 reports for a task (`"Yes"` or `"No"`).
+    pub fn set_status(&self, instance: &str, task: &str, status: &str) {
+        let code = self.post_status(instance, task, status);
+        assert_eq!(code, 200, "setting the status of {task} to {status}");
     }
 }
 
