@@ -58,6 +58,18 @@ pub(super) async fn apply_change(ctx: &OpContext, change: &Change) -> Result<(),
     }
 }
 
+/// Test hook for crash tests, sharing `HTAPSYNC_CRASH_AT` with the state
+/// writer's hooks: `apply-after-register` aborts the process right after a
+/// registration (E2 with `is_create_task = "true"`) returned, and
+/// `apply-after-delete` right after a delete (E11) returned, before the state
+/// records either, as a `kill -9` at the worst moment would. It exists only so
+/// tests can prove that intents recover such a run; it has no production use.
+fn crash_point(name: &str) {
+    if std::env::var("HTAPSYNC_CRASH_AT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
 fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
     Intent {
         id: uuid::Uuid::new_v4().to_string(),
@@ -79,6 +91,7 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let mut req = task_request(spec);
     req.is_create_task = Some("true".to_string());
     let resp = ctx.client.check_tables(&spec.instance_id, &req).await?;
+    crash_point("apply-after-register");
     let failed: Vec<String> = resp
         .tbl_config_check_results
         .iter()
@@ -220,17 +233,50 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
     ctx.record(after)
 }
 
+/// Codes the cloud answers (HTTP 409) while another job of the task runs
+/// (API reference §6: "instance busy / another operation in progress").
+const BUSY_CODES: &[&str] = &[
+    "DBS.200019",
+    "DBS.201014",
+    "DBS.201015",
+    "DBS.200047",
+    "DBS.05000084",
+    "DBS.212033",
+];
+
+/// Sends E11. While another job of the task is running — typically the delete
+/// of a run that died right after sending it — waits and sends again, until
+/// the call is accepted or the task is gone (not found counts as deleted).
+async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    let give_up = tokio::time::Instant::now() + ctx.deadline;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match ctx.client.delete(&spec.instance_id, &spec.name).await {
+            Ok(_) => {
+                crash_point("apply-after-delete");
+                return Ok(());
+            }
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e)
+                if e.code().is_some_and(|c| BUSY_CODES.contains(&c))
+                    && tokio::time::Instant::now() + pause < give_up =>
+            {
+                ctx.step(spec, "another operation is in progress; waiting to delete");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Delete (E11) and wait until the task is no longer listed.
 async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let intent = intent(spec, IntentOp::Delete);
     let intent_id = intent.id.clone();
     ctx.recorder.update(|s| s.intents.push(intent))?;
     ctx.step(spec, "deleting");
-    match ctx.client.delete(&spec.instance_id, &spec.name).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
-    }
+    send_delete(ctx, spec).await?;
     ctx.client
         .wait_task(
             &spec.instance_id,

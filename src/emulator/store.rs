@@ -57,6 +57,11 @@ pub struct Task {
     pub run: Run,
     /// An effect waiting for its job to complete.
     pub pending: Option<Pending>,
+    /// Reported by E4 as `status = No`. Only the test endpoint
+    /// `POST /_emulator/tasks/{instance}/{task}/status` sets it, so tests can
+    /// exercise htapsync's health warnings.
+    #[serde(default)]
+    pub abnormal: bool,
 }
 
 /// Where a task is in its lifecycle.
@@ -226,6 +231,7 @@ mod tests {
             registered_ms: 0,
             run,
             pending: None,
+            abnormal: false,
         }
     }
 

@@ -11,6 +11,10 @@
 //! state write calls `std::process::abort()` right after that step. It exists
 //! only so tests can prove that a crash leaves the old or the new state, never a
 //! torn one (see `tests/state_crash.rs`); it has no use in production.
+//! The same variable takes two values handled by `apply`:
+//! `apply-after-register` and `apply-after-delete` abort right after a
+//! registration (E2) or a delete (E11) returned, before state records it, to
+//! prove that intents recover such a run (see `tests/e2e_crash.rs`).
 
 mod atomic;
 mod backend;

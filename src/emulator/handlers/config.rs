@@ -109,6 +109,7 @@ fn register(emu: &Emulator, instance_id: &str, req: &TaskConfigRequest) -> Resul
         registered_ms: 0,
         run: Run::Registered,
         pending: None,
+        abnormal: false,
     };
     emu.mutate(|store, now| {
         if store.task(instance_id, &name).is_some() {

@@ -2,6 +2,7 @@
 //! every handler shares (instance in the path, source instance and database in
 //! the body, jobs).
 
+mod admin;
 mod config;
 mod lifecycle;
 mod reads;
@@ -59,6 +60,10 @@ pub fn router(emu: Emulator) -> Router {
         .route("/v3/{project_id}/jobs", get(lifecycle::job))
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/health", get(health))
+        .route(
+            "/_emulator/tasks/{instance_id}/{task_name}/status",
+            post(admin::set_status),
+        )
         .fallback(|| async { ApiError::route_not_found() })
         .layer(from_fn_with_state(emu.clone(), gateway))
         .with_state(emu)

@@ -44,7 +44,7 @@ pub async fn list_tasks(
                     source_database: t.source_database_name.clone(),
                     target_database: t.target_database_name.clone(),
                     task_name: t.task_name.clone(),
-                    status: "Yes".to_string(),
+                    status: if t.abnormal { "No" } else { "Yes" }.to_string(),
                     stage: stage.as_str().to_string(),
                     percentage: percentage.to_string(),
                     catchup_stage: String::new(),

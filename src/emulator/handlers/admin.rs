@@ -1,0 +1,48 @@
+//! Test-only controls under `/_emulator/` that change what the emulated cloud
+//! reports without going through the cloud API, for conditions a real cloud
+//! reaches on its own (a task turning abnormal) but no API call can cause.
+
+use crate::emulator::Emulator;
+use crate::emulator::error::ApiError;
+use crate::emulator::requests;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Deserialize)]
+struct StatusBody {
+    status: String,
+}
+
+/// `POST /_emulator/tasks/{instance}/{task}/status` with `{"status": "No"}`
+/// (or `"Yes"`): sets the `status` E4 reports for the task.
+pub async fn set_status(
+    State(emu): State<Emulator>,
+    Path((instance_id, task_name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: StatusBody = requests::json(&body)?;
+    let abnormal = match req.status.as_str() {
+        "Yes" => false,
+        "No" => true,
+        other => {
+            return Err(ApiError::invalid(
+                "status",
+                format!("must be Yes or No, not {other:?}"),
+            ));
+        }
+    };
+    if emu.config().cloud.htap_instance(&instance_id).is_none() {
+        return Err(ApiError::instance_not_found());
+    }
+    emu.mutate(|store, _| {
+        let task = store
+            .task_mut(&instance_id, &task_name)
+            .ok_or_else(|| ApiError::task_not_found(&task_name))?;
+        task.abnormal = abnormal;
+        Ok(())
+    })?;
+    Ok(Json(json!({"task_name": task_name, "status": req.status})))
+}
