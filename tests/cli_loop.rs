@@ -289,3 +289,28 @@ fn apply_asks_for_yes() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_task_created_paused_is_registered_not_started_then_started_on_unpause() {
+    let ws = Workspace::example("quickstart");
+    ws.edit(
+        CONFIG,
+        "[task.catalog_sync]\n",
+        "[task.catalog_sync]\npaused = true\n",
+    );
+    ws.run_ok(&["apply", "--auto-approve"], 0);
+    let status = ws.run_ok(&["status"], 0);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.contains("task.catalog_sync") && l.contains("Wait")),
+        "{status}"
+    );
+    ws.run_ok(&["plan", "--detailed-exitcode"], 0);
+    ws.edit(CONFIG, "paused = true\n", "");
+    let out = ws.run_ok(&["apply", "--auto-approve"], 0);
+    assert!(out.contains("0 added, 1 changed"), "{out}");
+    let status = ws.run_ok(&["status"], 0);
+    assert!(!status.contains("Wait"), "{status}");
+    ws.run_ok(&["plan", "--detailed-exitcode"], 0);
+}

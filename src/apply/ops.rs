@@ -80,8 +80,8 @@ fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
     }
 }
 
-/// Register (E2 with `is_create_task = "true"`), record, start (E3), wait until
-/// replicating, then pause if the configuration wants the task paused.
+/// Register (E2 with `is_create_task = "true"`), record, then start (E3) and
+/// wait until replicating, unless the configuration wants the task paused.
 async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let intent = intent(spec, IntentOp::Create);
     let intent_id = intent.id.clone();
@@ -125,10 +125,12 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         s.tasks.insert(spec.name.clone(), record);
     })?;
 
-    start(ctx, spec).await?;
     if spec.paused {
-        pause(ctx, spec).await?;
+        // A task created paused is registered but not started: not
+        // replicating, exactly as wanted. Unpausing it later starts it (E3).
+        return Ok(());
     }
+    start(ctx, spec).await?;
     ctx.record(spec)
 }
 
