@@ -3,7 +3,9 @@
 
 use super::{GateReport, ParamVerdict, TableVerdict, TaskVerdict};
 use crate::api::Client;
-use crate::api::wire::{DbConfig, TableReplConfig, TablesConfig, TaskConfigRequest};
+use crate::api::wire::{
+    DatabaseTables, DbConfig, SourceTablesRequest, TableReplConfig, TablesConfig, TaskConfigRequest,
+};
 use crate::model::TaskSpec;
 use crate::plan::{Action, Plan};
 use std::sync::Arc;
@@ -86,6 +88,48 @@ pub async fn run_gate(
     report
 }
 
+/// Adds a hint to each failed table. The check API answers only
+/// `success`/`failed`; the source's table list (E14) tells a missing table
+/// apart from a rejected configuration. Best effort: without the list, no hints.
+async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableVerdict]) {
+    let req = SourceTablesRequest {
+        source_instance_id: spec.source_instance_id.clone(),
+        database_tables: vec![DatabaseTables {
+            database: spec.source_database_name.clone(),
+            tables: Vec::new(),
+        }],
+        selected_tables: Vec::new(),
+        filter_type: Some("include_tables".to_string()),
+    };
+    let existing = match client.source_tables(&spec.instance_id, &req).await {
+        Ok(resp) => resp.tables,
+        Err(e) => {
+            tracing::debug!(error = %e, "no source table list for hints");
+            return;
+        }
+    };
+    let exists = |t: &str| {
+        existing
+            .iter()
+            .any(|e| e == t || e.rsplit_once('.').is_some_and(|(_, name)| name == t))
+    };
+    for t in tables.iter_mut().filter(|t| !t.passed) {
+        t.hint = Some(if !exists(&t.table) {
+            format!(
+                "no table {} in source database {}",
+                t.table, spec.source_database_name
+            )
+        } else if !t.config.is_empty() {
+            "the table exists: the cloud rejected its config (unknown column, bad clause) \
+             or its primary key (values must fit in 128 bytes)"
+                .to_string()
+        } else {
+            "the table exists: the cloud rejected it (its primary key values must fit in 128 bytes)"
+                .to_string()
+        });
+    }
+}
+
 async fn check_task(
     client: &Client,
     address: crate::model::Address,
@@ -126,8 +170,12 @@ async fn check_task(
                     table: r.table_name,
                     config: r.table_config,
                     result: r.check_result,
+                    hint: None,
                 })
                 .collect();
+            if verdict.tables.iter().any(|t| !t.passed) {
+                explain_failures(client, spec, &mut verdict.tables).await;
+            }
         }
         Err(e) => verdict.error = Some(e.to_string()),
     }

@@ -15,6 +15,10 @@ pub struct TableVerdict {
     /// The cloud's `check_result`, verbatim (`success` | `failed`).
     pub result: String,
     pub passed: bool,
+    /// htapsync's explanation of a failure: the API gives none, so the gate
+    /// looks for the likely cause (a table missing from the source database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// The cloud's verdict on one db_config of a task.

@@ -179,6 +179,7 @@ fn verdict(name: &str, tables: &[(&str, &str, bool)], param_passed: bool) -> Tas
                 config: config.to_string(),
                 result: if *passed { "success" } else { "failed" }.into(),
                 passed: *passed,
+                hint: None,
             })
             .collect(),
         params: vec![ParamVerdict {
