@@ -228,9 +228,14 @@ pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> 
 /// One apply event as `apply_start`, `apply_progress`, `apply_complete` or `apply_errored`.
 pub fn apply_event(event: &Event) -> Message {
     let hook = |address, action: Option<Action>, extra: Value| {
-        let mut hook = json!({"address": address, "action": action});
-        if let (Value::Object(hook), Value::Object(extra)) = (&mut hook, extra) {
-            hook.extend(extra);
+        let mut hook = json!({ "address": address });
+        if let Value::Object(hook) = &mut hook {
+            if let Some(action) = action {
+                hook.insert("action".into(), json!(action));
+            }
+            if let Value::Object(extra) = extra {
+                hook.extend(extra);
+            }
         }
         json!({ "hook": hook })
     };

@@ -109,17 +109,22 @@ impl Omitted {
 
 fn headline(plan: &Plan, gate: Option<&GateReport>) -> String {
     let mut out = format!("**{}**\n\n", summary_line(plan.counts()));
-    let verdict = match gate {
-        Some(g) if !g.passed() => {
-            let failed = g.failed().count();
-            format!(
-                ":x: **table-config-check failed** for {failed} of {} checked tasks: apply will refuse this plan.",
-                g.verdicts.len()
-            )
+    let checked = |n: usize| {
+        if n == 1 {
+            "1 checked task".to_string()
+        } else {
+            format!("{n} checked tasks")
         }
+    };
+    let verdict = match gate {
+        Some(g) if !g.passed() => format!(
+            "❌ **table-config-check failed** for {} of {}: apply will refuse this plan.",
+            g.failed().count(),
+            checked(g.verdicts.len())
+        ),
         Some(g) if !g.verdicts.is_empty() => format!(
-            ":white_check_mark: **table-config-check passed** for all {} checked tasks.",
-            g.verdicts.len()
+            "✅ **table-config-check passed** for {}.",
+            checked(g.verdicts.len())
         ),
         Some(_) => "table-config-check: nothing to check.".to_string(),
         None => "table-config-check: not run.".to_string(),
@@ -197,8 +202,8 @@ fn task_section(change: &Change, verdict: Option<&TaskVerdict>) -> String {
         Action::NoOp => (" ", "has no changes"),
     };
     let check = match verdict {
-        Some(v) if v.passed() => " · check :white_check_mark:",
-        Some(_) => " · check :x:",
+        Some(v) if v.passed() => " · check ✅",
+        Some(_) => " · check ❌",
         None => "",
     };
     let body = diff_body(change);
@@ -206,7 +211,7 @@ fn task_section(change: &Change, verdict: Option<&TaskVerdict>) -> String {
     format!(
         "<details><summary><code>{symbol}</code> <code>{}</code> {words}{check}</summary>\n\n\
          {fence}diff\n{body}{fence}\n\n</details>\n",
-        escape(change.address.as_str())
+        html(change.address.as_str())
     )
 }
 
@@ -215,14 +220,13 @@ fn diff_body(change: &Change) -> String {
     let width = change
         .fields
         .iter()
-        .filter(|f| !is_list(f))
         .map(|f| f.path.chars().count())
         .max()
         .unwrap_or(0);
     let mut out = String::new();
     for field in &change.fields {
         if is_list(field) {
-            out.push_str(&list_diff(field));
+            out.push_str(&list_diff(field, width));
             continue;
         }
         let forces = if field.forces_replacement {
@@ -248,7 +252,7 @@ fn is_list(field: &FieldChange) -> bool {
 }
 
 /// A list attribute element by element; unchanged elements keep a space.
-fn list_diff(field: &FieldChange) -> String {
+fn list_diff(field: &FieldChange, width: usize) -> String {
     let items = |v: &Option<Value>| -> Vec<String> {
         v.as_ref()
             .and_then(Value::as_array)
@@ -263,7 +267,7 @@ fn list_diff(field: &FieldChange) -> String {
         (_, None) => '-',
         _ => ' ',
     };
-    let mut out = format!("{mark} {} = [\n", field.path);
+    let mut out = format!("{mark} {:<width$} = [\n", field.path);
     for op in capture_diff_slices(Algorithm::Myers, &old, &new) {
         for element in op.iter_changes(&old, &new) {
             let sign = match element.tag() {
@@ -288,22 +292,34 @@ fn fence_for(body: &str) -> String {
     "`".repeat(longest.max(2) + 1)
 }
 
-/// Text safe inside a table cell or HTML: no markup, no cell breaks, one line.
-fn escape(text: &str) -> String {
+/// Text safe inside HTML (a `<summary>` line is an HTML block, where
+/// Markdown is not interpreted): no markup, one line.
+fn html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text safe inside a Markdown table cell: HTML-escaped, no cell breaks, no emphasis.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in html(text).chars() {
+        match c {
             '|' => out.push_str("&#124;"),
             '`' => out.push_str("&#96;"),
-            '*' | '_' | '[' | ']' | '\\' | '#' => {
+            '*' | '_' | '[' | ']' | '\\' | '#' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => {}
             c => out.push(c),
         }
     }
