@@ -206,8 +206,13 @@ fn failed_check() {
     let (plan, gate) = failed_case();
     all_formats("failed_check", &plan, Some(&gate), &[]);
     let md = plan_markdown(&plan, Some(&gate), &[]);
-    let failed = md.find("### Failed checks").expect("a failed-checks section");
-    assert!(failed < md.find("### Changes").unwrap(), "failures come first");
+    let failed = md
+        .find("### Failed checks")
+        .expect("a failed-checks section");
+    assert!(
+        failed < md.find("### Changes").unwrap(),
+        "failures come first"
+    );
     assert!(
         md.contains("order by placed\\_at &#124; id"),
         "a `|` in a config must not break the table: {md}"

@@ -63,14 +63,46 @@ fn unknown_keys_and_bad_values_are_rejected() {
     let validator = validator();
     let good = "[task.orders_sync]\ntables = [\"orders\"]\n";
     assert!(validator.is_valid(&toml_to_json(good)));
-    rejects(&validator, "[task.orders_sync]\ninstnce_id = \"x\"\n", "an unknown task key");
-    rejects(&validator, "[provider]\nproject_id = \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\nendpoint = \"embedded\"\nregion = \"r\"\ntoken = \"x\"\n", "an unknown provider key");
+    rejects(
+        &validator,
+        "[task.orders_sync]\ninstnce_id = \"x\"\n",
+        "an unknown task key",
+    );
+    rejects(
+        &validator,
+        "[provider]\nproject_id = \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\nendpoint = \"embedded\"\nregion = \"r\"\ntoken = \"x\"\n",
+        "an unknown provider key",
+    );
     rejects(&validator, "[unknown]\n", "an unknown top-level table");
-    rejects(&validator, "[defaults]\ntables = [\"orders\"]\n", "tables in [defaults]");
-    rejects(&validator, "[task.orders_sync]\nrepl_type = \"include\"\n", "a bad repl_type");
-    rejects(&validator, "[task.orders_sync.db_configs]\nsync_commit_interval_ms = 10\n", "an out-of-range parameter");
-    rejects(&validator, "[task.orders_sync.db_configs]\nnope = 1\n", "an unknown parameter");
+    rejects(
+        &validator,
+        "[defaults]\ntables = [\"orders\"]\n",
+        "tables in [defaults]",
+    );
+    rejects(
+        &validator,
+        "[task.orders_sync]\nrepl_type = \"include\"\n",
+        "a bad repl_type",
+    );
+    rejects(
+        &validator,
+        "[task.orders_sync.db_configs]\nsync_commit_interval_ms = 10\n",
+        "an out-of-range parameter",
+    );
+    rejects(
+        &validator,
+        "[task.orders_sync.db_configs]\nnope = 1\n",
+        "an unknown parameter",
+    );
     rejects(&validator, "[task.ab]\n", "a task name that is too short");
-    rejects(&validator, "[provider]\nproject_id = \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\nendpoint = \"http://example.com\"\nregion = \"r\"\n", "plain HTTP to a remote host");
-    rejects(&validator, "[task.orders_sync]\ntables = [\"a\", \"a\"]\n", "a duplicate table");
+    rejects(
+        &validator,
+        "[provider]\nproject_id = \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\nendpoint = \"http://example.com\"\nregion = \"r\"\n",
+        "plain HTTP to a remote host",
+    );
+    rejects(
+        &validator,
+        "[task.orders_sync]\ntables = [\"a\", \"a\"]\n",
+        "a duplicate table",
+    );
 }

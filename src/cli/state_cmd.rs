@@ -24,9 +24,7 @@ pub fn show(cli: &Cli, file: Option<&Path>, format: Format, style: &Style) -> Cm
             Format::Markdown => {
                 render::markdown::plan_markdown(&saved.plan, saved.gate.as_ref(), &[])
             }
-            Format::Human => {
-                render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render())
-            }
+            Format::Human => render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render()),
         };
         print!("{text}");
         return Ok(0);

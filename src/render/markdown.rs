@@ -177,10 +177,7 @@ fn failed_rows(verdict: &TaskVerdict) -> Vec<String> {
 }
 
 fn notes_section(notes: &[Note]) -> String {
-    let mut out = format!(
-        "\n<details><summary>Notes ({})</summary>\n\n",
-        notes.len()
-    );
+    let mut out = format!("\n<details><summary>Notes ({})</summary>\n\n", notes.len());
     for note in notes {
         let (label, text) = match note {
             Note::Drift(t) => ("drift", t),
@@ -284,11 +281,7 @@ fn list_diff(field: &FieldChange, width: usize) -> String {
 
 /// A code fence longer than any run of backticks inside `body`.
 fn fence_for(body: &str) -> String {
-    let longest = body
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     "`".repeat(longest.max(2) + 1)
 }
 
