@@ -91,11 +91,13 @@ fn json_plan_and_apply_agree_with_the_human_output() {
 #[test]
 fn markdown_comment_of_a_failing_plan() {
     let ws = Workspace::example("failing-check");
-    let (code, out, err) = ws.run(&["plan", "--format", "markdown", "-out", "p.plan"]);
+    let plan = ws.path("p.plan");
+    let plan = plan.to_str().unwrap();
+    let (code, out, err) = ws.run(&["plan", "--format", "markdown", "-out", plan]);
     assert_eq!(code, 1, "a failed gate fails the run: {err}");
     assert!(!out.contains('\x1b') && !err.contains('\x1b'));
     assert!(!out.contains("Saved the plan"), "only Markdown on stdout");
-    let shown = ws.run_ok(&["show", "--format", "markdown", "p.plan"], 0);
+    let shown = ws.run_ok(&["show", "--format", "markdown", plan], 0);
     assert_eq!(shown, out, "show renders the saved plan the same way");
     assert_snapshot!(out.replace(env!("CARGO_PKG_VERSION"), "[VERSION]"));
 }
@@ -115,8 +117,10 @@ fn show_and_state_json_are_versioned_documents() {
             .unwrap();
     assert_eq!(one["attributes"]["target_database_name"], "shop_olap");
 
-    ws.run_ok(&["plan", "-out", "p.plan"], 0);
-    let saved: Value = serde_json::from_str(&ws.run_ok(&["show", "--json", "p.plan"], 0)).unwrap();
+    let plan = ws.path("p.plan");
+    let plan = plan.to_str().unwrap();
+    ws.run_ok(&["plan", "-out", plan], 0);
+    let saved: Value = serde_json::from_str(&ws.run_ok(&["show", "--json", plan], 0)).unwrap();
     assert_eq!(saved["format_version"], "1.0");
     assert_eq!(saved["gate_passed"], true);
     assert_eq!(saved["summary"]["add"], 0);
