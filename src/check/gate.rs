@@ -116,16 +116,14 @@ async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableV
     for t in tables.iter_mut().filter(|t| !t.passed) {
         t.hint = Some(if !exists(&t.table) {
             format!(
-                "no table {} in source database {}",
-                t.table, spec.source_database_name
+                "no such table in source database {}",
+                spec.source_database_name
             )
         } else if !t.config.is_empty() {
-            "the table exists: the cloud rejected its config (unknown column, bad clause) \
-             or its primary key (values must fit in 128 bytes)"
+            "config or primary key rejected (named columns must exist, key values fit 128 bytes)"
                 .to_string()
         } else {
-            "the table exists: the cloud rejected it (its primary key values must fit in 128 bytes)"
-                .to_string()
+            "rejected (primary key values must fit 128 bytes)".to_string()
         });
     }
 }

@@ -61,6 +61,10 @@ pub enum Command {
     Show {
         /// A plan file written by `plan -out`.
         file: Option<PathBuf>,
+        /// Output format; markdown needs a plan file.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Same as --format json.
         #[arg(long)]
         json: bool,
     },
@@ -72,14 +76,21 @@ pub enum Command {
         /// The lock ID printed in the lock error.
         lock_id: String,
     },
+    /// Print the JSON Schema of the configuration files (for editors and linters).
+    Schema,
     /// Run the emulator of the HTAP replication API.
     Emulator(crate::emulator::EmulatorArgs),
 }
 
+/// Output formats, documented in docs/output-formats.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Terminal text, coloured on a terminal.
     Human,
+    /// One JSON object per line (plan, apply), or one document (show, state).
     Json,
+    /// A pull request comment (plan and show PLANFILE only).
+    Markdown,
 }
 
 /// Flags of every command that reads the cloud and the state.
@@ -171,9 +182,18 @@ pub struct ImportArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// List the addresses in state.
-    List,
+    List {
+        /// Print every recorded task as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one task's recorded attributes.
-    Show { address: String },
+    Show {
+        address: String,
+        /// Print the task as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Forget a task without deleting it in the cloud.
     Rm {
         address: String,
@@ -211,6 +231,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "parallelism",
     "lock-timeout",
     "json",
+    "format",
     "no-color",
     "chdir",
     "state",

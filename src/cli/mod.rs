@@ -11,6 +11,7 @@ mod config_cmd;
 mod context;
 mod output;
 mod run;
+mod schema_cmd;
 mod state_cmd;
 
 pub use args::{Cli, Command};
@@ -103,8 +104,12 @@ async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
         Command::Refresh(a) => run::refresh(cli, a, style).await,
         Command::Status(a) => run::status(cli, a, style).await,
         Command::Import(a) => run::import(cli, a, style).await,
-        Command::Show { file, json } => state_cmd::show(cli, file.as_deref(), *json, style),
+        Command::Show { file, format, json } => {
+            let format = if *json { args::Format::Json } else { *format };
+            state_cmd::show(cli, file.as_deref(), format, style)
+        }
         Command::State(cmd) => state_cmd::state(cli, cmd),
+        Command::Schema => schema_cmd::schema(),
         Command::ForceUnlock { lock_id } => state_cmd::force_unlock(cli, lock_id),
         Command::Emulator(a) => {
             crate::emulator::run_command(a.clone()).await?;

@@ -1,8 +1,17 @@
-//! Terminal concerns of the CLI: colour detection and progress bars. Progress
-//! goes to stderr and only on a terminal, so piped and `--json` output stays clean.
+//! Terminal concerns of the CLI: colour detection, progress bars and the JSON
+//! message stream. Progress goes to stderr and only on a terminal, so piped,
+//! `--json` and Markdown output stays clean.
 
+use crate::render::json::Message;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Prints one message of the `--json` stream, stamped with the current time.
+pub fn emit(message: &Message) {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    println!("{}", message.line(&now));
+}
 
 /// Whether to colour, and whether stderr is a terminal.
 #[derive(Debug, Clone, Copy)]
@@ -51,5 +60,21 @@ impl Style {
         );
         bar.set_message(message.to_string());
         bar
+    }
+
+    /// A spinner on stderr for work of unknown length (refresh), hidden like
+    /// [`Style::progress`].
+    pub fn spinner(&self, message: &str, machine_output: bool) -> ProgressBar {
+        if !self.stderr_tty || machine_output {
+            return ProgressBar::hidden();
+        }
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        spinner.set_message(message.to_string());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        spinner
     }
 }

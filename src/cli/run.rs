@@ -4,7 +4,7 @@
 
 use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
 use super::context::Workspace;
-use super::output::Style;
+use super::output::{Style, emit};
 use super::{CmdResult, Failure};
 use crate::api::Client;
 use crate::apply::{self, ApplyOptions, Event, Recorder};
@@ -13,7 +13,7 @@ use crate::model::{Address, DesiredTask, Lifecycle};
 use crate::plan::file::{PLAN_FORMAT_VERSION, SavedPlan};
 use crate::plan::{self, Action, Plan};
 use crate::refresh;
-use crate::render;
+use crate::render::{self, Note, Operation, json};
 use crate::state::State;
 use anyhow::anyhow;
 use std::collections::BTreeMap;
@@ -34,7 +34,7 @@ struct Planned {
     state: State,
     plan: Plan,
     gate: GateReport,
-    notes: Vec<String>,
+    notes: Vec<Note>,
 }
 
 struct PlanInputs<'a> {
@@ -64,23 +64,23 @@ async fn make_plan(
     inputs: PlanInputs<'_>,
     style: &Style,
 ) -> Result<Planned, Failure> {
-    let machine = inputs.common.format() == Format::Json;
-    let mut notes = apply::resolve_intents(client, &mut state).await?;
+    let machine = inputs.common.format() != Format::Human;
+    let mut notes: Vec<Note> = apply::resolve_intents(client, &mut state)
+        .await?
+        .into_iter()
+        .map(Note::Log)
+        .collect();
     if inputs.refresh && !state.tasks.is_empty() {
-        let bar = style.progress(0, "refreshing", machine);
-        bar.set_message("refreshing");
+        let spinner = style.spinner("refreshing", machine);
         let refreshed =
             refresh::refresh_all(client, &state.tasks, inputs.common.parallelism as usize).await?;
-        bar.finish_and_clear();
-        if !refreshed.drift.is_empty() {
-            notes.push("Objects have changed outside of htapsync:".to_string());
-            notes.extend(refreshed.drift.iter().map(|d| format!("  - {d}")));
-        }
+        spinner.finish_and_clear();
+        notes.extend(refreshed.drift.iter().cloned().map(Note::Drift));
         for row in &refreshed.abnormal {
-            notes.push(format!(
-                "Warning: task.{} is reported abnormal by the cloud (status {}, stage {})",
+            notes.push(Note::Warning(format!(
+                "task.{} is reported abnormal by the cloud (status {}, stage {})",
                 row.task_name, row.status, row.stage
-            ));
+            )));
         }
         state.tasks = refreshed.records;
     }
@@ -122,31 +122,36 @@ async fn make_plan(
     })
 }
 
-fn print_plan(planned: &Planned, format: Format, style: &Style) -> anyhow::Result<()> {
+/// Prints a plan in `format`; in JSON mode this opens the message stream.
+fn print_plan(
+    plan: &Plan,
+    gate: Option<&GateReport>,
+    notes: &[Note],
+    format: Format,
+    style: &Style,
+) {
     match format {
         Format::Json => {
-            let doc = serde_json::json!({
-                "format_version": "1.0",
-                "notes": planned.notes,
-                "changes": planned.plan.changes,
-                "gate": planned.gate,
-                "gate_passed": planned.gate.passed(),
-                "summary": planned.plan.counts(),
-            });
-            println!("{}", serde_json::to_string(&doc)?);
+            emit(&json::version());
+            json::plan_messages(plan, gate, notes).iter().for_each(emit);
         }
+        Format::Markdown => print!("{}", render::markdown::plan_markdown(plan, gate, notes)),
         Format::Human => {
-            for n in &planned.notes {
-                println!("{n}");
+            if !notes.is_empty() {
+                println!("{}", render::notes_human(notes));
             }
-            if !planned.notes.is_empty() {
-                println!();
-            }
-            print!(
-                "{}",
-                render::plan_human(&planned.plan, Some(&planned.gate), &style.render())
-            );
+            print!("{}", render::plan_human(plan, gate, &style.render()));
         }
+    }
+}
+
+/// Markdown is a plan comment: commands that change things refuse it.
+fn refuse_markdown(format: Format, command: &str) -> Result<(), Failure> {
+    if format == Format::Markdown {
+        return Err(anyhow!(
+            "--format markdown is for `plan` and `show PLANFILE`; `{command}` supports human and json"
+        )
+        .into());
     }
     Ok(())
 }
@@ -174,7 +179,13 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         style,
     )
     .await?;
-    print_plan(&planned, a.common.format(), style)?;
+    print_plan(
+        &planned.plan,
+        Some(&planned.gate),
+        &planned.notes,
+        a.common.format(),
+        style,
+    );
     if let Some(out) = &a.out {
         let provider = &ws.loaded.desired.provider;
         let saved = SavedPlan {
@@ -243,6 +254,7 @@ fn confirm(question: &str, detail: &str) -> anyhow::Result<bool> {
 }
 
 pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
+    refuse_markdown(a.common.format(), "apply")?;
     if let Some(file) = &a.plan_file {
         if !a.targets.is_empty() || !a.refresh {
             return Err(anyhow!(
@@ -265,6 +277,7 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
 }
 
 pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
+    refuse_markdown(a.common.format(), "destroy")?;
     run_apply(
         cli,
         &a.common,
@@ -308,7 +321,13 @@ async fn run_apply(
         common,
     };
     let planned = make_plan(&ws, &client, prior, inputs, style).await?;
-    print_plan(&planned, format, style)?;
+    print_plan(
+        &planned.plan,
+        Some(&planned.gate),
+        &planned.notes,
+        format,
+        style,
+    );
     let recorder = Arc::new(Recorder::new(backend.clone(), planned.state.clone()));
     // Persist resolved intents and refreshed attributes even when nothing changes.
     recorder.update(|_| {})?;
@@ -341,7 +360,12 @@ async fn run_apply(
     }
     let outcome = execute(&ws, &client, &planned.plan, recorder, common, style).await;
     drop(lock);
-    finish(outcome, destroy, format)
+    let operation = if destroy {
+        Operation::Destroy
+    } else {
+        Operation::Apply
+    };
+    Ok(finish(&outcome, operation, format))
 }
 
 async fn execute(
@@ -356,31 +380,13 @@ async fn execute(
     let bar = style.progress(plan.actionable().count(), "applying", machine);
     let printer = bar.clone();
     let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
-        let line = match &e {
-            Event::Started { address, action } => format!("{address}: {}...", verb(*action)),
-            Event::Step { address, message } => format!("{address}: {message}"),
-            Event::Completed {
-                address,
-                action,
-                elapsed,
-            } => {
-                printer.inc(1);
-                format!(
-                    "{address}: {} complete after {:.1}s",
-                    noun(*action),
-                    elapsed.as_secs_f64()
-                )
-            }
-            Event::Failed { address, error, .. } => {
-                printer.inc(1);
-                format!("{address}: failed: {error}")
-            }
-        };
+        if matches!(e, Event::Completed { .. } | Event::Failed { .. }) {
+            printer.inc(1);
+        }
         if machine {
-            let json = event_json(&e);
-            println!("{json}");
+            emit(&json::apply_event(&e));
         } else {
-            printer.suspend(|| println!("{line}"));
+            printer.suspend(|| println!("{}", render::apply::event_line(&e)));
         }
     });
     let opts = ApplyOptions {
@@ -411,80 +417,19 @@ async fn watch_interrupts(interrupted: Arc<AtomicBool>) {
     }
 }
 
-fn event_json(e: &Event) -> serde_json::Value {
-    match e {
-        Event::Started { address, action } => {
-            serde_json::json!({"type": "apply_start", "address": address, "action": action})
-        }
-        Event::Step { address, message } => {
-            serde_json::json!({"type": "apply_progress", "address": address, "message": message})
-        }
-        Event::Completed {
-            address,
-            action,
-            elapsed,
-        } => serde_json::json!({"type": "apply_complete", "address": address, "action": action,
-                                "elapsed_seconds": elapsed.as_secs_f64()}),
-        Event::Failed {
-            address,
-            action,
-            error,
-        } => serde_json::json!({"type": "apply_errored", "address": address, "action": action,
-                                "error": error}),
-    }
-}
-
-fn verb(a: Action) -> &'static str {
-    match a {
-        Action::Create => "Creating",
-        Action::Update => "Modifying",
-        Action::Replace => "Replacing",
-        Action::Delete => "Destroying",
-        Action::NoOp => "Reading",
-    }
-}
-
-fn noun(a: Action) -> &'static str {
-    match a {
-        Action::Create => "Creation",
-        Action::Update => "Modifications",
-        Action::Replace => "Replacement",
-        Action::Delete => "Destruction",
-        Action::NoOp => "Read",
-    }
-}
-
-fn finish(outcome: apply::ApplyOutcome, destroy: bool, format: Format) -> CmdResult {
-    let c = outcome.counts;
+/// Prints how an apply ended; the exit code is 1 when any task failed.
+fn finish(outcome: &apply::ApplyOutcome, operation: Operation, format: Format) -> u8 {
     if format == Format::Json {
-        println!(
-            "{}",
-            serde_json::json!({"type": "change_summary", "operation": if destroy {"destroy"} else {"apply"},
-                               "changes": c, "errors": outcome.errors.len()})
-        );
+        json::apply_outcome(outcome, operation)
+            .iter()
+            .for_each(emit);
     } else {
         for (address, error) in &outcome.errors {
             eprintln!("error: {address}: {error}");
         }
-        if !outcome.errors.is_empty() {
-            println!(
-                "\nApply failed for {} task(s). Completed: {} added, {} changed, {} destroyed. \
-                 State records what was done; run plan to see what is left.",
-                outcome.errors.len(),
-                c.add,
-                c.change,
-                c.destroy
-            );
-        } else if destroy {
-            println!("\nDestroy complete! Resources: {} destroyed.", c.destroy);
-        } else {
-            println!(
-                "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
-                c.add, c.change, c.destroy
-            );
-        }
+        println!("\n{}", render::apply::outcome_summary(outcome, operation));
     }
-    Ok(if outcome.errors.is_empty() { 0 } else { 1 })
+    if outcome.errors.is_empty() { 0 } else { 1 }
 }
 
 async fn apply_saved(
@@ -524,25 +469,29 @@ async fn apply_saved(
     }
     let (client, _emulator) = ws.connect().await?;
     let mut state = current.unwrap_or_else(State::new);
-    for note in apply::resolve_intents(&client, &mut state).await? {
-        println!("{note}");
-    }
-    if common.format() == Format::Human {
-        print!(
-            "{}",
-            render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render())
-        );
-    }
+    let notes: Vec<Note> = apply::resolve_intents(&client, &mut state)
+        .await?
+        .into_iter()
+        .map(Note::Log)
+        .collect();
+    print_plan(
+        &saved.plan,
+        saved.gate.as_ref(),
+        &notes,
+        common.format(),
+        style,
+    );
     let recorder = Arc::new(Recorder::new(backend.clone(), state));
     if !saved.plan.has_changes() {
         return Ok(0);
     }
     let outcome = execute(&ws, &client, &saved.plan, recorder, common, style).await;
     drop(lock);
-    finish(outcome, false, common.format())
+    Ok(finish(&outcome, Operation::Apply, common.format()))
 }
 
 pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
+    refuse_markdown(common.format(), "refresh")?;
     let ws = Workspace::load(cli)?;
     let backend = ws.backend()?;
     let _lock = backend.lock("refresh", common.lock_timeout)?;
@@ -570,6 +519,7 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult
 }
 
 pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
+    refuse_markdown(common.format(), "status")?;
     let ws = Workspace::load(cli)?;
     let backend = ws.backend()?;
     let state = backend.read()?.unwrap_or_else(State::new);

@@ -2,7 +2,7 @@
 //! file and saved plans that need no cloud.
 
 use super::CmdResult;
-use super::args::{Cli, StateCommand};
+use super::args::{Cli, Format, StateCommand};
 use super::context::Workspace;
 use super::output::Style;
 use crate::model::Address;
@@ -13,25 +13,34 @@ use anyhow::anyhow;
 use std::path::Path;
 use std::time::Duration;
 
-pub fn show(cli: &Cli, file: Option<&Path>, json: bool, style: &Style) -> CmdResult {
+/// `show [PLANFILE]`: a saved plan in any format, or the state (human or JSON).
+pub fn show(cli: &Cli, file: Option<&Path>, format: Format, style: &Style) -> CmdResult {
     if let Some(file) = file {
         let saved = SavedPlan::read(file)?;
-        if json {
-            println!("{}", serde_json::to_string_pretty(&saved)?);
-        } else {
-            print!(
-                "{}",
-                render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render())
-            );
-        }
+        let text = match format {
+            Format::Json => {
+                serde_json::to_string_pretty(&render::json::saved_plan_document(&saved))? + "\n"
+            }
+            Format::Markdown => {
+                render::markdown::plan_markdown(&saved.plan, saved.gate.as_ref(), &[])
+            }
+            Format::Human => render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render()),
+        };
+        print!("{text}");
         return Ok(0);
+    }
+    if format == Format::Markdown {
+        return Err(anyhow!("--format markdown shows a saved plan: give the PLANFILE").into());
     }
     let ws = Workspace::load(cli)?;
     let state = ws.backend()?.read()?;
-    match (state, json) {
+    match (state, format) {
+        (state, Format::Json) => println!(
+            "{}",
+            serde_json::to_string_pretty(&render::json::state_document(state.as_ref()))?
+        ),
         (None, _) => println!("No state."),
-        (Some(s), true) => println!("{}", serde_json::to_string_pretty(&s)?),
-        (Some(s), false) => {
+        (Some(s), _) => {
             for record in s.tasks.values() {
                 print_record(record);
             }
@@ -56,22 +65,31 @@ pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
     let ws = Workspace::load(cli)?;
     let backend = ws.backend()?;
     match cmd {
-        StateCommand::List => {
-            if let Some(s) = backend.read()? {
-                for r in s.tasks.values() {
-                    println!("{}", r.spec.address());
-                }
+        StateCommand::List { json } => {
+            let state = backend.read()?;
+            if *json {
+                let doc = render::json::state_document(state.as_ref());
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(0);
+            }
+            for r in state.iter().flat_map(|s| s.tasks.values()) {
+                println!("{}", r.spec.address());
             }
             Ok(0)
         }
-        StateCommand::Show { address } => {
+        StateCommand::Show { address, json } => {
             let name = parse(address)?;
             let s = backend.read()?.unwrap_or_else(State::new);
             let record = s
                 .tasks
                 .get(name.name())
                 .ok_or_else(|| anyhow!("{address} is not in state"))?;
-            print_record(record);
+            if *json {
+                let doc = render::json::task_document(record);
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                print_record(record);
+            }
             Ok(0)
         }
         StateCommand::Rm { address, dry_run } => {

@@ -12,6 +12,7 @@ pub mod fmt;
 mod raw;
 mod resolve;
 mod rules;
+pub mod schema;
 mod source;
 mod walk;
 

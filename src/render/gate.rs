@@ -44,10 +44,14 @@ fn failed_rows(verdict: &TaskVerdict, style: &Style) -> String {
     let config_width = configs.iter().map(|c| c.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for (table, config) in tables.iter().zip(&configs) {
-        out.push_str(&format!(
-            "      {cross} {:<name_width$}  {:<config_width$}  -> {}\n",
+        let line = format!(
+            "      {cross} {:<name_width$}  {:<config_width$}  -> {}",
             table.table, config, table.result
-        ));
+        );
+        match &table.hint {
+            Some(hint) => out.push_str(&format!("{line}: {hint}\n")),
+            None => out.push_str(&format!("{line}\n")),
+        }
     }
     for param in verdict.params.iter().filter(|p| !p.passed) {
         out.push_str(&format!(

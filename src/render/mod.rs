@@ -1,12 +1,19 @@
-//! Human output, modelled on Terraform's plan rendering: a legend of the
-//! symbols used, one block per changed task with per-attribute markers, the
-//! table-config-check verdicts, and the summary line.
+//! Every output format. The human one here is modelled on Terraform's plan
+//! rendering: a legend of the symbols used, one block per changed task with
+//! per-attribute markers, the table-config-check verdicts, and the summary
+//! line. [`json`] is the machine stream and documents, [`markdown`] the pull
+//! request comment, [`apply`] the human lines of an apply.
 //!
-//! All formatting lives here so that `plan`, `check` and `state` stay pure data;
-//! colour is decided by the caller (`--no-color`, `NO_COLOR`, not a tty).
+//! All formatting (and redaction) lives here so that `plan`, `check` and
+//! `state` stay pure data; colour is decided by the caller (`--no-color`,
+//! `NO_COLOR`, not a tty). The layouts are documented in
+//! `docs/output-formats.md`.
 
+pub mod apply;
 mod block;
 mod gate;
+pub mod json;
+pub mod markdown;
 #[cfg(test)]
 mod tests;
 
@@ -57,6 +64,67 @@ impl Style {
             ),
             Action::NoOp => "   ".to_string(),
         }
+    }
+}
+
+/// Something a plan run learned besides the plan itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A recorded task differs from what the cloud has (found by refresh).
+    Drift(String),
+    /// Worth attention, but not an error (e.g. a task the cloud reports abnormal).
+    Warning(String),
+    /// Informational (e.g. an interrupted operation that was resolved).
+    Log(String),
+}
+
+/// Human lines of the notes, as printed before the plan.
+pub fn notes_human(notes: &[Note]) -> String {
+    let mut out = String::new();
+    let mut drift_header = false;
+    for note in notes {
+        match note {
+            Note::Drift(text) => {
+                if !drift_header {
+                    out.push_str("Objects have changed outside of htapsync:\n");
+                    drift_header = true;
+                }
+                out.push_str(&format!("  - {text}\n"));
+            }
+            Note::Warning(text) => out.push_str(&format!("Warning: {text}\n")),
+            Note::Log(text) => out.push_str(&format!("{text}\n")),
+        }
+    }
+    out
+}
+
+/// What a run does, as the `operation` of a summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Plan,
+    Apply,
+    Destroy,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Plan => "plan",
+            Operation::Apply => "apply",
+            Operation::Destroy => "destroy",
+        }
+    }
+}
+
+/// `url` without any `user:password@` part, for output that may be shared.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 

@@ -1,0 +1,347 @@
+//! Machine-readable output, versioned and documented in
+//! `docs/output-formats.md`.
+//!
+//! `plan --json` and `apply --json` write a *stream*: one JSON object per
+//! line, modelled on Terraform's `-json` UI, so that CI tools can follow a
+//! long apply as it happens. Every message has `@level`, `@message`,
+//! `@module`, `@timestamp` and `type`; the first is always `version`.
+//! `show --json` and `state ... --json` write one document with a
+//! `format_version`. Builders here are pure: the caller supplies the clock.
+
+use super::{Note, Operation, summary_line};
+use crate::apply::{ApplyOutcome, Event};
+use crate::check::{GateReport, TaskVerdict};
+use crate::plan::file::SavedPlan;
+use crate::plan::{Action, Change, Counts, Plan};
+use crate::state::{State, TaskRecord};
+use serde_json::{Map, Value, json};
+
+/// Version of the message stream (`ui` in the `version` message). Additions
+/// of message types or fields keep the major version; anything else bumps it.
+pub const UI_VERSION: &str = "1.0";
+
+/// Version of the single documents written by `show --json` and `state --json`.
+pub const DOCUMENT_VERSION: &str = "1.0";
+
+const MODULE: &str = "htapsync.ui";
+
+/// Severity of a message (`@level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// One message of the stream, before it is stamped with the time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub level: Level,
+    /// What a human reading the log line should see (`@message`).
+    pub text: String,
+    /// The `type` field: what the rest of the object holds.
+    pub kind: &'static str,
+    /// The type-specific fields.
+    pub body: Map<String, Value>,
+}
+
+impl Message {
+    fn new(level: Level, kind: &'static str, text: impl Into<String>, body: Value) -> Message {
+        let body = match body {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Message {
+            level,
+            text: text.into(),
+            kind,
+            body,
+        }
+    }
+
+    /// The message as one line of JSON (no trailing newline), with `@timestamp`.
+    pub fn line(&self, timestamp: &str) -> String {
+        let mut object = Map::new();
+        object.insert("@level".into(), self.level.as_str().into());
+        object.insert("@message".into(), self.text.clone().into());
+        object.insert("@module".into(), MODULE.into());
+        object.insert("@timestamp".into(), timestamp.into());
+        object.insert("type".into(), self.kind.into());
+        object.extend(self.body.clone());
+        Value::Object(object).to_string()
+    }
+}
+
+/// The first message of every stream.
+pub fn version() -> Message {
+    let htapsync = env!("CARGO_PKG_VERSION");
+    Message::new(
+        Level::Info,
+        "version",
+        format!("htapsync {htapsync}"),
+        json!({"htapsync": htapsync, "ui": UI_VERSION}),
+    )
+}
+
+/// One actionable change of a plan, with every changed field.
+pub fn planned_change(change: &Change) -> Message {
+    let fields: Vec<Value> = change
+        .fields
+        .iter()
+        .map(|f| {
+            json!({
+                "path": f.path,
+                "before": f.before,
+                "after": f.after,
+                "forces_replacement": f.forces_replacement,
+            })
+        })
+        .collect();
+    Message::new(
+        Level::Info,
+        "planned_change",
+        format!("{}: Plan to {}", change.address, change.action),
+        json!({"change": {
+            "address": change.address,
+            "name": change.address.name(),
+            "action": change.action,
+            "fields": fields,
+        }}),
+    )
+}
+
+/// The table-config-check verdict of one task, per table and per parameter.
+pub fn check_result(verdict: &TaskVerdict) -> Message {
+    let passed = verdict.passed();
+    let failed = verdict.tables.iter().filter(|t| !t.passed).count()
+        + verdict.params.iter().filter(|p| !p.passed).count();
+    let text = match (&verdict.error, passed) {
+        (Some(error), _) => format!("{}: table-config-check failed: {error}", verdict.address),
+        (None, true) => format!("{}: table-config-check passed", verdict.address),
+        (None, false) => format!(
+            "{}: table-config-check failed for {failed} of {} tables and parameters",
+            verdict.address,
+            verdict.tables.len() + verdict.params.len()
+        ),
+    };
+    Message::new(
+        if passed { Level::Info } else { Level::Error },
+        "check_result",
+        text,
+        json!({"check": {
+            "address": verdict.address,
+            "passed": passed,
+            "error": verdict.error,
+            "tables": verdict.tables,
+            "params": verdict.params,
+        }}),
+    )
+}
+
+/// A note of the plan run: drift found by refresh, a warning, or a log line.
+pub fn note(note: &Note) -> Message {
+    match note {
+        Note::Drift(text) => Message::new(
+            Level::Info,
+            "resource_drift",
+            text.clone(),
+            json!({"drift": {"address": leading_address(text), "detail": text}}),
+        ),
+        Note::Warning(text) => diagnostic(Level::Warn, text, ""),
+        Note::Log(text) => Message::new(Level::Info, "log", text.clone(), json!({})),
+    }
+}
+
+/// The address a drift line starts with (`task.NAME changed outside ...`).
+fn leading_address(text: &str) -> Option<&str> {
+    text.split_whitespace()
+        .next()
+        .filter(|word| word.starts_with("task."))
+}
+
+/// A problem worth a human's attention, in Terraform's diagnostic shape.
+pub fn diagnostic(level: Level, summary: &str, detail: &str) -> Message {
+    let severity = if level == Level::Error {
+        "error"
+    } else {
+        "warning"
+    };
+    Message::new(
+        level,
+        "diagnostic",
+        summary,
+        json!({"diagnostic": {"severity": severity, "summary": summary, "detail": detail}}),
+    )
+}
+
+/// Counts in the `change_summary` shape. A replace counts once in `add` and
+/// once in `remove`, as in the human summary.
+pub fn change_summary(counts: Counts, operation: Operation, text: &str) -> Message {
+    Message::new(
+        Level::Info,
+        "change_summary",
+        text,
+        json!({"changes": {
+            "add": counts.add,
+            "change": counts.change,
+            "remove": counts.destroy,
+            "operation": operation.as_str(),
+        }}),
+    )
+}
+
+/// Everything a plan says, in stream order: notes, planned changes, check
+/// results, the summary, and an error diagnostic when the gate failed.
+pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> Vec<Message> {
+    let mut out: Vec<Message> = notes.iter().map(note).collect();
+    out.extend(plan.actionable().map(planned_change));
+    if let Some(gate) = gate {
+        out.extend(gate.verdicts.values().map(check_result));
+    }
+    let counts = plan.counts();
+    out.push(change_summary(
+        counts,
+        Operation::Plan,
+        &summary_line(counts),
+    ));
+    if let Some(gate) = gate.filter(|g| !g.passed()) {
+        let failed = gate.failed().count();
+        out.push(diagnostic(
+            Level::Error,
+            &format!("The table-config-check gate failed for {failed} task(s)"),
+            "apply will refuse this plan; see the check_result messages for the tables and parameters the cloud rejected",
+        ));
+    }
+    out
+}
+
+/// One apply event as `apply_start`, `apply_progress`, `apply_complete` or `apply_errored`.
+pub fn apply_event(event: &Event) -> Message {
+    let hook = |address, action: Option<Action>, extra: Value| {
+        let mut hook = json!({ "address": address });
+        if let Value::Object(hook) = &mut hook {
+            if let Some(action) = action {
+                hook.insert("action".into(), json!(action));
+            }
+            if let Value::Object(extra) = extra {
+                hook.extend(extra);
+            }
+        }
+        json!({ "hook": hook })
+    };
+    let text = super::apply::event_line(event);
+    match event {
+        Event::Started { address, action } => Message::new(
+            Level::Info,
+            "apply_start",
+            text,
+            hook(address, Some(*action), json!({})),
+        ),
+        Event::Step { address, message } => Message::new(
+            Level::Info,
+            "apply_progress",
+            text,
+            hook(address, None, json!({"message": message})),
+        ),
+        Event::Completed {
+            address,
+            action,
+            elapsed,
+        } => Message::new(
+            Level::Info,
+            "apply_complete",
+            text,
+            hook(
+                address,
+                Some(*action),
+                json!({"elapsed_seconds": elapsed.as_secs_f64()}),
+            ),
+        ),
+        Event::Failed {
+            address,
+            action,
+            error,
+        } => Message::new(
+            Level::Error,
+            "apply_errored",
+            text,
+            hook(address, Some(*action), json!({"error": error})),
+        ),
+    }
+}
+
+/// The end of an apply or destroy: one error diagnostic per failed task, then the summary.
+pub fn apply_outcome(outcome: &ApplyOutcome, operation: Operation) -> Vec<Message> {
+    let mut out: Vec<Message> = outcome
+        .errors
+        .iter()
+        .map(|(address, error)| {
+            diagnostic(
+                Level::Error,
+                &format!("{address}: {} failed", operation.as_str()),
+                error,
+            )
+        })
+        .collect();
+    out.push(change_summary(
+        outcome.counts,
+        operation,
+        &super::apply::outcome_summary(outcome, operation),
+    ));
+    out
+}
+
+/// `show --json PLANFILE`: the saved plan as one document.
+pub fn saved_plan_document(saved: &SavedPlan) -> Value {
+    let counts = saved.plan.counts();
+    json!({
+        "format_version": DOCUMENT_VERSION,
+        "htapsync_version": saved.htapsync_version,
+        "plan_format_version": saved.format_version,
+        "created_at": saved.created_at,
+        "endpoint": super::redact_url(&saved.endpoint),
+        "project_id": saved.project_id,
+        "refreshed": saved.refreshed,
+        "state_lineage": saved.state_lineage,
+        "state_serial": saved.state_serial,
+        "changes": saved.plan.changes,
+        "gate": saved.gate,
+        "gate_passed": saved.gate.as_ref().is_none_or(GateReport::passed),
+        "summary": {"add": counts.add, "change": counts.change, "remove": counts.destroy},
+    })
+}
+
+/// `show --json` and `state list --json`: every task recorded in state.
+pub fn state_document(state: Option<&State>) -> Value {
+    let tasks: Vec<Value> = state
+        .into_iter()
+        .flat_map(|s| s.tasks.values())
+        .map(task_document)
+        .collect();
+    json!({
+        "format_version": DOCUMENT_VERSION,
+        "lineage": state.map(|s| s.lineage.as_str()),
+        "serial": state.map(|s| s.serial),
+        "tasks": tasks,
+    })
+}
+
+/// `state show --json ADDRESS`: one recorded task.
+pub fn task_document(record: &TaskRecord) -> Value {
+    json!({
+        "address": record.spec.address(),
+        "attributes": record.spec,
+        "prevent_destroy": record.prevent_destroy,
+        "updated_at": record.updated_at,
+    })
+}
