@@ -386,6 +386,19 @@ async fn throttling_and_errors_are_retried_then_reported() {
     emu.shutdown().await;
 
     let mut cfg = config();
+    cfg.throttle_rate = 1.0;
+    let emu = start(cfg).await;
+    let c = client(&emu.url(), token());
+    let err = c.list_tasks(HTAP).await.unwrap_err();
+    assert_eq!(
+        (err.status, err.code()),
+        (Some(429), Some("APIGW.0308")),
+        "{err}"
+    );
+    assert!(err.attempts > 1, "throttling is retried: {err}");
+    emu.shutdown().await;
+
+    let mut cfg = config();
     cfg.error_rate = 1.0;
     let emu = start(cfg).await;
     let c = client(&emu.url(), token());
