@@ -216,6 +216,9 @@ impl Config {
 pub fn client(url: &str) -> Client {
     let mut cfg = ClientConfig::new(url, PROJECT, Credentials::Token(SecretString::from(TOKEN)));
     cfg.request_timeout = Duration::from_secs(10);
+    // The checker reads a faulty emulator too; it must not give up first.
+    cfg.max_retries = 30;
+    cfg.retry_cap = Duration::from_secs(1);
     Client::new(cfg).unwrap()
 }
 
