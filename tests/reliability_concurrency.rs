@@ -43,7 +43,10 @@ fn two_applies_at_once_one_runs_the_other_names_the_holder() {
     assert_eq!(*code, Some(1), "{err}");
     assert!(err.contains("Error acquiring the state lock"), "{err}");
     for field in ["ID:", "Operation: apply", "PID:", "Who:"] {
-        assert!(err.contains(field), "the loser names the holder ({field}): {err}");
+        assert!(
+            err.contains(field),
+            "the loser names the holder ({field}): {err}"
+        );
     }
     let winner_took = outcomes.iter().find(|o| o.0 == Some(0)).unwrap().2;
     assert!(
