@@ -70,14 +70,28 @@ impl Workspace {
                 )?;
             (provider.endpoint.clone(), creds, None)
         };
-        let client = Client::new(ClientConfig::new(
-            &endpoint,
-            &provider.project_id,
-            credentials,
-        ))?;
+        let mut cfg = ClientConfig::new(&endpoint, &provider.project_id, credentials);
+        if let Some(timeout) = request_timeout_override()? {
+            cfg.request_timeout = timeout;
+        }
+        let client = Client::new(cfg)?;
         Ok((client, running))
     }
 }
+
+/// `HTAPSYNC_REQUEST_TIMEOUT` (`500ms`, `5s`, `2m`) replaces the 30 s timeout
+/// of each request attempt: for slow links, and so tests of a hung server
+/// finish quickly. An invalid value is an error, not silently ignored.
+fn request_timeout_override() -> anyhow::Result<Option<std::time::Duration>> {
+    match std::env::var(REQUEST_TIMEOUT_VAR) {
+        Ok(v) => super::args::parse_duration(&v)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{REQUEST_TIMEOUT_VAR}: {e}")),
+        Err(_) => Ok(None),
+    }
+}
+
+const REQUEST_TIMEOUT_VAR: &str = "HTAPSYNC_REQUEST_TIMEOUT";
 
 async fn start_embedded(
     dir: &Path,

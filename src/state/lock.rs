@@ -153,7 +153,7 @@ pub(crate) fn acquire(
             Err(TryLockError::WouldBlock) => {
                 return Err(StateError::Locked {
                     lock_path: lock_path.to_path_buf(),
-                    info: read_info(&mut file).map(Box::new),
+                    info: read_holder(&mut file).map(Box::new),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(StateError::io("locking", lock_path, e)),
@@ -218,6 +218,19 @@ fn open_lock_file(path: &Path) -> Result<File, StateError> {
     options
         .open(path)
         .map_err(|e| StateError::io("opening lock", path, e))
+}
+
+/// The holder's record. A holder writes it right after taking the lock, so a
+/// second process that lost the race by microseconds waits briefly for it
+/// rather than reporting an anonymous holder (found by tests/reliability_concurrency.rs).
+fn read_holder(file: &mut File) -> Option<LockInfo> {
+    for _ in 0..20 {
+        if let Some(info) = read_info(file) {
+            return Some(info);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
 
 /// The record in a lock file, if it holds a readable one.
