@@ -26,6 +26,9 @@ impl Content {
     }
 }
 
+/// The state file's bytes and, when they had to be decoded, its state.
+type OnDisk = (Vec<u8>, Option<State>);
+
 /// State kept in one local JSON file.
 #[derive(Debug)]
 pub struct LocalBackend {
@@ -83,7 +86,7 @@ impl LocalBackend {
     /// The current file's bytes and, unless they are exactly the bytes this
     /// backend last wrote (already known to decode), its decoded state.
     /// `None` when the file does not exist.
-    fn load_for_write(&self) -> Result<Option<(Vec<u8>, Option<State>)>, StateError> {
+    fn load_for_write(&self) -> Result<Option<OnDisk>, StateError> {
         let Some(bytes) = read_optional(&self.path)? else {
             return Ok(None);
         };
