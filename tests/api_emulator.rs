@@ -407,3 +407,32 @@ async fn throttling_and_errors_are_retried_then_reported() {
     assert!(err.attempts > 1, "retried: {err}");
     emu.shutdown().await;
 }
+
+/// `find_task` reads E4 pages only until the task's row is found; a task that
+/// is not listed costs every page.
+#[tokio::test]
+async fn find_task_stops_paging_at_the_row() {
+    let emu = Emulator::new(config()).unwrap();
+    let running = emulator::spawn(emu.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let c = client(&running.url(), token());
+    for i in 0..150 {
+        let mut req = task(&format!("task_{i:03}"), &["orders"], &[]);
+        req.target_database_name = Some(format!("olap_{i:03}"));
+        req.is_create_task = Some("true".into());
+        c.check_tables(HTAP, &req).await.unwrap();
+    }
+    let requests_for = |name: &'static str| {
+        let (c, emu) = (c.clone(), emu.clone());
+        async move {
+            let before = emu.stats().requests;
+            let row = c.find_task(HTAP, name).await.unwrap();
+            (row.map(|r| r.task_name), emu.stats().requests - before)
+        }
+    };
+    assert_eq!(requests_for("task_000").await, (Some("task_000".into()), 1));
+    assert_eq!(requests_for("task_149").await, (Some("task_149".into()), 2));
+    assert_eq!(requests_for("missing_task").await, (None, 2));
+    running.shutdown().await;
+}

@@ -150,6 +150,24 @@ fn a_corrupt_state_is_an_error_that_changes_nothing() {
     );
 }
 
+/// A write skips decoding the file only when it still holds exactly the bytes
+/// this backend wrote; a file changed behind its back is decoded (and refused
+/// when corrupt) as before.
+#[test]
+fn a_file_changed_after_our_write_is_decoded_again() {
+    let (_dir, path, backend) = setup();
+    let mut state = State::new();
+    with_task(&mut state, "a");
+    backend.write(&mut state).unwrap();
+    with_task(&mut state, "b");
+    backend.write(&mut state).unwrap();
+    assert_eq!(backend.read().unwrap().unwrap().tasks.len(), 2);
+    std::fs::write(&path, b"{ not json").unwrap();
+    with_task(&mut state, "c");
+    assert!(backend.write(&mut state).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
+}
+
 #[test]
 fn a_second_writer_fails_at_once_with_the_holders_record() {
     let (_dir, path, backend) = setup();

@@ -156,6 +156,37 @@ impl Client {
         }
     }
 
+    /// E4, for one task: reads pages only until the task's row is found, so a
+    /// wait on a task near the front of a long list costs one request, not
+    /// one per page. `None` (after every page) when the task is not listed.
+    pub async fn find_task(
+        &self,
+        instance_id: &str,
+        task_name: &str,
+    ) -> Result<Option<ReplicationInfo>, ApiError> {
+        let mut seen = 0usize;
+        loop {
+            let q = query(&[
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", seen.to_string()),
+            ]);
+            let call = self.get("list-tasks", replication(instance_id, &[]), q);
+            let page: ListReplicationsResponse = self.execute(call).await?;
+            let received = page.replications.len();
+            seen += received;
+            if let Some(row) = page
+                .replications
+                .into_iter()
+                .find(|t| t.task_name == task_name)
+            {
+                return Ok(Some(row));
+            }
+            if received == 0 || seen as u64 >= page.total_count {
+                return Ok(None);
+            }
+        }
+    }
+
     /// E5: a task's configuration, by task name.
     pub async fn task_config(
         &self,

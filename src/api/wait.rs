@@ -69,7 +69,8 @@ impl Client {
     }
 
     /// Polls the task list until `done` accepts the task's row (`None` = the
-    /// task is not listed, which is what waiting for a delete wants). Returns that row.
+    /// task is not listed, which is what waiting for a delete wants). Returns
+    /// that row. Each poll reads pages only until the row is found.
     pub async fn wait_task<F: Fn(Option<&ReplicationInfo>) -> bool>(
         &self,
         instance_id: &str,
@@ -79,8 +80,7 @@ impl Client {
     ) -> Result<Option<ReplicationInfo>, ApiError> {
         let mut poll = Poll::new(deadline);
         loop {
-            let tasks = self.list_tasks(instance_id).await?;
-            let row = tasks.into_iter().find(|t| t.task_name == task_name);
+            let row = self.find_task(instance_id, task_name).await?;
             if done(row.as_ref()) {
                 return Ok(row);
             }

@@ -26,12 +26,18 @@ impl Content {
     }
 }
 
+/// The state file's bytes and, when they had to be decoded, its state.
+type OnDisk = (Vec<u8>, Option<State>);
+
 /// State kept in one local JSON file.
 #[derive(Debug)]
 pub struct LocalBackend {
     path: PathBuf,
     /// The content last read or written; `None` until the first read or write.
     last: Mutex<Option<Content>>,
+    /// The bytes this backend last wrote: when the file still holds exactly
+    /// them, the next write need not decode it again (they decoded when written).
+    written: Mutex<Option<Vec<u8>>>,
 }
 
 impl LocalBackend {
@@ -39,6 +45,7 @@ impl LocalBackend {
         LocalBackend {
             path,
             last: Mutex::new(None),
+            written: Mutex::new(None),
         }
     }
 
@@ -76,6 +83,27 @@ impl LocalBackend {
         Ok(Some((bytes, state)))
     }
 
+    /// The current file's bytes and, unless they are exactly the bytes this
+    /// backend last wrote (already known to decode), its decoded state.
+    /// `None` when the file does not exist.
+    fn load_for_write(&self) -> Result<Option<OnDisk>, StateError> {
+        let Some(bytes) = read_optional(&self.path)? else {
+            return Ok(None);
+        };
+        let ours = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_deref()
+            == Some(bytes.as_slice());
+        if ours {
+            return Ok(Some((bytes, None)));
+        }
+        warn_if_readable_by_others(&self.path);
+        let state = decode(&bytes, &self.path)?;
+        Ok(Some((bytes, Some(state))))
+    }
+
     /// Keeps `previous` as the backup, unless the backup already holds exactly it.
     fn keep_backup(&self, previous: &[u8]) -> Result<(), StateError> {
         let backup = self.backup_path();
@@ -97,13 +125,12 @@ impl Backend for LocalBackend {
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         refuse_symlink(&self.path)?;
-        let on_disk = self.load()?;
-        let baseline = match self.remembered() {
-            Some(content) => content,
-            None => on_disk
-                .as_ref()
-                .map(|(_, s)| Content::of(s))
-                .unwrap_or_default(),
+        let on_disk = self.load_for_write()?;
+        let baseline = match (self.remembered(), &on_disk) {
+            (Some(content), _) => content,
+            (None, Some((_, Some(s)))) => Content::of(s),
+            // Bytes this backend wrote were remembered as content too.
+            (None, _) => Content::default(),
         };
         let content = Content::of(state);
         if content == baseline {
@@ -132,6 +159,10 @@ impl Backend for LocalBackend {
             .map_err(|e| StateError::io("replacing", &self.path, e))?;
         *state = next;
         self.remember(content);
+        *self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(bytes);
         Ok(())
     }
 

@@ -1,0 +1,277 @@
+//! End-to-end benchmark of htapsync (issue 7): `cargo bench --bench htapsync`
+//! prints one Markdown table with the five figures of `docs/performance.md`.
+//!
+//! Everything runs through the library in release mode (the bench profile):
+//! `config::load_dir`, `plan::diff`, `check::run_gate`, `apply::execute` with
+//! the local state backend, and the emulator served over loopback HTTP with
+//! injected latency. `HTAPSYNC_BENCH_TASKS` (default 1000) shrinks figures 1,
+//! 2 and 5 for a quick try.
+
+mod e2e;
+mod local;
+mod state;
+mod workspace;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Injected request latency (L).
+const LATENCY: Duration = Duration::from_millis(20);
+/// Tasks of the plan and apply figures.
+const TASKS: usize = 1000;
+/// Tasks of the naive baseline, extrapolated to [`TASKS`] (it is linear: one request at a time).
+const BASELINE_TASKS: usize = 100;
+/// Table counts of the local scaling figure.
+const LOCAL_TABLES: [usize; 3] = [1_000, 10_000, 100_000];
+const PARALLELISMS: [usize; 2] = [10, 32];
+
+fn main() -> std::process::ExitCode {
+    if let Some(dir) = std::env::var_os(local::CHILD_ENV) {
+        return exit(local::child(Path::new(&dir)));
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: only measure under bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("htapsync bench: run with `cargo bench --bench htapsync`");
+        return std::process::ExitCode::SUCCESS;
+    }
+    exit(run())
+}
+
+fn exit(result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let tasks = std::env::var("HTAPSYNC_BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(TASKS);
+    let root = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut rows = Vec::new();
+
+    // 3. Local work scaling (first: nothing else is running yet).
+    let mut local_runs = Vec::new();
+    for tables in LOCAL_TABLES {
+        let dir = root.path().join(format!("local_{tables}"));
+        workspace::generate(&dir, tables / workspace::TABLES_PER_TASK)
+            .map_err(|e| e.to_string())?;
+        let run = local::measure(&dir)?;
+        eprintln!("local {tables} tables: {run:?}");
+        local_runs.push((tables, run));
+    }
+
+    // 4. State write of a 10k-task state (the 100k-table workspace has 10k tasks).
+    let big =
+        htapsync::config::load_dir(&root.path().join("local_100000")).map_err(|d| d.to_string())?;
+    let state_run = state::measure(&big.desired.tasks)?;
+    drop(big);
+    eprintln!("state: {state_run:?}");
+
+    // 1, 2, 5. Networked figures.
+    let dir = root.path().join("e2e");
+    workspace::generate(&dir, tasks).map_err(|e| e.to_string())?;
+    let loaded = htapsync::config::load_dir(&dir).map_err(|d| d.to_string())?;
+    let cloud =
+        htapsync::emulator::load_cloud(&dir.join("cloud/cloud.toml")).map_err(|e| e.to_string())?;
+    let desired = &loaded.desired.tasks;
+    let plan = htapsync::plan::diff(desired, &BTreeMap::new(), &[]).map_err(|e| e.to_string())?;
+    let baseline_desired: BTreeMap<_, _> = desired
+        .iter()
+        .take(BASELINE_TASKS.min(tasks))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let baseline_plan = htapsync::plan::diff(&baseline_desired, &BTreeMap::new(), &[])
+        .map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut gates = Vec::new();
+    let mut applies = Vec::new();
+    let baseline = rt.block_on(async {
+        let server = e2e::server(&cloud, LATENCY)?;
+        for c in PARALLELISMS {
+            let run = e2e::gate(&server.url, &plan, c).await?;
+            eprintln!("gate: {run:?}");
+            gates.push(run);
+        }
+        let run = e2e::gate(&server.url, &baseline_plan, 1).await?;
+        eprintln!("baseline: {run:?}");
+        drop(server);
+        for c in PARALLELISMS {
+            // A fresh cloud each time: every task is created.
+            let server = e2e::server(&cloud, LATENCY)?;
+            let run = e2e::apply(&server.url, &plan, desired, c).await?;
+            eprintln!("apply: {run:?}");
+            applies.push(run);
+        }
+        Ok::<_, String>(run)
+    })?;
+
+    for g in &gates {
+        rows.push(net_row("1 gate floor ratio", "plan", g, 1.15, None));
+    }
+    for a in &applies {
+        rows.push(net_row("2 apply floor ratio", "apply", a, 1.25, None));
+    }
+    rows.extend(local_rows(&local_runs));
+    rows.push([
+        "4 state write".into(),
+        format!("{} tasks, LocalBackend::write", state_run.tasks),
+        format!(
+            "overwrite {} (first write {}; encode+write_atomic alone {}); {:.1} MB",
+            ms(state_run.overwrite),
+            ms(state_run.first_write),
+            ms(state_run.atomic_only),
+            state_run.bytes as f64 / 1e6
+        ),
+        "-".into(),
+        "-".into(),
+    ]);
+    let scale = tasks as f64 / baseline.tasks.max(1) as f64;
+    let extrapolated = baseline.wall.mul_f64(scale);
+    rows.push(net_row(
+        "5 naive baseline",
+        "plan",
+        &baseline,
+        f64::NAN,
+        Some((tasks, extrapolated)),
+    ));
+    if let Some(best) = gates.iter().map(|g| g.wall).min() {
+        rows.push([
+            "5 speed-up".into(),
+            format!("{tasks} tasks: baseline / best gate"),
+            format!(
+                "{} / {} = {:.1}x",
+                secs(extrapolated),
+                secs(best),
+                extrapolated.as_secs_f64() / best.as_secs_f64()
+            ),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
+
+    println!(
+        "\nhtapsync benchmark: {} CPUs, L = {} ms, {tasks} tasks x {} tables, bench profile, {:.0} s in all\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        LATENCY.as_millis(),
+        workspace::TABLES_PER_TASK,
+        started.elapsed().as_secs_f64()
+    );
+    println!("| figure | setting | measured | target | met |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!("| {} |", r.join(" | "));
+    }
+    Ok(())
+}
+
+type Row = [String; 5];
+
+fn net_row(
+    figure: &str,
+    what: &str,
+    run: &e2e::NetRun,
+    target: f64,
+    extrapolated: Option<(usize, Duration)>,
+) -> Row {
+    let ratio = run.ratio(LATENCY);
+    let mut measured = format!(
+        "wall {}, R = {} ({:.2}/task), max in flight {}, floor {}, ratio {:.3}",
+        secs(run.wall),
+        run.requests,
+        run.per_task(),
+        run.max_in_flight,
+        secs(run.floor(LATENCY)),
+        ratio
+    );
+    if run.state_writes > 0 {
+        measured.push_str(&format!(
+            "; {} state writes, {} in them",
+            run.state_writes,
+            secs(run.state_write_time)
+        ));
+    }
+    if let Some((tasks, wall)) = extrapolated {
+        measured.push_str(&format!("; extrapolated to {tasks} tasks: {}", secs(wall)));
+    }
+    let (target, met) = if target.is_nan() {
+        ("-".to_string(), "-".to_string())
+    } else {
+        (format!("<= {target}"), yes(ratio <= target))
+    };
+    [
+        figure.to_string(),
+        format!(
+            "{what} {} tasks, parallelism {}",
+            run.tasks, run.parallelism
+        ),
+        measured,
+        target,
+        met,
+    ]
+}
+
+fn local_rows(runs: &[(usize, local::LocalRun)]) -> Vec<Row> {
+    let mut rows: Vec<Row> = runs
+        .iter()
+        .map(|(tables, r)| {
+            let peak_mb = r.peak_kb as f64 / 1024.0;
+            let mut target = "RSS < 300 MB".to_string();
+            let mut met = peak_mb < 300.0;
+            if *tables == 100_000 {
+                target.push_str(", < 1 s");
+                met &= r.total() < Duration::from_secs(1);
+            }
+            [
+                "3 local work".into(),
+                format!("{tables} tables"),
+                format!(
+                    "{} (load {}, diff {}, render {}); peak RSS {:.0} MB (at start {:.0} MB); output {:.1} MB",
+                    ms(r.total()),
+                    ms(r.load),
+                    ms(r.diff),
+                    ms(r.render),
+                    peak_mb,
+                    r.base_kb as f64 / 1024.0,
+                    r.output_bytes as f64 / 1e6
+                ),
+                target,
+                yes(met),
+            ]
+        })
+        .collect();
+    let t = |n: usize| runs.iter().find(|(k, _)| *k == n).map(|(_, r)| r.total());
+    if let (Some(t10), Some(t100)) = (t(10_000), t(100_000)) {
+        let ratio = t100.as_secs_f64() / t10.as_secs_f64();
+        rows.push([
+            "3 scaling".into(),
+            "t(100k) / t(10k)".into(),
+            format!("{ratio:.2}"),
+            "<= 12".into(),
+            yes(ratio <= 12.0),
+        ]);
+    }
+    rows
+}
+
+fn yes(ok: bool) -> String {
+    if ok { "yes" } else { "**no**" }.to_string()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
