@@ -314,3 +314,14 @@ fn a_task_created_paused_is_registered_not_started_then_started_on_unpause() {
     assert!(!status.contains("Wait"), "{status}");
     ws.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[test]
+fn relative_paths_are_relative_to_the_chdir() {
+    let ws = Workspace::example("quickstart");
+    ws.run_ok(&["plan", "-out", "relative.plan"], 0);
+    assert!(ws.path("relative.plan").exists(), "written inside -C DIR");
+    let out = ws.run_ok(&["apply", "relative.plan"], 0);
+    assert!(out.contains("2 added"), "{out}");
+    let out = ws.run_ok(&["show", "relative.plan"], 0);
+    assert!(out.contains("task.orders_sync will be created"), "{out}");
+}

@@ -12,7 +12,8 @@ use std::path::PathBuf;
     propagate_version = true
 )]
 pub struct Cli {
-    /// Use DIR as the configuration directory (every *.toml in it is loaded).
+    /// Use DIR as the configuration directory (every *.toml in it is loaded);
+    /// relative paths on the command line are relative to DIR.
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
     pub chdir: Option<PathBuf>,
     /// State file path (overrides [state] path).
@@ -26,6 +27,33 @@ pub struct Cli {
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Makes relative paths given on the command line (`--state`, `-out`, a
+    /// plan file, `--generate-config`) relative to `-C DIR`, as Terraform's
+    /// `-chdir` does, so `htapsync -C infra plan -out p.plan` writes `infra/p.plan`.
+    pub fn resolve_paths_against_chdir(&mut self) {
+        let Some(dir) = self.chdir.clone() else {
+            return;
+        };
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        let paths: Vec<&mut PathBuf> = match &mut self.command {
+            Command::Plan(a) => a.out.iter_mut().collect(),
+            Command::Apply(a) => a.plan_file.iter_mut().collect(),
+            Command::Show { file, .. } => file.iter_mut().collect(),
+            Command::Import(a) => a.generate_config.iter_mut().collect(),
+            _ => Vec::new(),
+        };
+        paths
+            .into_iter()
+            .chain(self.state.iter_mut())
+            .for_each(resolve);
+    }
 }
 
 #[derive(Debug, Subcommand)]

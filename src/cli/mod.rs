@@ -43,7 +43,7 @@ pub type CmdResult = Result<u8, Failure>;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(args::normalise_args(std::env::args())) {
+    let mut cli = match Cli::try_parse_from(args::normalise_args(std::env::args())) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
@@ -51,6 +51,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    cli.resolve_paths_against_chdir();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
