@@ -32,11 +32,23 @@ pub fn encode(state: &State) -> Vec<u8> {
 }
 
 fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
+    let mut backup = path.as_os_str().to_owned();
+    backup.push(".backup");
+    let backup = std::path::PathBuf::from(backup);
+    let restore_hint = if backup.is_file() {
+        format!(
+            " Restore it from {} if the file was damaged.",
+            backup.display()
+        )
+    } else {
+        String::new()
+    };
     StateError::Parse {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
+        restore_hint,
     }
 }
 

@@ -17,13 +17,15 @@ pub enum StateError {
     /// The bytes are not a valid state document.
     #[error(
         "{path}:{line}:{column}: the state file is not valid: {message}\n\
-         Nothing was changed. Restore it from {path}.backup if the file was damaged."
+         Nothing was changed.{restore_hint}"
     )]
     Parse {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
+        /// " Restore it from ….backup …" when a backup exists, else empty.
+        restore_hint: String,
     },
     /// The document is valid JSON but breaks a rule of the format.
     #[error("{path}: the state file is not valid: {message}\nNothing was changed.")]
