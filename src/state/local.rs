@@ -6,9 +6,10 @@ use super::{
     Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock,
 };
 use std::collections::BTreeMap;
+use std::fs::Metadata;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 /// What decides whether a write changes anything (lineage, serial and version do not).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -24,20 +25,69 @@ impl Content {
             intents: state.intents.clone(),
         }
     }
+
+    /// Whether `state` has exactly this content (no copy made to find out).
+    fn matches(&self, state: &State) -> bool {
+        self.tasks == state.tasks && self.intents == state.intents
+    }
 }
 
-/// The state file's bytes and, when they had to be decoded, its state.
-type OnDisk = (Vec<u8>, Option<State>);
+/// Identifies one version of a file without reading it: a rename over it
+/// (every atomic writer) changes the inode, an edit in place changes the size
+/// or the change time (which, unlike the modification time, no tool can set back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+    #[cfg(unix)]
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino()),
+            #[cfg(unix)]
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// The state file as a write finds it.
+enum OnDisk {
+    /// No file yet.
+    Missing,
+    /// Exactly what this backend last wrote (same [`Stamp`]): it was
+    /// round-trip checked when written, so it is neither read nor decoded.
+    Ours,
+    /// Anything else: its bytes (kept as the backup) and decoded state.
+    Foreign(Vec<u8>, State),
+}
 
 /// State kept in one local JSON file.
+///
+/// One value serves one command: the first write that replaces a file this
+/// backend did not write keeps that file as `<path>.backup`; later writes of
+/// the same backend replace only the state file (as Terraform's local backend
+/// does), so a run of many operations pays for one backup, not one per write.
 #[derive(Debug)]
 pub struct LocalBackend {
     path: PathBuf,
     /// The content last read or written; `None` until the first read or write.
     last: Mutex<Option<Content>>,
-    /// The bytes this backend last wrote: when the file still holds exactly
-    /// them, the next write need not decode it again (they decoded when written).
-    written: Mutex<Option<Vec<u8>>>,
+    /// The stamp of the file this backend last wrote.
+    written: Mutex<Option<Stamp>>,
+}
+
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LocalBackend {
@@ -57,20 +107,6 @@ impl LocalBackend {
         suffixed(&self.path, ".lock")
     }
 
-    fn remember(&self, content: Content) {
-        *self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(content);
-    }
-
-    fn remembered(&self) -> Option<Content> {
-        self.last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
     /// The current file's bytes and decoded state; `None` when it does not exist.
     fn load(&self) -> Result<Option<(Vec<u8>, State)>, StateError> {
         refuse_symlink(&self.path)?;
@@ -83,25 +119,22 @@ impl LocalBackend {
         Ok(Some((bytes, state)))
     }
 
-    /// The current file's bytes and, unless they are exactly the bytes this
-    /// backend last wrote (already known to decode), its decoded state.
-    /// `None` when the file does not exist.
-    fn load_for_write(&self) -> Result<Option<OnDisk>, StateError> {
-        let Some(bytes) = read_optional(&self.path)? else {
-            return Ok(None);
+    /// How the file looks to a write: a `stat` when it is still the one this
+    /// backend wrote, otherwise a full read and decode (a corrupt file is
+    /// refused, never overwritten).
+    fn load_for_write(&self) -> Result<OnDisk, StateError> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
+            Err(e) => return Err(StateError::io("reading", &self.path, e)),
         };
-        let ours = self
-            .written
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_deref()
-            == Some(bytes.as_slice());
-        if ours {
-            return Ok(Some((bytes, None)));
+        if guard(&self.written).as_ref() == Some(&Stamp::of(&meta)) {
+            return Ok(OnDisk::Ours);
         }
-        warn_if_readable_by_others(&self.path);
-        let state = decode(&bytes, &self.path)?;
-        Ok(Some((bytes, Some(state))))
+        match self.load()? {
+            Some((bytes, state)) => Ok(OnDisk::Foreign(bytes, state)),
+            None => Ok(OnDisk::Missing),
+        }
     }
 
     /// Keeps `previous` as the backup, unless the backup already holds exactly it.
@@ -114,35 +147,13 @@ impl LocalBackend {
         warn_if_readable_by_others(&backup);
         write_atomic(&backup, previous).map_err(|e| StateError::io("writing backup", &backup, e))
     }
-}
 
-impl Backend for LocalBackend {
-    fn read(&self) -> Result<Option<State>, StateError> {
-        let state = self.load()?.map(|(_, state)| state);
-        self.remember(state.as_ref().map(Content::of).unwrap_or_default());
-        Ok(state)
-    }
-
-    fn write(&self, state: &mut State) -> Result<(), StateError> {
-        refuse_symlink(&self.path)?;
-        let on_disk = self.load_for_write()?;
-        let baseline = match (self.remembered(), &on_disk) {
-            (Some(content), _) => content,
-            (None, Some((_, Some(s)))) => Content::of(s),
-            // Bytes this backend wrote were remembered as content too.
-            (None, _) => Content::default(),
-        };
-        let content = Content::of(state);
-        if content == baseline {
-            return Ok(());
-        }
-        let mut next = state.clone();
-        next.serial += 1;
-        next.format_version = FORMAT_VERSION;
-        next.htapsync_version = env!("CARGO_PKG_VERSION").to_string();
-        let bytes = encode(&next);
+    /// Encodes `next`, checks that it reads back identically and replaces the
+    /// file with it (after keeping a foreign previous file as the backup).
+    fn replace(&self, next: &State, on_disk: &OnDisk) -> Result<(), StateError> {
+        let bytes = encode(next);
         // Round-trip check before touching disk: never persist what we could not read back.
-        if decode(&bytes, &self.path)? != next {
+        if decode(&bytes, &self.path)? != *next {
             return Err(StateError::Invalid {
                 path: self.path.clone(),
                 message: "the encoded state does not read back identically; nothing was written"
@@ -151,18 +162,53 @@ impl Backend for LocalBackend {
         }
         let staged = StagedFile::stage(&self.path, &bytes, CrashHooks::State)
             .map_err(|e| StateError::io("writing", &self.path, e))?;
-        if let Some((previous, _)) = &on_disk {
+        if let OnDisk::Foreign(previous, _) = on_disk {
             self.keep_backup(previous)?;
         }
         staged
             .commit()
             .map_err(|e| StateError::io("replacing", &self.path, e))?;
-        *state = next;
-        self.remember(content);
-        *self
-            .written
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(bytes);
+        // Without a stamp the next write reads the file again: slower, never wrong.
+        *guard(&self.written) = std::fs::metadata(&self.path).ok().map(|m| Stamp::of(&m));
+        Ok(())
+    }
+}
+
+impl Backend for LocalBackend {
+    fn read(&self) -> Result<Option<State>, StateError> {
+        let state = self.load()?.map(|(_, state)| state);
+        *guard(&self.last) = Some(state.as_ref().map(Content::of).unwrap_or_default());
+        Ok(state)
+    }
+
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        refuse_symlink(&self.path)?;
+        let on_disk = self.load_for_write()?;
+        let unchanged = match (guard(&self.last).as_ref(), &on_disk) {
+            (Some(content), _) => content.matches(state),
+            (None, OnDisk::Foreign(_, s)) => s.tasks == state.tasks && s.intents == state.intents,
+            // A file this backend wrote was remembered as content too.
+            (None, _) => state.tasks.is_empty() && state.intents.is_empty(),
+        };
+        if unchanged {
+            return Ok(());
+        }
+        let stamped = (
+            state.serial,
+            state.format_version,
+            std::mem::replace(
+                &mut state.htapsync_version,
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+        );
+        state.serial += 1;
+        state.format_version = FORMAT_VERSION;
+        if let Err(e) = self.replace(state, &on_disk) {
+            // Nothing was persisted: the caller's state stays as it was.
+            (state.serial, state.format_version, state.htapsync_version) = stamped;
+            return Err(e);
+        }
+        *guard(&self.last) = Some(Content::of(state));
         Ok(())
     }
 
