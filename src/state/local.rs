@@ -5,6 +5,8 @@ use super::codec::{decode, encode};
 use super::{
     Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
@@ -26,10 +28,66 @@ impl Content {
         }
     }
 
-    /// Whether `state` has exactly this content (no copy made to find out).
-    fn matches(&self, state: &State) -> bool {
-        self.tasks == state.tasks && self.intents == state.intents
+    /// Brings this content up to `state`, copying only what `changes` names.
+    fn apply(&mut self, changes: &Changes, state: &State) {
+        for name in &changes.removed {
+            self.tasks.remove(name);
+        }
+        for name in &changes.tasks {
+            if let Some(record) = state.tasks.get(name) {
+                self.tasks.insert(name.clone(), record.clone());
+            }
+        }
+        if changes.intents {
+            self.intents = state.intents.clone();
+        }
     }
+}
+
+/// What a write changes against the content last read or written. Lets a
+/// write of a large state copy and check only the records that changed.
+#[derive(Debug, Default)]
+struct Changes {
+    /// Tasks added or modified.
+    tasks: Vec<String>,
+    removed: Vec<String>,
+    intents: bool,
+}
+
+impl Changes {
+    fn between(before: &Content, state: &State) -> Changes {
+        Changes {
+            tasks: state
+                .tasks
+                .iter()
+                .filter(|(name, record)| before.tasks.get(*name) != Some(*record))
+                .map(|(name, _)| name.clone())
+                .collect(),
+            removed: before
+                .tasks
+                .keys()
+                .filter(|name| !state.tasks.contains_key(*name))
+                .cloned()
+                .collect(),
+            intents: before.intents != state.intents,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.removed.is_empty() && !self.intents
+    }
+}
+
+/// How much of an encoded state to read back before it is written.
+enum Check<'a> {
+    /// Decode the whole document: the first write of a backend, or over a
+    /// file it did not write.
+    Full,
+    /// Over the file this backend wrote (which was checked): the document is
+    /// the same header, records and intents serialised one after another, so
+    /// it reads back identically when the header, the changed records and the
+    /// intents each do.
+    Changed(&'a Changes),
 }
 
 /// Identifies one version of a file without reading it: a rename over it
@@ -68,7 +126,7 @@ enum OnDisk {
     /// round-trip checked when written, so it is neither read nor decoded.
     Ours,
     /// Anything else: its bytes (kept as the backup) and decoded state.
-    Foreign(Vec<u8>, State),
+    Foreign(Vec<u8>, Box<State>),
 }
 
 /// State kept in one local JSON file.
@@ -132,7 +190,7 @@ impl LocalBackend {
             return Ok(OnDisk::Ours);
         }
         match self.load()? {
-            Some((bytes, state)) => Ok(OnDisk::Foreign(bytes, state)),
+            Some((bytes, state)) => Ok(OnDisk::Foreign(bytes, Box::new(state))),
             None => Ok(OnDisk::Missing),
         }
     }
@@ -150,10 +208,19 @@ impl LocalBackend {
 
     /// Encodes `next`, checks that it reads back identically and replaces the
     /// file with it (after keeping a foreign previous file as the backup).
-    fn replace(&self, next: &State, on_disk: &OnDisk) -> Result<(), StateError> {
+    fn replace(
+        &self,
+        next: &State,
+        previous: Option<&[u8]>,
+        check: Check<'_>,
+    ) -> Result<(), StateError> {
         let bytes = encode(next);
         // Round-trip check before touching disk: never persist what we could not read back.
-        if decode(&bytes, &self.path)? != *next {
+        let reads_back = match check {
+            Check::Full => decode(&bytes, &self.path)? == *next,
+            Check::Changed(changes) => self.changes_read_back(next, changes)?,
+        };
+        if !reads_back {
             return Err(StateError::Invalid {
                 path: self.path.clone(),
                 message: "the encoded state does not read back identically; nothing was written"
@@ -162,7 +229,7 @@ impl LocalBackend {
         }
         let staged = StagedFile::stage(&self.path, &bytes, CrashHooks::State)
             .map_err(|e| StateError::io("writing", &self.path, e))?;
-        if let OnDisk::Foreign(previous, _) = on_disk {
+        if let Some(previous) = previous {
             self.keep_backup(previous)?;
         }
         staged
@@ -172,6 +239,35 @@ impl LocalBackend {
         *guard(&self.written) = std::fs::metadata(&self.path).ok().map(|m| Stamp::of(&m));
         Ok(())
     }
+
+    /// [`Check::Changed`]: the header (through [`decode`], so its version
+    /// checks apply), each changed record (keyed by its own name, as `decode`
+    /// demands) and the intents read back identically.
+    fn changes_read_back(&self, next: &State, changes: &Changes) -> Result<bool, StateError> {
+        let header = State {
+            tasks: BTreeMap::new(),
+            intents: Vec::new(),
+            lineage: next.lineage.clone(),
+            htapsync_version: next.htapsync_version.clone(),
+            ..*next
+        };
+        if decode(&encode(&header), &self.path)? != header {
+            return Ok(false);
+        }
+        let records_ok = changes.tasks.iter().all(|name| {
+            next.tasks
+                .get(name)
+                .is_some_and(|r| r.spec.name == *name && round_trips(r))
+        });
+        Ok(records_ok && (!changes.intents || round_trips(&next.intents)))
+    }
+}
+
+fn round_trips<T: Serialize + DeserializeOwned + PartialEq>(value: &T) -> bool {
+    serde_json::to_vec(value)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<T>(&bytes).ok())
+        .is_some_and(|back| back == *value)
 }
 
 impl Backend for LocalBackend {
@@ -183,14 +279,23 @@ impl Backend for LocalBackend {
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         refuse_symlink(&self.path)?;
-        let on_disk = self.load_for_write()?;
-        let unchanged = match (guard(&self.last).as_ref(), &on_disk) {
-            (Some(content), _) => content.matches(state),
-            (None, OnDisk::Foreign(_, s)) => s.tasks == state.tasks && s.intents == state.intents,
-            // A file this backend wrote was remembered as content too.
-            (None, _) => state.tasks.is_empty() && state.intents.is_empty(),
+        let (previous, found) = match self.load_for_write()? {
+            OnDisk::Missing => (None, None),
+            OnDisk::Ours => (None, Some(None)),
+            OnDisk::Foreign(bytes, state) => (Some(bytes), Some(Some(state))),
         };
-        if unchanged {
+        let check_changes_only = matches!(found, Some(None));
+        let mut last = guard(&self.last);
+        let baseline = last.get_or_insert_with(|| match found.flatten() {
+            Some(s) => Content {
+                tasks: s.tasks,
+                intents: s.intents,
+            },
+            // Bytes this backend wrote were remembered as content too.
+            None => Content::default(),
+        });
+        let changes = Changes::between(baseline, state);
+        if changes.is_empty() {
             return Ok(());
         }
         let stamped = (
@@ -203,12 +308,17 @@ impl Backend for LocalBackend {
         );
         state.serial += 1;
         state.format_version = FORMAT_VERSION;
-        if let Err(e) = self.replace(state, &on_disk) {
+        let check = if check_changes_only {
+            Check::Changed(&changes)
+        } else {
+            Check::Full
+        };
+        if let Err(e) = self.replace(state, previous.as_deref(), check) {
             // Nothing was persisted: the caller's state stays as it was.
             (state.serial, state.format_version, state.htapsync_version) = stamped;
             return Err(e);
         }
-        *guard(&self.last) = Some(Content::of(state));
+        baseline.apply(&changes, state);
         Ok(())
     }
 
@@ -267,4 +377,79 @@ fn warn_if_readable_by_others(path: &Path) {
     }
     #[cfg(not(unix))]
     let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ReplScope, ReplType, TaskSpec};
+
+    fn record(name: &str) -> TaskRecord {
+        TaskRecord {
+            spec: TaskSpec {
+                name: name.to_string(),
+                instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
+                source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
+                source_node_id: None,
+                source_database_name: "shop".into(),
+                target_database_name: "shop".into(),
+                repl_type: ReplType::IncludeTables,
+                repl_scope: ReplScope::Part,
+                tables: vec!["orders".into()],
+                db_configs: Default::default(),
+                table_configs: Default::default(),
+                paused: false,
+            },
+            prevent_destroy: false,
+            updated_at: String::new(),
+        }
+    }
+
+    /// The remembered content is updated record by record; after adds,
+    /// changes, removals and intents it must equal the state written, or a
+    /// later write would be skipped or checked against the wrong baseline.
+    #[test]
+    fn remembered_content_follows_every_kind_of_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.json");
+        let backend = LocalBackend::new(path.clone());
+        let mut state = State::new();
+        let steps: [&dyn Fn(&mut State); 5] = [
+            &|s| {
+                s.tasks.insert("a".into(), record("a"));
+                s.tasks.insert("b".into(), record("b"));
+            },
+            &|s| s.tasks.get_mut("a").expect("a").spec.paused = true,
+            &|s| {
+                s.tasks.remove("b");
+                s.tasks.insert("c".into(), record("c"));
+            },
+            &|s| {
+                s.intents.push(Intent {
+                    id: "i".into(),
+                    address: record("d").spec.address(),
+                    operation: super::super::IntentOp::Create,
+                    spec: record("d").spec,
+                    started_at: String::new(),
+                })
+            },
+            &|s| s.intents.clear(),
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            step(&mut state);
+            backend.write(&mut state).expect("write");
+            assert_eq!(state.serial, i as u64 + 1);
+            assert_eq!(
+                guard(&backend.last).as_ref(),
+                Some(&Content::of(&state)),
+                "step {i}"
+            );
+            assert_eq!(
+                LocalBackend::new(path.clone()).read().expect("read"),
+                Some(state.clone())
+            );
+            backend.write(&mut state).expect("unchanged write");
+            assert_eq!(state.serial, i as u64 + 1, "step {i}: nothing to write");
+        }
+    }
 }
