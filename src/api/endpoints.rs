@@ -142,7 +142,7 @@ impl Client {
     pub async fn list_tasks(&self, instance_id: &str) -> Result<Vec<ReplicationInfo>, ApiError> {
         let mut all = Vec::new();
         loop {
-            let page = self.list_page(instance_id, all.len()).await?;
+            let page = self.list_page(instance_id, all.len(), PAGE_SIZE).await?;
             let received = page.replications.len();
             all.extend(page.replications);
             if received == 0 || all.len() as u64 >= page.total_count {
@@ -151,14 +151,15 @@ impl Client {
         }
     }
 
-    /// E4, one page of at most [`PAGE_SIZE`] rows from item `offset`.
+    /// E4, one page of at most `limit` (1 to [`PAGE_SIZE`]) rows from item `offset`.
     pub(crate) async fn list_page(
         &self,
         instance_id: &str,
         offset: usize,
+        limit: usize,
     ) -> Result<ListReplicationsResponse, ApiError> {
         let q = query(&[
-            ("limit", PAGE_SIZE.to_string()),
+            ("limit", limit.clamp(1, PAGE_SIZE).to_string()),
             ("offset", offset.to_string()),
         ]);
         let call = self.get("list-tasks", replication(instance_id, &[]), q);

@@ -76,16 +76,19 @@ impl RowHints {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The offset of the page to read first, and whether the task had a hint.
+    /// The offset to read the first page from, and whether the task had a
+    /// hint. Offsets are item offsets, so the page is centred on the guess:
+    /// rows move both ways as other tasks are created and deleted.
     fn first_page(&self, instance_id: &str, task_name: &str) -> (usize, bool) {
         let hints = self.lock();
         let Some(rows) = hints.get(instance_id) else {
             return (0, false);
         };
         match rows.index.get(task_name) {
-            Some(&i) => (page_of(i), true),
-            // A new row lands at index `total` or a little later (other creates).
-            None if rows.new_at_end => (page_of(rows.total), false),
+            Some(&i) => (around(i), true),
+            // A new row lands near `total`: after rows that were listed, or
+            // among those registered since the last page was read.
+            None if rows.new_at_end => (around(rows.total), false),
             None => (0, false),
         }
     }
@@ -112,14 +115,15 @@ impl RowHints {
     }
 }
 
-fn page_of(index: usize) -> usize {
-    index / PAGE_SIZE * PAGE_SIZE
+/// The offset of a page with `index` in its middle.
+fn around(index: usize) -> usize {
+    index.saturating_sub(PAGE_SIZE / 2)
 }
 
 impl Client {
-    /// E4, for one task: its row, or `None` once every page was read without
-    /// it. Reads the likely page first (see [`RowHints`]), then on to the end
-    /// of the list and around from its start, stopping at the row.
+    /// E4, for one task: its row, or `None` once the whole list was read
+    /// without it. Reads the likely page first (see [`RowHints`]), then on to
+    /// the end of the list and around from its start, stopping at the row.
     pub async fn find_task(
         &self,
         instance_id: &str,
@@ -130,7 +134,13 @@ impl Client {
         let mut offset = start;
         let mut wrapped = start == 0;
         loop {
-            let page = self.list_page(instance_id, offset).await?;
+            // Back at the start, read only up to where the first leg began.
+            let limit = if wrapped && start > 0 {
+                PAGE_SIZE.min(start - offset)
+            } else {
+                PAGE_SIZE
+            };
+            let page = self.list_page(instance_id, offset, limit).await?;
             hints.saw_total(instance_id, page.total_count);
             let received = page.replications.len();
             if let Some((i, row)) = page
