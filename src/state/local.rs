@@ -2,6 +2,7 @@
 
 use super::atomic::{CrashHooks, StagedFile, write_atomic};
 use super::codec::{decode, encode};
+use super::fragments::Fragments;
 use super::{
     Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock,
 };
@@ -87,7 +88,7 @@ enum Check<'a> {
     /// the same header, records and intents serialised one after another, so
     /// it reads back identically when the header, the changed records and the
     /// intents each do.
-    Changed(&'a Changes),
+    Changed(&'a Changes, &'a Fragments),
 }
 
 /// Identifies one version of a file without reading it: a rename over it
@@ -142,6 +143,9 @@ pub struct LocalBackend {
     last: Mutex<Option<Content>>,
     /// The stamp of the file this backend last wrote.
     written: Mutex<Option<Stamp>>,
+    /// The task records of the content last written, rendered, so that a
+    /// write renders only the records that changed.
+    pieces: Mutex<Option<Fragments>>,
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -154,6 +158,7 @@ impl LocalBackend {
             path,
             last: Mutex::new(None),
             written: Mutex::new(None),
+            pieces: Mutex::new(None),
         }
     }
 
@@ -211,14 +216,14 @@ impl LocalBackend {
     fn replace(
         &self,
         next: &State,
+        bytes: &[u8],
         previous: Option<&[u8]>,
         check: Check<'_>,
     ) -> Result<(), StateError> {
-        let bytes = encode(next);
         // Round-trip check before touching disk: never persist what we could not read back.
         let reads_back = match check {
-            Check::Full => decode(&bytes, &self.path)? == *next,
-            Check::Changed(changes) => self.changes_read_back(next, changes)?,
+            Check::Full => decode(bytes, &self.path)? == *next,
+            Check::Changed(changes, pieces) => self.changes_read_back(next, changes, pieces)?,
         };
         if !reads_back {
             return Err(StateError::Invalid {
@@ -227,7 +232,7 @@ impl LocalBackend {
                     .into(),
             });
         }
-        let staged = StagedFile::stage(&self.path, &bytes, CrashHooks::State)
+        let staged = StagedFile::stage(&self.path, bytes, CrashHooks::State)
             .map_err(|e| StateError::io("writing", &self.path, e))?;
         if let Some(previous) = previous {
             self.keep_backup(previous)?;
@@ -241,9 +246,14 @@ impl LocalBackend {
     }
 
     /// [`Check::Changed`]: the header (through [`decode`], so its version
-    /// checks apply), each changed record (keyed by its own name, as `decode`
-    /// demands) and the intents read back identically.
-    fn changes_read_back(&self, next: &State, changes: &Changes) -> Result<bool, StateError> {
+    /// checks apply), the piece of each changed record (keyed by its own
+    /// name, as `decode` demands) and the intents read back identically.
+    fn changes_read_back(
+        &self,
+        next: &State,
+        changes: &Changes,
+        pieces: &Fragments,
+    ) -> Result<bool, StateError> {
         let header = State {
             tasks: BTreeMap::new(),
             intents: Vec::new(),
@@ -257,7 +267,7 @@ impl LocalBackend {
         let records_ok = changes.tasks.iter().all(|name| {
             next.tasks
                 .get(name)
-                .is_some_and(|r| r.spec.name == *name && round_trips(r))
+                .is_some_and(|r| r.spec.name == *name && pieces.reads_back(name, r))
         });
         Ok(records_ok && (!changes.intents || round_trips(&next.intents)))
     }
@@ -273,6 +283,7 @@ fn round_trips<T: Serialize + DeserializeOwned + PartialEq>(value: &T) -> bool {
 impl Backend for LocalBackend {
     fn read(&self) -> Result<Option<State>, StateError> {
         let state = self.load()?.map(|(_, state)| state);
+        *guard(&self.pieces) = None;
         *guard(&self.last) = Some(state.as_ref().map(Content::of).unwrap_or_default());
         Ok(state)
     }
@@ -308,14 +319,25 @@ impl Backend for LocalBackend {
         );
         state.serial += 1;
         state.format_version = FORMAT_VERSION;
+        let mut kept = guard(&self.pieces);
+        let pieces = match kept.as_mut() {
+            Some(p) if check_changes_only => {
+                p.update(&changes.tasks, &changes.removed, &state.tasks);
+                p
+            }
+            _ => kept.insert(Fragments::of(&state.tasks)),
+        };
+        let bytes = pieces.encode(state);
         let check = if check_changes_only {
-            Check::Changed(&changes)
+            Check::Changed(&changes, pieces)
         } else {
             Check::Full
         };
-        if let Err(e) = self.replace(state, previous.as_deref(), check) {
-            // Nothing was persisted: the caller's state stays as it was.
+        if let Err(e) = self.replace(state, &bytes, previous.as_deref(), check) {
+            // Nothing was persisted: the caller's state stays as it was, and
+            // the pieces (already updated) no longer match what was written.
             (state.serial, state.format_version, state.htapsync_version) = stamped;
+            *kept = None;
             return Err(e);
         }
         baseline.apply(&changes, state);
