@@ -94,6 +94,9 @@ enum Check<'a> {
 /// Identifies one version of a file without reading it: a rename over it
 /// (every atomic writer) changes the inode, an edit in place changes the size
 /// or the change time (which, unlike the modification time, no tool can set back).
+/// Limit: where timestamps are coarse (a clock tick), a same-size edit in place
+/// within one tick of our write would go unseen; the state lock keeps other
+/// htapsync writers out, so only a hand edit racing an apply could do that.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
     len: u64,
