@@ -408,21 +408,27 @@ async fn throttling_and_errors_are_retried_then_reported() {
     emu.shutdown().await;
 }
 
-/// `find_task` reads E4 pages only until the task's row is found; a task that
-/// is not listed costs every page.
-#[tokio::test]
-async fn find_task_stops_paging_at_the_row() {
-    let emu = Emulator::new(config()).unwrap();
-    let running = emulator::spawn(emu.clone(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let c = client(&running.url(), token());
-    for i in 0..150 {
+async fn register(c: &Client, names: std::ops::Range<usize>) {
+    for i in names {
         let mut req = task(&format!("task_{i:03}"), &["orders"], &[]);
         req.target_database_name = Some(format!("olap_{i:03}"));
         req.is_create_task = Some("true".into());
         c.check_tables(HTAP, &req).await.unwrap();
     }
+}
+
+/// `find_task` reads the E4 page around where the row is likely first (where
+/// it was last seen; for a task never seen, where new rows have been turning
+/// up), then around the whole list: a row elsewhere is still found, and a
+/// task that is not listed costs every page.
+#[tokio::test]
+async fn find_task_reads_the_likely_page_first() {
+    let emu = Emulator::new(config()).unwrap();
+    let running = emulator::spawn(emu.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let c = client(&running.url(), token());
+    register(&c, 0..150).await;
     let requests_for = |name: &'static str| {
         let (c, emu) = (c.clone(), emu.clone());
         async move {
@@ -431,8 +437,24 @@ async fn find_task_stops_paging_at_the_row() {
             (row.map(|r| r.task_name), emu.stats().requests - before)
         }
     };
+    // Nothing known yet: from the first page on, stopping at the row.
     assert_eq!(requests_for("task_000").await, (Some("task_000".into()), 1));
     assert_eq!(requests_for("task_149").await, (Some("task_149".into()), 2));
-    assert_eq!(requests_for("missing_task").await, (None, 2));
+    // Seen before: straight to its page.
+    assert_eq!(requests_for("task_149").await, (Some("task_149".into()), 1));
+    // New rows turned up at the end, so a new task is looked for there first.
+    register(&c, 150..152).await;
+    assert_eq!(requests_for("task_151").await, (Some("task_151".into()), 1));
+    // Not listed: the page around the end, then from the start up to it.
+    assert_eq!(requests_for("missing_task").await, (None, 3));
+    // Never seen and not where new rows turn up: found after wrapping around.
+    assert_eq!(requests_for("task_001").await, (Some("task_001".into()), 2));
+    // The page is centred on the hint, so a row that moved a little (a task
+    // before it was deleted) is still found in one request.
+    c.delete(HTAP, "task_000").await.unwrap();
+    c.wait_task(HTAP, "task_000", |r| r.is_none(), LONG)
+        .await
+        .unwrap();
+    assert_eq!(requests_for("task_149").await, (Some("task_149".into()), 1));
     running.shutdown().await;
 }

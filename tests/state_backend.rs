@@ -75,16 +75,43 @@ fn serial_moves_only_when_content_changes_and_unchanged_writes_touch_nothing() {
         std::fs::metadata(&path).unwrap().modified().unwrap(),
         modified
     );
+}
+
+/// `<path>.backup` holds the state file as it was before this backend (one
+/// command) first replaced it, as Terraform's does: written once per run, not
+/// on every write, and never when the run created the file.
+#[test]
+fn the_backup_keeps_the_file_each_run_found() {
+    let (_dir, path, first_run) = setup();
+    let mut state = State::new();
+    with_task(&mut state, "a");
+    first_run.write(&mut state).unwrap();
+    with_task(&mut state, "b");
+    first_run.write(&mut state).unwrap();
     assert!(
         !backup_of(&path).exists(),
-        "nothing to back up before the second change"
+        "a run that created the file has nothing to back up"
     );
-    with_task(&mut state, "b");
-    backend.write(&mut state).unwrap();
-    assert_eq!(state.serial, 2);
+
+    let second_run = LocalBackend::new(path.clone());
+    let mut state = second_run.read().unwrap().unwrap();
+    with_task(&mut state, "c");
+    second_run.write(&mut state).unwrap();
+    with_task(&mut state, "d");
+    second_run.write(&mut state).unwrap();
     let backup = LocalBackend::new(backup_of(&path)).read().unwrap().unwrap();
-    assert_eq!(backup.serial, 1);
-    assert_eq!(backup.tasks.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(backup.serial, 2);
+    assert_eq!(backup.tasks.keys().collect::<Vec<_>>(), ["a", "b"]);
+
+    // A file replaced behind the run's back is not its own: kept again first.
+    let mut other = LocalBackend::new(path.clone()).read().unwrap().unwrap();
+    with_task(&mut other, "e");
+    LocalBackend::new(path.clone()).write(&mut other).unwrap();
+    with_task(&mut state, "f");
+    second_run.write(&mut state).unwrap();
+    let backup = LocalBackend::new(backup_of(&path)).read().unwrap().unwrap();
+    assert_eq!(backup.serial, 5);
+    assert!(backup.tasks.contains_key("e"));
 }
 
 #[test]
@@ -107,7 +134,7 @@ fn state_and_backup_are_private() {
     with_task(&mut state, "a");
     backend.write(&mut state).unwrap();
     with_task(&mut state, "b");
-    backend.write(&mut state).unwrap();
+    LocalBackend::new(path.clone()).write(&mut state).unwrap();
     for p in [path.clone(), backup_of(&path)] {
         assert_eq!(
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
@@ -150,9 +177,9 @@ fn a_corrupt_state_is_an_error_that_changes_nothing() {
     );
 }
 
-/// A write skips decoding the file only when it still holds exactly the bytes
-/// this backend wrote; a file changed behind its back is decoded (and refused
-/// when corrupt) as before.
+/// A write skips reading the file only while it is still the one this backend
+/// wrote (same inode, size and change time); a file changed behind its back,
+/// even in place and to the same size, is decoded (and refused when corrupt).
 #[test]
 fn a_file_changed_after_our_write_is_decoded_again() {
     let (_dir, path, backend) = setup();
@@ -166,6 +193,22 @@ fn a_file_changed_after_our_write_is_decoded_again() {
     with_task(&mut state, "c");
     assert!(backend.write(&mut state).is_err());
     assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
+    assert_eq!(state.serial, 2, "a failed write leaves the caller's serial");
+
+    // Same size, same inode: only the change time tells. Sleep past the
+    // timestamp granularity of file systems with coarse clocks.
+    std::fs::remove_file(&path).unwrap();
+    backend.write(&mut state).unwrap();
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    std::thread::sleep(Duration::from_millis(30));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &vec![b'x'; len]))
+        .unwrap();
+    with_task(&mut state, "d");
+    assert!(backend.write(&mut state).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), vec![b'x'; len]);
 }
 
 #[test]

@@ -127,10 +127,14 @@ fn run() -> Result<(), String> {
         "4 state write".into(),
         format!("{} tasks, LocalBackend::write", state_run.tasks),
         format!(
-            "overwrite {} (first write {}; encode+write_atomic alone {}); {:.1} MB",
+            "overwrite {} (first write {}; first overwrite of a run, with backup, {}; \
+             encode+write_atomic alone {}; encode {}, decode {}); {:.1} MB",
             ms(state_run.overwrite),
             ms(state_run.first_write),
+            ms(state_run.first_overwrite),
             ms(state_run.atomic_only),
+            ms(state_run.encode),
+            ms(state_run.decode),
             state_run.bytes as f64 / 1e6
         ),
         "-".into(),

@@ -2,7 +2,7 @@
 //! backend (as `apply` does it) and through `write_atomic` alone.
 
 use htapsync::model::DesiredTask;
-use htapsync::state::{Backend, LocalBackend, State, TaskRecord, encode, write_atomic};
+use htapsync::state::{Backend, LocalBackend, State, TaskRecord, decode, encode, write_atomic};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,15 @@ pub struct StateRun {
     pub tasks: usize,
     /// `LocalBackend::write` when the file does not exist yet.
     pub first_write: Duration,
-    /// `LocalBackend::write` replacing an existing state (re-read, backup, write): what every apply step pays.
+    /// `LocalBackend::write` replacing the state it wrote itself (stat,
+    /// encode, round-trip decode, write): what every apply step pays.
     pub overwrite: Duration,
+    /// `LocalBackend::write` of a new run over an existing file (read and
+    /// decode it, keep it as the backup, write): once per command.
+    pub first_overwrite: Duration,
+    /// `encode` alone and `decode` alone.
+    pub encode: Duration,
+    pub decode: Duration,
     /// `encode` + `write_atomic` (temp, fsync, rename, dir fsync) alone.
     pub atomic_only: Duration,
     pub bytes: u64,
@@ -46,11 +53,29 @@ pub fn measure(desired: &BTreeMap<String, DesiredTask>) -> Result<StateRun, Stri
     let bytes = encode(&state);
     write_atomic(&dir.path().join("plain.json"), &bytes).map_err(|e| e.to_string())?;
     let atomic_only = t2.elapsed();
+    let t3 = Instant::now();
+    decode(&bytes, &path).map_err(|e| e.to_string())?;
+    let decode_time = t3.elapsed();
+    let t4 = Instant::now();
+    let bytes = encode(&state);
+    let encode_time = t4.elapsed();
+    drop(bytes);
+    if let Some(record) = state.tasks.values_mut().next() {
+        record.spec.paused = !record.spec.paused;
+    }
+    let t5 = Instant::now();
+    LocalBackend::new(path.clone())
+        .write(&mut state)
+        .map_err(|e| e.to_string())?;
+    let first_overwrite = t5.elapsed();
     let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
     Ok(StateRun {
         tasks: state.tasks.len(),
         first_write,
         overwrite,
+        first_overwrite,
+        encode: encode_time,
+        decode: decode_time,
         atomic_only,
         bytes: size,
     })

@@ -16,6 +16,7 @@ use super::error::{ApiError, ApiErrorKind};
 use super::iam::TokenCache;
 use super::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after, should_retry};
 use super::sign::{canonical_query, format_sdk_date, percent_encode, sign};
+use super::wait::RowHints;
 use super::wire::ErrorBody;
 
 /// Content type of request bodies, as the SDKs send it.
@@ -92,6 +93,8 @@ pub(crate) struct Inner {
     pub(crate) request_timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) tokens: TokenCache,
+    /// Where E4 rows were last seen, shared by every poll of this client.
+    pub(crate) rows: RowHints,
 }
 
 /// Checks an endpoint: `https://` with any host, or `http://` only for loopback
@@ -182,6 +185,7 @@ impl Client {
                     cap: cfg.retry_cap,
                 },
                 tokens,
+                rows: RowHints::default(),
             }),
         })
     }

@@ -15,7 +15,7 @@ use super::wire::{
 };
 
 /// Page size of the list endpoints (the documented maximum of E4).
-const PAGE_SIZE: usize = 100;
+pub(crate) const PAGE_SIZE: usize = 100;
 
 /// Path segments of `/instances/{id}/starrocks/databases/replication[/rest]`.
 fn replication(instance_id: &str, rest: &[&str]) -> Vec<String> {
@@ -142,12 +142,7 @@ impl Client {
     pub async fn list_tasks(&self, instance_id: &str) -> Result<Vec<ReplicationInfo>, ApiError> {
         let mut all = Vec::new();
         loop {
-            let q = query(&[
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", all.len().to_string()),
-            ]);
-            let call = self.get("list-tasks", replication(instance_id, &[]), q);
-            let page: ListReplicationsResponse = self.execute(call).await?;
+            let page = self.list_page(instance_id, all.len(), PAGE_SIZE).await?;
             let received = page.replications.len();
             all.extend(page.replications);
             if received == 0 || all.len() as u64 >= page.total_count {
@@ -156,35 +151,19 @@ impl Client {
         }
     }
 
-    /// E4, for one task: reads pages only until the task's row is found, so a
-    /// wait on a task near the front of a long list costs one request, not
-    /// one per page. `None` (after every page) when the task is not listed.
-    pub async fn find_task(
+    /// E4, one page of at most `limit` (1 to [`PAGE_SIZE`]) rows from item `offset`.
+    pub(crate) async fn list_page(
         &self,
         instance_id: &str,
-        task_name: &str,
-    ) -> Result<Option<ReplicationInfo>, ApiError> {
-        let mut seen = 0usize;
-        loop {
-            let q = query(&[
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", seen.to_string()),
-            ]);
-            let call = self.get("list-tasks", replication(instance_id, &[]), q);
-            let page: ListReplicationsResponse = self.execute(call).await?;
-            let received = page.replications.len();
-            seen += received;
-            if let Some(row) = page
-                .replications
-                .into_iter()
-                .find(|t| t.task_name == task_name)
-            {
-                return Ok(Some(row));
-            }
-            if received == 0 || seen as u64 >= page.total_count {
-                return Ok(None);
-            }
-        }
+        offset: usize,
+        limit: usize,
+    ) -> Result<ListReplicationsResponse, ApiError> {
+        let q = query(&[
+            ("limit", limit.clamp(1, PAGE_SIZE).to_string()),
+            ("offset", offset.to_string()),
+        ]);
+        let call = self.get("list-tasks", replication(instance_id, &[]), q);
+        self.execute(call).await
     }
 
     /// E5: a task's configuration, by task name.

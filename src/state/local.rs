@@ -2,13 +2,17 @@
 
 use super::atomic::{CrashHooks, StagedFile, write_atomic};
 use super::codec::{decode, encode};
+use super::fragments::Fragments;
 use super::{
     Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::fs::Metadata;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 /// What decides whether a write changes anything (lineage, serial and version do not).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -24,20 +28,131 @@ impl Content {
             intents: state.intents.clone(),
         }
     }
+
+    /// Brings this content up to `state`, copying only what `changes` names.
+    fn apply(&mut self, changes: &Changes, state: &State) {
+        for name in &changes.removed {
+            self.tasks.remove(name);
+        }
+        for name in &changes.tasks {
+            if let Some(record) = state.tasks.get(name) {
+                self.tasks.insert(name.clone(), record.clone());
+            }
+        }
+        if changes.intents {
+            self.intents = state.intents.clone();
+        }
+    }
 }
 
-/// The state file's bytes and, when they had to be decoded, its state.
-type OnDisk = (Vec<u8>, Option<State>);
+/// What a write changes against the content last read or written. Lets a
+/// write of a large state copy and check only the records that changed.
+#[derive(Debug, Default)]
+struct Changes {
+    /// Tasks added or modified.
+    tasks: Vec<String>,
+    removed: Vec<String>,
+    intents: bool,
+}
+
+impl Changes {
+    fn between(before: &Content, state: &State) -> Changes {
+        Changes {
+            tasks: state
+                .tasks
+                .iter()
+                .filter(|(name, record)| before.tasks.get(*name) != Some(*record))
+                .map(|(name, _)| name.clone())
+                .collect(),
+            removed: before
+                .tasks
+                .keys()
+                .filter(|name| !state.tasks.contains_key(*name))
+                .cloned()
+                .collect(),
+            intents: before.intents != state.intents,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.removed.is_empty() && !self.intents
+    }
+}
+
+/// How much of an encoded state to read back before it is written.
+enum Check<'a> {
+    /// Decode the whole document: the first write of a backend, or over a
+    /// file it did not write.
+    Full,
+    /// Over the file this backend wrote (which was checked): the document is
+    /// the same header, records and intents serialised one after another, so
+    /// it reads back identically when the header, the changed records and the
+    /// intents each do.
+    Changed(&'a Changes, &'a Fragments),
+}
+
+/// Identifies one version of a file without reading it: a rename over it
+/// (every atomic writer) changes the inode, an edit in place changes the size
+/// or the change time (which, unlike the modification time, no tool can set back).
+/// Limit: where timestamps are coarse (a clock tick), a same-size edit in place
+/// within one tick of our write would go unseen; the state lock keeps other
+/// htapsync writers out, so only a hand edit racing an apply could do that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+    #[cfg(unix)]
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino()),
+            #[cfg(unix)]
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// The state file as a write finds it.
+enum OnDisk {
+    /// No file yet.
+    Missing,
+    /// Exactly what this backend last wrote (same [`Stamp`]): it was
+    /// round-trip checked when written, so it is neither read nor decoded.
+    Ours,
+    /// Anything else: its bytes (kept as the backup) and decoded state.
+    Foreign(Vec<u8>, Box<State>),
+}
 
 /// State kept in one local JSON file.
+///
+/// One value serves one command: the first write that replaces a file this
+/// backend did not write keeps that file as `<path>.backup`; later writes of
+/// the same backend replace only the state file (as Terraform's local backend
+/// does), so a run of many operations pays for one backup, not one per write.
 #[derive(Debug)]
 pub struct LocalBackend {
     path: PathBuf,
     /// The content last read or written; `None` until the first read or write.
     last: Mutex<Option<Content>>,
-    /// The bytes this backend last wrote: when the file still holds exactly
-    /// them, the next write need not decode it again (they decoded when written).
-    written: Mutex<Option<Vec<u8>>>,
+    /// The stamp of the file this backend last wrote.
+    written: Mutex<Option<Stamp>>,
+    /// The task records of the content last written, rendered, so that a
+    /// write renders only the records that changed.
+    pieces: Mutex<Option<Fragments>>,
+}
+
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LocalBackend {
@@ -46,6 +161,7 @@ impl LocalBackend {
             path,
             last: Mutex::new(None),
             written: Mutex::new(None),
+            pieces: Mutex::new(None),
         }
     }
 
@@ -55,20 +171,6 @@ impl LocalBackend {
 
     fn lock_path(&self) -> PathBuf {
         suffixed(&self.path, ".lock")
-    }
-
-    fn remember(&self, content: Content) {
-        *self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(content);
-    }
-
-    fn remembered(&self) -> Option<Content> {
-        self.last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
     }
 
     /// The current file's bytes and decoded state; `None` when it does not exist.
@@ -83,25 +185,22 @@ impl LocalBackend {
         Ok(Some((bytes, state)))
     }
 
-    /// The current file's bytes and, unless they are exactly the bytes this
-    /// backend last wrote (already known to decode), its decoded state.
-    /// `None` when the file does not exist.
-    fn load_for_write(&self) -> Result<Option<OnDisk>, StateError> {
-        let Some(bytes) = read_optional(&self.path)? else {
-            return Ok(None);
+    /// How the file looks to a write: a `stat` when it is still the one this
+    /// backend wrote, otherwise a full read and decode (a corrupt file is
+    /// refused, never overwritten).
+    fn load_for_write(&self) -> Result<OnDisk, StateError> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
+            Err(e) => return Err(StateError::io("reading", &self.path, e)),
         };
-        let ours = self
-            .written
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .as_deref()
-            == Some(bytes.as_slice());
-        if ours {
-            return Ok(Some((bytes, None)));
+        if guard(&self.written).as_ref() == Some(&Stamp::of(&meta)) {
+            return Ok(OnDisk::Ours);
         }
-        warn_if_readable_by_others(&self.path);
-        let state = decode(&bytes, &self.path)?;
-        Ok(Some((bytes, Some(state))))
+        match self.load()? {
+            Some((bytes, state)) => Ok(OnDisk::Foreign(bytes, Box::new(state))),
+            None => Ok(OnDisk::Missing),
+        }
     }
 
     /// Keeps `previous` as the backup, unless the backup already holds exactly it.
@@ -114,55 +213,137 @@ impl LocalBackend {
         warn_if_readable_by_others(&backup);
         write_atomic(&backup, previous).map_err(|e| StateError::io("writing backup", &backup, e))
     }
-}
 
-impl Backend for LocalBackend {
-    fn read(&self) -> Result<Option<State>, StateError> {
-        let state = self.load()?.map(|(_, state)| state);
-        self.remember(state.as_ref().map(Content::of).unwrap_or_default());
-        Ok(state)
-    }
-
-    fn write(&self, state: &mut State) -> Result<(), StateError> {
-        refuse_symlink(&self.path)?;
-        let on_disk = self.load_for_write()?;
-        let baseline = match (self.remembered(), &on_disk) {
-            (Some(content), _) => content,
-            (None, Some((_, Some(s)))) => Content::of(s),
-            // Bytes this backend wrote were remembered as content too.
-            (None, _) => Content::default(),
-        };
-        let content = Content::of(state);
-        if content == baseline {
-            return Ok(());
-        }
-        let mut next = state.clone();
-        next.serial += 1;
-        next.format_version = FORMAT_VERSION;
-        next.htapsync_version = env!("CARGO_PKG_VERSION").to_string();
-        let bytes = encode(&next);
+    /// Encodes `next`, checks that it reads back identically and replaces the
+    /// file with it (after keeping a foreign previous file as the backup).
+    fn replace(
+        &self,
+        next: &State,
+        bytes: &[u8],
+        previous: Option<&[u8]>,
+        check: Check<'_>,
+    ) -> Result<(), StateError> {
         // Round-trip check before touching disk: never persist what we could not read back.
-        if decode(&bytes, &self.path)? != next {
+        let reads_back = match check {
+            Check::Full => decode(bytes, &self.path)? == *next,
+            Check::Changed(changes, pieces) => self.changes_read_back(next, changes, pieces)?,
+        };
+        if !reads_back {
             return Err(StateError::Invalid {
                 path: self.path.clone(),
                 message: "the encoded state does not read back identically; nothing was written"
                     .into(),
             });
         }
-        let staged = StagedFile::stage(&self.path, &bytes, CrashHooks::State)
+        let staged = StagedFile::stage(&self.path, bytes, CrashHooks::State)
             .map_err(|e| StateError::io("writing", &self.path, e))?;
-        if let Some((previous, _)) = &on_disk {
+        if let Some(previous) = previous {
             self.keep_backup(previous)?;
         }
         staged
             .commit()
             .map_err(|e| StateError::io("replacing", &self.path, e))?;
-        *state = next;
-        self.remember(content);
-        *self
-            .written
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(bytes);
+        // Without a stamp the next write reads the file again: slower, never wrong.
+        *guard(&self.written) = std::fs::metadata(&self.path).ok().map(|m| Stamp::of(&m));
+        Ok(())
+    }
+
+    /// [`Check::Changed`]: the header (through [`decode`], so its version
+    /// checks apply), the piece of each changed record (keyed by its own
+    /// name, as `decode` demands) and the intents read back identically.
+    fn changes_read_back(
+        &self,
+        next: &State,
+        changes: &Changes,
+        pieces: &Fragments,
+    ) -> Result<bool, StateError> {
+        let header = State {
+            tasks: BTreeMap::new(),
+            intents: Vec::new(),
+            lineage: next.lineage.clone(),
+            htapsync_version: next.htapsync_version.clone(),
+            ..*next
+        };
+        if decode(&encode(&header), &self.path)? != header {
+            return Ok(false);
+        }
+        let records_ok = changes.tasks.iter().all(|name| {
+            next.tasks
+                .get(name)
+                .is_some_and(|r| r.spec.name == *name && pieces.reads_back(name, r))
+        });
+        Ok(records_ok && (!changes.intents || round_trips(&next.intents)))
+    }
+}
+
+fn round_trips<T: Serialize + DeserializeOwned + PartialEq>(value: &T) -> bool {
+    serde_json::to_vec(value)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<T>(&bytes).ok())
+        .is_some_and(|back| back == *value)
+}
+
+impl Backend for LocalBackend {
+    fn read(&self) -> Result<Option<State>, StateError> {
+        let state = self.load()?.map(|(_, state)| state);
+        *guard(&self.pieces) = None;
+        *guard(&self.last) = Some(state.as_ref().map(Content::of).unwrap_or_default());
+        Ok(state)
+    }
+
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
+        refuse_symlink(&self.path)?;
+        let (previous, found) = match self.load_for_write()? {
+            OnDisk::Missing => (None, None),
+            OnDisk::Ours => (None, Some(None)),
+            OnDisk::Foreign(bytes, state) => (Some(bytes), Some(Some(state))),
+        };
+        let check_changes_only = matches!(found, Some(None));
+        let mut last = guard(&self.last);
+        let baseline = last.get_or_insert_with(|| match found.flatten() {
+            Some(s) => Content {
+                tasks: s.tasks,
+                intents: s.intents,
+            },
+            // Bytes this backend wrote were remembered as content too.
+            None => Content::default(),
+        });
+        let changes = Changes::between(baseline, state);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let stamped = (
+            state.serial,
+            state.format_version,
+            std::mem::replace(
+                &mut state.htapsync_version,
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+        );
+        state.serial += 1;
+        state.format_version = FORMAT_VERSION;
+        let mut kept = guard(&self.pieces);
+        let pieces = match kept.as_mut() {
+            Some(p) if check_changes_only => {
+                p.update(&changes.tasks, &changes.removed, &state.tasks);
+                p
+            }
+            _ => kept.insert(Fragments::of(&state.tasks)),
+        };
+        let bytes = pieces.encode(state);
+        let check = if check_changes_only {
+            Check::Changed(&changes, pieces)
+        } else {
+            Check::Full
+        };
+        if let Err(e) = self.replace(state, &bytes, previous.as_deref(), check) {
+            // Nothing was persisted: the caller's state stays as it was, and
+            // the pieces (already updated) no longer match what was written.
+            (state.serial, state.format_version, state.htapsync_version) = stamped;
+            *kept = None;
+            return Err(e);
+        }
+        baseline.apply(&changes, state);
         Ok(())
     }
 
@@ -221,4 +402,79 @@ fn warn_if_readable_by_others(path: &Path) {
     }
     #[cfg(not(unix))]
     let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ReplScope, ReplType, TaskSpec};
+
+    fn record(name: &str) -> TaskRecord {
+        TaskRecord {
+            spec: TaskSpec {
+                name: name.to_string(),
+                instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
+                source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
+                source_node_id: None,
+                source_database_name: "shop".into(),
+                target_database_name: "shop".into(),
+                repl_type: ReplType::IncludeTables,
+                repl_scope: ReplScope::Part,
+                tables: vec!["orders".into()],
+                db_configs: Default::default(),
+                table_configs: Default::default(),
+                paused: false,
+            },
+            prevent_destroy: false,
+            updated_at: String::new(),
+        }
+    }
+
+    /// The remembered content is updated record by record; after adds,
+    /// changes, removals and intents it must equal the state written, or a
+    /// later write would be skipped or checked against the wrong baseline.
+    #[test]
+    fn remembered_content_follows_every_kind_of_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.json");
+        let backend = LocalBackend::new(path.clone());
+        let mut state = State::new();
+        let steps: [&dyn Fn(&mut State); 5] = [
+            &|s| {
+                s.tasks.insert("a".into(), record("a"));
+                s.tasks.insert("b".into(), record("b"));
+            },
+            &|s| s.tasks.get_mut("a").expect("a").spec.paused = true,
+            &|s| {
+                s.tasks.remove("b");
+                s.tasks.insert("c".into(), record("c"));
+            },
+            &|s| {
+                s.intents.push(Intent {
+                    id: "i".into(),
+                    address: record("d").spec.address(),
+                    operation: super::super::IntentOp::Create,
+                    spec: record("d").spec,
+                    started_at: String::new(),
+                })
+            },
+            &|s| s.intents.clear(),
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            step(&mut state);
+            backend.write(&mut state).expect("write");
+            assert_eq!(state.serial, i as u64 + 1);
+            assert_eq!(
+                guard(&backend.last).as_ref(),
+                Some(&Content::of(&state)),
+                "step {i}"
+            );
+            assert_eq!(
+                LocalBackend::new(path.clone()).read().expect("read"),
+                Some(state.clone())
+            );
+            backend.write(&mut state).expect("unchanged write");
+            assert_eq!(state.serial, i as u64 + 1, "step {i}: nothing to write");
+        }
+    }
 }

@@ -20,6 +20,7 @@ mod atomic;
 mod backend;
 mod codec;
 mod error;
+mod fragments;
 mod local;
 mod lock;
 
