@@ -80,8 +80,8 @@ fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
     }
 }
 
-/// Register (E2 with `is_create_task = "true"`), record, then start (E3) and
-/// wait until replicating, unless the configuration wants the task paused.
+/// Register (E2 with `is_create_task = "true"`), start (E3) and wait until
+/// replicating unless the configuration wants the task paused, then record.
 async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let intent = intent(spec, IntentOp::Create);
     let intent_id = intent.id.clone();
@@ -109,14 +109,17 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
             details: failed.join(", "),
         });
     }
-    // Registered: from here on the task exists remotely. Record it as not yet
-    // running (paused) so that a crash before the start is finished by a resume.
-    let registered = TaskSpec {
-        paused: true,
-        ..spec.clone()
-    };
+    // Registered: the task exists remotely from here on. The intent stays in
+    // state until the task is recorded, so a run that dies in between adopts
+    // the task on the next run (as paused when it was never started): one
+    // durable write fewer per create than recording the registration apart.
+    if !spec.paused {
+        start(ctx, spec).await?;
+    }
+    // A task created paused is registered but not started: not replicating,
+    // exactly as wanted. Unpausing it later starts it (E3).
     let record = TaskRecord {
-        spec: registered,
+        spec: spec.clone(),
         prevent_destroy: ctx.prevent_destroy,
         updated_at: chrono::Utc::now().to_rfc3339(),
     };
@@ -124,14 +127,7 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         s.intents.retain(|i| i.id != intent_id);
         s.tasks.insert(spec.name.clone(), record);
     })?;
-
-    if spec.paused {
-        // A task created paused is registered but not started: not
-        // replicating, exactly as wanted. Unpausing it later starts it (E3).
-        return Ok(());
-    }
-    start(ctx, spec).await?;
-    ctx.record(spec)
+    Ok(())
 }
 
 async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
