@@ -102,11 +102,12 @@ pub async fn execute(
             prevent_destroy: lifecycles
                 .get(change.address.name())
                 .is_some_and(|l| l.prevent_destroy),
+            slots: permits.clone(),
+            slot: std::sync::Mutex::new(None),
         };
-        let permits = permits.clone();
         let interrupted = opts.interrupted.clone();
         set.spawn(async move {
-            let _permit = permits.acquire_owned().await.ok();
+            ctx.acquire_slot().await;
             if interrupted.load(Ordering::SeqCst) {
                 let error = ApplyError::Other("not started: the run was interrupted".into());
                 return (change.address, change.action, Err(error));

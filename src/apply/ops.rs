@@ -9,8 +9,9 @@ use crate::check::task_request;
 use crate::model::TaskSpec;
 use crate::plan::{Action, Change};
 use crate::state::{Intent, IntentOp, TaskRecord};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub(super) struct OpContext {
     pub client: Client,
@@ -18,9 +19,33 @@ pub(super) struct OpContext {
     pub deadline: Duration,
     pub on_event: Arc<dyn Fn(Event) + Send + Sync>,
     pub prevent_destroy: bool,
+    /// `--parallelism` bounds remote calls, not local state writes: an
+    /// operation holds a slot while it talks to the cloud and gives it back
+    /// before its final state write, so that write overlaps the next task's calls.
+    pub slots: Arc<Semaphore>,
+    pub slot: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl OpContext {
+    /// Waits for a slot for remote calls, unless this operation holds one.
+    pub async fn acquire_slot(&self) {
+        if self
+            .slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return;
+        }
+        let permit = self.slots.clone().acquire_owned().await.ok();
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = permit;
+    }
+
+    /// Gives the slot back once the remote part of an operation is done.
+    fn release_slot(&self) {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
     fn step(&self, spec: &TaskSpec, message: impl Into<String>) {
         (self.on_event)(Event::Step {
             address: spec.address(),
@@ -83,6 +108,7 @@ fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
 /// Register (E2 with `is_create_task = "true"`), start (E3) and wait until
 /// replicating unless the configuration wants the task paused, then record.
 async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    ctx.acquire_slot().await;
     let intent = intent(spec, IntentOp::Create);
     let intent_id = intent.id.clone();
     ctx.recorder.update(|s| s.intents.push(intent))?;
@@ -123,6 +149,7 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         prevent_destroy: ctx.prevent_destroy,
         updated_at: chrono::Utc::now().to_rfc3339(),
     };
+    ctx.release_slot();
     ctx.recorder.update(|s| {
         s.intents.retain(|i| i.id != intent_id);
         s.tasks.insert(spec.name.clone(), record);
@@ -228,6 +255,7 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
             resume(ctx, after).await?;
         }
     }
+    ctx.release_slot();
     ctx.record(after)
 }
 
@@ -270,6 +298,7 @@ async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError>
 
 /// Delete (E11) and wait until the task is no longer listed.
 async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+    ctx.acquire_slot().await;
     let intent = intent(spec, IntentOp::Delete);
     let intent_id = intent.id.clone();
     ctx.recorder.update(|s| s.intents.push(intent))?;
@@ -283,6 +312,7 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
             ctx.deadline,
         )
         .await?;
+    ctx.release_slot();
     ctx.recorder.update(|s| {
         s.intents.retain(|i| i.id != intent_id);
         s.tasks.remove(&spec.name);
