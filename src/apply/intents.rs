@@ -10,13 +10,17 @@ use crate::state::{IntentOp, State, TaskRecord};
 /// intent resolved, for the user.
 pub async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<String>, ApiError> {
     let mut notes = Vec::new();
-    for intent in std::mem::take(&mut state.intents) {
+    let intents = std::mem::take(&mut state.intents);
+    // One listing per instance, however many intents a killed run left.
+    let lists =
+        crate::refresh::list_instances(client, intents.iter().map(|i| i.spec.instance_id.as_str()))
+            .await?;
+    for intent in intents {
         let spec = &intent.spec;
-        let live = client
-            .list_tasks(&spec.instance_id)
-            .await?
-            .into_iter()
-            .find(|r| r.task_name == spec.name);
+        let live = lists
+            .get(&spec.instance_id)
+            .and_then(|l| l.get(&spec.name))
+            .cloned();
         let name = spec.name.clone();
         match (intent.operation, live) {
             (IntentOp::Create, Some(row)) => {
