@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
+
+#[path = "../support/process.rs"]
+mod process;
 use std::path::{Path, PathBuf};
 
 pub struct Workspace {
@@ -74,35 +77,22 @@ impl Workspace {
 
     /// The same as [`Workspace::cmd`], as a std command (to spawn it).
     pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_htapsync"));
+        let mut cmd = process::clean_cmd();
         cmd.arg("-C").arg(self.dir.path()).args(args);
-        cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HTAPSYNC_") || k.starts_with("HW_") || k.starts_with("HUAWEICLOUD_") {
-                cmd.env_remove(k);
-            }
-        }
         cmd
     }
 
     /// Runs the binary; returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        process::output(&mut self.std_cmd(args))
     }
 
     /// Runs the binary and asserts its exit code, showing its output otherwise.
+    #[track_caller]
     pub fn run_ok(&self, args: &[&str], code: i32) -> String {
-        let (got, out, err) = self.run(args);
-        assert_eq!(
-            got, code,
-            "htapsync {args:?} exited {got}\n--- stdout\n{out}\n--- stderr\n{err}"
-        );
-        out
+        let result = self.run(args);
+        process::assert_exit(args, &result, code);
+        result.1
     }
 
     /// The state file of the examples, parsed.

@@ -9,9 +9,8 @@ use htapsync::api::wire::ReplicationInfo;
 use htapsync::api::{Client, ClientConfig, Credentials};
 use secrecy::SecretString;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub const PROJECT: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -23,38 +22,22 @@ pub const SRC: &str = "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07";
 /// The only token the emulator process accepts.
 pub const TOKEN: &str = "e2e-test-token";
 
-const BIN: &str = env!("CARGO_BIN_EXE_htapsync");
+#[path = "../support/process.rs"]
+mod process;
+pub use process::{assert_exit, clean_cmd, output};
 
 /// Lifecycle step and job duration of the emulator process, in ms: short, so
 /// that an apply takes a fraction of a second, but not zero, so waits happen.
 const STAGE_MS: u64 = 20;
 const JOB_MS: u64 = 40;
 
-/// Removes every variable that could hand credentials or crash hooks to a child.
-fn scrub(cmd: &mut Command) {
-    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HTAPSYNC_") || k.starts_with("HW_") || k.starts_with("HUAWEICLOUD_") {
-            cmd.env_remove(k);
-        }
-    }
-}
-
 /// `htapsync emulator` as a child process, plus a client of its API.
 pub struct EmulatorProcess {
-    child: Child,
+    process: process::Emulator,
     pub url: String,
     rt: tokio::runtime::Runtime,
     client: Client,
     http: reqwest::Client,
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        // The child may have exited already; then there is nothing to kill.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl EmulatorProcess {
@@ -66,32 +49,11 @@ impl EmulatorProcess {
 
     /// [`Self::start`] with a lifecycle step of `stage_ms` and jobs of `job_ms`.
     pub fn start_timed(stage_ms: u64, job_ms: u64) -> EmulatorProcess {
-        let cloud = fixture("cloud.toml");
-        let mut cmd = Command::new(BIN);
-        scrub(&mut cmd);
-        cmd.args(["emulator", "--listen", "127.0.0.1:0", "--cloud"])
-            .arg(&cloud)
-            .args(["--token", TOKEN])
-            .args(["--stage-ms", &stage_ms.to_string()])
-            .args(["--job-ms", &job_ms.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("the emulator process starts");
-        let mut line = String::new();
-        let read = child
-            .stdout
-            .take()
-            .map(|out| BufReader::new(out).read_line(&mut line));
-        let prefix = "htapsync emulator listening on ";
-        let Some(url) = line.trim().strip_prefix(prefix).map(str::to_string) else {
-            let _ = child.kill();
-            let mut err = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                let _ = stderr.read_to_string(&mut err);
-            }
-            panic!("emulator did not announce its address ({read:?}): {line:?}\n{err}");
-        };
+        let stage = stage_ms.to_string();
+        let job = job_ms.to_string();
+        let args = ["--token", TOKEN, "--stage-ms", &stage, "--job-ms", &job];
+        let process = process::spawn_emulator(&fixture("cloud.toml"), &args, &[]);
+        let url = process.url.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -101,7 +63,7 @@ impl EmulatorProcess {
         // After Client::new, which installs rustls' crypto provider.
         let http = reqwest::Client::new();
         EmulatorProcess {
-            child,
+            process,
             url,
             rt,
             client,
@@ -269,8 +231,7 @@ impl Project {
     /// The real binary in this directory, with the token and nothing else
     /// from the environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        scrub(&mut cmd);
+        let mut cmd = clean_cmd();
         cmd.arg("-C")
             .arg(self.dir.path())
             .args(args)
@@ -286,21 +247,14 @@ impl Project {
     }
 
     pub fn run_cmd(&self, mut cmd: Command) -> (i32, String, String) {
-        let out = cmd.output().expect("htapsync runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        output(&mut cmd)
     }
 
     /// Runs the binary and asserts its exit code, showing its output otherwise.
+    #[track_caller]
     pub fn run_ok(&self, args: &[&str], code: i32) -> String {
-        let (got, out, err) = self.run(args);
-        assert_eq!(
-            got, code,
-            "htapsync {args:?} exited {got}\n--- stdout\n{out}\n--- stderr\n{err}"
-        );
-        out
+        let result = self.run(args);
+        assert_exit(args, &result, code);
+        result.1
     }
 }

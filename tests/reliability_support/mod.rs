@@ -9,9 +9,8 @@ use htapsync::refresh::{Observed, list_instances, observe};
 use htapsync::state::{IntentOp, State};
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 pub const PROJECT: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -20,26 +19,18 @@ pub const SOURCE: &str = "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07";
 pub const TOKEN: &str = "reliability-test-token";
 pub const STATE_REL: &str = "state/htapsync.state.json";
 
+#[path = "../support/process.rs"]
+mod process;
+pub use process::{assert_exit, clean_cmd, output};
+
 /// The htapsync binary under test.
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_htapsync")
-}
-
-/// A command of the real binary with no ambient credentials or crash hooks.
-pub fn clean_cmd() -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("HTAPSYNC_") || k.starts_with("HW_") || k.starts_with("HUAWEICLOUD_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
+    process::BIN
 }
 
 /// `htapsync emulator` running as a child process; killed when dropped.
 pub struct EmulatorProcess {
-    child: Child,
+    process: process::Emulator,
     pub url: String,
     pub data: PathBuf,
 }
@@ -51,29 +42,12 @@ impl EmulatorProcess {
         let cloud =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/cloud/cloud.toml");
         let data = dir.join("emulator.json");
-        let mut cmd = clean_cmd();
-        cmd.args(["emulator", "--listen", "127.0.0.1:0", "--cloud"])
-            .arg(&cloud)
-            .arg("--data")
-            .arg(&data)
-            .args(["--stage-ms", "50", "--job-ms", "50"])
-            .args(extra)
-            .envs(envs.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("spawning the emulator");
-        let stdout = child.stdout.take().expect("emulator stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading the emulator's first line");
-        let url = line
-            .trim()
-            .split("listening on ")
-            .nth(1)
-            .unwrap_or_else(|| panic!("unexpected emulator banner {line:?}"))
-            .to_string();
-        EmulatorProcess { child, url, data }
+        let data_arg = data.display().to_string();
+        let mut args = vec!["--data", &data_arg, "--stage-ms", "50", "--job-ms", "50"];
+        args.extend_from_slice(extra);
+        let process = process::spawn_emulator(&cloud, &args, envs);
+        let url = process.url.clone();
+        EmulatorProcess { process, url, data }
     }
 
     /// `GET /_emulator/stats`.
@@ -91,13 +65,6 @@ impl EmulatorProcess {
     /// Registrations per task name; the "created twice" detector.
     pub fn creates_per_task(&self) -> BTreeMap<String, u64> {
         serde_json::from_value(self.stats()["creates_per_task"].clone()).unwrap()
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -178,22 +145,15 @@ impl Config {
 
     /// Runs to completion: (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        output(&mut self.cmd(args))
     }
 
     /// Runs and asserts the exit code, showing the output otherwise.
+    #[track_caller]
     pub fn run_ok(&self, args: &[&str], code: i32) -> String {
-        let (got, out, err) = self.run(args);
-        assert_eq!(
-            got, code,
-            "htapsync {args:?} exited {got}\n--- stdout\n{out}\n--- stderr\n{err}"
-        );
-        out
+        let result = self.run(args);
+        assert_exit(args, &result, code);
+        result.1
     }
 
     /// The state file, which must parse when it exists; its backup must parse too.
