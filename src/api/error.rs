@@ -79,6 +79,16 @@ impl ApiError {
         self.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
     }
 
+    /// A failure that says nothing about the request itself (server error,
+    /// throttling, timeout, lost connection): asking again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self.kind {
+            ApiErrorKind::Api => self.status.is_some_and(|s| s >= 500 || s == 429),
+            ApiErrorKind::Timeout | ApiErrorKind::Connect | ApiErrorKind::Transport => true,
+            _ => false,
+        }
+    }
+
     /// The API's `error_code`, if the server sent one.
     pub fn code(&self) -> Option<&str> {
         self.error_code.as_deref()

@@ -170,7 +170,12 @@ impl Client {
     pub async fn wait_job(&self, job_id: &str, deadline: Duration) -> Result<Job, ApiError> {
         let mut poll = Poll::new(deadline);
         loop {
-            let job = self.job(job_id).await?;
+            // A poll that fails transiently is just a poll without news.
+            let job = match self.job(job_id).await {
+                Ok(job) => job,
+                Err(e) if e.is_transient() && poll.next().await => continue,
+                Err(e) => return Err(e),
+            };
             if job.status.eq_ignore_ascii_case("completed") {
                 return Ok(job);
             }
@@ -204,7 +209,11 @@ impl Client {
     ) -> Result<Option<ReplicationInfo>, ApiError> {
         let mut poll = Poll::new(deadline);
         loop {
-            let row = self.find_task(instance_id, task_name).await?;
+            let row = match self.find_task(instance_id, task_name).await {
+                Ok(row) => row,
+                Err(e) if e.is_transient() && poll.next().await => continue,
+                Err(e) => return Err(e),
+            };
             if done(row.as_ref()) {
                 return Ok(row);
             }

@@ -116,7 +116,15 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     ctx.step(spec, "registering");
     let mut req = task_request(spec);
     req.is_create_task = Some("true".to_string());
-    let resp = ctx.client.check_tables(&spec.instance_id, &req).await?;
+    // `None`: the cloud registered the task although its answer was lost.
+    let resp = lookup_then_retry(
+        ctx,
+        spec,
+        |_| true,
+        || ctx.client.check_tables(&spec.instance_id, &req),
+    )
+    .await?
+    .unwrap_or_default();
     crash_point("apply-after-register");
     let failed: Vec<String> = resp
         .tbl_config_check_results
@@ -166,8 +174,54 @@ async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         target_database: spec.target_database_name.clone(),
         task_name: spec.name.clone(),
     };
-    ctx.client.start(&spec.instance_id, &req).await?;
+    // A start that the cloud took although its answer was lost shows as a
+    // stage past Wait.
+    let started = |row: &ReplicationInfo| Stage::parse(&row.stage) != Some(Stage::Wait);
+    lookup_then_retry(ctx, spec, started, || {
+        ctx.client.start(&spec.instance_id, &req)
+    })
+    .await?;
     wait_stage(ctx, spec, "replicating", Stage::is_running).await
+}
+
+/// How many times a call that creates or starts a task is sent in all.
+const CREATING_ATTEMPTS: u32 = 4;
+
+/// Sends a call that may create or start a task, which the client never
+/// retries by itself (a retry could act twice). After a server error or a
+/// timeout the task is looked up: if `done` holds for its row the call took
+/// effect and `Ok(None)` is returned; otherwise nothing happened and the call
+/// is sent again, a few times, with a growing pause.
+async fn lookup_then_retry<T, F, Fut>(
+    ctx: &OpContext,
+    spec: &TaskSpec,
+    done: impl Fn(&ReplicationInfo) -> bool,
+    call: F,
+) -> Result<Option<T>, ApplyError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::api::ApiError>>,
+{
+    let mut pause = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        let err = match call().await {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) => e,
+        };
+        let uncertain = err.status.is_none_or(|s| s >= 500);
+        if !uncertain || attempt >= CREATING_ATTEMPTS {
+            return Err(err.into());
+        }
+        let row = ctx.client.find_task(&spec.instance_id, &spec.name).await?;
+        if row.as_ref().is_some_and(&done) {
+            return Ok(None);
+        }
+        ctx.step(spec, format!("retrying after: {err}"));
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+        attempt += 1;
+    }
 }
 
 async fn pause(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
