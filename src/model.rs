@@ -140,6 +140,28 @@ impl TaskSpec {
     }
 }
 
+#[cfg(test)]
+impl TaskSpec {
+    /// A valid task on the quick start's instances replicating `shop.orders`:
+    /// the base of the unit tests' specs.
+    pub(crate) fn sample(name: &str) -> TaskSpec {
+        TaskSpec {
+            name: name.to_string(),
+            instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
+            source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
+            source_node_id: None,
+            source_database_name: "shop".into(),
+            target_database_name: "shop".into(),
+            repl_type: ReplType::IncludeTables,
+            repl_scope: ReplScope::Part,
+            tables: vec!["orders".into()],
+            db_configs: BTreeMap::new(),
+            table_configs: BTreeMap::new(),
+            paused: false,
+        }
+    }
+}
+
 /// Lifecycle settings that never reach the cloud.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifecycle {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::check::{ParamVerdict, TableVerdict, TaskVerdict};
-use crate::model::{Address, DesiredTask, Lifecycle, ReplScope, ReplType, TaskSpec};
+use crate::model::{Address, DesiredTask, Lifecycle, TaskSpec};
 use crate::plan::diff;
 use crate::state::TaskRecord;
 use insta::assert_snapshot;
@@ -12,14 +12,7 @@ const PLAIN: Style = Style { color: false };
 
 fn spec(name: &str) -> TaskSpec {
     TaskSpec {
-        name: name.into(),
-        instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
-        source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
-        source_node_id: None,
-        source_database_name: "shop".into(),
         target_database_name: "shop_olap".into(),
-        repl_type: ReplType::IncludeTables,
-        repl_scope: ReplScope::Part,
         tables: vec!["order_items".into(), "orders".into()],
         db_configs: [
             ("snapshot_with_lock".to_string(), "true".to_string()),
@@ -27,7 +20,7 @@ fn spec(name: &str) -> TaskSpec {
         ]
         .into(),
         table_configs: [("orders".to_string(), "order by id".to_string())].into(),
-        paused: false,
+        ..TaskSpec::sample(name)
     }
 }
 

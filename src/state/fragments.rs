@@ -123,24 +123,19 @@ fn fragment(name: &str, record: &TaskRecord) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ReplScope, ReplType, TaskSpec};
+    use crate::model::TaskSpec;
     use crate::state::{Intent, IntentOp};
 
     fn record(name: &str, paused: bool) -> TaskRecord {
         TaskRecord {
             spec: TaskSpec {
-                name: name.to_string(),
-                instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
-                source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
                 source_node_id: Some("node \"1\"\n".into()),
-                source_database_name: "shop".into(),
                 target_database_name: "shop_olap".into(),
-                repl_type: ReplType::IncludeTables,
-                repl_scope: ReplScope::Part,
                 tables: vec!["orders".into(), "línea".into()],
                 db_configs: [("a".to_string(), "1".to_string())].into(),
                 table_configs: [("orders".to_string(), "order by id".to_string())].into(),
                 paused,
+                ..TaskSpec::sample(name)
             },
             prevent_destroy: paused,
             updated_at: "2026-01-01T00:00:00Z".into(),
