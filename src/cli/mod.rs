@@ -69,7 +69,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(Failure::Exit(code)) => code,
         Err(Failure::Diagnostics(d)) => {
-            eprintln!("{}", style.paint_diagnostics(&d));
+            eprintln!("{d}");
             1
         }
         Err(Failure::Error(e)) => {

@@ -42,10 +42,6 @@ impl Style {
         }
     }
 
-    pub fn paint_diagnostics(&self, d: &crate::config::Diagnostics) -> String {
-        d.to_string()
-    }
-
     /// A progress bar of `len` steps on stderr, hidden when stderr is not a
     /// terminal or machine output was asked for.
     pub fn progress(&self, len: usize, message: &str, machine_output: bool) -> ProgressBar {
