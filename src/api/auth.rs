@@ -3,12 +3,10 @@
 //! credentials file outside the repository, never from the task configuration,
 //! and no credential type ever prints its secret.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
-use serde::Deserialize;
 
 /// How requests are authenticated.
 #[derive(Clone)]
@@ -149,7 +147,7 @@ pub enum AuthError {
         /// Its permission bits.
         mode: u32,
     },
-    /// The file lies inside the git work tree of the current directory, where it could be committed.
+    /// The file lies inside the git work tree of the configuration directory, where it could be committed.
     #[error(
         "credentials file {path} is inside the git repository at {repo}; move it out (default: ~/.config/htapsync/credentials.toml)"
     )]
@@ -240,40 +238,43 @@ impl Credentials {
             path: path.to_path_buf(),
             source,
         })?;
-        let profiles: BTreeMap<String, FileProfile> =
-            toml::from_str(&text).map_err(|e| AuthError::Parse {
-                path: path.to_path_buf(),
-                line: e.span().map_or(1, |s| line_of(&text, s.start)),
-                message: e.message().to_string(),
-            })?;
+        // Parsed as plain TOML and read by hand: serde's type errors quote the
+        // value (`invalid type: integer 31415926535`), and every value here is a secret.
+        let profiles: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| AuthError::Parse {
+                    path: path.to_path_buf(),
+                    line: e.span().map_or(1, |s| line_of(&text, s.start)),
+                    message: e.message().to_string(),
+                })?;
         let found = profiles.get(profile).ok_or_else(|| AuthError::NoProfile {
             path: path.to_path_buf(),
             profile: profile.to_string(),
         })?;
-        found
-            .clone()
-            .into_credentials()
-            .map_err(|reason| AuthError::BadProfile {
-                path: path.to_path_buf(),
-                profile: profile.to_string(),
-                reason,
-            })
+        let bad_profile = |reason: String| AuthError::BadProfile {
+            path: path.to_path_buf(),
+            profile: profile.to_string(),
+            reason,
+        };
+        let found = FileProfile::read(found).map_err(bad_profile)?;
+        found.into_credentials().map_err(bad_profile)
     }
 
     /// Environment first, then the credentials file (`$HTAPSYNC_CREDENTIALS_FILE`
     /// or `~/.config/htapsync/credentials.toml`, profile `$HTAPSYNC_PROFILE` or
     /// `default`). `Ok(None)` when neither holds credentials. A file inside the
-    /// current directory's git work tree is refused.
-    pub fn discover() -> Result<Option<Credentials>, AuthError> {
+    /// git work tree of the configuration directory `config_dir` is refused
+    /// (that is the repository a commit would take it into, wherever the
+    /// process runs).
+    pub fn discover(config_dir: &Path) -> Result<Option<Credentials>, AuthError> {
         let lookup = |name: &str| std::env::var(name).ok();
-        let cwd = std::env::current_dir().ok();
-        Credentials::discover_with(&lookup, cwd.as_deref())
+        Credentials::discover_with(&lookup, Some(config_dir))
     }
 
-    /// [`Credentials::discover`] with an explicit environment and working directory.
+    /// [`Credentials::discover`] with an explicit environment.
     pub fn discover_with(
         lookup: &dyn Fn(&str) -> Option<String>,
-        cwd: Option<&Path>,
+        config_dir: Option<&Path>,
     ) -> Result<Option<Credentials>, AuthError> {
         if let Some(found) = Credentials::from_lookup(lookup)? {
             return Ok(Some(found));
@@ -286,7 +287,7 @@ impl Credentials {
         if explicit.is_none() && !path.exists() {
             return Ok(None);
         }
-        if let Some(repo) = cwd.and_then(git_work_tree) {
+        if let Some(repo) = config_dir.and_then(git_work_tree) {
             let absolute = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             if absolute.starts_with(&repo) {
                 return Err(AuthError::InsideRepository { path, repo });
@@ -344,8 +345,7 @@ fn check_permissions(_path: &Path) -> Result<(), AuthError> {
 }
 
 /// One `[profile]` table of the credentials file.
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct FileProfile {
     token: Option<String>,
     access_key: Option<String>,
@@ -357,7 +357,50 @@ struct FileProfile {
     iam_endpoint: Option<String>,
 }
 
+/// The keys of a profile, each a string.
+const PROFILE_KEYS: &[&str] = &[
+    "token",
+    "access_key",
+    "secret_key",
+    "security_token",
+    "username",
+    "password",
+    "domain",
+    "iam_endpoint",
+];
+
 impl FileProfile {
+    /// Reads a profile table; errors name the key and the expected type, never a value.
+    fn read(value: &toml::Value) -> Result<FileProfile, String> {
+        let table = value
+            .as_table()
+            .ok_or_else(|| format!("expected a table, found {}", value.type_str()))?;
+        let mut profile = FileProfile::default();
+        for (key, value) in table {
+            let slot = match key.as_str() {
+                "token" => &mut profile.token,
+                "access_key" => &mut profile.access_key,
+                "secret_key" => &mut profile.secret_key,
+                "security_token" => &mut profile.security_token,
+                "username" => &mut profile.username,
+                "password" => &mut profile.password,
+                "domain" => &mut profile.domain,
+                "iam_endpoint" => &mut profile.iam_endpoint,
+                _ => {
+                    return Err(format!(
+                        "unknown key `{key}`; allowed keys: {}",
+                        PROFILE_KEYS.join(", ")
+                    ));
+                }
+            };
+            let text = value
+                .as_str()
+                .ok_or_else(|| format!("`{key}` must be a string, found {}", value.type_str()))?;
+            *slot = Some(text.to_string());
+        }
+        Ok(profile)
+    }
+
     fn into_credentials(self) -> Result<Credentials, String> {
         let modes = [
             self.token.is_some(),

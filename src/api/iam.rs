@@ -35,6 +35,18 @@ pub(crate) struct TokenCache {
     cached: Mutex<Option<CachedToken>>,
 }
 
+/// Where password credentials without an explicit IAM endpoint will be sent:
+/// derived from the API endpoint (which the configuration names), so callers
+/// must check it as they check the endpoint. `None` for other credentials.
+pub fn derived_iam_endpoint(credentials: &Credentials, api: &Url) -> Option<Url> {
+    match credentials {
+        Credentials::Password {
+            iam_endpoint: None, ..
+        } => derive_iam_endpoint(api),
+        _ => None,
+    }
+}
+
 /// `https://gaussdb.{region}.myhuaweicloud.com` → `https://iam.{region}.myhuaweicloud.com`.
 fn derive_iam_endpoint(api: &Url) -> Option<Url> {
     let Some(Host::Domain(host)) = api.host() else {

@@ -15,9 +15,11 @@ pub mod error;
 mod iam;
 pub mod retry;
 pub mod sign;
+pub mod trust;
 mod wait;
 pub mod wire;
 
 pub use auth::{AuthError, Credentials};
 pub use client::{Client, ClientConfig, validate_endpoint};
 pub use error::{ApiError, ApiErrorKind};
+pub use iam::derived_iam_endpoint;

@@ -19,6 +19,11 @@ pub struct Cli {
     /// State file path (overrides [state] path).
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Also send credentials to HOST (repeatable; HTAPSYNC_ALLOWED_ENDPOINTS adds
+    /// more, comma-separated). Official Huawei Cloud hosts and loopback are
+    /// always allowed; see docs/ci.md.
+    #[arg(long = "allow-endpoint", global = true, value_name = "HOST")]
+    pub allow_endpoint: Vec<String>,
     /// Never colour output (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub no_color: bool,

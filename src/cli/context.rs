@@ -4,9 +4,10 @@
 
 use super::Failure;
 use super::args::Cli;
+use crate::api::trust::{self, TrustedHosts};
 use crate::api::{Client, ClientConfig, Credentials};
 use crate::config::{self, Loaded};
-use crate::emulator;
+use crate::emulator::{self, EmulatorError};
 use crate::state::{Backend, LocalBackend};
 use anyhow::Context as _;
 use secrecy::SecretString;
@@ -18,6 +19,8 @@ pub struct Workspace {
     pub dir: PathBuf,
     pub loaded: Loaded,
     pub state_path: PathBuf,
+    /// Hosts given with `--allow-endpoint` (see [`trust`]).
+    pub allowed_endpoints: Vec<String>,
 }
 
 impl Workspace {
@@ -37,6 +40,7 @@ impl Workspace {
             dir,
             loaded,
             state_path,
+            allowed_endpoints: cli.allow_endpoint.clone(),
         })
     }
 
@@ -62,12 +66,17 @@ impl Workspace {
             let token = Credentials::Token(SecretString::from("embedded-emulator"));
             (running.url(), token, Some(running))
         } else {
-            let creds = Credentials::discover()
+            let url = self.trusted_url(&provider.endpoint)?;
+            let creds = Credentials::discover(&self.dir)
                 .context("reading credentials")?
                 .context(
                     "no credentials: set HTAPSYNC_TOKEN, or HTAPSYNC_ACCESS_KEY and \
                      HTAPSYNC_SECRET_KEY (see docs/authentication.md)",
                 )?;
+            if let Some(iam) = crate::api::derived_iam_endpoint(&creds, &url) {
+                self.trusted_url(iam.as_str())
+                    .context("the IAM endpoint derived from `endpoint` for password credentials")?;
+            }
             (provider.endpoint.clone(), creds, None)
         };
         let mut cfg = ClientConfig::new(&endpoint, &provider.project_id, credentials);
@@ -76,6 +85,25 @@ impl Workspace {
         }
         let client = Client::new(cfg)?;
         Ok((client, running))
+    }
+}
+
+impl Workspace {
+    /// `endpoint` parsed, if credentials may be sent there (see [`trust`]):
+    /// refused before any request, naming the setting, since a pull request
+    /// can write any endpoint into the configuration.
+    fn trusted_url(&self, endpoint: &str) -> anyhow::Result<url::Url> {
+        let setting = match &self.loaded.endpoint_location {
+            Some(l) => format!("`endpoint` at {}:{}:{}", l.file.display(), l.line, l.column),
+            None => "`endpoint`".to_string(),
+        };
+        let url = trust::parse_endpoint(endpoint).with_context(|| format!("invalid {setting}"))?;
+        let env = std::env::var(trust::ALLOWED_ENDPOINTS_VAR).ok();
+        let trusted = TrustedHosts::new(&self.allowed_endpoints, env.as_deref())?;
+        trusted
+            .check(&url)
+            .with_context(|| format!("refusing {setting}"))?;
+        Ok(url)
     }
 }
 
@@ -101,7 +129,7 @@ async fn start_embedded(
         .emulator_cloud
         .as_deref()
         .context("endpoint = \"embedded\" needs emulator_cloud in [provider]")?;
-    let cloud = emulator::load_cloud(&dir.join(cloud_file))?;
+    let cloud = emulator::load_cloud(&dir.join(cloud_file)).map_err(quote_nothing)?;
     let data = provider
         .emulator_data
         .as_deref()
@@ -113,8 +141,30 @@ async fn start_embedded(
     }
     let mut cfg = emulator::EmulatorConfig::new(cloud);
     cfg.data_path = Some(data_path);
-    let emu = emulator::Emulator::new(cfg)?;
+    let emu = emulator::Emulator::new(cfg).map_err(quote_nothing)?;
     let running = emulator::spawn(emu, "127.0.0.1:0".parse()?).await?;
     tracing::info!(url = %running.url(), "embedded emulator started");
     Ok(running)
+}
+
+/// The cloud, DDL and data files are named by the configuration, not part of
+/// it: their decode errors keep the position and kind of the problem but
+/// never quote the file (see [`config::named_files`]).
+fn quote_nothing(error: EmulatorError) -> EmulatorError {
+    let clean = |msg: String| config::named_files::without_file_content(&msg);
+    match error {
+        EmulatorError::CloudFile { path, msg } => EmulatorError::CloudFile {
+            path,
+            msg: clean(msg),
+        },
+        EmulatorError::Ddl { path, msg } => EmulatorError::Ddl {
+            path,
+            msg: clean(msg),
+        },
+        EmulatorError::Data { path, msg } => EmulatorError::Data {
+            path,
+            msg: clean(msg),
+        },
+        other => other,
+    }
 }

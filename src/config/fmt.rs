@@ -22,7 +22,11 @@ use toml_edit::{Array, DocumentMut, Item, RawString, Table, Value};
 const ARRAY_INDENT: &str = "    ";
 
 /// The canonical form of `src`; a syntax error is reported against `file`.
+/// A credentials file is refused unread (its diff would show the secrets).
 pub fn format_source(src: &str, file: &Path) -> Result<String, Diagnostic> {
+    if super::looks_like_credentials(src) {
+        return Err(super::credentials_in_config_dir(file));
+    }
     let mut document: DocumentMut = src.parse().map_err(|e| {
         super::syntax_error(&SourceFile::new(file.to_path_buf(), src.to_string()), &e)
     })?;

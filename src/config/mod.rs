@@ -9,6 +9,7 @@
 
 pub mod diagnostic;
 pub mod fmt;
+pub mod named_files;
 mod raw;
 mod resolve;
 mod rules;
@@ -42,6 +43,8 @@ pub struct Loaded {
     pub digest: String,
     /// Where each `[task.NAME]` is defined (for messages that point at a task).
     pub task_locations: BTreeMap<String, Location>,
+    /// Where `endpoint` is written (messages about where credentials go name it).
+    pub endpoint_location: Option<Location>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -77,6 +80,9 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(&bytes);
         match String::from_utf8(bytes) {
+            Ok(text) if looks_like_credentials(&text) => {
+                diagnostics.push(credentials_in_config_dir(path));
+            }
             Ok(text) => sources.push(SourceFile::new(path.clone(), text)),
             Err(e) => diagnostics.push(not_utf8(path, &e)),
         }
@@ -100,9 +106,10 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
         sources: &sources,
         complete: raw_files.len() == paths.len(),
         diagnostics,
+        endpoint_location: None,
     };
     let resolved = resolver.resolve(&raw_files);
-    let diagnostics = resolver.diagnostics;
+    let (diagnostics, endpoint_location) = (resolver.diagnostics, resolver.endpoint_location);
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     match resolved {
         Some((desired, task_locations)) if !has_errors => Ok(Loaded {
@@ -110,6 +117,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
             files: paths,
             digest: hex::encode(hasher.finalize()),
             task_locations,
+            endpoint_location,
             warnings: diagnostics,
         }),
         _ => Err(Diagnostics(diagnostics)),
@@ -187,6 +195,63 @@ fn read_limited(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<Vec<u8
             None
         }
     }
+}
+
+/// Keys of credentials files (docs/authentication.md) and their usual short
+/// forms; none is a configuration key.
+const CREDENTIAL_KEYS: &[&str] = &[
+    "token",
+    "access_key",
+    "secret_key",
+    "security_token",
+    "password",
+    "ak",
+    "sk",
+];
+
+/// Whether `text` sets a credential key at the top level or in a top-level
+/// table (`[default]`, the shape of a credentials file). Read line by line,
+/// not parsed, so that a broken credentials file is recognised too; keys
+/// deeper down (a table named `token` in `table_configs`) do not count.
+pub(crate) fn looks_like_credentials(text: &str) -> bool {
+    let mut header_depth = 0;
+    for line in text.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.trim_start_matches('[');
+            let header = header.split(']').next().unwrap_or("");
+            header_depth = header.split('.').count();
+            continue;
+        }
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        let parts: Vec<&str> = key
+            .split('.')
+            .map(|p| p.trim().trim_matches(['"', '\'']))
+            .collect();
+        let last = parts
+            .last()
+            .map(|k| k.to_ascii_lowercase())
+            .unwrap_or_default();
+        if header_depth + parts.len() <= 2 && CREDENTIAL_KEYS.contains(&last.as_str()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// A credentials file among the configuration files: refused, and nothing of
+/// it shown, since every diagnostic would quote a secret.
+pub(crate) fn credentials_in_config_dir(path: &Path) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "{} looks like a credentials file; keep credentials outside the configuration directory",
+            path.display()
+        ),
+        "move it out of the repository (default: ~/.config/htapsync/credentials.toml, or set \
+         HTAPSYNC_CREDENTIALS_FILE) and rotate any secret that was committed; see docs/authentication.md",
+    )
+    .in_file(path)
 }
 
 /// A file that is not UTF-8, pointing at the first bad byte.

@@ -163,7 +163,7 @@ fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
                 continue;
             }
             "endpoint" => {
-                provider.endpoint = walker.checked_string(context, &entry, rules::endpoint);
+                provider.endpoint = read_endpoint(walker, context, &entry);
                 continue;
             }
             "region" => {
@@ -176,6 +176,20 @@ fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
         *slot = walker.checked_string(context, &entry, non_empty_path);
     }
     provider
+}
+
+/// `endpoint`, checked like [`Walker::checked_string`] but never shown as
+/// written: a URL's user info may hold a password, so the message redacts it
+/// and quotes no line of the file.
+fn read_endpoint(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Spanned<String>> {
+    let value = walker.string(context, entry)?;
+    if let Err(detail) = rules::endpoint(&value.value) {
+        let shown = crate::api::trust::redact_userinfo(&value.value);
+        let summary = format!("invalid endpoint {shown:?} in {context}");
+        walker.error_without_snippet(value.at.span.start, summary, detail);
+        return None;
+    }
+    Some(value)
 }
 
 fn non_empty_path(value: &str) -> Result<(), String> {

@@ -5,13 +5,14 @@
 
 use super::Location;
 use super::diagnostic::Diagnostic;
+use super::named_files;
 use super::raw::{RawFile, RawProvider, RawTask, TaskFields};
 use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
 use crate::model::{Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskSpec};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Default `[state] path`.
 pub const DEFAULT_STATE_PATH: &str = "htapsync.state.json";
@@ -30,6 +31,8 @@ pub(crate) struct Resolver<'a> {
     /// Whether every configuration file could be read and parsed: only then
     /// does finding no task mean that none is defined.
     pub complete: bool,
+    /// Where `endpoint` is written, for messages about where credentials go.
+    pub endpoint_location: Option<Location>,
 }
 
 impl Resolver<'_> {
@@ -89,8 +92,12 @@ impl Resolver<'_> {
         let states = files.iter().filter_map(|f| f.state_path.as_ref()).collect();
         let state_path = self
             .single(states, "[state]")
-            .and_then(|s| s.value.as_ref())
-            .map_or_else(|| DEFAULT_STATE_PATH.to_string(), |p| p.value.clone());
+            .and_then(|s| s.value.as_ref());
+        if let Some(path) = state_path {
+            self.check_inside("[state] path", path);
+        }
+        let state_path =
+            state_path.map_or_else(|| DEFAULT_STATE_PATH.to_string(), |p| p.value.clone());
         let defaults = files.iter().filter_map(|f| f.defaults.as_ref()).collect();
         let defaults = self.single(defaults, "[defaults]").map(|d| &d.value);
 
@@ -159,8 +166,12 @@ impl Resolver<'_> {
                 );
             }
         }
+        self.endpoint_location = p.endpoint.as_ref().and_then(|e| self.location(&e.at));
         let embedded = p.endpoint.as_ref().is_some_and(|e| e.value == EMBEDDED);
         let mut emulator_data = p.emulator_data.as_ref().map(|d| d.value.clone());
+        if let (true, Some(data)) = (embedded, &p.emulator_data) {
+            self.check_inside("emulator_data", data);
+        }
         if embedded {
             match &p.emulator_cloud {
                 Some(cloud) => self.check_cloud_file(cloud),
@@ -196,8 +207,12 @@ impl Resolver<'_> {
         })
     }
 
+    /// The cloud file must exist inside the configuration directory, and so
+    /// must the DDL files it lists (relative to the cloud file's directory).
     fn check_cloud_file(&mut self, cloud: &Spanned<String>) {
-        let path = self.dir.join(&cloud.value);
+        let Some(path) = self.check_inside("emulator_cloud", cloud) else {
+            return;
+        };
         if !path.is_file() {
             let summary = format!("emulator_cloud file {:?} does not exist", cloud.value);
             let detail = format!(
@@ -205,6 +220,45 @@ impl Resolver<'_> {
                 path.display()
             );
             self.error(&cloud.at, summary, detail);
+            return;
+        }
+        let base = Path::new(&cloud.value).parent().unwrap_or(Path::new(""));
+        let ddl_files = match ddl_files(&path) {
+            Ok(files) => files,
+            Err(why) => {
+                let summary = format!("emulator_cloud file {:?} cannot be read", cloud.value);
+                self.error(&cloud.at, summary, why);
+                return;
+            }
+        };
+        for ddl in ddl_files {
+            if let Err(why) = named_files::resolve_inside(self.dir, &base.join(&ddl)) {
+                let summary = format!(
+                    "the DDL file {ddl:?} listed in {:?} must be inside the configuration directory",
+                    cloud.value
+                );
+                self.error(&cloud.at, summary, why);
+            }
+        }
+    }
+
+    /// Checks that a path written in the configuration leads inside the
+    /// configuration directory; returns where it leads.
+    fn check_inside(&mut self, key: &str, path: &Spanned<String>) -> Option<PathBuf> {
+        match named_files::resolve_inside(self.dir, Path::new(&path.value)) {
+            Ok(resolved) => Some(resolved),
+            Err(why) => {
+                let summary =
+                    format!("`{key}` must name a file inside the configuration directory");
+                let outside = if key.starts_with("[state]") {
+                    "a state file elsewhere can be given with --state"
+                } else {
+                    "to use files elsewhere, run `htapsync emulator --cloud FILE --data FILE` and point endpoint at it"
+                };
+                let detail = format!("{:?}: {why}; {outside}", path.value);
+                self.error(&path.at, summary, detail);
+                None
+            }
         }
     }
 
@@ -357,6 +411,27 @@ impl Resolver<'_> {
             self.error(&table.at, summary, problem);
         }
     }
+}
+
+/// The `ddl` paths of every `[[source_instance]]` of a cloud file, as written.
+/// Errors quote nothing of the file (see [`named_files`]).
+fn ddl_files(cloud: &Path) -> Result<Vec<String>, String> {
+    let size = std::fs::metadata(cloud).map_err(|e| e.to_string())?.len();
+    if size > super::MAX_FILE_BYTES {
+        return Err(format!("it is larger than {} bytes", super::MAX_FILE_BYTES));
+    }
+    let text = std::fs::read_to_string(cloud).map_err(|e| e.to_string())?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| named_files::without_file_content(&e.to_string()))?;
+    let instances = table.get("source_instance").and_then(toml::Value::as_array);
+    Ok(instances
+        .into_iter()
+        .flatten()
+        .filter_map(|instance| instance.get("ddl")?.as_array())
+        .flatten()
+        .filter_map(|ddl| ddl.as_str().map(str::to_string))
+        .collect())
 }
 
 fn is_written(own: &TaskFields, defaults: Option<&TaskFields>, key: &str) -> bool {

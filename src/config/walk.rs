@@ -116,6 +116,14 @@ impl Walker<'_> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// An error at `byte` that shows no line of the file, for values that may be secret.
+    pub fn error_without_snippet(&mut self, byte: usize, summary: String, detail: String) {
+        let at = self.source.position(byte);
+        let diagnostic =
+            Diagnostic::error(summary, detail).at_position(&self.source.path, at.line, at.column);
+        self.diagnostics.push(diagnostic);
+    }
+
     pub fn unknown_key(&mut self, context: &str, entry: &Entry, allowed: &[&str]) {
         self.error(
             entry.key_span.clone(),

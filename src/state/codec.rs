@@ -47,7 +47,9 @@ fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
-        message: strip_position(&e.to_string()),
+        // The file may not be htapsync's (a configuration can name any path):
+        // say what is wrong, never the value serde would echo.
+        message: crate::config::named_files::without_file_content(&strip_position(&e.to_string())),
         restore_hint,
     }
 }
@@ -66,11 +68,9 @@ fn check_version(version: Option<&serde_json::Value>, path: &Path) -> Result<(),
         message,
     };
     let value = version.ok_or_else(|| invalid("format_version is missing".to_string()))?;
-    let found = value.as_u64().ok_or_else(|| {
-        invalid(format!(
-            "format_version must be a positive integer, found {value}"
-        ))
-    })?;
+    let found = value
+        .as_u64()
+        .ok_or_else(|| invalid("format_version must be a positive integer".to_string()))?;
     if found == 0 {
         return Err(invalid(
             "format_version 0 is not a valid version".to_string(),
