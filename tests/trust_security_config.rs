@@ -387,7 +387,7 @@ fn a_wrongly_typed_credential_is_named_but_never_echoed() {
     let env = [("HTAPSYNC_CREDENTIALS_FILE", path.as_str())];
     let out = run_all(&ws, &[&["plan"]], &env, 1, number);
     assert!(
-        out.contains("`password` must be a string, found integer"),
+        out.contains("`password` in profile [default] must be a string, found integer"),
         "{out}"
     );
 }

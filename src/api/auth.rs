@@ -240,23 +240,24 @@ impl Credentials {
         })?;
         // Parsed as plain TOML and read by hand: serde's type errors quote the
         // value (`invalid type: integer 31415926535`), and every value here is a secret.
-        let profiles: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| AuthError::Parse {
-                    path: path.to_path_buf(),
-                    line: e.span().map_or(1, |s| line_of(&text, s.start)),
-                    message: e.message().to_string(),
-                })?;
-        let found = profiles.get(profile).ok_or_else(|| AuthError::NoProfile {
+        let parse_error =
+            |span: Option<std::ops::Range<usize>>, message: String| AuthError::Parse {
+                path: path.to_path_buf(),
+                line: span.map_or(1, |s| line_of(&text, s.start)),
+                message,
+            };
+        let document = toml_edit::Document::parse(text.as_str())
+            .map_err(|e| parse_error(e.span(), e.message().to_string()))?;
+        let found = document.get(profile).ok_or_else(|| AuthError::NoProfile {
             path: path.to_path_buf(),
             profile: profile.to_string(),
         })?;
+        let found = FileProfile::read(profile, found).map_err(|(span, m)| parse_error(span, m))?;
         let bad_profile = |reason: String| AuthError::BadProfile {
             path: path.to_path_buf(),
             profile: profile.to_string(),
             reason,
         };
-        let found = FileProfile::read(found).map_err(bad_profile)?;
         found.into_credentials().map_err(bad_profile)
     }
 
@@ -370,14 +371,23 @@ const PROFILE_KEYS: &[&str] = &[
 ];
 
 impl FileProfile {
-    /// Reads a profile table; errors name the key and the expected type, never a value.
-    fn read(value: &toml::Value) -> Result<FileProfile, String> {
-        let table = value
-            .as_table()
-            .ok_or_else(|| format!("expected a table, found {}", value.type_str()))?;
+    /// Reads the table of profile `name`; errors name the key, the expected
+    /// type and where (a byte span), never a value.
+    fn read(
+        name: &str,
+        item: &toml_edit::Item,
+    ) -> Result<FileProfile, (Option<std::ops::Range<usize>>, String)> {
+        let table = item.as_table_like().ok_or_else(|| {
+            let found = item.type_name();
+            (
+                item.span(),
+                format!("profile [{name}] must be a table, found {found}"),
+            )
+        })?;
         let mut profile = FileProfile::default();
-        for (key, value) in table {
-            let slot = match key.as_str() {
+        for (key, value) in table.iter() {
+            let span = table.key(key).and_then(|k| k.span());
+            let slot = match key {
                 "token" => &mut profile.token,
                 "access_key" => &mut profile.access_key,
                 "secret_key" => &mut profile.secret_key,
@@ -387,15 +397,18 @@ impl FileProfile {
                 "domain" => &mut profile.domain,
                 "iam_endpoint" => &mut profile.iam_endpoint,
                 _ => {
-                    return Err(format!(
-                        "unknown key `{key}`; allowed keys: {}",
-                        PROFILE_KEYS.join(", ")
-                    ));
+                    let allowed = PROFILE_KEYS.join(", ");
+                    let message =
+                        format!("unknown key `{key}` in profile [{name}]; allowed keys: {allowed}");
+                    return Err((span, message));
                 }
             };
-            let text = value
-                .as_str()
-                .ok_or_else(|| format!("`{key}` must be a string, found {}", value.type_str()))?;
+            let text = value.as_str().ok_or_else(|| {
+                let found = value.type_name();
+                let message =
+                    format!("`{key}` in profile [{name}] must be a string, found {found}");
+                (span, message)
+            })?;
             *slot = Some(text.to_string());
         }
         Ok(profile)

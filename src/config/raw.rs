@@ -180,13 +180,18 @@ fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
 
 /// `endpoint`, checked like [`Walker::checked_string`] but never shown as
 /// written: a URL's user info may hold a password, so the message redacts it
-/// and quotes no line of the file.
+/// and then quotes no line of the file.
 fn read_endpoint(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Spanned<String>> {
     let value = walker.string(context, entry)?;
     if let Err(detail) = rules::endpoint(&value.value) {
         let shown = crate::api::trust::redact_userinfo(&value.value);
         let summary = format!("invalid endpoint {shown:?} in {context}");
-        walker.error_without_snippet(value.at.span.start, summary, detail);
+        // User info needs an `@`; without one the line is safe to show.
+        if value.value.contains('@') {
+            walker.error_without_snippet(value.at.span.start, summary, detail);
+        } else {
+            walker.error(value.at.span.clone(), summary, detail);
+        }
         return None;
     }
     Some(value)
