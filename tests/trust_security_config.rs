@@ -211,6 +211,14 @@ fn decode_errors_of_named_files_quote_nothing_of_them() {
     );
     let out = run_all(&ws, &[&["plan"], &["plan", "--json"]], &[], 1, SECRET);
     assert!(out.contains("invalid cloud file"), "{out}");
+
+    // A DDL file the SQL parser cannot read: it would name the token it found.
+    let ws = quickstart("embedded");
+    let token = "S3CRETd41d8cd98f00b204";
+    ws.write("cloud/ddl/shop.sql", &format!("{token} shop;\n"));
+    let out = run_all(&ws, &[&["plan"], &["plan", "--json"]], &[], 1, token);
+    assert!(out.contains("cannot parse DDL file"), "{out}");
+    assert!(out.contains("Line: 1, Column: 1"), "{out}");
 }
 
 // ---- 2. where credentials may be sent -------------------------------------
