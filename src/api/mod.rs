@@ -20,4 +20,4 @@ pub mod wire;
 
 pub use auth::{AuthError, Credentials};
 pub use client::{Client, ClientConfig, validate_endpoint};
-pub use error::{ApiError, ApiErrorKind};
+pub use error::{ApiError, ApiErrorKind, ServiceFailure};

@@ -332,8 +332,13 @@ async fn run_apply(
     // Persist resolved intents and refreshed attributes even when nothing changes.
     recorder.update(|_| {})?;
     if !planned.gate.passed() {
+        let what = if planned.gate.unavailable.is_some() {
+            "could not run"
+        } else {
+            "failed"
+        };
         eprintln!(
-            "{} the table-config-check gate failed; nothing was changed in the cloud.",
+            "{} the table-config-check gate {what}; nothing was changed in the cloud.",
             style.error_prefix()
         );
         return Ok(1);
