@@ -206,8 +206,8 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         if a.common.format() == Format::Human {
             println!("\nSaved the plan to: {}", out.display());
             println!(
-                "To perform exactly these actions, run: htapsync apply {}",
-                out.display()
+                "To perform exactly these actions, run: {}",
+                apply_command(cli, out)
             );
         }
     }
@@ -219,6 +219,35 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     } else {
         0
     })
+}
+
+/// The command that applies the plan saved at `out`, as it must be typed from
+/// the current directory: with `-C DIR`, paths on the command line are
+/// relative to DIR (`out` and `--state` were already resolved against it).
+fn apply_command(cli: &Cli, out: &std::path::Path) -> String {
+    let as_typed = |p: &std::path::Path| {
+        let relative = cli.chdir.as_deref().and_then(|dir| p.strip_prefix(dir).ok());
+        shell_word(&relative.unwrap_or(p).display().to_string())
+    };
+    let mut words = vec!["htapsync".to_string()];
+    if let Some(dir) = &cli.chdir {
+        words.extend(["-C".to_string(), shell_word(&dir.display().to_string())]);
+    }
+    if let Some(state) = &cli.state {
+        words.extend(["--state".to_string(), as_typed(state)]);
+    }
+    words.extend(["apply".to_string(), as_typed(out)]);
+    words.join(" ")
+}
+
+/// `word` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn lifecycles_free_specs(
