@@ -7,8 +7,8 @@ use crate::api::wire::{
     DatabaseTables, DbConfig, SourceTablesRequest, TableReplConfig, TablesConfig, TaskConfigRequest,
 };
 use crate::model::{Address, TaskSpec};
-use crate::plan::{Action, Plan};
-use std::collections::HashMap;
+use crate::plan::{Action, Change, Plan};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
@@ -52,8 +52,21 @@ pub fn task_request(spec: &TaskSpec) -> TaskConfigRequest {
 /// Whether the gate must check this change: anything that sends a new
 /// configuration to the cloud (create, replace, and updates other than a
 /// pure pause/resume).
-fn needs_check(action: Action) -> bool {
-    matches!(action, Action::Create | Action::Update | Action::Replace)
+fn needs_check(change: &Change) -> bool {
+    matches!(
+        change.action,
+        Action::Create | Action::Update | Action::Replace
+    ) && change.after.is_some()
+}
+
+/// The tasks of `plan` the gate must check: a passing gate has a passing
+/// verdict for each of them.
+pub fn addresses_to_check(plan: &Plan) -> BTreeSet<Address> {
+    plan.changes
+        .iter()
+        .filter(|c| needs_check(c))
+        .map(|c| c.address.clone())
+        .collect()
 }
 
 /// Checks every task of `plan` that would be created or changed. `on_done` is
@@ -75,7 +88,7 @@ pub async fn run_gate(
     let mut report = GateReport::default();
     let mut set = JoinSet::new();
     let mut addresses = HashMap::new();
-    for change in plan.changes.iter().filter(|c| needs_check(c.action)) {
+    for change in plan.changes.iter().filter(|c| needs_check(c)) {
         let Some(spec) = change.after.clone() else {
             continue;
         };

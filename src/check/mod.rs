@@ -170,4 +170,4 @@ mod tests {
 }
 
 mod gate;
-pub use gate::{run_gate, task_request};
+pub use gate::{addresses_to_check, run_gate, task_request};

@@ -11,7 +11,7 @@ use crate::apply::{self, ApplyOptions, Event, Recorder};
 use crate::check::{self, GateReport};
 use crate::model::{Address, DesiredTask, Lifecycle};
 use crate::plan::file::{PLAN_FORMAT_VERSION, SavedPlan};
-use crate::plan::{self, Action, Plan};
+use crate::plan::{self, Plan};
 use crate::refresh;
 use crate::render::{self, Note, Operation, json};
 use crate::state::State;
@@ -28,18 +28,26 @@ pub use import::import;
 /// How long one task may take to reach its goal, as Terraform's provider allows.
 const TASK_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
+/// The changes the configuration and state give, before the gate.
+struct Derived {
+    /// The state with interrupted intents resolved and, with refresh, live attributes.
+    state: State,
+    plan: Plan,
+    notes: Vec<Note>,
+}
+
 /// What a plan run produced.
 struct Planned {
-    /// The state with interrupted intents resolved and, with refresh, live attributes.
     state: State,
     plan: Plan,
     gate: GateReport,
     notes: Vec<Note>,
 }
 
+/// How a plan is made; a saved plan records them so that apply can make it again.
 struct PlanInputs<'a> {
     refresh: bool,
-    targets: &'a [String],
+    targets: &'a [Address],
     destroy: bool,
     common: &'a CommonRun,
 }
@@ -57,13 +65,15 @@ fn parse_targets(targets: &[String]) -> Result<Vec<Address>, Failure> {
         .collect()
 }
 
-async fn make_plan(
+/// Diffs the configuration against `state` after resolving interrupted
+/// intents and, with refresh, reading the live tasks.
+async fn derive_plan(
     ws: &Workspace,
     client: &Client,
     mut state: State,
-    inputs: PlanInputs<'_>,
+    inputs: &PlanInputs<'_>,
     style: &Style,
-) -> Result<Planned, Failure> {
+) -> Result<Derived, Failure> {
     let machine = inputs.common.format() != Format::Human;
     let mut notes: Vec<Note> = apply::resolve_intents(client, &mut state)
         .await?
@@ -97,13 +107,21 @@ async fn make_plan(
     } else {
         &ws.loaded.desired.tasks
     };
-    let targets = parse_targets(inputs.targets)?;
-    let plan = plan::diff(desired, &state.tasks, &targets)?;
-    let to_check = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
-        .count();
+    let plan = plan::diff(desired, &state.tasks, inputs.targets)?;
+    Ok(Derived { state, plan, notes })
+}
+
+/// Derives the plan and runs the table-config-check gate on it.
+async fn make_plan(
+    ws: &Workspace,
+    client: &Client,
+    state: State,
+    inputs: PlanInputs<'_>,
+    style: &Style,
+) -> Result<Planned, Failure> {
+    let Derived { state, plan, notes } = derive_plan(ws, client, state, &inputs, style).await?;
+    let machine = inputs.common.format() != Format::Human;
+    let to_check = check::addresses_to_check(&plan).len();
     let bar = style.progress(to_check, "table-config-check", machine);
     let tick = bar.clone();
     let gate = check::run_gate(
@@ -165,9 +183,10 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         .as_ref()
         .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
     let (client, _emulator) = ws.connect().await?;
+    let targets = parse_targets(&a.targets)?;
     let inputs = PlanInputs {
         refresh: a.refresh,
-        targets: &a.targets,
+        targets: &targets,
         destroy: a.destroy,
         common: &a.common,
     };
@@ -188,7 +207,7 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     );
     if let Some(out) = &a.out {
         let provider = &ws.loaded.desired.provider;
-        let saved = SavedPlan {
+        let mut saved = SavedPlan {
             format_version: PLAN_FORMAT_VERSION,
             htapsync_version: env!("CARGO_PKG_VERSION").to_string(),
             created_at: chrono::Utc::now().to_rfc3339(),
@@ -198,9 +217,12 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
             endpoint: provider.endpoint.clone(),
             project_id: provider.project_id.clone(),
             refreshed: a.refresh,
+            targets,
+            destroy: a.destroy,
             plan: planned.plan.clone(),
-            gate: Some(planned.gate.clone()),
+            gate: planned.gate.clone(),
             desired: lifecycles_free_specs(&ws.loaded.desired.tasks),
+            digest: String::new(),
         };
         saved.write(out)?;
         if a.common.format() == Format::Human {
@@ -343,9 +365,10 @@ async fn run_apply(
     )?;
     let prior = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
+    let targets = parse_targets(targets)?;
     let inputs = PlanInputs {
         refresh,
-        targets,
+        targets: &targets,
         destroy,
         common,
     };
@@ -492,30 +515,40 @@ async fn apply_saved(
         )
         .into());
     }
-    if let Some(gate) = &saved.gate
-        && !gate.passed()
-    {
+    if let Some(unavailable) = &saved.gate.unavailable {
+        return Err(anyhow!(
+            "the saved plan was made when the table-config-check gate could not run ({}); plan again",
+            unavailable.reason.describe()
+        )
+        .into());
+    }
+    if !saved.gate.passed() {
         return Err(anyhow!(
             "the saved plan failed the table-config-check gate for {} task(s); fix the configuration and plan again",
-            gate.failed().count()
+            saved.gate.failed_count()
         )
         .into());
     }
     let (client, _emulator) = ws.connect().await?;
-    let mut state = current.unwrap_or_else(State::new);
-    let notes: Vec<Note> = apply::resolve_intents(&client, &mut state)
-        .await?
-        .into_iter()
-        .map(Note::Log)
-        .collect();
+    // Apply exactly what was shown: the changes must be the ones the
+    // configuration and state give now, made the way the plan was.
+    let inputs = PlanInputs {
+        refresh: saved.refreshed,
+        targets: &saved.targets,
+        destroy: saved.destroy,
+        common,
+    };
+    let current = current.unwrap_or_else(State::new);
+    let derived = derive_plan(&ws, &client, current, &inputs, style).await?;
+    saved.check_matches(&derived.plan)?;
     print_plan(
         &saved.plan,
-        saved.gate.as_ref(),
-        &notes,
+        Some(&saved.gate),
+        &derived.notes,
         common.format(),
         style,
     );
-    let recorder = Arc::new(Recorder::new(backend.clone(), state));
+    let recorder = Arc::new(Recorder::new(backend.clone(), derived.state));
     if !saved.plan.has_changes() {
         return Ok(0);
     }

@@ -333,7 +333,7 @@ pub fn saved_plan_document(saved: &SavedPlan) -> Value {
         "state_serial": saved.state_serial,
         "changes": saved.plan.changes,
         "gate": saved.gate,
-        "gate_passed": saved.gate.as_ref().is_none_or(GateReport::passed),
+        "gate_passed": saved.gate.passed(),
         "summary": {"add": counts.add, "change": counts.change, "remove": counts.destroy},
     })
 }
