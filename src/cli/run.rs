@@ -120,24 +120,43 @@ async fn make_plan(
     style: &Style,
 ) -> Result<Planned, Failure> {
     let Derived { state, plan, notes } = derive_plan(ws, client, state, &inputs, style).await?;
-    let machine = inputs.common.format() != Format::Human;
-    let to_check = check::addresses_to_check(&plan).len();
-    let bar = style.progress(to_check, "table-config-check", machine);
-    let tick = bar.clone();
-    let gate = check::run_gate(
-        client,
-        &plan,
-        inputs.common.parallelism as usize,
-        move |_| tick.inc(1),
-    )
-    .await;
-    bar.finish_and_clear();
+    let gate = run_gate(client, &plan, inputs.common, style).await;
     Ok(Planned {
         state,
         plan,
         gate,
         notes,
     })
+}
+
+/// The table-config-check gate on `plan`, with a progress bar for humans.
+async fn run_gate(client: &Client, plan: &Plan, common: &CommonRun, style: &Style) -> GateReport {
+    let machine = common.format() != Format::Human;
+    let bar = style.progress(
+        check::addresses_to_check(plan).len(),
+        "table-config-check",
+        machine,
+    );
+    let tick = bar.clone();
+    let gate = check::run_gate(client, plan, common.parallelism as usize, move |_| {
+        tick.inc(1)
+    })
+    .await;
+    bar.finish_and_clear();
+    gate
+}
+
+/// Prints why nothing was changed when the gate did not pass.
+fn report_gate_refusal(gate: &GateReport, style: &Style) {
+    let what = if gate.unavailable.is_some() {
+        "could not run"
+    } else {
+        "failed"
+    };
+    eprintln!(
+        "{} the table-config-check gate {what}; nothing was changed in the cloud.",
+        style.error_prefix()
+    );
 }
 
 /// Prints a plan in `format`; in JSON mode this opens the message stream.
@@ -384,15 +403,7 @@ async fn run_apply(
     // Persist resolved intents and refreshed attributes even when nothing changes.
     recorder.update(|_| {})?;
     if !planned.gate.passed() {
-        let what = if planned.gate.unavailable.is_some() {
-            "could not run"
-        } else {
-            "failed"
-        };
-        eprintln!(
-            "{} the table-config-check gate {what}; nothing was changed in the cloud.",
-            style.error_prefix()
-        );
+        report_gate_refusal(&planned.gate, style);
         return Ok(1);
     }
     if !planned.plan.has_changes() {
@@ -541,13 +552,19 @@ async fn apply_saved(
     let current = current.unwrap_or_else(State::new);
     let derived = derive_plan(&ws, &client, current, &inputs, style).await?;
     saved.check_matches(&derived.plan)?;
+    // The stored verdicts are what was shown, not proof: ask the cloud again.
+    let gate = run_gate(&client, &derived.plan, common, style).await;
     print_plan(
         &saved.plan,
-        Some(&saved.gate),
+        Some(&gate),
         &derived.notes,
         common.format(),
         style,
     );
+    if !gate.passed() {
+        report_gate_refusal(&gate, style);
+        return Ok(1);
+    }
     let recorder = Arc::new(Recorder::new(backend.clone(), derived.state));
     if !saved.plan.has_changes() {
         return Ok(0);

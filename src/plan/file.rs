@@ -103,11 +103,6 @@ pub enum PlanFileError {
         .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
     )]
     Differs(Vec<String>),
-    #[error(
-        "The saved plan's table-config-check verdicts do not cover the tasks it changes \
-         (checked: {checked}; to check: {expected}); refusing to apply it. Run `htapsync plan -out` again."
-    )]
-    GateMismatch { checked: String, expected: String },
 }
 
 impl SavedPlan {
@@ -185,28 +180,12 @@ impl SavedPlan {
     }
 
     /// Refuses the plan unless `derived` (the plan the configuration and the
-    /// state give now, made the way this one was) has exactly its changes, and
-    /// its gate verdicts cover exactly the tasks that need a check. A file
-    /// edited with its digest recomputed still fails here.
+    /// state give now, made the way this one was) has exactly its changes. A
+    /// file edited with its digest recomputed still fails here.
     pub fn check_matches(&self, derived: &Plan) -> Result<(), PlanFileError> {
         let differences = differences(&self.plan, derived);
         if !differences.is_empty() {
             return Err(PlanFileError::Differs(differences));
-        }
-        let expected = crate::check::addresses_to_check(derived);
-        if self.gate.required != expected {
-            let list = |set: &BTreeSet<Address>| {
-                let names: Vec<&str> = set.iter().map(Address::as_str).collect();
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            };
-            return Err(PlanFileError::GateMismatch {
-                checked: list(&self.gate.required),
-                expected: list(&expected),
-            });
         }
         Ok(())
     }
@@ -460,10 +439,6 @@ mod tests {
         let derived = planned("a", spec.clone());
         let mut plan = SavedPlan {
             plan: derived.clone(),
-            gate: GateReport {
-                required: [Address::task("a")].into(),
-                ..GateReport::default()
-            },
             ..saved()
         };
         assert!(plan.check_matches(&derived).is_ok());
@@ -481,12 +456,5 @@ mod tests {
         let err = plan.check_matches(&derived).unwrap_err().to_string();
         assert!(err.contains("task.a: missing from the saved plan"), "{err}");
         assert!(err.contains("task.b: the saved plan will create"), "{err}");
-
-        plan.plan = derived.clone();
-        plan.gate.required.clear();
-        assert!(matches!(
-            plan.check_matches(&derived),
-            Err(PlanFileError::GateMismatch { .. })
-        ));
     }
 }
