@@ -243,7 +243,7 @@ fn differences(saved: &Plan, derived: &Plan) -> Vec<String> {
         .filter_map(|address| match (saved.get(address), derived.get(address)) {
             (Some(s), Some(d)) if s == d => None,
             (Some(s), Some(d)) if s.action != d.action => Some(format!(
-                "{address}: the saved plan will {}, the configuration and state say {}",
+                "{address}: the saved plan says {}, the configuration and state now say {}",
                 s.action, d.action
             )),
             (Some(s), Some(d)) => Some(format!(
@@ -251,11 +251,11 @@ fn differences(saved: &Plan, derived: &Plan) -> Vec<String> {
                 changed_paths(s, d).join(", ")
             )),
             (Some(s), None) => Some(format!(
-                "{address}: the saved plan will {}, but the configuration and state have no such change",
+                "{address}: the saved plan says {}, but the configuration and state have no such task",
                 s.action
             )),
             (None, Some(d)) => Some(format!(
-                "{address}: missing from the saved plan; the configuration and state say {}",
+                "{address}: missing from the saved plan; the configuration and state now say {}",
                 d.action
             )),
             (None, None) => None,
@@ -455,6 +455,6 @@ mod tests {
         plan.plan = planned("b", spec);
         let err = plan.check_matches(&derived).unwrap_err().to_string();
         assert!(err.contains("task.a: missing from the saved plan"), "{err}");
-        assert!(err.contains("task.b: the saved plan will create"), "{err}");
+        assert!(err.contains("task.b: the saved plan says create"), "{err}");
     }
 }
