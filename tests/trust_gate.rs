@@ -84,7 +84,10 @@ async fn a_check_that_panics_fails_the_gate_and_names_its_task() {
     .await;
     let beta = Address::task("beta");
     assert_eq!(report.required.len(), 3, "{report:?}");
-    assert!(!report.passed(), "a task whose check panicked passed: {report:?}");
+    assert!(
+        !report.passed(),
+        "a task whose check panicked passed: {report:?}"
+    );
     let error = report.verdicts[&beta].error.as_deref().unwrap_or_default();
     assert!(
         error.contains("task.beta") && error.contains("panicked"),
@@ -202,6 +205,9 @@ fn a_wrong_secret_key_says_the_gate_could_not_run() {
             .envs(wrong),
     );
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("gate could not run; nothing was changed"), "{err}");
+    assert!(
+        err.contains("gate could not run; nothing was changed"),
+        "{err}"
+    );
     assert_eq!(emu.stats()["creates_per_task"], serde_json::json!({}));
 }

@@ -260,8 +260,14 @@ mod tests {
             answered(403, "APIGW.0302"),
             Some(ServiceFailure::Authorization)
         );
-        assert_eq!(answered(429, "APIGW.0308"), Some(ServiceFailure::Throttling));
-        assert_eq!(answered(400, "APIGW.0308"), Some(ServiceFailure::Throttling));
+        assert_eq!(
+            answered(429, "APIGW.0308"),
+            Some(ServiceFailure::Throttling)
+        );
+        assert_eq!(
+            answered(400, "APIGW.0308"),
+            Some(ServiceFailure::Throttling)
+        );
         assert_eq!(answered(503, "DBS.000001"), Some(ServiceFailure::Server));
         assert_eq!(answered(400, "DBS.200022"), None);
         let timeout = ApiError::new(ApiErrorKind::Timeout, "table-config-check");

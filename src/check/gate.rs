@@ -2,10 +2,10 @@
 //! that a plan would create or change, concurrently under a bound.
 
 use super::{GateReport, GateUnavailable, ParamVerdict, TableVerdict, TaskVerdict};
-use crate::api::{ApiError, Client};
 use crate::api::wire::{
     DatabaseTables, DbConfig, SourceTablesRequest, TableReplConfig, TablesConfig, TaskConfigRequest,
 };
+use crate::api::{ApiError, Client};
 use crate::model::{Address, TaskSpec};
 use crate::plan::{Action, Change, Plan};
 use std::collections::{BTreeSet, HashMap};
@@ -212,7 +212,10 @@ async fn check_task(
             .map(Some)
     };
     let (tables, params) = tokio::join!(tables, params);
-    for error in [tables.as_ref().err(), params.as_ref().err()].into_iter().flatten() {
+    for error in [tables.as_ref().err(), params.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
         if let Some(unavailable) = unavailable(error) {
             return Err(unavailable);
         }

@@ -267,7 +267,10 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
 /// relative to DIR (`out` and `--state` were already resolved against it).
 fn apply_command(cli: &Cli, out: &std::path::Path) -> String {
     let as_typed = |p: &std::path::Path| {
-        let relative = cli.chdir.as_deref().and_then(|dir| p.strip_prefix(dir).ok());
+        let relative = cli
+            .chdir
+            .as_deref()
+            .and_then(|dir| p.strip_prefix(dir).ok());
         shell_word(&relative.unwrap_or(p).display().to_string())
     };
     let mut words = vec!["htapsync".to_string()];

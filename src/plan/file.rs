@@ -444,7 +444,9 @@ mod tests {
         assert!(plan.check_matches(&derived).is_ok());
 
         let mut edited = spec.clone();
-        edited.table_configs.insert("orders".into(), "order by x".into());
+        edited
+            .table_configs
+            .insert("orders".into(), "order by x".into());
         plan.plan = planned("a", edited);
         let err = plan.check_matches(&derived).unwrap_err().to_string();
         assert!(
