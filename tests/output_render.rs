@@ -104,7 +104,10 @@ fn gate_passing(plan: &Plan) -> GateReport {
         .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
         .map(|c| (c.address.clone(), passed(c.address.name())))
         .collect();
-    GateReport { verdicts }
+    GateReport {
+        verdicts,
+        ..GateReport::default()
+    }
 }
 
 /// One table and one parameter rejected, and one check call that failed outright.
@@ -132,6 +135,7 @@ fn failed_case() -> (Plan, GateReport) {
             (Address::task("c_error"), errored),
         ]
         .into(),
+        ..GateReport::default()
     };
     (plan, gate)
 }

@@ -120,7 +120,10 @@ fn passing_gate(plan: &Plan) -> GateReport {
             Some((c.address.clone(), verdict))
         })
         .collect();
-    GateReport { verdicts }
+    GateReport {
+        verdicts,
+        ..GateReport::default()
+    }
 }
 
 /// A `kB` field of /proc/self/status (Linux).

@@ -50,6 +50,52 @@ pub struct ApiError {
     pub detail: Option<String>,
 }
 
+/// Why a call was not answered on its merits: the service, or access to it,
+/// failed, so the answer says nothing about the request's content. A gate
+/// that meets one of these could not run; it must not blame the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceFailure {
+    /// The credentials were refused (HTTP 401, or IAM refused them).
+    Authentication,
+    /// The credentials are valid but may not call this API (HTTP 403).
+    Authorization,
+    /// The gateway kept throttling the requests (HTTP 429 or its throttling code).
+    Throttling,
+    /// The endpoint could not be reached, or the connection failed or timed out.
+    Transport,
+    /// The service kept failing (HTTP 5xx).
+    Server,
+}
+
+impl ServiceFailure {
+    /// What went wrong, in a few words, for a headline.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ServiceFailure::Authentication => "the credentials were refused",
+            ServiceFailure::Authorization => "the credentials may not call the API",
+            ServiceFailure::Throttling => "the API kept throttling the requests",
+            ServiceFailure::Transport => "the API could not be reached",
+            ServiceFailure::Server => "the API kept failing",
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn advice(self) -> &'static str {
+        match self {
+            ServiceFailure::Authentication => {
+                "check the token or the access and secret keys (see docs/authentication.md)"
+            }
+            ServiceFailure::Authorization => {
+                "grant the credentials' user the DBS/HTAP permissions on this project"
+            }
+            ServiceFailure::Throttling => "try again later, or with a lower --parallelism",
+            ServiceFailure::Transport => "check the endpoint and the network, then try again",
+            ServiceFailure::Server => "try again later",
+        }
+    }
+}
+
 /// Codes meaning the task does not exist (E5/E4 reads, E11 delete).
 const NOT_FOUND_CODES: &[&str] = &["DBS.270022", "DBS.05000091"];
 
@@ -86,6 +132,27 @@ impl ApiError {
             ApiErrorKind::Api => self.status.is_some_and(|s| s >= 500 || s == 429),
             ApiErrorKind::Timeout | ApiErrorKind::Connect | ApiErrorKind::Transport => true,
             _ => false,
+        }
+    }
+
+    /// Whether the call failed for a reason unrelated to what it asked (see
+    /// [`ServiceFailure`]); `None` when the server judged the request itself.
+    pub fn service_failure(&self) -> Option<ServiceFailure> {
+        match self.kind {
+            ApiErrorKind::Auth => Some(ServiceFailure::Authentication),
+            ApiErrorKind::Timeout
+            | ApiErrorKind::Connect
+            | ApiErrorKind::Transport
+            | ApiErrorKind::InvalidEndpoint
+            | ApiErrorKind::Setup => Some(ServiceFailure::Transport),
+            ApiErrorKind::Api => match self.status? {
+                401 => Some(ServiceFailure::Authentication),
+                403 => Some(ServiceFailure::Authorization),
+                s if super::retry::is_throttled(s, self.code()) => Some(ServiceFailure::Throttling),
+                s if s >= 500 => Some(ServiceFailure::Server),
+                _ => None,
+            },
+            ApiErrorKind::Decode | ApiErrorKind::Deadline | ApiErrorKind::JobFailed => None,
         }
     }
 
@@ -175,6 +242,43 @@ mod tests {
         assert!(e.is_not_found());
         e.error_code = Some("DBS.200022".into());
         assert!(!e.is_not_found());
+    }
+
+    #[test]
+    fn service_failures_are_told_apart_from_verdicts_on_the_request() {
+        let answered = |status: u16, code: &str| {
+            let mut e = ApiError::new(ApiErrorKind::Api, "table-config-check");
+            e.status = Some(status);
+            e.error_code = Some(code.into());
+            e.service_failure()
+        };
+        assert_eq!(
+            answered(401, "APIGW.0301"),
+            Some(ServiceFailure::Authentication)
+        );
+        assert_eq!(
+            answered(403, "APIGW.0302"),
+            Some(ServiceFailure::Authorization)
+        );
+        assert_eq!(
+            answered(429, "APIGW.0308"),
+            Some(ServiceFailure::Throttling)
+        );
+        assert_eq!(
+            answered(400, "APIGW.0308"),
+            Some(ServiceFailure::Throttling)
+        );
+        assert_eq!(answered(503, "DBS.000001"), Some(ServiceFailure::Server));
+        assert_eq!(answered(400, "DBS.200022"), None);
+        let timeout = ApiError::new(ApiErrorKind::Timeout, "table-config-check");
+        assert_eq!(timeout.service_failure(), Some(ServiceFailure::Transport));
+        let refused = ApiError::new(ApiErrorKind::Auth, "iam-token");
+        assert_eq!(
+            refused.service_failure(),
+            Some(ServiceFailure::Authentication)
+        );
+        let decode = ApiError::new(ApiErrorKind::Decode, "table-config-check");
+        assert_eq!(decode.service_failure(), None);
     }
 
     #[test]

@@ -21,5 +21,5 @@ pub mod wire;
 
 pub use auth::{AuthError, Credentials};
 pub use client::{Client, ClientConfig, validate_endpoint};
-pub use error::{ApiError, ApiErrorKind};
+pub use error::{ApiError, ApiErrorKind, ServiceFailure};
 pub use iam::derived_iam_endpoint;

@@ -1,16 +1,17 @@
 //! Runs table-config-check (E2) and database-config-check (E1) for every task
 //! that a plan would create or change, concurrently under a bound.
 
-use super::{GateReport, ParamVerdict, TableVerdict, TaskVerdict};
-use crate::api::Client;
+use super::{GateReport, GateUnavailable, ParamVerdict, TableVerdict, TaskVerdict};
 use crate::api::wire::{
     DatabaseTables, DbConfig, SourceTablesRequest, TableReplConfig, TablesConfig, TaskConfigRequest,
 };
-use crate::model::TaskSpec;
-use crate::plan::{Action, Plan};
+use crate::api::{ApiError, Client};
+use crate::model::{Address, TaskSpec};
+use crate::plan::{Action, Change, Plan};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 /// The request body that describes `spec` to E1, E2 and E8. `tables_configs`
 /// lists every configured table; `is_create_task` is left to the caller.
@@ -51,12 +52,31 @@ pub fn task_request(spec: &TaskSpec) -> TaskConfigRequest {
 /// Whether the gate must check this change: anything that sends a new
 /// configuration to the cloud (create, replace, and updates other than a
 /// pure pause/resume).
-fn needs_check(action: Action) -> bool {
-    matches!(action, Action::Create | Action::Update | Action::Replace)
+fn needs_check(change: &Change) -> bool {
+    matches!(
+        change.action,
+        Action::Create | Action::Update | Action::Replace
+    ) && change.after.is_some()
+}
+
+/// The tasks of `plan` the gate must check: a passing gate has a passing
+/// verdict for each of them.
+pub fn addresses_to_check(plan: &Plan) -> BTreeSet<Address> {
+    plan.changes
+        .iter()
+        .filter(|c| needs_check(c))
+        .map(|c| c.address.clone())
+        .collect()
 }
 
 /// Checks every task of `plan` that would be created or changed. `on_done` is
 /// called once per finished task (for progress display).
+///
+/// Every task to check is recorded in the report's `required` set, and each
+/// gets a verdict: a check that panics or is cancelled becomes a failed one.
+/// When a check meets a failure that says nothing about the tables (see
+/// [`crate::api::ServiceFailure`]), the other checks are stopped and the
+/// report says the gate could not run, without verdicts.
 pub async fn run_gate(
     client: &Client,
     plan: &Plan,
@@ -65,27 +85,64 @@ pub async fn run_gate(
 ) -> GateReport {
     let permits = Arc::new(Semaphore::new(parallelism.max(1)));
     let on_done = Arc::new(on_done);
+    let mut report = GateReport::default();
     let mut set = JoinSet::new();
-    for change in plan.changes.iter().filter(|c| needs_check(c.action)) {
+    let mut addresses = HashMap::new();
+    for change in plan.changes.iter().filter(|c| needs_check(c)) {
         let Some(spec) = change.after.clone() else {
             continue;
         };
         let (client, permits, on_done) = (client.clone(), permits.clone(), on_done.clone());
         let address = change.address.clone();
-        set.spawn(async move {
-            let _permit = permits.acquire_owned().await.ok();
-            let verdict = check_task(&client, address, &spec).await;
-            on_done(&verdict);
-            verdict
+        report.required.insert(address.clone());
+        let handle = set.spawn({
+            let address = address.clone();
+            async move {
+                let _permit = permits.acquire_owned().await.ok();
+                let verdict = check_task(&client, address, &spec).await;
+                if let Ok(verdict) = &verdict {
+                    on_done(verdict);
+                }
+                verdict
+            }
         });
+        addresses.insert(handle.id(), address);
     }
-    let mut report = GateReport::default();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(v) = joined {
-            report.verdicts.insert(v.address.clone(), v);
-        }
+    while let Some(joined) = set.join_next_with_id().await {
+        let verdict = match joined {
+            Ok((_, Ok(verdict))) => verdict,
+            Ok((_, Err(unavailable))) => {
+                set.shutdown().await;
+                report.verdicts.clear();
+                report.unavailable = Some(unavailable);
+                break;
+            }
+            Err(e) => match addresses.get(&e.id()) {
+                Some(address) => unfinished(address.clone(), &e),
+                // Unknown task: its address stays in `required`, so the gate fails.
+                None => continue,
+            },
+        };
+        report.verdicts.insert(verdict.address.clone(), verdict);
     }
     report
+}
+
+/// The failed verdict of a check that never finished.
+fn unfinished(address: Address, error: &JoinError) -> TaskVerdict {
+    let why = if error.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    };
+    TaskVerdict {
+        error: Some(format!(
+            "the check of {address} {why} before the cloud answered; it is not a pass"
+        )),
+        address,
+        tables: Vec::new(),
+        params: Vec::new(),
+    }
 }
 
 /// Adds a hint to each failed table. The check API answers only
@@ -128,11 +185,12 @@ async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableV
     }
 }
 
+/// The cloud's verdict on one task, or why the cloud could not give one.
 async fn check_task(
     client: &Client,
-    address: crate::model::Address,
+    address: Address,
     spec: &TaskSpec,
-) -> TaskVerdict {
+) -> Result<TaskVerdict, GateUnavailable> {
     let mut verdict = TaskVerdict {
         address,
         tables: Vec::new(),
@@ -158,6 +216,14 @@ async fn check_task(
             .map(Some)
     };
     let (tables, params) = tokio::join!(tables, params);
+    for error in [tables.as_ref().err(), params.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(unavailable) = unavailable(error) {
+            return Err(unavailable);
+        }
+    }
     match tables {
         Ok(resp) => {
             verdict.tables = resp
@@ -204,5 +270,13 @@ async fn check_task(
             });
         }
     }
-    verdict
+    Ok(verdict)
+}
+
+/// A failed check call that is not the cloud's judgement of the task.
+fn unavailable(error: &ApiError) -> Option<GateUnavailable> {
+    error.service_failure().map(|reason| GateUnavailable {
+        reason,
+        error: error.to_string(),
+    })
 }

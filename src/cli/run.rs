@@ -11,7 +11,7 @@ use crate::apply::{self, ApplyOptions, Event, Recorder};
 use crate::check::{self, GateReport};
 use crate::model::{Address, DesiredTask, Lifecycle};
 use crate::plan::file::{PLAN_FORMAT_VERSION, SavedPlan};
-use crate::plan::{self, Action, Plan};
+use crate::plan::{self, Plan};
 use crate::refresh;
 use crate::render::{self, Note, Operation, json};
 use crate::state::State;
@@ -28,18 +28,26 @@ pub use import::import;
 /// How long one task may take to reach its goal, as Terraform's provider allows.
 const TASK_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
+/// The changes the configuration and state give, before the gate.
+struct Derived {
+    /// The state with interrupted intents resolved and, with refresh, live attributes.
+    state: State,
+    plan: Plan,
+    notes: Vec<Note>,
+}
+
 /// What a plan run produced.
 struct Planned {
-    /// The state with interrupted intents resolved and, with refresh, live attributes.
     state: State,
     plan: Plan,
     gate: GateReport,
     notes: Vec<Note>,
 }
 
+/// How a plan is made; a saved plan records them so that apply can make it again.
 struct PlanInputs<'a> {
     refresh: bool,
-    targets: &'a [String],
+    targets: &'a [Address],
     destroy: bool,
     common: &'a CommonRun,
 }
@@ -57,13 +65,15 @@ fn parse_targets(targets: &[String]) -> Result<Vec<Address>, Failure> {
         .collect()
 }
 
-async fn make_plan(
+/// Diffs the configuration against `state` after resolving interrupted
+/// intents and, with refresh, reading the live tasks.
+async fn derive_plan(
     ws: &Workspace,
     client: &Client,
     mut state: State,
-    inputs: PlanInputs<'_>,
+    inputs: &PlanInputs<'_>,
     style: &Style,
-) -> Result<Planned, Failure> {
+) -> Result<Derived, Failure> {
     let machine = inputs.common.format() != Format::Human;
     let mut notes: Vec<Note> = apply::resolve_intents(client, &mut state)
         .await?
@@ -97,29 +107,56 @@ async fn make_plan(
     } else {
         &ws.loaded.desired.tasks
     };
-    let targets = parse_targets(inputs.targets)?;
-    let plan = plan::diff(desired, &state.tasks, &targets)?;
-    let to_check = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
-        .count();
-    let bar = style.progress(to_check, "table-config-check", machine);
-    let tick = bar.clone();
-    let gate = check::run_gate(
-        client,
-        &plan,
-        inputs.common.parallelism as usize,
-        move |_| tick.inc(1),
-    )
-    .await;
-    bar.finish_and_clear();
+    let plan = plan::diff(desired, &state.tasks, inputs.targets)?;
+    Ok(Derived { state, plan, notes })
+}
+
+/// Derives the plan and runs the table-config-check gate on it.
+async fn make_plan(
+    ws: &Workspace,
+    client: &Client,
+    state: State,
+    inputs: PlanInputs<'_>,
+    style: &Style,
+) -> Result<Planned, Failure> {
+    let Derived { state, plan, notes } = derive_plan(ws, client, state, &inputs, style).await?;
+    let gate = run_gate(client, &plan, inputs.common, style).await;
     Ok(Planned {
         state,
         plan,
         gate,
         notes,
     })
+}
+
+/// The table-config-check gate on `plan`, with a progress bar for humans.
+async fn run_gate(client: &Client, plan: &Plan, common: &CommonRun, style: &Style) -> GateReport {
+    let machine = common.format() != Format::Human;
+    let bar = style.progress(
+        check::addresses_to_check(plan).len(),
+        "table-config-check",
+        machine,
+    );
+    let tick = bar.clone();
+    let gate = check::run_gate(client, plan, common.parallelism as usize, move |_| {
+        tick.inc(1)
+    })
+    .await;
+    bar.finish_and_clear();
+    gate
+}
+
+/// Prints why nothing was changed when the gate did not pass.
+fn report_gate_refusal(gate: &GateReport, style: &Style) {
+    let what = if gate.unavailable.is_some() {
+        "could not run"
+    } else {
+        "failed"
+    };
+    eprintln!(
+        "{} the table-config-check gate {what}; nothing was changed in the cloud.",
+        style.error_prefix()
+    );
 }
 
 /// Prints a plan in `format`; in JSON mode this opens the message stream.
@@ -165,9 +202,10 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         .as_ref()
         .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
     let (client, _emulator) = ws.connect().await?;
+    let targets = parse_targets(&a.targets)?;
     let inputs = PlanInputs {
         refresh: a.refresh,
-        targets: &a.targets,
+        targets: &targets,
         destroy: a.destroy,
         common: &a.common,
     };
@@ -188,7 +226,7 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     );
     if let Some(out) = &a.out {
         let provider = &ws.loaded.desired.provider;
-        let saved = SavedPlan {
+        let mut saved = SavedPlan {
             format_version: PLAN_FORMAT_VERSION,
             htapsync_version: env!("CARGO_PKG_VERSION").to_string(),
             created_at: chrono::Utc::now().to_rfc3339(),
@@ -198,16 +236,19 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
             endpoint: provider.endpoint.clone(),
             project_id: provider.project_id.clone(),
             refreshed: a.refresh,
+            targets,
+            destroy: a.destroy,
             plan: planned.plan.clone(),
-            gate: Some(planned.gate.clone()),
+            gate: planned.gate.clone(),
             desired: lifecycles_free_specs(&ws.loaded.desired.tasks),
+            digest: String::new(),
         };
         saved.write(out)?;
         if a.common.format() == Format::Human {
             println!("\nSaved the plan to: {}", out.display());
             println!(
-                "To perform exactly these actions, run: htapsync apply {}",
-                out.display()
+                "To perform exactly these actions, run: {}",
+                apply_command(cli, out)
             );
         }
     }
@@ -219,6 +260,38 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     } else {
         0
     })
+}
+
+/// The command that applies the plan saved at `out`, as it must be typed from
+/// the current directory: with `-C DIR`, paths on the command line are
+/// relative to DIR (`out` and `--state` were already resolved against it).
+fn apply_command(cli: &Cli, out: &std::path::Path) -> String {
+    let as_typed = |p: &std::path::Path| {
+        let relative = cli
+            .chdir
+            .as_deref()
+            .and_then(|dir| p.strip_prefix(dir).ok());
+        shell_word(&relative.unwrap_or(p).display().to_string())
+    };
+    let mut words = vec!["htapsync".to_string()];
+    if let Some(dir) = &cli.chdir {
+        words.extend(["-C".to_string(), shell_word(&dir.display().to_string())]);
+    }
+    if let Some(state) = &cli.state {
+        words.extend(["--state".to_string(), as_typed(state)]);
+    }
+    words.extend(["apply".to_string(), as_typed(out)]);
+    words.join(" ")
+}
+
+/// `word` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn lifecycles_free_specs(
@@ -314,9 +387,10 @@ async fn run_apply(
     )?;
     let prior = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
+    let targets = parse_targets(targets)?;
     let inputs = PlanInputs {
         refresh,
-        targets,
+        targets: &targets,
         destroy,
         common,
     };
@@ -332,10 +406,7 @@ async fn run_apply(
     // Persist resolved intents and refreshed attributes even when nothing changes.
     recorder.update(|_| {})?;
     if !planned.gate.passed() {
-        eprintln!(
-            "{} the table-config-check gate failed; nothing was changed in the cloud.",
-            style.error_prefix()
-        );
+        report_gate_refusal(&planned.gate, style);
         return Ok(1);
     }
     if !planned.plan.has_changes() {
@@ -458,30 +529,46 @@ async fn apply_saved(
         )
         .into());
     }
-    if let Some(gate) = &saved.gate
-        && !gate.passed()
-    {
+    if let Some(unavailable) = &saved.gate.unavailable {
+        return Err(anyhow!(
+            "the saved plan was made when the table-config-check gate could not run ({}); plan again",
+            unavailable.reason.describe()
+        )
+        .into());
+    }
+    if !saved.gate.passed() {
         return Err(anyhow!(
             "the saved plan failed the table-config-check gate for {} task(s); fix the configuration and plan again",
-            gate.failed().count()
+            saved.gate.failed_count()
         )
         .into());
     }
     let (client, _emulator) = ws.connect().await?;
-    let mut state = current.unwrap_or_else(State::new);
-    let notes: Vec<Note> = apply::resolve_intents(&client, &mut state)
-        .await?
-        .into_iter()
-        .map(Note::Log)
-        .collect();
+    // Apply exactly what was shown: the changes must be the ones the
+    // configuration and state give now, made the way the plan was.
+    let inputs = PlanInputs {
+        refresh: saved.refreshed,
+        targets: &saved.targets,
+        destroy: saved.destroy,
+        common,
+    };
+    let current = current.unwrap_or_else(State::new);
+    let derived = derive_plan(&ws, &client, current, &inputs, style).await?;
+    saved.check_matches(&derived.plan)?;
+    // The stored verdicts are what was shown, not proof: ask the cloud again.
+    let gate = run_gate(&client, &derived.plan, common, style).await;
     print_plan(
         &saved.plan,
-        saved.gate.as_ref(),
-        &notes,
+        Some(&gate),
+        &derived.notes,
         common.format(),
         style,
     );
-    let recorder = Arc::new(Recorder::new(backend.clone(), state));
+    if !gate.passed() {
+        report_gate_refusal(&gate, style);
+        return Ok(1);
+    }
+    let recorder = Arc::new(Recorder::new(backend.clone(), derived.state));
     if !saved.plan.has_changes() {
         return Ok(0);
     }

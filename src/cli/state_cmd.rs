@@ -22,9 +22,9 @@ pub fn show(cli: &Cli, file: Option<&Path>, format: Format, style: &Style) -> Cm
                 serde_json::to_string_pretty(&render::json::saved_plan_document(&saved))? + "\n"
             }
             Format::Markdown => {
-                render::markdown::plan_markdown(&saved.plan, saved.gate.as_ref(), &[])
+                render::markdown::plan_markdown(&saved.plan, Some(&saved.gate), &[])
             }
-            Format::Human => render::plan_human(&saved.plan, saved.gate.as_ref(), &style.render()),
+            Format::Human => render::plan_human(&saved.plan, Some(&saved.gate), &style.render()),
         };
         print!("{text}");
         return Ok(0);

@@ -3,17 +3,22 @@
 //!
 //! It records the state's lineage and serial and a digest of the configuration
 //! at plan time; [`SavedPlan::check_fresh`] compares them with the present
-//! (Terraform's "Saved plan is stale" rule).
+//! (Terraform's "Saved plan is stale" rule). A digest over everything else in
+//! the file ([`SavedPlan::seal`]) refuses a file edited after it was written,
+//! and [`SavedPlan::check_matches`] refuses one whose changes are not what the
+//! configuration and state give, however consistently it was edited.
 
-use super::Plan;
+use super::{Change, Plan};
 use crate::check::GateReport;
-use crate::model::TaskSpec;
+use crate::model::{Address, TaskSpec};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The newest saved-plan format this build reads and writes.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// The newest saved-plan format this build reads and writes. Format 2 added
+/// the integrity digest, the targets and the destroy flag; older files are refused.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// A plan as written by `plan -out`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,11 +36,17 @@ pub struct SavedPlan {
     pub project_id: String,
     /// Whether the prior state was refreshed from the cloud before diffing.
     pub refreshed: bool,
+    /// `-target` addresses the plan was limited to (empty: every task).
+    pub targets: Vec<Address>,
+    /// Whether this is a `plan -destroy`: every task in state is deleted.
+    pub destroy: bool,
     pub plan: Plan,
     /// The table-config-check verdicts shown with the plan.
-    pub gate: Option<GateReport>,
+    pub gate: GateReport,
     /// The planned after-values, by task name.
     pub desired: BTreeMap<String, TaskSpec>,
+    /// `sha256:HEX` over every other field (see [`SavedPlan::seal`]).
+    pub digest: String,
 }
 
 /// Why a saved plan cannot be written, read or applied.
@@ -76,12 +87,46 @@ pub enum PlanFileError {
         "Saved plan is stale: the configuration changed since the plan was made. Run `htapsync plan` again."
     )]
     ConfigChanged,
+    #[error(
+        "{path}: the saved plan was written by an older htapsync (format {found}, without an \
+         integrity digest); run `htapsync plan -out` again"
+    )]
+    OlderFormat { path: PathBuf, found: u32 },
+    #[error(
+        "{path}: the saved plan was modified after it was written (its integrity digest does not \
+         match its content); refusing to use it. Run `htapsync plan -out` again."
+    )]
+    Tampered { path: PathBuf },
+    #[error(
+        "The saved plan does not match what the configuration and the state give now; refusing to \
+         apply it:\n{}\nRun `htapsync plan -out` again and review the new plan.",
+        .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
+    )]
+    Differs(Vec<String>),
 }
 
 impl SavedPlan {
-    /// Writes the plan atomically with mode 0600 (it names instances and databases).
-    pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
+    /// The digest of every field but `digest` itself, as `sha256:HEX`.
+    fn content_digest(&self) -> String {
+        let unsealed = SavedPlan {
+            digest: String::new(),
+            ..self.clone()
+        };
         // SavedPlan has only string map keys and plain data, so serialization cannot fail.
+        let bytes = serde_json::to_vec(&unsealed).expect("SavedPlan always serializes to JSON");
+        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    }
+
+    /// Records the digest of the plan's content; [`SavedPlan::write`] seals
+    /// before writing, and reading refuses a file whose digest does not match.
+    pub fn seal(&mut self) {
+        self.digest = self.content_digest();
+    }
+
+    /// Seals the plan and writes it atomically with mode 0600 (it names
+    /// instances and databases).
+    pub fn write(&mut self, path: &Path) -> Result<(), PlanFileError> {
+        self.seal();
         let mut bytes =
             serde_json::to_vec_pretty(self).expect("SavedPlan always serializes to JSON");
         bytes.push(b'\n');
@@ -119,7 +164,30 @@ impl SavedPlan {
                 supported: PLAN_FORMAT_VERSION,
             });
         }
-        serde_json::from_slice(bytes).map_err(parse_error)
+        if header.format_version < PLAN_FORMAT_VERSION {
+            return Err(PlanFileError::OlderFormat {
+                path: path.to_path_buf(),
+                found: header.format_version,
+            });
+        }
+        let saved: SavedPlan = serde_json::from_slice(bytes).map_err(parse_error)?;
+        if saved.digest != saved.content_digest() {
+            return Err(PlanFileError::Tampered {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(saved)
+    }
+
+    /// Refuses the plan unless `derived` (the plan the configuration and the
+    /// state give now, made the way this one was) has exactly its changes. A
+    /// file edited with its digest recomputed still fails here.
+    pub fn check_matches(&self, derived: &Plan) -> Result<(), PlanFileError> {
+        let differences = differences(&self.plan, derived);
+        if !differences.is_empty() {
+            return Err(PlanFileError::Differs(differences));
+        }
+        Ok(())
     }
 
     /// Refuses the plan if the state or the configuration changed since it was made.
@@ -160,6 +228,65 @@ impl SavedPlan {
     }
 }
 
+/// What differs between the saved changes and the derived ones, one line per task.
+fn differences(saved: &Plan, derived: &Plan) -> Vec<String> {
+    let by_address = |plan: &Plan| -> BTreeMap<Address, Change> {
+        plan.changes
+            .iter()
+            .map(|c| (c.address.clone(), c.clone()))
+            .collect()
+    };
+    let (saved, derived) = (by_address(saved), by_address(derived));
+    let addresses: BTreeSet<&Address> = saved.keys().chain(derived.keys()).collect();
+    addresses
+        .into_iter()
+        .filter_map(|address| match (saved.get(address), derived.get(address)) {
+            (Some(s), Some(d)) if s == d => None,
+            (Some(s), Some(d)) if s.action != d.action => Some(format!(
+                "{address}: the saved plan says {}, the configuration and state now say {}",
+                s.action, d.action
+            )),
+            (Some(s), Some(d)) => Some(format!(
+                "{address}: the saved plan differs from the configuration and state in {}",
+                changed_paths(s, d).join(", ")
+            )),
+            (Some(s), None) => Some(format!(
+                "{address}: the saved plan says {}, but the configuration and state have no such task",
+                s.action
+            )),
+            (None, Some(d)) => Some(format!(
+                "{address}: missing from the saved plan; the configuration and state now say {}",
+                d.action
+            )),
+            (None, None) => None,
+        })
+        .collect()
+}
+
+/// Where two planned changes of one task differ: the field paths whose
+/// before or after values differ, else the list of changed fields itself.
+fn changed_paths(saved: &Change, derived: &Change) -> Vec<String> {
+    let mut paths = BTreeSet::new();
+    for (s, d) in [
+        (&saved.before, &derived.before),
+        (&saved.after, &derived.after),
+    ] {
+        match (s, d) {
+            (Some(s), Some(d)) => {
+                paths.extend(super::fields::diff_fields(s, d).into_iter().map(|f| f.path))
+            }
+            (s, d) if s != d => {
+                paths.insert("the whole task".to_string());
+            }
+            _ => {}
+        }
+    }
+    if paths.is_empty() {
+        paths.insert("list of changed fields".to_string());
+    }
+    paths.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,9 +302,12 @@ mod tests {
             endpoint: "embedded".into(),
             project_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             refreshed: false,
+            targets: Vec::new(),
+            destroy: false,
             plan: Plan::default(),
-            gate: Some(GateReport::default()),
+            gate: GateReport::default(),
             desired: BTreeMap::new(),
+            digest: String::new(),
         }
     }
 
@@ -185,8 +315,10 @@ mod tests {
     fn writes_and_reads_back_privately() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.plan");
-        saved().write(&path).unwrap();
-        assert_eq!(SavedPlan::read(&path).unwrap(), saved());
+        let mut written = saved();
+        written.write(&path).unwrap();
+        assert!(written.digest.starts_with("sha256:"), "{}", written.digest);
+        assert_eq!(SavedPlan::read(&path).unwrap(), written);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -261,5 +393,70 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(newer.contains("newer htapsync (format 9"), "{newer}");
+        let older = SavedPlan::decode(br#"{"format_version": 1}"#, path).unwrap_err();
+        assert!(matches!(older, PlanFileError::OlderFormat { found: 1, .. }));
+    }
+
+    #[test]
+    fn any_edit_of_the_content_breaks_the_digest() {
+        let mut plan = saved();
+        plan.seal();
+        let sealed = serde_json::to_string(&plan).unwrap();
+        let path = Path::new("p.plan");
+        assert_eq!(SavedPlan::decode(sealed.as_bytes(), path).unwrap(), plan);
+        for (from, to) in [
+            ("\"state_serial\":4", "\"state_serial\":5"),
+            ("\"refreshed\":false", "\"refreshed\":true"),
+            ("\"required\":[]", "\"required\":[\"task.x\"]"),
+        ] {
+            assert!(sealed.contains(from), "{from} in {sealed}");
+            let edited = sealed.replacen(from, to, 1);
+            assert!(
+                matches!(
+                    SavedPlan::decode(edited.as_bytes(), path),
+                    Err(PlanFileError::Tampered { .. })
+                ),
+                "{to} accepted"
+            );
+        }
+    }
+
+    fn planned(name: &str, after: TaskSpec) -> Plan {
+        let desired = [(
+            name.to_string(),
+            crate::model::DesiredTask {
+                spec: after,
+                lifecycle: Default::default(),
+            },
+        )]
+        .into();
+        crate::plan::diff(&desired, &BTreeMap::new(), &[]).unwrap()
+    }
+
+    #[test]
+    fn changes_other_than_the_derived_ones_are_named_and_refused() {
+        let spec = TaskSpec::sample("a");
+        let derived = planned("a", spec.clone());
+        let mut plan = SavedPlan {
+            plan: derived.clone(),
+            ..saved()
+        };
+        assert!(plan.check_matches(&derived).is_ok());
+
+        let mut edited = spec.clone();
+        edited
+            .table_configs
+            .insert("orders".into(), "order by x".into());
+        plan.plan = planned("a", edited);
+        let err = plan.check_matches(&derived).unwrap_err().to_string();
+        assert!(
+            err.contains("task.a: the saved plan differs") && err.contains("table_configs.orders"),
+            "{err}"
+        );
+
+        plan.plan = planned("b", spec);
+        let err = plan.check_matches(&derived).unwrap_err().to_string();
+        assert!(err.contains("task.a: missing from the saved plan"), "{err}");
+        assert!(err.contains("task.b: the saved plan says create"), "{err}");
     }
 }

@@ -10,6 +10,12 @@ pub(super) fn gate_section(report: &GateReport, style: &Style) -> String {
         out.push_str(&task_line(verdict, style));
         out.push_str(&failed_rows(verdict, style));
     }
+    let failed = style.paint(Paint::Red, "table-config-check failed");
+    for address in report.unchecked() {
+        out.push_str(&format!(
+            "  {address}: {failed}: no verdict (the task was never checked)\n"
+        ));
+    }
     out
 }
 

@@ -10,7 +10,7 @@
 
 use super::{Note, Operation, summary_line};
 use crate::apply::{ApplyOutcome, Event};
-use crate::check::{GateReport, TaskVerdict};
+use crate::check::{GateReport, GateUnavailable, TaskVerdict};
 use crate::plan::file::SavedPlan;
 use crate::plan::{Action, Change, Counts, Plan};
 use crate::state::{State, TaskRecord};
@@ -148,6 +148,21 @@ pub fn check_result(verdict: &TaskVerdict) -> Message {
     )
 }
 
+/// The gate could not run (credentials, throttling, network, server): one
+/// message for the whole plan, instead of a `check_result` per task.
+pub fn check_unavailable(unavailable: &GateUnavailable) -> Message {
+    Message::new(
+        Level::Error,
+        "check_unavailable",
+        unavailable.headline(),
+        json!({"check_unavailable": {
+            "reason": unavailable.reason,
+            "error": unavailable.error,
+            "detail": unavailable.detail(),
+        }}),
+    )
+}
+
 /// A note of the plan run: drift found by refresh, a warning, or a log line.
 pub fn note(note: &Note) -> Message {
     match note {
@@ -214,8 +229,10 @@ pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> 
         Operation::Plan,
         &summary_line(counts),
     ));
-    if let Some(gate) = gate.filter(|g| !g.passed()) {
-        let failed = gate.failed().count();
+    if let Some(unavailable) = gate.and_then(|g| g.unavailable.as_ref()) {
+        out.push(check_unavailable(unavailable));
+    } else if let Some(gate) = gate.filter(|g| !g.passed()) {
+        let failed = gate.failed_count();
         out.push(diagnostic(
             Level::Error,
             &format!("The table-config-check gate failed for {failed} task(s)"),
@@ -316,7 +333,7 @@ pub fn saved_plan_document(saved: &SavedPlan) -> Value {
         "state_serial": saved.state_serial,
         "changes": saved.plan.changes,
         "gate": saved.gate,
-        "gate_passed": saved.gate.as_ref().is_none_or(GateReport::passed),
+        "gate_passed": saved.gate.passed(),
         "summary": {"add": counts.add, "change": counts.change, "remove": counts.destroy},
     })
 }

@@ -40,7 +40,7 @@ pub fn plan_markdown_within(
     let mut out = format!("{COMMENT_MARKER}\n## htapsync plan\n\n");
     out.push_str(&headline(plan, gate));
     let mut omitted = Omitted::default();
-    if let Some(gate) = gate.filter(|g| !g.passed()) {
+    if let Some(gate) = gate.filter(|g| !g.passed() && g.unavailable.is_none()) {
         failed_checks(&mut out, gate, budget / 2, &mut omitted);
     }
     if !notes.is_empty() {
@@ -117,9 +117,17 @@ fn headline(plan: &Plan, gate: Option<&GateReport>) -> String {
         }
     };
     let verdict = match gate {
+        Some(GateReport {
+            unavailable: Some(unavailable),
+            ..
+        }) => format!(
+            "⚠️ **{}**. Apply will refuse this plan.\n\n> {}",
+            escape(&unavailable.headline()),
+            escape(&unavailable.detail())
+        ),
         Some(g) if !g.passed() => format!(
             "❌ **table-config-check failed** for {} of {}: apply will refuse this plan.",
-            g.failed().count(),
+            g.failed_count(),
             checked(g.verdicts.len())
         ),
         Some(g) if !g.verdicts.is_empty() => format!(

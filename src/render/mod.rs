@@ -151,14 +151,19 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
             out.push('\n');
         }
     }
-    if let Some(report) = gate.filter(|g| !g.verdicts.is_empty()) {
+    let judged = |g: &&GateReport| g.unavailable.is_none() && !g.required.is_empty();
+    if let Some(report) = gate.filter(|g| judged(g) || !g.verdicts.is_empty()) {
         out.push_str(&gate::gate_section(report, style));
         out.push('\n');
     }
     out.push_str(&summary_line(plan.counts()));
     out.push('\n');
-    if let Some(report) = gate {
-        let failed = report.failed().count();
+    if let Some(unavailable) = gate.and_then(|g| g.unavailable.as_ref()) {
+        let headline = format!("{}. Apply will refuse this plan.", unavailable.headline());
+        out.push_str(&style.paint(Paint::Red, &headline));
+        out.push_str(&format!("\n  {}\n", unavailable.detail()));
+    } else if let Some(report) = gate {
+        let failed = report.failed_count();
         if failed > 0 {
             let tasks = if failed == 1 { "task" } else { "tasks" };
             out.push_str(&style.paint(

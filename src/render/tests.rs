@@ -129,6 +129,7 @@ fn mix_with_passing_gate() {
                 )
             })
             .collect(),
+        ..GateReport::default()
     };
     assert_snapshot!(plan_human(&plan, Some(&gate), &PLAIN));
 }
@@ -158,6 +159,7 @@ fn failed_gate() {
             (Address::task("c_error"), errored),
         ]
         .into(),
+        ..GateReport::default()
     };
     assert_snapshot!(plan_human(&plan, Some(&gate), &PLAIN));
 }
