@@ -213,3 +213,13 @@ fn import_instance_is_validated_like_the_configuration() {
     );
     assert_eq!(emu.stats()["requests"].as_u64().unwrap_or(0), 0, "{}", emu.stats());
 }
+
+#[test]
+fn import_all_looks_in_the_instance_of_defaults() {
+    let emu = EmulatorProcess::start();
+    create_by_api(&emu, &spec("found_sync", "found_olap", &[]));
+    let project = Project::new(&header(&emu.url));
+    let out = project.run_ok(&["import", "--all", "--generate-config", "gen.toml"], 0);
+    assert!(out.contains("task.found_sync: imported"), "{out}");
+    project.run_ok(&["plan", "--detailed-exitcode"], 0);
+}

@@ -296,9 +296,14 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
     } != *after;
     if config_changed {
         ctx.step(after, "modifying");
+        // A parameter removed from the configuration is sent at its default.
+        let sent = TaskSpec {
+            db_configs: after.db_configs_against(before),
+            ..after.clone()
+        };
         let resp = ctx
             .client
-            .modify(&after.instance_id, &task_request(after))
+            .modify(&after.instance_id, &task_request(&sent))
             .await?;
         let failed: Vec<String> = resp
             .tbl_config_check_results

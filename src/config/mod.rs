@@ -11,7 +11,7 @@ pub mod diagnostic;
 pub mod fmt;
 mod raw;
 mod resolve;
-mod rules;
+pub mod rules;
 pub mod schema;
 mod source;
 mod walk;
@@ -35,6 +35,8 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub desired: crate::model::Desired,
+    /// `[defaults]` as written (what `import --generate-config` need not repeat).
+    pub defaults: crate::model::TaskDefaults,
     /// The `*.toml` files read, sorted by file name.
     pub files: Vec<PathBuf>,
     /// Hex SHA-256 over the file names and contents, in order: a saved plan
@@ -105,11 +107,12 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
     let diagnostics = resolver.diagnostics;
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     match resolved {
-        Some((desired, task_locations)) if !has_errors => Ok(Loaded {
-            desired,
+        Some(resolved) if !has_errors => Ok(Loaded {
+            desired: resolved.desired,
+            defaults: resolved.defaults,
             files: paths,
             digest: hex::encode(hasher.finalize()),
-            task_locations,
+            task_locations: resolved.locations,
             warnings: diagnostics,
         }),
         _ => Err(Diagnostics(diagnostics)),
