@@ -43,7 +43,11 @@ fn github_scripts(yaml: &str) -> Vec<String> {
     let lines: Vec<&str> = yaml.lines().collect();
     let mut scripts = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let Some(rest) = line.trim_start().trim_start_matches("- ").strip_prefix("run:") else {
+        let Some(rest) = line
+            .trim_start()
+            .trim_start_matches("- ")
+            .strip_prefix("run:")
+        else {
             continue;
         };
         let rest = rest.trim();

@@ -57,7 +57,14 @@ fn a_started_task_still_in_wait_is_imported_running() {
     create_by_api(&emu, &spec("live_orders", "live_olap", &[]));
     assert_eq!(emu.list(HTAP)[0].stage, "Wait");
     let project = Project::new(&header(&emu.url));
-    let args = ["import", "--all", "--instance", HTAP, "--generate-config", "gen.toml"];
+    let args = [
+        "import",
+        "--all",
+        "--instance",
+        HTAP,
+        "--generate-config",
+        "gen.toml",
+    ];
     project.run_ok(&args, 0);
     let generated = std::fs::read_to_string(project.path("gen.toml")).unwrap();
     assert!(!generated.contains("paused"), "{generated}");
@@ -176,7 +183,14 @@ fn generated_configuration_inherits_from_defaults_and_plans_no_changes() {
         ),
     );
     let project = Project::new(&config);
-    let args = ["import", "--all", "--instance", HTAP, "--generate-config", "gen.toml"];
+    let args = [
+        "import",
+        "--all",
+        "--instance",
+        HTAP,
+        "--generate-config",
+        "gen.toml",
+    ];
     project.run_ok(&args, 0);
     let generated = std::fs::read_to_string(project.path("gen.toml")).unwrap();
     for inherited in [
@@ -199,6 +213,7 @@ fn generated_configuration_inherits_from_defaults_and_plans_no_changes() {
     let out = project.run_ok(&["plan", "--detailed-exitcode"], 0);
     assert!(out.contains("No changes."), "{out}");
     project.run_ok(&["plan", "--detailed-exitcode", "-refresh=false"], 0);
+    project.run_ok(&["fmt", "--check"], 0);
 }
 
 #[test]
@@ -211,7 +226,12 @@ fn import_instance_is_validated_like_the_configuration() {
         err.contains("36 letters or digits ending in `in07` or `in17`"),
         "{err}"
     );
-    assert_eq!(emu.stats()["requests"].as_u64().unwrap_or(0), 0, "{}", emu.stats());
+    assert_eq!(
+        emu.stats()["requests"].as_u64().unwrap_or(0),
+        0,
+        "{}",
+        emu.stats()
+    );
 }
 
 #[test]

@@ -38,7 +38,10 @@ fn a_saved_resume_of_a_task_resumed_by_hand_is_recorded() {
     let emu = EmulatorProcess::start();
     let project = project(&emu);
     project.run_ok(&["apply", "--auto-approve"], 0);
-    project.edit("[task.orders_sync]\n", "[task.orders_sync]\npaused = true\n");
+    project.edit(
+        "[task.orders_sync]\n",
+        "[task.orders_sync]\npaused = true\n",
+    );
     project.run_ok(&["apply", "--auto-approve"], 0);
     wait_stage(&emu, |s| s == "Paused");
 
@@ -62,7 +65,10 @@ fn a_saved_pause_of_a_task_paused_by_hand_is_recorded() {
     project.run_ok(&["apply", "--auto-approve"], 0);
     wait_stage(&emu, running);
 
-    project.edit("[task.orders_sync]\n", "[task.orders_sync]\npaused = true\n");
+    project.edit(
+        "[task.orders_sync]\n",
+        "[task.orders_sync]\npaused = true\n",
+    );
     project.run_ok(&["plan", "-out", "pause.plan"], 0);
     emu.block_on(emu.client().pause(HTAP, NAME))
         .expect("out-of-band pause");

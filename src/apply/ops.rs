@@ -7,8 +7,8 @@ use crate::api::Client;
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
 use crate::check::task_request;
 use crate::model::TaskSpec;
-use crate::refresh::paused_by_cloud;
 use crate::plan::{Action, Change};
+use crate::refresh::paused_by_cloud;
 use crate::state::{Intent, IntentOp, TaskRecord};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -232,7 +232,14 @@ where
 async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<(), ApplyError> {
     let live = live_row(ctx, spec).await?;
     if live.as_ref().and_then(paused_by_cloud) == Some(paused) {
-        ctx.step(spec, if paused { "already paused" } else { "already replicating" });
+        ctx.step(
+            spec,
+            if paused {
+                "already paused"
+            } else {
+                "already replicating"
+            },
+        );
         return Ok(());
     }
     if !paused && live.and_then(|r| Stage::parse(&r.stage)) == Some(Stage::Wait) {

@@ -220,18 +220,17 @@ pub async fn refresh_all(
     Ok(out)
 }
 
-/// Names of the fields that differ between two specs of the same task.
+/// Names of the attributes (sorted) that differ between two specs of the same task,
+/// compared as plan compares them (an unwritten db_config is its default), so
+/// drift is reported exactly when a plan would undo it.
 pub fn changed_fields(a: &TaskSpec, b: &TaskSpec) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
-        (serde_json::to_value(a), serde_json::to_value(b))
-    else {
-        return Vec::new();
-    };
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| k.to_string())
-        .collect()
+    let mut names: Vec<String> = crate::plan::fields::diff_fields(a, b)
+        .iter()
+        .map(|f| crate::plan::fields::attribute_of(&f.path).to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[cfg(test)]
