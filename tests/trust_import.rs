@@ -102,6 +102,7 @@ fn importing_an_address_without_a_configuration_block_is_refused() {
 
 #[test]
 fn importing_an_address_with_generate_config_writes_its_block() {
+    // No --instance: the instance of [defaults] is where the task is looked for.
     let emu = EmulatorProcess::start();
     create_by_api(&emu, &spec("orphan_sync", "orphan_olap", &[]));
     let project = Project::new(&header(&emu.url));
@@ -109,8 +110,6 @@ fn importing_an_address_with_generate_config_writes_its_block() {
         &[
             "import",
             "task.orphan_sync",
-            "--instance",
-            HTAP,
             "--generate-config",
             "orphan.toml",
         ],

@@ -164,6 +164,7 @@ async fn import_one(
             .tasks
             .get(name)
             .map(|t| t.spec.instance_id.clone())
+            .or_else(|| ws.loaded.defaults.instance_id.clone())
             .ok_or_else(|| anyhow!("{address} is not in the configuration; pass --instance ID"))?,
     };
     let configured = ws.loaded.desired.tasks.get(name).map(|t| &t.spec);
