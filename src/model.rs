@@ -138,6 +138,22 @@ impl TaskSpec {
     pub fn address(&self) -> Address {
         Address::task(&self.name)
     }
+
+    /// `db_configs` written out for every documented parameter that `other`
+    /// sets and this spec does not, at its default. The one rule for
+    /// db_configs: a parameter not written means its documented default, so
+    /// that removing one returns it to the default instead of leaving the
+    /// cloud's value behind, and writing one at its default changes nothing.
+    pub fn db_configs_against(&self, other: &TaskSpec) -> BTreeMap<String, String> {
+        let mut out = self.db_configs.clone();
+        for name in other.db_configs.keys() {
+            if let Some(param) = DbParam::lookup(name) {
+                out.entry(name.clone())
+                    .or_insert_with(|| param.default.to_string());
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +191,21 @@ pub struct Lifecycle {
 pub struct DesiredTask {
     pub spec: TaskSpec,
     pub lifecycle: Lifecycle,
+}
+
+/// `[defaults]` as written: the task keys a task inherits when it does not set
+/// them itself (`None` / empty: not written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskDefaults {
+    pub instance_id: Option<String>,
+    pub source_instance_id: Option<String>,
+    pub source_node_id: Option<String>,
+    pub source_database_name: Option<String>,
+    pub target_database_name: Option<String>,
+    pub repl_type: Option<ReplType>,
+    pub repl_scope: Option<ReplScope>,
+    pub db_configs: BTreeMap<String, String>,
+    pub paused: Option<bool>,
 }
 
 /// Where htapsync talks to: the cloud, or the emulator.

@@ -24,7 +24,10 @@ pub async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<S
         let name = spec.name.clone();
         match (intent.operation, live) {
             (IntentOp::Create, Some(row)) => {
-                let paused = crate::refresh::live_paused(&row);
+                // A create interrupted in stage Wait may never have been
+                // started: recorded as paused, the next plan starts it (a
+                // resume starts a task in Wait).
+                let paused = crate::refresh::paused_by_cloud(&row).unwrap_or(true);
                 state.tasks.entry(name).or_insert_with(|| TaskRecord {
                     spec: crate::model::TaskSpec {
                         paused,

@@ -8,6 +8,7 @@ use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
 use crate::check::task_request;
 use crate::model::TaskSpec;
 use crate::plan::{Action, Change};
+use crate::refresh::paused_by_cloud;
 use crate::state::{Intent, IntentOp, TaskRecord};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -224,21 +225,43 @@ where
     }
 }
 
-async fn pause(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
-    ctx.step(spec, "pausing");
-    ctx.client.pause(&spec.instance_id, &spec.name).await?;
-    wait_stage(ctx, spec, "paused", |s| s == Stage::Paused).await
-}
-
-/// Resumes a paused task, or starts one that was registered but never started.
-async fn resume(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+/// Makes the task paused (E9) or replicating (E10, or E3 for a task that was
+/// never started). When the cloud is already there — someone paused or
+/// resumed it after the plan was made — nothing is sent and the caller records
+/// it; a call refused because the task got there meanwhile counts as done.
+async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<(), ApplyError> {
     let live = live_row(ctx, spec).await?;
-    if live.and_then(|r| Stage::parse(&r.stage)) == Some(Stage::Wait) {
+    if live.as_ref().and_then(paused_by_cloud) == Some(paused) {
+        ctx.step(
+            spec,
+            if paused {
+                "already paused"
+            } else {
+                "already replicating"
+            },
+        );
+        return Ok(());
+    }
+    if !paused && live.and_then(|r| Stage::parse(&r.stage)) == Some(Stage::Wait) {
         return start(ctx, spec).await;
     }
-    ctx.step(spec, "resuming");
-    ctx.client.resume(&spec.instance_id, &spec.name).await?;
-    wait_stage(ctx, spec, "replicating", Stage::is_running).await
+    ctx.step(spec, if paused { "pausing" } else { "resuming" });
+    let sent = if paused {
+        ctx.client.pause(&spec.instance_id, &spec.name).await
+    } else {
+        ctx.client.resume(&spec.instance_id, &spec.name).await
+    };
+    if let Err(e) = sent {
+        let now = ctx.client.find_task(&spec.instance_id, &spec.name).await?;
+        if now.as_ref().and_then(paused_by_cloud) != Some(paused) {
+            return Err(e.into());
+        }
+    }
+    if paused {
+        wait_stage(ctx, spec, "paused", |s| s == Stage::Paused).await
+    } else {
+        wait_stage(ctx, spec, "replicating", Stage::is_running).await
+    }
 }
 
 async fn live_row(ctx: &OpContext, spec: &TaskSpec) -> Result<Option<ReplicationInfo>, ApplyError> {
@@ -280,9 +303,14 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
     } != *after;
     if config_changed {
         ctx.step(after, "modifying");
+        // A parameter removed from the configuration is sent at its default.
+        let sent = TaskSpec {
+            db_configs: after.db_configs_against(before),
+            ..after.clone()
+        };
         let resp = ctx
             .client
-            .modify(&after.instance_id, &task_request(after))
+            .modify(&after.instance_id, &task_request(&sent))
             .await?;
         let failed: Vec<String> = resp
             .tbl_config_check_results
@@ -303,11 +331,7 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
         })?;
     }
     if before.paused != after.paused {
-        if after.paused {
-            pause(ctx, after).await?;
-        } else {
-            resume(ctx, after).await?;
-        }
+        set_paused(ctx, after, after.paused).await?;
     }
     ctx.release_slot();
     ctx.record(after)

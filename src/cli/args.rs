@@ -203,7 +203,7 @@ pub struct ImportArgs {
     #[arg(long)]
     pub all: bool,
     /// HTAP instance to look in (default: the instance_id of the task or [defaults]).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = parse_instance_id)]
     pub instance: Option<String>,
     /// Write TOML for the imported tasks to FILE (must not exist).
     #[arg(long, value_name = "FILE")]
@@ -233,6 +233,11 @@ pub enum StateCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// `--instance`: checked as the configuration checks `instance_id`.
+fn parse_instance_id(value: &str) -> Result<String, String> {
+    crate::config::rules::instance_id(value).map(|()| value.to_string())
 }
 
 /// Parses `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.

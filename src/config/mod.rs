@@ -12,7 +12,7 @@ pub mod fmt;
 pub mod named_files;
 mod raw;
 mod resolve;
-mod rules;
+pub mod rules;
 pub mod schema;
 mod source;
 mod walk;
@@ -36,6 +36,8 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub desired: crate::model::Desired,
+    /// `[defaults]` as written (what `import --generate-config` need not repeat).
+    pub defaults: crate::model::TaskDefaults,
     /// The `*.toml` files read, sorted by file name.
     pub files: Vec<PathBuf>,
     /// Hex SHA-256 over the file names and contents, in order: a saved plan
@@ -112,11 +114,12 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
     let (diagnostics, endpoint_location) = (resolver.diagnostics, resolver.endpoint_location);
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     match resolved {
-        Some((desired, task_locations)) if !has_errors => Ok(Loaded {
-            desired,
+        Some(resolved) if !has_errors => Ok(Loaded {
+            desired: resolved.desired,
+            defaults: resolved.defaults,
             files: paths,
             digest: hex::encode(hasher.finalize()),
-            task_locations,
+            task_locations: resolved.locations,
             endpoint_location,
             warnings: diagnostics,
         }),

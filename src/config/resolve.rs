@@ -10,7 +10,9 @@ use super::raw::{RawFile, RawProvider, RawTask, TaskFields};
 use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
-use crate::model::{Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskSpec};
+use crate::model::{
+    Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskDefaults, TaskSpec,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,34 @@ pub const DEFAULT_EMULATOR_DATA: &str = ".htapsync/cloud.json";
 /// Task keys without which a task cannot be created.
 const REQUIRED_TASK_KEYS: &[&str] = &["instance_id", "source_instance_id", "source_database_name"];
 const REQUIRED_PROVIDER_KEYS: &[&str] = &["project_id", "endpoint", "region"];
+
+/// What a configuration resolves to.
+pub(crate) struct Resolved {
+    pub desired: Desired,
+    /// Where each `[task.NAME]` is defined.
+    pub locations: BTreeMap<String, Location>,
+    pub defaults: TaskDefaults,
+}
+
+/// The values `[defaults]` hands down, without their positions.
+fn task_defaults(fields: &TaskFields) -> TaskDefaults {
+    let text = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.value.clone());
+    TaskDefaults {
+        instance_id: text(&fields.instance_id),
+        source_instance_id: text(&fields.source_instance_id),
+        source_node_id: text(&fields.source_node_id),
+        source_database_name: text(&fields.source_database_name),
+        target_database_name: text(&fields.target_database_name),
+        repl_type: fields.repl_type.as_ref().map(|v| v.value),
+        repl_scope: fields.repl_scope.as_ref().map(|v| v.value),
+        db_configs: fields
+            .db_configs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect(),
+        paused: fields.paused.as_ref().map(|v| v.value),
+    }
+}
 
 /// Turns origins into diagnostics and `file:line:column` texts.
 pub(crate) struct Resolver<'a> {
@@ -79,7 +109,7 @@ impl Resolver<'_> {
 
     /// Merges all files. `None` when something needed to build [`Desired`] is
     /// missing or invalid (the reasons are in `diagnostics`).
-    pub fn resolve(&mut self, files: &[RawFile]) -> Option<(Desired, BTreeMap<String, Location>)> {
+    pub fn resolve(&mut self, files: &[RawFile]) -> Option<Resolved> {
         let providers = files.iter().filter_map(|f| f.provider.as_ref()).collect();
         let provider = self.single(providers, "[provider]");
         let provider = match provider {
@@ -138,7 +168,11 @@ impl Resolver<'_> {
             state_path,
             tasks,
         };
-        Some((desired, locations))
+        Some(Resolved {
+            desired,
+            locations,
+            defaults: defaults.map(task_defaults).unwrap_or_default(),
+        })
     }
 
     fn no_provider(&mut self) {

@@ -68,9 +68,18 @@ pub fn flatten(spec: &TaskSpec) -> Vec<(String, Value)> {
 }
 
 /// Fields that differ between `before` and `after`, in display order.
+///
+/// A db_config that only one side writes is compared with its documented
+/// default on the other side ([`TaskSpec::db_configs_against`]).
 pub fn diff_fields(before: &TaskSpec, after: &TaskSpec) -> Vec<FieldChange> {
-    let old = flatten(before);
-    let new = flatten(after);
+    let old = flatten(&TaskSpec {
+        db_configs: before.db_configs_against(after),
+        ..before.clone()
+    });
+    let new = flatten(&TaskSpec {
+        db_configs: after.db_configs_against(before),
+        ..after.clone()
+    });
     let mut paths: Vec<&String> = old.iter().chain(new.iter()).map(|(p, _)| p).collect();
     paths.sort_by_key(|p| (position(p), p.as_str()));
     paths.dedup();
@@ -150,6 +159,33 @@ mod tests {
             paths,
             ["source_node_id", "db_configs.x", "db_configs.y", "paused"]
         );
+    }
+
+    #[test]
+    fn an_unwritten_db_config_means_its_default() {
+        let mut before = spec();
+        before
+            .db_configs
+            .insert("max_sync_commit_rows".into(), "600000".into());
+        let after = spec();
+        let fields = diff_fields(&before, &after);
+        let shown: Vec<_> = fields
+            .iter()
+            .map(|f| (f.path.as_str(), f.before.clone(), f.after.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [(
+                "db_configs.max_sync_commit_rows",
+                Some(Value::from("600000")),
+                Some(Value::from("500000"))
+            )]
+        );
+        before
+            .db_configs
+            .insert("max_sync_commit_rows".into(), "500000".into());
+        assert!(diff_fields(&before, &after).is_empty());
+        assert!(diff_fields(&after, &before).is_empty());
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub async fn observe(
     }
 }
 
-/// Builds the live [`TaskSpec`] of a task from its E5 configuration and E4 row.
+/// Builds the live [`TaskSpec`] of a task from its E5 configuration and E4 row;
+/// `recorded` fills in what the cloud does not say (see [`paused_by_cloud`]).
 ///
 /// A db_config that the cloud reports at its documented default is kept only
 /// when the recorded spec sets it, so a cloud that echoes every parameter does
@@ -120,14 +121,24 @@ pub fn spec_from_cloud(
         tables,
         db_configs,
         table_configs,
-        paused: live_paused(live),
+        paused: paused_by_cloud(live).unwrap_or(recorded.paused),
     }
 }
 
-/// A task counts as paused when it is paused or was never started (stage Wait):
-/// in both cases it is not replicating, and making it run is a "resume".
-pub fn live_paused(live: &ReplicationInfo) -> bool {
-    matches!(Stage::parse(&live.stage), Some(Stage::Paused | Stage::Wait))
+/// Whether the cloud says the task is paused, from its stage (E4), for every
+/// documented stage; `None` when the stage does not say, and the recorded or
+/// configured value stands.
+///
+/// A task is paused only when the cloud says `Paused`. `Wait` is both
+/// "registered, never started" and "started, not copying yet": reading it as
+/// paused would make a plan pause live replication. `Cancelled` is neither
+/// paused nor replicating, and a stage this version does not know says nothing.
+pub fn paused_by_cloud(live: &ReplicationInfo) -> Option<bool> {
+    match Stage::parse(&live.stage) {
+        Some(Stage::Paused) => Some(true),
+        Some(Stage::Full | Stage::Incremental) => Some(false),
+        Some(Stage::Wait | Stage::Cancelled) | None => None,
+    }
 }
 
 /// The task is reported abnormal by the cloud (`status = No`).
@@ -209,16 +220,65 @@ pub async fn refresh_all(
     Ok(out)
 }
 
-/// Names of the fields that differ between two specs of the same task.
+/// Names of the attributes (sorted) that differ between two specs of the same task,
+/// compared as plan compares them (an unwritten db_config is its default), so
+/// drift is reported exactly when a plan would undo it.
 pub fn changed_fields(a: &TaskSpec, b: &TaskSpec) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
-        (serde_json::to_value(a), serde_json::to_value(b))
-    else {
-        return Vec::new();
-    };
-    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| k.to_string())
-        .collect()
+    let mut names: Vec<String> = crate::plan::fields::diff_fields(a, b)
+        .iter()
+        .map(|f| crate::plan::fields::attribute_of(&f.path).to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(stage: &str) -> ReplicationInfo {
+        ReplicationInfo {
+            task_name: "t".into(),
+            stage: stage.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_the_paused_stage_means_paused() {
+        let cases = [
+            ("Paused", Some(true)),
+            ("paused", Some(true)),
+            ("Full", Some(false)),
+            ("Incremental", Some(false)),
+            ("incremental", Some(false)),
+            ("Wait", None),
+            ("wait", None),
+            ("Cancelled", None),
+            ("canceled", None),
+            ("", None),
+            ("Repairing", None),
+        ];
+        for (stage, paused) in cases {
+            assert_eq!(paused_by_cloud(&row(stage)), paused, "stage {stage:?}");
+        }
+    }
+
+    #[test]
+    fn a_stage_that_does_not_say_keeps_the_recorded_run_state() {
+        let cfg = ReplicationConfigResponse::default();
+        for recorded_paused in [false, true] {
+            let recorded = TaskSpec {
+                paused: recorded_paused,
+                ..TaskSpec::sample("t")
+            };
+            for stage in ["Wait", "Cancelled", "Unheard"] {
+                let live = spec_from_cloud(&recorded, &cfg, &row(stage));
+                assert_eq!(live.paused, recorded_paused, "stage {stage}");
+            }
+            assert!(spec_from_cloud(&recorded, &cfg, &row("Paused")).paused);
+            assert!(!spec_from_cloud(&recorded, &cfg, &row("Full")).paused);
+        }
+    }
 }

@@ -197,9 +197,10 @@ fn map_block(
         .as_ref()
         .filter(|_| mark == Mark::Change)
         .map_or(0, |before| {
-            map_of(before, attribute)
+            let before = map_of(before, attribute);
+            before
                 .len()
-                .saturating_sub(removed_or_changed(fields))
+                .saturating_sub(removed_or_changed(fields, before))
         });
     if unchanged > 0 {
         let noun = if unchanged == 1 {
@@ -217,8 +218,15 @@ fn map_block(
 }
 
 /// Keys of the before-map that this change touches (the rest are unchanged).
-fn removed_or_changed(fields: &[&FieldChange]) -> usize {
-    fields.iter().filter(|f| f.before.is_some()).count()
+/// A db_config the before-map lacks may still show a before value: its default.
+fn removed_or_changed(
+    fields: &[&FieldChange],
+    before: &std::collections::BTreeMap<String, String>,
+) -> usize {
+    fields
+        .iter()
+        .filter(|f| before.contains_key(map_key(&f.path)))
+        .count()
 }
 
 fn map_key(path: &str) -> &str {

@@ -6,11 +6,12 @@ use super::super::args::{Cli, ImportArgs};
 use super::super::context::Workspace;
 use super::super::output::Style;
 use crate::api::Client;
-use crate::model::{Address, ReplScope, ReplType, TaskSpec};
+use crate::model::{Address, DbParam, ReplScope, ReplType, TaskDefaults, TaskSpec};
 use crate::refresh::spec_from_cloud;
 use crate::state::{State, TaskRecord};
 use anyhow::{Context as _, anyhow, bail};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
     let ws = Workspace::load(cli)?;
@@ -18,28 +19,54 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
     let _lock = backend.lock("import", a.common.lock_timeout)?;
     let mut state = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
-    let imported = match (&a.address, a.all) {
+    let generating = a.generate_config.is_some();
+    let found = match (&a.address, a.all) {
         (Some(addr), false) => {
-            vec![import_one(&ws, &client, &state, addr, a.instance.as_deref()).await?]
+            let instance = a.instance.as_deref();
+            vec![import_one(&ws, &client, &state, addr, instance, generating).await?]
         }
         (None, true) => import_all(&ws, &client, &state, a.instance.as_deref()).await?,
         _ => return Err(anyhow!("give either an address (task.NAME) or --all").into()),
     };
-    if let Some(path) = &a.generate_config {
-        if path.exists() {
-            return Err(anyhow!(
-                "{} already exists; --generate-config writes a new file only",
-                path.display()
-            )
-            .into());
-        }
-        std::fs::write(path, generate_toml(&imported))
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!(
-            "Wrote configuration for {} task(s) to {}",
-            imported.len(),
-            path.display()
+    let has_block = |spec: &TaskSpec| ws.loaded.desired.tasks.contains_key(&spec.name);
+    // Without a block, the next plan would delete what was just imported.
+    let (imported, skipped): (Vec<TaskSpec>, Vec<TaskSpec>) = found
+        .into_iter()
+        .partition(|spec| generating || has_block(spec));
+    for spec in &skipped {
+        eprintln!(
+            "{}: not imported: no [task.{}] block in the configuration \
+             (add one, or pass --generate-config FILE to write it)",
+            spec.address(),
+            spec.name
         );
+    }
+    if let Some(path) = &a.generate_config {
+        let mut new_blocks: Vec<&TaskSpec> = imported.iter().filter(|s| !has_block(s)).collect();
+        new_blocks.sort_by(|a, b| a.name.cmp(&b.name));
+        let defaults = &ws.loaded.defaults;
+        for spec in &new_blocks {
+            if spec.source_node_id.is_none() && defaults.source_node_id.is_some() {
+                eprintln!(
+                    "warning: {} reads from the primary node, but its generated block \
+                     inherits source_node_id from [defaults]: review it",
+                    spec.address()
+                );
+            }
+        }
+        if new_blocks.is_empty() {
+            println!(
+                "Every imported task already has a block in the configuration: {} not written",
+                path.display()
+            );
+        } else {
+            write_generated(path, &generate_toml(&new_blocks, defaults))?;
+            println!(
+                "Wrote configuration for {} task(s) to {}",
+                new_blocks.len(),
+                path.display()
+            );
+        }
     }
     let count = imported.len();
     for spec in imported {
@@ -56,6 +83,17 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
     backend.write(&mut state)?;
     println!("Import successful: {count} task(s) are now managed by htapsync.");
     Ok(0)
+}
+
+/// Writes the generated configuration to `path`, which must not exist yet.
+fn write_generated(path: &Path, text: &str) -> anyhow::Result<()> {
+    if path.exists() {
+        bail!(
+            "{} already exists; --generate-config writes a new file only",
+            path.display()
+        );
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 fn skeleton(name: &str, instance_id: &str) -> TaskSpec {
@@ -101,6 +139,7 @@ async fn import_one(
     state: &State,
     addr: &str,
     instance: Option<&str>,
+    generating: bool,
 ) -> anyhow::Result<TaskSpec> {
     let address = Address::parse(addr)
         .ok_or_else(|| anyhow!("invalid address {addr:?}: expected task.NAME"))?;
@@ -108,6 +147,13 @@ async fn import_one(
     if state.tasks.contains_key(name) {
         bail!(
             "{address} is already managed; use `htapsync state rm {address}` first to re-import it"
+        );
+    }
+    if !generating && !ws.loaded.desired.tasks.contains_key(name) {
+        bail!(
+            "{address} has no [task.{name}] block in the configuration: imported without one, \
+             the next plan would delete it. Add the block first, or pass --generate-config FILE \
+             to write it"
         );
     }
     let instance = match instance {
@@ -118,6 +164,7 @@ async fn import_one(
             .tasks
             .get(name)
             .map(|t| t.spec.instance_id.clone())
+            .or_else(|| ws.loaded.defaults.instance_id.clone())
             .ok_or_else(|| anyhow!("{address} is not in the configuration; pass --instance ID"))?,
     };
     let configured = ws.loaded.desired.tasks.get(name).map(|t| &t.spec);
@@ -138,6 +185,7 @@ async fn import_all(
             .tasks
             .values()
             .map(|t| t.spec.instance_id.clone())
+            .chain(ws.loaded.defaults.instance_id.clone())
             .collect(),
     };
     if instances.is_empty() {
@@ -156,30 +204,73 @@ async fn import_all(
     Ok(out)
 }
 
-/// TOML that reproduces `specs`, in the configuration's own format.
-pub fn generate_toml(specs: &[TaskSpec]) -> String {
+/// TOML that reproduces `specs` in a directory with these `[defaults]`, in
+/// the configuration's own format: a key is written only where the task's
+/// value differs from what it would inherit, so the next plan shows no changes.
+pub fn generate_toml(specs: &[&TaskSpec], defaults: &TaskDefaults) -> String {
     let mut doc = toml_edit::DocumentMut::new();
     let mut tasks = toml_edit::Table::new();
     tasks.set_implicit(true);
     for spec in specs {
         let mut t = toml_edit::Table::new();
-        t["instance_id"] = toml_edit::value(&spec.instance_id);
-        t["source_instance_id"] = toml_edit::value(&spec.source_instance_id);
+        let mut text = |key: &str, value: &str, inherited: Option<&str>| {
+            if inherited != Some(value) {
+                t[key] = toml_edit::value(value);
+            }
+        };
+        text(
+            "instance_id",
+            &spec.instance_id,
+            defaults.instance_id.as_deref(),
+        );
+        text(
+            "source_instance_id",
+            &spec.source_instance_id,
+            defaults.source_instance_id.as_deref(),
+        );
         if let Some(node) = &spec.source_node_id {
-            t["source_node_id"] = toml_edit::value(node);
+            text("source_node_id", node, defaults.source_node_id.as_deref());
         }
-        t["source_database_name"] = toml_edit::value(&spec.source_database_name);
-        t["target_database_name"] = toml_edit::value(&spec.target_database_name);
-        t["repl_type"] = toml_edit::value(spec.repl_type.as_str());
-        t["repl_scope"] = toml_edit::value(spec.repl_scope.as_str());
-        let mut tables = toml_edit::Array::new();
-        tables.extend(spec.tables.iter().map(String::as_str));
-        t["tables"] = toml_edit::value(tables);
-        if spec.paused {
-            t["paused"] = toml_edit::value(true);
+        text(
+            "source_database_name",
+            &spec.source_database_name,
+            defaults.source_database_name.as_deref(),
+        );
+        let target = defaults
+            .target_database_name
+            .as_deref()
+            .unwrap_or(&spec.source_database_name);
+        text(
+            "target_database_name",
+            &spec.target_database_name,
+            Some(target),
+        );
+        let repl_type = defaults.repl_type.unwrap_or_default();
+        text(
+            "repl_type",
+            spec.repl_type.as_str(),
+            Some(repl_type.as_str()),
+        );
+        let inferred_scope = match spec.tables.is_empty() {
+            true => ReplScope::All,
+            false => ReplScope::Part,
+        };
+        let repl_scope = defaults.repl_scope.unwrap_or(inferred_scope);
+        text(
+            "repl_scope",
+            spec.repl_scope.as_str(),
+            Some(repl_scope.as_str()),
+        );
+        if !spec.tables.is_empty() {
+            let mut tables = toml_edit::Array::new();
+            tables.extend(spec.tables.iter().map(String::as_str));
+            t["tables"] = toml_edit::value(tables);
+        }
+        if spec.paused != defaults.paused.unwrap_or(false) {
+            t["paused"] = toml_edit::value(spec.paused);
         }
         for (key, map) in [
-            ("db_configs", &spec.db_configs),
+            ("db_configs", &own_db_configs(spec, defaults)),
             ("table_configs", &spec.table_configs),
         ] {
             if map.is_empty() {
@@ -194,5 +285,31 @@ pub fn generate_toml(specs: &[TaskSpec]) -> String {
         tasks[&spec.name] = toml_edit::Item::Table(t);
     }
     doc["task"] = toml_edit::Item::Table(tasks);
-    format!("# Generated by `htapsync import --generate-config`: review before committing.\n{doc}")
+    let text = format!(
+        "# Generated by `htapsync import --generate-config`: review before committing.\n{doc}"
+    );
+    // In the layout `htapsync fmt` gives; the text is valid TOML by construction.
+    crate::config::format_source(&text, Path::new("generated.toml")).unwrap_or(text)
+}
+
+/// The db_configs a task must write itself: its values that `[defaults]` does
+/// not already give, and the documented default of each parameter that
+/// `[defaults]` sets otherwise while the cloud keeps it at its default
+/// (refresh leaves such a parameter out of `spec`).
+fn own_db_configs(spec: &TaskSpec, defaults: &TaskDefaults) -> BTreeMap<String, String> {
+    let mut own: BTreeMap<String, String> = spec
+        .db_configs
+        .iter()
+        .filter(|(k, v)| defaults.db_configs.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, inherited) in &defaults.db_configs {
+        if let Some(param) = DbParam::lookup(name)
+            && !spec.db_configs.contains_key(name)
+            && param.default != inherited
+        {
+            own.insert(name.clone(), param.default.to_string());
+        }
+    }
+    own
 }
