@@ -107,6 +107,27 @@ fn a_consistent_edit_is_refused_because_config_and_state_give_other_changes() {
 }
 
 #[test]
+fn a_forged_prior_state_is_refused_before_anything_is_sent() {
+    let ws = Workspace::example("quickstart");
+    ws.run_ok(&["apply", "--auto-approve"], 0);
+    let mut saved = plan_to(&ws, "p.plan", 0);
+    // A consistent edit of what the plan was diffed against: forget a
+    // recorded task, so that the diff would create it a second time.
+    saved
+        .prior
+        .remove("orders_sync")
+        .expect("the plan carries its prior records");
+    saved.write(&ws.path("p.plan")).unwrap();
+
+    let (code, out, err) = ws.run(&["apply", "p.plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("task.orders_sync: recorded in state but missing from the plan's prior state"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_forged_passing_verdict_does_not_let_a_rejected_config_through() {
     let ws = Workspace::example("failing-check");
     let mut saved = plan_to(&ws, "p.plan", 1);

@@ -14,7 +14,7 @@ use crate::plan::file::{PLAN_FORMAT_VERSION, SavedPlan};
 use crate::plan::{self, Plan};
 use crate::refresh;
 use crate::render::{self, Note, Operation, json};
-use crate::state::State;
+use crate::state::{State, TaskRecord};
 use anyhow::anyhow;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -101,14 +101,24 @@ async fn derive_plan(
             record.prevent_destroy = task.lifecycle.prevent_destroy;
         }
     }
+    let plan = diff(ws, &state.tasks, inputs.destroy, inputs.targets)?;
+    Ok(Derived { state, plan, notes })
+}
+
+/// The changes from `prior` to the configuration (to nothing, for destroy).
+fn diff(
+    ws: &Workspace,
+    prior: &BTreeMap<String, TaskRecord>,
+    destroy: bool,
+    targets: &[Address],
+) -> Result<Plan, Failure> {
     let empty = BTreeMap::new();
-    let desired: &BTreeMap<String, DesiredTask> = if inputs.destroy {
+    let desired: &BTreeMap<String, DesiredTask> = if destroy {
         &empty
     } else {
         &ws.loaded.desired.tasks
     };
-    let plan = plan::diff(desired, &state.tasks, inputs.targets)?;
-    Ok(Derived { state, plan, notes })
+    Ok(plan::diff(desired, prior, targets)?)
 }
 
 /// Derives the plan and runs the table-config-check gate on it.
@@ -241,6 +251,7 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
             plan: planned.plan.clone(),
             gate: planned.gate.clone(),
             desired: lifecycles_free_specs(&ws.loaded.desired.tasks),
+            prior: planned.state.tasks.clone(),
             digest: String::new(),
         };
         saved.write(out)?;
@@ -544,31 +555,28 @@ async fn apply_saved(
         .into());
     }
     let (client, _emulator) = ws.connect().await?;
-    // Apply exactly what was shown: the changes must be the ones the
-    // configuration and state give now, made the way the plan was.
-    let inputs = PlanInputs {
-        refresh: saved.refreshed,
-        targets: &saved.targets,
-        destroy: saved.destroy,
-        common,
-    };
-    let current = current.unwrap_or_else(State::new);
-    let derived = derive_plan(&ws, &client, current, &inputs, style).await?;
-    saved.check_matches(&derived.plan)?;
+    // Apply exactly what was shown: the plan's prior tasks must be the ones
+    // in state, and diffing the configuration against them must give the
+    // saved changes. The cloud may have moved since; apply converges it to
+    // what was reviewed, as Terraform does.
+    let mut state = current.unwrap_or_else(State::new);
+    let notes: Vec<Note> = apply::resolve_intents(&client, &mut state)
+        .await?
+        .into_iter()
+        .map(Note::Log)
+        .collect();
+    saved.check_prior(&state.tasks)?;
+    state.tasks = saved.prior.clone();
+    let derived = diff(&ws, &state.tasks, saved.destroy, &saved.targets)?;
+    saved.check_matches(&derived)?;
     // The stored verdicts are what was shown, not proof: ask the cloud again.
-    let gate = run_gate(&client, &derived.plan, common, style).await;
-    print_plan(
-        &saved.plan,
-        Some(&gate),
-        &derived.notes,
-        common.format(),
-        style,
-    );
+    let gate = run_gate(&client, &derived, common, style).await;
+    print_plan(&saved.plan, Some(&gate), &notes, common.format(), style);
     if !gate.passed() {
         report_gate_refusal(&gate, style);
         return Ok(1);
     }
-    let recorder = Arc::new(Recorder::new(backend.clone(), derived.state));
+    let recorder = Arc::new(Recorder::new(backend.clone(), state));
     if !saved.plan.has_changes() {
         return Ok(0);
     }

@@ -11,6 +11,7 @@
 use super::{Change, Plan};
 use crate::check::GateReport;
 use crate::model::{Address, TaskSpec};
+use crate::state::TaskRecord;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,6 +46,10 @@ pub struct SavedPlan {
     pub gate: GateReport,
     /// The planned after-values, by task name.
     pub desired: BTreeMap<String, TaskSpec>,
+    /// The task records the plan was diffed against (intents resolved and,
+    /// with refresh, live attributes read): apply diffs against them again,
+    /// as Terraform's plan file carries its prior state.
+    pub prior: BTreeMap<String, TaskRecord>,
     /// `sha256:HEX` over every other field (see [`SavedPlan::seal`]).
     pub digest: String,
 }
@@ -190,6 +195,39 @@ impl SavedPlan {
         Ok(())
     }
 
+    /// Refuses the plan unless its prior records are the tasks of `current`
+    /// (the state now, intents resolved): the same names on the same
+    /// instances and, when the plan did not refresh, the same attributes. A
+    /// refreshed plan keeps the live attributes it read, which is what was shown.
+    pub fn check_prior(&self, current: &BTreeMap<String, TaskRecord>) -> Result<(), PlanFileError> {
+        let names: BTreeSet<&String> = self.prior.keys().chain(current.keys()).collect();
+        let differences: Vec<String> = names
+            .into_iter()
+            .filter_map(|name| match (self.prior.get(name), current.get(name)) {
+                (Some(p), Some(c)) if p.spec.instance_id != c.spec.instance_id => Some(format!(
+                    "task.{name}: planned on instance {}, recorded on {}",
+                    p.spec.instance_id, c.spec.instance_id
+                )),
+                (Some(p), Some(c)) if !self.refreshed && p.spec != c.spec => Some(format!(
+                    "task.{name}: the recorded attributes are not the ones the plan was made against"
+                )),
+                (Some(_), Some(_)) => None,
+                (Some(_), None) => Some(format!(
+                    "task.{name}: planned against a recorded task that the state does not hold"
+                )),
+                (None, Some(_)) => Some(format!(
+                    "task.{name}: recorded in state but missing from the plan's prior state"
+                )),
+                (None, None) => None,
+            })
+            .collect();
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(PlanFileError::Differs(differences))
+        }
+    }
+
     /// Refuses the plan if the state or the configuration changed since it was made.
     /// A plan made before any state existed checks only the serial (as Terraform does).
     pub fn check_fresh(
@@ -307,6 +345,7 @@ mod tests {
             plan: Plan::default(),
             gate: GateReport::default(),
             desired: BTreeMap::new(),
+            prior: BTreeMap::new(),
             digest: String::new(),
         }
     }
