@@ -21,7 +21,9 @@ pub trait Backend: Send + Sync {
     /// `timeout` (zero: fail at once) while another holder has it.
     fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError>;
 
-    /// Removes a lock left by a holder that is gone; `lock_id` must match the lock's record.
+    /// Removes a lock left by a holder that is gone; `lock_id` must match the
+    /// lock's record. Refuses ([`StateError::LockHeld`]) while the holder still
+    /// holds it: only a lock that is provably not held may be removed.
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError>;
 
     /// Where the state lives, for messages (a path, a database URL without credentials, ...).

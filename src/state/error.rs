@@ -53,6 +53,13 @@ pub enum StateError {
         /// The holder's record; `None` when it had not written one yet.
         info: Option<Box<LockInfo>>,
     },
+    /// `force-unlock` found the lock still held: its holder is alive.
+    #[error("{}", held_message(lock_path, info.as_deref()))]
+    LockHeld {
+        lock_path: PathBuf,
+        /// The holder's record; `None` when it had not written one yet.
+        info: Option<Box<LockInfo>>,
+    },
     /// `force-unlock` was given an ID other than the current lock's.
     #[error(
         "Failed to unlock state: the lock ID {requested:?} does not match the existing lock ID {actual:?}.\n\
@@ -74,17 +81,30 @@ impl StateError {
     }
 }
 
-fn locked_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
-    let (block, id) = match info {
-        Some(info) => (info.to_string(), info.id.as_str()),
-        None => (
-            format!(
-                "Lock Info:\n  Path:      {}\n  (the holder has not recorded its details yet)\n",
-                lock_path.display()
-            ),
-            "LOCK_ID",
+fn holder_block(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
+    match info {
+        Some(info) => info.to_string(),
+        None => format!(
+            "Lock Info:\n  Path:      {}\n  (the holder has not recorded its details yet)\n",
+            lock_path.display()
         ),
-    };
+    }
+}
+
+fn held_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
+    format!(
+        "Failed to unlock state: the lock is held by a running process; it is not stale.\n\n\
+         {}\n\
+         force-unlock removes only a lock whose holder is gone (a holder that dies\n\
+         releases the lock with it). Wait for that operation to finish, or stop it.\n\
+         Nothing was changed.",
+        holder_block(lock_path, info)
+    )
+}
+
+fn locked_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
+    let block = holder_block(lock_path, info);
+    let id = info.map_or("LOCK_ID", |info| info.id.as_str());
     format!(
         "Error acquiring the state lock\n\n\
          {block}\n\

@@ -26,15 +26,7 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         _ => return Err(anyhow!("give either an address (task.NAME) or --all").into()),
     };
     if let Some(path) = &a.generate_config {
-        if path.exists() {
-            return Err(anyhow!(
-                "{} already exists; --generate-config writes a new file only",
-                path.display()
-            )
-            .into());
-        }
-        std::fs::write(path, generate_toml(&imported))
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_new_file(path, &generate_toml(&imported))?;
         println!(
             "Wrote configuration for {} task(s) to {}",
             imported.len(),
@@ -56,6 +48,27 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
     backend.write(&mut state)?;
     println!("Import successful: {count} task(s) are now managed by htapsync.");
     Ok(0)
+}
+
+/// Writes `text` to `path`, which must not exist: created exclusively
+/// (`O_EXCL`), so that neither a file nor a symbolic link there, even a
+/// dangling one, is ever written through or replaced.
+fn write_new_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists (as a file or a symbolic link); --generate-config writes a new file only",
+            path.display()
+        ),
+        opened => opened.with_context(|| format!("creating {}", path.display()))?,
+    };
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn skeleton(name: &str, instance_id: &str) -> TaskSpec {
