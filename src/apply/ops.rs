@@ -2,7 +2,7 @@
 //! documents (§5): register → start → wait running; modify → wait job;
 //! pause/resume → wait stage; delete → wait until gone.
 
-use super::{ApplyError, Event, Recorder};
+use super::{ApplyError, Event, Recorder, Recovery};
 use crate::api::Client;
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
 use crate::check::task_request;
@@ -53,16 +53,28 @@ impl OpContext {
         });
     }
 
+    /// Records `spec` after a change without an intent (modify, pause, resume).
     fn record(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
         let record = TaskRecord {
             spec: spec.clone(),
             prevent_destroy: self.prevent_destroy,
             updated_at: chrono::Utc::now().to_rfc3339(),
         };
-        self.recorder.update(|s| {
+        self.record_done(Recovery::Refresh, |s| {
             s.tasks.insert(spec.name.clone(), record);
-        })?;
-        Ok(())
+        })
+    }
+
+    /// Records the outcome of a change already made in the cloud; a failure
+    /// says how the change will be recovered.
+    fn record_done(
+        &self,
+        recovery: Recovery,
+        change: impl FnOnce(&mut crate::state::State),
+    ) -> Result<(), ApplyError> {
+        self.recorder
+            .update(change)
+            .map_err(|source| ApplyError::Unrecorded { recovery, source })
     }
 }
 
@@ -158,11 +170,10 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         updated_at: chrono::Utc::now().to_rfc3339(),
     };
     ctx.release_slot();
-    ctx.recorder.update(|s| {
+    ctx.record_done(Recovery::Intent, |s| {
         s.intents.retain(|i| i.id != intent_id);
         s.tasks.insert(spec.name.clone(), record);
-    })?;
-    Ok(())
+    })
 }
 
 async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
@@ -367,9 +378,8 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         )
         .await?;
     ctx.release_slot();
-    ctx.recorder.update(|s| {
+    ctx.record_done(Recovery::Intent, |s| {
         s.intents.retain(|i| i.id != intent_id);
         s.tasks.remove(&spec.name);
-    })?;
-    Ok(())
+    })
 }

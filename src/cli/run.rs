@@ -358,6 +358,7 @@ async fn run_apply(
             return Ok(1);
         }
     }
+    backend.check_writable()?;
     let outcome = execute(&ws, &client, &planned.plan, recorder, common, style).await;
     drop(lock);
     let operation = if destroy {
@@ -485,6 +486,7 @@ async fn apply_saved(
     if !saved.plan.has_changes() {
         return Ok(0);
     }
+    backend.check_writable()?;
     let outcome = execute(&ws, &client, &saved.plan, recorder, common, style).await;
     drop(lock);
     Ok(finish(&outcome, Operation::Apply, common.format()))

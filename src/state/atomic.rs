@@ -84,6 +84,12 @@ impl StagedFile {
         Ok(staged)
     }
 
+    /// Removes the staged file without committing it, reporting a failure.
+    pub(crate) fn discard(mut self) -> io::Result<()> {
+        self.committed = true;
+        fs::remove_file(&self.temp)
+    }
+
     /// Steps 6-7: rename over the target, then fsync the directory so the rename survives power loss.
     pub(crate) fn commit(mut self) -> io::Result<()> {
         fs::rename(&self.temp, &self.target)?;

@@ -14,6 +14,21 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// The state cannot be written where it lives (read-only directory, full disk, ...).
+    #[error(
+        "the state {path} cannot be written: {source}\n\
+         Nothing was changed in the cloud. Make its directory writable (or point --state\n\
+         elsewhere) and run the command again."
+    )]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A state write of this run failed earlier; later writes are not attempted,
+    /// so that the state on disk stays exactly what the run reported.
+    #[error("not recorded: an earlier state write of this run failed")]
+    WritesStopped,
     /// The bytes are not a valid state document.
     #[error(
         "{path}:{line}:{column}: the state file is not valid: {message}\n\

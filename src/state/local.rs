@@ -347,6 +347,16 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
+    /// Creates, syncs and removes a temp file beside the state, as every write does.
+    fn check_writable(&self) -> Result<(), StateError> {
+        StagedFile::stage(&self.path, b"", CrashHooks::Off)
+            .and_then(StagedFile::discard)
+            .map_err(|source| StateError::NotWritable {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
     fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError> {
         let info = LockInfo::new(operation, &self.path.display().to_string());
         lock::acquire(&self.lock_path(), info, timeout)
