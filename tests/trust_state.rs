@@ -285,3 +285,59 @@ fn a_state_write_failing_mid_run_stops_the_run_and_names_what_is_unrecorded() {
         assert!(!out.contains(&format!("task.{name} will")), "{name} recorded:\n{out}");
     }
 }
+
+/// After a first apply and a `state rm`, the state has a `.backup`.
+fn state_with_backup() -> Workspace {
+    let ws = Workspace::example("quickstart");
+    ws.run_ok(&["apply", "--auto-approve"], 0);
+    ws.run_ok(&["state", "rm", "task.orders_sync"], 0);
+    assert!(ws.path(".htapsync/htapsync.state.json.backup").is_file());
+    ws
+}
+
+#[test]
+fn an_empty_state_file_says_so_and_points_at_the_backup() {
+    let ws = state_with_backup();
+    ws.write(STATE, "");
+    let (code, out, err) = ws.run(&["plan"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("the state file is empty"), "{err}");
+    assert!(
+        err.contains("Restore it from") && err.contains("htapsync.state.json.backup"),
+        "{err}"
+    );
+    assert_eq!(ws.read(STATE), "", "nothing was written");
+}
+
+#[test]
+fn a_corrupt_state_file_points_at_the_backup() {
+    let ws = state_with_backup();
+    // Broken JSON, and valid JSON that breaks a rule of the format.
+    for corrupt in ["{\"format_version\": 1,\n  \"ser", r#"{"format_version": 0}"#] {
+        ws.write(STATE, corrupt);
+        let (code, out, err) = ws.run(&["apply", "--auto-approve"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains("the state file is not valid"), "{err}");
+        assert!(
+            err.contains("Restore it from") && err.contains("htapsync.state.json.backup"),
+            "{corrupt}: {err}"
+        );
+        assert_eq!(ws.read(STATE), corrupt, "nothing was written");
+    }
+}
+
+#[test]
+fn creating_a_task_that_exists_in_the_cloud_suggests_import() {
+    let ws = unmanaged_orders_sync();
+    let (code, out, err) = ws.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("already exists in the cloud but is not in state"), "{err}");
+    assert!(err.contains("htapsync import task.orders_sync"), "{err}");
+    // The refused create leaves no intent: the next run does not silently adopt the task.
+    assert!(ws.state().get("intents").is_none(), "{}", ws.read(STATE));
+    let out = ws.run_ok(&["plan", "--detailed-exitcode"], 2);
+    assert!(!out.contains("adopted"), "{out}");
+
+    ws.run_ok(&["import", "task.orders_sync"], 0);
+    ws.run_ok(&["plan", "--detailed-exitcode"], 0);
+}

@@ -79,6 +79,12 @@ pub enum ApplyError {
         recovery: Recovery,
         source: StateError,
     },
+    /// A task of that name exists in the cloud but not in state.
+    #[error(
+        "{address} already exists in the cloud but is not in state ({cause}).\n\
+         To manage the existing task, run `htapsync import {address}`; to create another, give it a new name."
+    )]
+    AlreadyExists { address: Address, cause: String },
     #[error("table-config-check rejected {task}: {details}")]
     Rejected { task: String, details: String },
     #[error("{0}")]

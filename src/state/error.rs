@@ -42,9 +42,21 @@ pub enum StateError {
         /// " Restore it from ….backup …" when a backup exists, else empty.
         restore_hint: String,
     },
+    /// The file exists but holds nothing (an editor or a copy cut short, a full disk).
+    #[error("{path}: the state file is empty.\nNothing was changed.{restore_hint}")]
+    Empty {
+        path: PathBuf,
+        /// As in [`StateError::Parse`].
+        restore_hint: String,
+    },
     /// The document is valid JSON but breaks a rule of the format.
-    #[error("{path}: the state file is not valid: {message}\nNothing was changed.")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}: the state file is not valid: {message}\nNothing was changed.{restore_hint}")]
+    Invalid {
+        path: PathBuf,
+        message: String,
+        /// As in [`StateError::Parse`]; empty when the file is not to blame.
+        restore_hint: String,
+    },
     /// A newer htapsync wrote this state; reading it could lose what it recorded.
     #[error(
         "{path}: the state was written by a newer htapsync (format {found}, this build reads up to {supported}).\n\

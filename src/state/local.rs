@@ -233,6 +233,7 @@ impl LocalBackend {
                 path: self.path.clone(),
                 message: "the encoded state does not read back identically; nothing was written"
                     .into(),
+                restore_hint: String::new(),
             });
         }
         let staged = StagedFile::stage(&self.path, bytes, CrashHooks::State)
