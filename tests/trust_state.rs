@@ -341,3 +341,27 @@ fn creating_a_task_that_exists_in_the_cloud_suggests_import() {
     ws.run_ok(&["import", "task.orders_sync"], 0);
     ws.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
+
+/// A state that can be read and locked but not written (its temp file's name
+/// would be too long, for root too) is refused before any remote call.
+#[test]
+fn an_unwritable_state_is_refused_before_any_remote_call() {
+    let ws = Workspace::example("quickstart");
+    ws.run_ok(&["apply", "--auto-approve"], 0);
+    let long = ws.path(&format!(".htapsync/{}.json", "x".repeat(241)));
+    std::fs::copy(ws.path(STATE), &long).unwrap();
+    ws.edit(
+        "htapsync.toml",
+        "[task.catalog_sync]\n",
+        "[task.catalog_sync]\npaused = true\n",
+    );
+    let (code, out, err) = ws.run(&["--state", long.to_str().unwrap(), "apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("cannot be written"), "{err}");
+    assert!(!out.contains("Plan:"), "refused before planning: {out}");
+    assert!(!out.contains("Modifying..."), "{out}");
+    // The cloud was not touched: the plan still wants the pause, and sees no drift.
+    let out = ws.run_ok(&["plan", "--detailed-exitcode"], 2);
+    assert!(out.contains("task.catalog_sync will be updated"), "{out}");
+    assert!(!out.contains("outside htapsync"), "{out}");
+}

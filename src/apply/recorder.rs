@@ -147,6 +147,22 @@ mod tests {
         assert!((1..=80).contains(&on_disk.serial), "{}", on_disk.serial);
     }
 
+    /// After a failed write nothing more is written, even once writing
+    /// would work again: the state on disk stays what the run reported.
+    #[test]
+    fn a_failed_write_stops_all_later_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("later/s.json");
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(path.clone()));
+        let recorder = Recorder::new(backend, State::new());
+        assert!(recorder.update(|s| s.intents.push(intent("a"))).is_err());
+        assert!(recorder.stopped());
+        std::fs::create_dir(dir.path().join("later")).expect("dir");
+        let again = recorder.update(|s| s.intents.push(intent("b")));
+        assert!(matches!(again, Err(StateError::WritesStopped)), "{again:?}");
+        assert!(!path.exists());
+    }
+
     fn intent(name: &str) -> crate::state::Intent {
         let spec = crate::model::TaskSpec::sample(name);
         crate::state::Intent {
