@@ -139,8 +139,7 @@ pub async fn execute(
             }
             if ctx.recorder.stopped() {
                 // Anything changed now could not be recorded either.
-                let error =
-                    ApplyError::Other("not started: an earlier state write failed".into());
+                let error = ApplyError::Other("not started: an earlier state write failed".into());
                 return (change.address, change.action, Err(error));
             }
             let started = std::time::Instant::now();

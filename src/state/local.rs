@@ -404,7 +404,10 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
         options.custom_flags(libc::O_NOFOLLOW);
     }
     let mut bytes = Vec::new();
-    match options.open(path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+    match options
+        .open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+    {
         Ok(_) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(_) if is_symlink(path) => Err(StateError::Symlink {

@@ -214,7 +214,11 @@ fn still_linked(_file: &File, path: &Path) -> bool {
 /// would clobber whatever it points to.
 fn open_lock(path: &Path, create: bool) -> Result<File, StateError> {
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(create).truncate(false);
+    options
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
