@@ -70,8 +70,8 @@ pub enum Recovery {
 pub enum ApplyError {
     #[error("{0}")]
     Api(Box<ApiError>),
-    /// Writing state failed before anything was sent for this task.
-    #[error("recording state failed, so nothing was sent to the cloud: {0}")]
+    /// Writing state failed before the next remote call of this task, which was not sent.
+    #[error("recording state failed, so nothing more was sent to the cloud for it: {0}")]
     State(#[from] StateError),
     /// The change was made in the cloud, but writing it to state failed.
     #[error("the change was made in the cloud, but recording it in state failed: {source}")]

@@ -135,7 +135,7 @@ pub(crate) fn acquire(
     info: LockInfo,
     timeout: Duration,
 ) -> Result<LockGuard, StateError> {
-    let mut file = open_lock_file(lock_path)?;
+    let mut file = open_lock(lock_path, true)?;
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(50);
     loop {
@@ -143,7 +143,7 @@ pub(crate) fn acquire(
             Ok(()) if still_linked(&file, lock_path) => break,
             Ok(()) => {
                 // force-unlock removed the file between our open and our lock: start over on the new one.
-                file = open_lock_file(lock_path)?;
+                file = open_lock(lock_path, true)?;
             }
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
@@ -208,21 +208,38 @@ fn still_linked(_file: &File, path: &Path) -> bool {
     path.exists()
 }
 
-/// Opens (creating when `create`) the lock file without following a symbolic
-/// link at its path, and checks that what was opened is a plain file: a lock
-/// holder truncates and writes the file, which through a link or into a device
-/// would clobber whatever it points to.
+/// A plain file with one name: a hard link planted at the lock path would
+/// make the holder truncate the file it shares an inode with.
+#[cfg(unix)]
+fn is_own_file(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.is_file() && meta.nlink() == 1
+}
+
+#[cfg(not(unix))]
+fn is_own_file(meta: &fs::Metadata) -> bool {
+    meta.is_file()
+}
+
+/// Opens the lock file (creating it to hold the lock when `create`, else
+/// read-only to probe it) without following a symbolic link at its path or
+/// blocking on a FIFO, and checks that what was opened is a plain file: a
+/// holder truncates and writes the file, which through a link would clobber
+/// whatever the link points to.
 fn open_lock(path: &Path, create: bool) -> Result<File, StateError> {
     let mut options = OpenOptions::new();
+    // A holder writes its record; a probe (force-unlock) only reads and locks.
     options
         .read(true)
-        .write(true)
+        .write(create)
         .create(create)
         .truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path).map_err(|e| {
         if super::local::is_symlink(path) {
@@ -233,19 +250,17 @@ fn open_lock(path: &Path, create: bool) -> Result<File, StateError> {
             StateError::io("opening lock", path, e)
         }
     })?;
-    let is_file = file.metadata().is_ok_and(|m| m.is_file());
-    if !is_file {
+    if !file.metadata().is_ok_and(|m| is_own_file(&m)) {
         return Err(StateError::io(
             "opening lock",
             path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file with a single link; remove it",
+            ),
         ));
     }
     Ok(file)
-}
-
-fn open_lock_file(path: &Path) -> Result<File, StateError> {
-    open_lock(path, true)
 }
 
 /// The holder's record. A holder writes it right after taking the lock, so a
@@ -325,8 +340,20 @@ mod tests {
         fs::write(&target, b"keep").unwrap();
         let lock_path = dir.path().join("s.json.lock");
         std::os::unix::fs::symlink(&target, &lock_path).unwrap();
-        let err = open_lock_file(&lock_path).unwrap_err();
+        let err = open_lock(&lock_path, true).unwrap_err();
         assert!(matches!(err, StateError::Symlink { .. }), "{err:?}");
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_hard_link_at_the_lock_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        fs::write(&target, b"keep").unwrap();
+        let lock_path = dir.path().join("s.json.lock");
+        fs::hard_link(&target, &lock_path).unwrap();
+        let info = LockInfo::new("apply", "s.json");
+        assert!(acquire(&lock_path, info, Duration::ZERO).is_err());
         assert_eq!(fs::read(&target).unwrap(), b"keep");
     }
 
@@ -336,7 +363,7 @@ mod tests {
     fn a_link_to_the_locked_file_is_not_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real.lock");
-        let file = open_lock_file(&real).unwrap();
+        let file = open_lock(&real, true).unwrap();
         let lock_path = dir.path().join("s.json.lock");
         std::os::unix::fs::symlink(&real, &lock_path).unwrap();
         assert!(!still_linked(&file, &lock_path));
