@@ -81,8 +81,8 @@ pub enum ApplyError {
     },
     /// A task of that name exists in the cloud but not in state.
     #[error(
-        "{address} already exists in the cloud but is not in state ({cause}).\n\
-         To manage the existing task, run `htapsync import {address}`; to create another, give it a new name."
+        "a task of this name already exists in the cloud but is not in state ({cause}).\n\
+         To manage that task, run `htapsync import {address}`; to create another, give it a new name."
     )]
     AlreadyExists { address: Address, cause: String },
     #[error("table-config-check rejected {task}: {details}")]
