@@ -262,6 +262,7 @@ fn apply_error_case() -> (Vec<Event>, ApplyOutcome) {
             bad,
             "E8 returned 409 Conflict: the task is being modified".into(),
         )],
+        ..Default::default()
     };
     (events, outcome)
 }
@@ -306,7 +307,7 @@ fn destroy_summary_says_destroy() {
             change: 0,
             destroy: 2,
         },
-        errors: vec![],
+        ..Default::default()
     };
     assert_eq!(
         render::apply::outcome_summary(&outcome, Operation::Destroy),

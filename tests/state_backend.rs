@@ -277,23 +277,27 @@ fn a_record_left_by_a_dead_holder_is_taken_over() {
 }
 
 #[test]
-fn force_unlock_needs_the_right_id_then_frees_the_lock() {
+fn force_unlock_refuses_a_held_lock_and_needs_the_right_id_for_a_dead_one() {
     let (_dir, path, backend) = setup();
+    let lock_path = format!("{}.lock", path.display());
     let held = backend.lock("apply", Duration::ZERO).unwrap();
     let id = held.info().id.clone();
-    let err = backend.force_unlock("wrong-id").unwrap_err();
-    assert!(err.to_string().contains(&id), "shows the actual id: {err}");
-    backend.force_unlock(&id).unwrap();
-    assert!(!Path::new(&format!("{}.lock", path.display())).exists());
+    let err = backend.force_unlock(&id).unwrap_err();
+    assert!(matches!(err, StateError::LockHeld { .. }), "{err:?}");
+    assert!(err.to_string().contains(&id), "shows the holder: {err}");
+    drop(held);
+    // What a holder that died leaves: its record, but no lock on the file.
+    std::fs::write(&lock_path, br#"{"id":"dead-1","operation":"apply","who":"x@y","pid":1,"version":"0","created":"c","path":"p"}"#).unwrap();
+    assert!(matches!(
+        backend.force_unlock("wrong-id"),
+        Err(StateError::LockIdMismatch { .. })
+    ));
+    backend.force_unlock("dead-1").unwrap();
+    assert!(!Path::new(&lock_path).exists());
     let other = LocalBackend::new(path)
         .lock("plan", Duration::ZERO)
         .unwrap();
     assert_eq!(other.info().operation, "plan");
-    drop(held);
-    assert!(matches!(
-        backend.force_unlock("nothing"),
-        Err(StateError::LockIdMismatch { .. })
-    ));
 }
 
 #[test]

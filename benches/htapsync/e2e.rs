@@ -229,6 +229,10 @@ impl Backend for Counting {
         result
     }
 
+    fn check_writable(&self) -> Result<(), StateError> {
+        self.inner.check_writable()
+    }
+
     fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError> {
         self.inner.lock(operation, timeout)
     }

@@ -55,13 +55,36 @@ pub enum Event {
     },
 }
 
+/// How a change that reached the cloud but not the state gets recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The intent written before the call is still in state: the next plan
+    /// or apply looks the task up in the cloud and records what it finds.
+    Intent,
+    /// No intent covers it: `htapsync refresh` records what the cloud has.
+    Refresh,
+}
+
 /// Why one task's operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("{0}")]
     Api(Box<ApiError>),
-    #[error("recording state failed: {0}")]
+    /// Writing state failed before the next remote call of this task, which was not sent.
+    #[error("recording state failed, so nothing more was sent to the cloud for it: {0}")]
     State(#[from] StateError),
+    /// The change was made in the cloud, but writing it to state failed.
+    #[error("the change was made in the cloud, but recording it in state failed: {source}")]
+    Unrecorded {
+        recovery: Recovery,
+        source: StateError,
+    },
+    /// A task of that name exists in the cloud but not in state.
+    #[error(
+        "a task of this name already exists in the cloud but is not in state ({cause}).\n\
+         To manage that task, run `htapsync import {address}`; to create another, give it a new name."
+    )]
+    AlreadyExists { address: Address, cause: String },
     #[error("table-config-check rejected {task}: {details}")]
     Rejected { task: String, details: String },
     #[error("{0}")]
@@ -79,6 +102,8 @@ impl From<ApiError> for ApplyError {
 pub struct ApplyOutcome {
     pub counts: Counts,
     pub errors: Vec<(Address, String)>,
+    /// Changes made in the cloud that state does not record (also in `errors`).
+    pub unrecorded: Vec<(Address, Recovery)>,
 }
 
 /// Applies every actionable change of `plan`. Independent tasks run
@@ -110,6 +135,11 @@ pub async fn execute(
             ctx.acquire_slot().await;
             if interrupted.load(Ordering::SeqCst) {
                 let error = ApplyError::Other("not started: the run was interrupted".into());
+                return (change.address, change.action, Err(error));
+            }
+            if ctx.recorder.stopped() {
+                // Anything changed now could not be recorded either.
+                let error = ApplyError::Other("not started: an earlier state write failed".into());
                 return (change.address, change.action, Err(error));
             }
             let started = std::time::Instant::now();
@@ -146,12 +176,18 @@ pub async fn execute(
                 Action::Delete => outcome.counts.destroy += 1,
                 Action::NoOp => {}
             },
-            Ok((address, _, Err(e))) => outcome.errors.push((address, e.to_string())),
+            Ok((address, _, Err(e))) => {
+                if let ApplyError::Unrecorded { recovery, .. } = &e {
+                    outcome.unrecorded.push((address.clone(), *recovery));
+                }
+                outcome.errors.push((address, e.to_string()))
+            }
             Err(e) => outcome
                 .errors
                 .push((Address::task("?"), format!("internal error: {e}"))),
         }
     }
     outcome.errors.sort();
+    outcome.unrecorded.sort_by(|a, b| a.0.cmp(&b.0));
     outcome
 }

@@ -2,7 +2,7 @@
 //! documents (§5): register → start → wait running; modify → wait job;
 //! pause/resume → wait stage; delete → wait until gone.
 
-use super::{ApplyError, Event, Recorder};
+use super::{ApplyError, Event, Recorder, Recovery};
 use crate::api::Client;
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
 use crate::check::task_request;
@@ -54,16 +54,28 @@ impl OpContext {
         });
     }
 
+    /// Records `spec` after a change without an intent (modify, pause, resume).
     fn record(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
         let record = TaskRecord {
             spec: spec.clone(),
             prevent_destroy: self.prevent_destroy,
             updated_at: chrono::Utc::now().to_rfc3339(),
         };
-        self.recorder.update(|s| {
+        self.record_done(Recovery::Refresh, |s| {
             s.tasks.insert(spec.name.clone(), record);
-        })?;
-        Ok(())
+        })
+    }
+
+    /// Records the outcome of a change already made in the cloud; a failure
+    /// says how the change will be recovered.
+    fn record_done(
+        &self,
+        recovery: Recovery,
+        change: impl FnOnce(&mut crate::state::State),
+    ) -> Result<(), ApplyError> {
+        self.recorder
+            .update(change)
+            .map_err(|source| ApplyError::Unrecorded { recovery, source })
     }
 }
 
@@ -118,14 +130,17 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let mut req = task_request(spec);
     req.is_create_task = Some("true".to_string());
     // `None`: the cloud registered the task although its answer was lost.
-    let resp = lookup_then_retry(
+    let registered = lookup_then_retry(
         ctx,
         spec,
         |_| true,
         || ctx.client.check_tables(&spec.instance_id, &req),
     )
-    .await?
-    .unwrap_or_default();
+    .await;
+    let resp = match registered {
+        Ok(resp) => resp.unwrap_or_default(),
+        Err(e) => return Err(registration_failed(ctx, spec, &intent_id, e).await),
+    };
     crash_point("apply-after-register");
     let failed: Vec<String> = resp
         .tbl_config_check_results
@@ -159,11 +174,40 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         updated_at: chrono::Utc::now().to_rfc3339(),
     };
     ctx.release_slot();
-    ctx.recorder.update(|s| {
+    ctx.record_done(Recovery::Intent, |s| {
         s.intents.retain(|i| i.id != intent_id);
         s.tasks.insert(spec.name.clone(), record);
-    })?;
-    Ok(())
+    })
+}
+
+/// A registration the cloud refused (4xx: it took no effect) must leave no
+/// intent behind, or the next run would adopt whatever task holds that name.
+/// When the name is taken, typically after `state rm`, the way out is import.
+async fn registration_failed(
+    ctx: &OpContext,
+    spec: &TaskSpec,
+    intent_id: &str,
+    err: ApplyError,
+) -> ApplyError {
+    let refused =
+        matches!(&err, ApplyError::Api(e) if e.status.is_some_and(|s| (400..500).contains(&s)));
+    if !refused {
+        return err;
+    }
+    if let Err(e) = ctx
+        .recorder
+        .update(|s| s.intents.retain(|i| i.id != intent_id))
+    {
+        tracing::warn!(task = %spec.name, error = %e, "cannot clear the intent of a refused create");
+        return err;
+    }
+    match ctx.client.find_task(&spec.instance_id, &spec.name).await {
+        Ok(Some(_)) => ApplyError::AlreadyExists {
+            address: spec.address(),
+            cause: err.to_string(),
+        },
+        _ => err,
+    }
 }
 
 async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
@@ -391,9 +435,8 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         )
         .await?;
     ctx.release_slot();
-    ctx.recorder.update(|s| {
+    ctx.record_done(Recovery::Intent, |s| {
         s.intents.retain(|i| i.id != intent_id);
         s.tasks.remove(&spec.name);
-    })?;
-    Ok(())
+    })
 }

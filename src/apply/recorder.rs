@@ -8,6 +8,7 @@
 //! update made meanwhile; no update returns before a write that includes it.
 
 use crate::state::{Backend, State, StateError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The state of a run and the backend it is persisted to.
@@ -17,6 +18,9 @@ pub struct Recorder {
     /// The generation last persisted. Held for the whole of a write, so at
     /// most one write is in flight.
     persisted: Mutex<u64>,
+    /// Set when a write failed: no further update is applied or written, so
+    /// the state on disk stays what the run reports as recorded.
+    stopped: AtomicBool,
 }
 
 /// The in-memory state and how many updates it has seen.
@@ -50,11 +54,21 @@ impl Recorder {
                 generation: 0,
             }),
             persisted: Mutex::new(0),
+            stopped: AtomicBool::new(false),
         }
     }
 
+    /// Whether a write has failed: the caller should start no further remote calls.
+    pub fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
     /// Applies `change` and persists the result durably before returning.
+    /// After a failed write, refuses ([`StateError::WritesStopped`]).
     pub fn update(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
+        if self.stopped() {
+            return Err(StateError::WritesStopped);
+        }
         let wanted = {
             let mut current = lock(&self.current);
             change(&mut current.state);
@@ -72,11 +86,18 @@ impl Recorder {
             // A write that started after this change has already covered it.
             return Ok(());
         }
+        if self.stopped() {
+            // The write that would have covered this change failed.
+            return Err(StateError::WritesStopped);
+        }
         let (mut snapshot, generation) = {
             let current = lock(&self.current);
             (current.state.clone(), current.generation)
         };
-        self.backend.write(&mut snapshot)?;
+        if let Err(e) = self.backend.write(&mut snapshot) {
+            self.stopped.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
         {
             // The write stamps serial and version; later updates build on them.
             let mut current = lock(&self.current);
@@ -124,6 +145,22 @@ mod tests {
         assert_eq!(on_disk, recorder.snapshot());
         // One write per update at most; fewer when writes were shared.
         assert!((1..=80).contains(&on_disk.serial), "{}", on_disk.serial);
+    }
+
+    /// After a failed write nothing more is written, even once writing
+    /// would work again: the state on disk stays what the run reported.
+    #[test]
+    fn a_failed_write_stops_all_later_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("later/s.json");
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(path.clone()));
+        let recorder = Recorder::new(backend, State::new());
+        assert!(recorder.update(|s| s.intents.push(intent("a"))).is_err());
+        assert!(recorder.stopped());
+        std::fs::create_dir(dir.path().join("later")).expect("dir");
+        let again = recorder.update(|s| s.intents.push(intent("b")));
+        assert!(matches!(again, Err(StateError::WritesStopped)), "{again:?}");
+        assert!(!path.exists());
     }
 
     fn intent(name: &str) -> crate::state::Intent {

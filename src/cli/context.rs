@@ -8,7 +8,7 @@ use crate::api::trust::{self, TrustedHosts};
 use crate::api::{Client, ClientConfig, Credentials};
 use crate::config::{self, Loaded};
 use crate::emulator::{self, EmulatorError};
-use crate::state::{Backend, LocalBackend};
+use crate::state::{Backend, LocalBackend, create_private_dir_all};
 use anyhow::Context as _;
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
@@ -44,14 +44,14 @@ impl Workspace {
         })
     }
 
-    /// The state backend; creates the state file's directory when missing.
+    /// The state backend; creates the state file's directory (0700) when missing.
     pub fn backend(&self) -> Result<Arc<dyn Backend>, Failure> {
         if let Some(parent) = self
             .state_path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(parent)
+            create_private_dir_all(parent)
                 .with_context(|| format!("creating the state directory {}", parent.display()))?;
         }
         Ok(Arc::new(LocalBackend::new(self.state_path.clone())))
@@ -136,8 +136,7 @@ async fn start_embedded(
         .unwrap_or(".htapsync/cloud.json");
     let data_path = dir.join(data);
     if let Some(parent) = data_path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
+        create_private_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let mut cfg = emulator::EmulatorConfig::new(cloud);
     cfg.data_path = Some(data_path);

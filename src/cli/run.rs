@@ -397,6 +397,8 @@ async fn run_apply(
         common.lock_timeout,
     )?;
     let prior = backend.read()?.unwrap_or_else(State::new);
+    // Checked before any remote call, and again before the first change.
+    backend.check_writable()?;
     let (client, _emulator) = ws.connect().await?;
     let targets = parse_targets(targets)?;
     let inputs = PlanInputs {
@@ -440,6 +442,8 @@ async fn run_apply(
             return Ok(1);
         }
     }
+    // The state may have become unwritable while the plan was read.
+    backend.check_writable()?;
     let outcome = execute(&ws, &client, &planned.plan, recorder, common, style).await;
     drop(lock);
     let operation = if destroy {
@@ -525,6 +529,7 @@ async fn apply_saved(
     let backend = ws.backend()?;
     let lock = backend.lock("apply", common.lock_timeout)?;
     let current = backend.read()?;
+    backend.check_writable()?;
     let (lineage, serial) = current
         .as_ref()
         .map_or((None, 0), |s| (Some(s.lineage.as_str()), s.serial));

@@ -2,7 +2,8 @@
 //! and the closing summary. The JSON stream reuses them as `@message`.
 
 use super::Operation;
-use crate::apply::{ApplyOutcome, Event};
+use crate::apply::{ApplyOutcome, Event, Recovery};
+use crate::model::Address;
 use crate::plan::Action;
 
 /// The line printed when `event` happens.
@@ -26,7 +27,19 @@ pub fn event_line(event: &Event) -> String {
 /// The closing line of an apply or destroy; its wording is what scripts grep for.
 pub fn outcome_summary(outcome: &ApplyOutcome, operation: Operation) -> String {
     let c = outcome.counts;
-    if !outcome.errors.is_empty() {
+    if !outcome.unrecorded.is_empty() {
+        format!(
+            "Apply failed for {} task(s). Completed: {} added, {} changed, {} destroyed.\n\
+             State could not be written: it does not record {} change(s) made in the cloud.\n\
+             Make the state writable, then:\n{}",
+            outcome.errors.len(),
+            c.add,
+            c.change,
+            c.destroy,
+            outcome.unrecorded.len(),
+            recovery_lines(&outcome.unrecorded)
+        )
+    } else if !outcome.errors.is_empty() {
         format!(
             "Apply failed for {} task(s). Completed: {} added, {} changed, {} destroyed. \
              State records what was done; run plan to see what is left.",
@@ -43,6 +56,22 @@ pub fn outcome_summary(outcome: &ApplyOutcome, operation: Operation) -> String {
             c.add, c.change, c.destroy
         )
     }
+}
+
+/// One line per unrecorded change: how it gets into state.
+fn recovery_lines(unrecorded: &[(Address, Recovery)]) -> String {
+    unrecorded
+        .iter()
+        .map(|(address, recovery)| match recovery {
+            Recovery::Intent => format!(
+                "  {address}: state holds its intent; the next plan or apply looks it up in the cloud and records it"
+            ),
+            Recovery::Refresh => format!(
+                "  {address}: run `htapsync refresh` to record it (until then plan reports it as changed outside htapsync)"
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn verb(a: Action) -> &'static str {

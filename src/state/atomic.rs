@@ -84,6 +84,12 @@ impl StagedFile {
         Ok(staged)
     }
 
+    /// Removes the staged file without committing it, reporting a failure.
+    pub(crate) fn discard(mut self) -> io::Result<()> {
+        self.committed = true;
+        fs::remove_file(&self.temp)
+    }
+
     /// Steps 6-7: rename over the target, then fsync the directory so the rename survives power loss.
     pub(crate) fn commit(mut self) -> io::Result<()> {
         fs::rename(&self.temp, &self.target)?;
@@ -99,6 +105,38 @@ impl Drop for StagedFile {
             let _ = fs::remove_file(&self.temp);
         }
     }
+}
+
+/// Creates `dir` and its missing parents with mode 0700 whatever the umask:
+/// htapsync's own directories hold state, locks and emulator data that other
+/// local users must not be able to replace (with a link, say). Directories
+/// that already exist are left as they are.
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .take_while(|p| fs::symlink_metadata(p).is_err())
+        .collect();
+    for p in missing.into_iter().rev() {
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            builder.mode(0o700);
+            match builder.create(p) {
+                // The umask can only take bits away; set exactly 0700.
+                Ok(()) => fs::set_permissions(p, fs::Permissions::from_mode(0o700))?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        #[cfg(not(unix))]
+        match builder.create(p) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn create_private(path: &Path) -> io::Result<File> {

@@ -17,11 +17,18 @@ pub trait Backend: Send + Sync {
     /// at all when they do not.
     fn write(&self, state: &mut State) -> Result<(), StateError>;
 
+    /// Fails unless a write could succeed now ([`StateError::NotWritable`]):
+    /// called before the first change is sent to the cloud, so that a change
+    /// is never made that cannot be recorded.
+    fn check_writable(&self) -> Result<(), StateError>;
+
     /// Takes the exclusive lock for `operation` (a command name), waiting up to
     /// `timeout` (zero: fail at once) while another holder has it.
     fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError>;
 
-    /// Removes a lock left by a holder that is gone; `lock_id` must match the lock's record.
+    /// Removes a lock left by a holder that is gone; `lock_id` must match the
+    /// lock's record. Refuses ([`StateError::LockHeld`]) while the holder still
+    /// holds it: only a lock that is provably not held may be removed.
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError>;
 
     /// Where the state lives, for messages (a path, a database URL without credentials, ...).

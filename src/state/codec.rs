@@ -16,6 +16,12 @@ struct Header {
 
 /// Parses a state document; `path` is only used in error messages.
 pub fn decode(bytes: &[u8], path: &Path) -> Result<State, StateError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(StateError::Empty {
+            path: path.to_path_buf(),
+            restore_hint: restore_hint(path),
+        });
+    }
     let header: Header = serde_json::from_slice(bytes).map_err(|e| parse_error(path, &e))?;
     check_version(header.format_version.as_ref(), path)?;
     let state: State = serde_json::from_slice(bytes).map_err(|e| parse_error(path, &e))?;
@@ -31,18 +37,22 @@ pub fn encode(state: &State) -> Vec<u8> {
     bytes
 }
 
-fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
+/// Points a user whose state file is damaged at its backup, when there is one.
+fn restore_hint(path: &Path) -> String {
     let mut backup = path.as_os_str().to_owned();
     backup.push(".backup");
     let backup = std::path::PathBuf::from(backup);
-    let restore_hint = if backup.is_file() {
+    if backup.is_file() {
         format!(
             " Restore it from {} if the file was damaged.",
             backup.display()
         )
     } else {
         String::new()
-    };
+    }
+}
+
+fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
     StateError::Parse {
         path: path.to_path_buf(),
         line: e.line(),
@@ -50,7 +60,7 @@ fn parse_error(path: &Path, e: &serde_json::Error) -> StateError {
         // The file may not be htapsync's (a configuration can name any path):
         // say what is wrong, never the value serde would echo.
         message: crate::config::named_files::without_file_content(&strip_position(&e.to_string())),
-        restore_hint,
+        restore_hint: restore_hint(path),
     }
 }
 
@@ -66,6 +76,7 @@ fn check_version(version: Option<&serde_json::Value>, path: &Path) -> Result<(),
     let invalid = |message: String| StateError::Invalid {
         path: path.to_path_buf(),
         message,
+        restore_hint: restore_hint(path),
     };
     let value = version.ok_or_else(|| invalid("format_version is missing".to_string()))?;
     let found = value
@@ -99,6 +110,7 @@ fn check_task_keys(state: &State, path: &Path) -> Result<(), StateError> {
                 "task {key:?} records the spec of a task named {:?}",
                 record.spec.name
             ),
+            restore_hint: restore_hint(path),
         }),
         None => Ok(()),
     }

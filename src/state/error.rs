@@ -14,6 +14,21 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// The state cannot be written where it lives (read-only directory, full disk, ...).
+    #[error(
+        "the state {path} cannot be written: {source}\n\
+         Nothing was changed in the cloud. Make its directory writable (or point --state\n\
+         elsewhere) and run the command again."
+    )]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A state write of this run failed earlier; later writes are not attempted,
+    /// so that the state on disk stays exactly what the run reported.
+    #[error("not recorded: an earlier state write of this run failed")]
+    WritesStopped,
     /// The bytes are not a valid state document.
     #[error(
         "{path}:{line}:{column}: the state file is not valid: {message}\n\
@@ -27,9 +42,21 @@ pub enum StateError {
         /// " Restore it from ….backup …" when a backup exists, else empty.
         restore_hint: String,
     },
+    /// The file exists but holds nothing (an editor or a copy cut short, a full disk).
+    #[error("{path}: the state file is empty.\nNothing was changed.{restore_hint}")]
+    Empty {
+        path: PathBuf,
+        /// As in [`StateError::Parse`].
+        restore_hint: String,
+    },
     /// The document is valid JSON but breaks a rule of the format.
-    #[error("{path}: the state file is not valid: {message}\nNothing was changed.")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}: the state file is not valid: {message}\nNothing was changed.{restore_hint}")]
+    Invalid {
+        path: PathBuf,
+        message: String,
+        /// As in [`StateError::Parse`]; empty when the file is not to blame.
+        restore_hint: String,
+    },
     /// A newer htapsync wrote this state; reading it could lose what it recorded.
     #[error(
         "{path}: the state was written by a newer htapsync (format {found}, this build reads up to {supported}).\n\
@@ -49,6 +76,13 @@ pub enum StateError {
     /// Another process holds the lock.
     #[error("{}", locked_message(lock_path, info.as_deref()))]
     Locked {
+        lock_path: PathBuf,
+        /// The holder's record; `None` when it had not written one yet.
+        info: Option<Box<LockInfo>>,
+    },
+    /// `force-unlock` found the lock still held: its holder is alive.
+    #[error("{}", held_message(lock_path, info.as_deref()))]
+    LockHeld {
         lock_path: PathBuf,
         /// The holder's record; `None` when it had not written one yet.
         info: Option<Box<LockInfo>>,
@@ -74,17 +108,30 @@ impl StateError {
     }
 }
 
-fn locked_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
-    let (block, id) = match info {
-        Some(info) => (info.to_string(), info.id.as_str()),
-        None => (
-            format!(
-                "Lock Info:\n  Path:      {}\n  (the holder has not recorded its details yet)\n",
-                lock_path.display()
-            ),
-            "LOCK_ID",
+fn holder_block(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
+    match info {
+        Some(info) => info.to_string(),
+        None => format!(
+            "Lock Info:\n  Path:      {}\n  (the holder has not recorded its details yet)\n",
+            lock_path.display()
         ),
-    };
+    }
+}
+
+fn held_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
+    format!(
+        "Failed to unlock state: the lock is held by a running process; it is not stale.\n\n\
+         {}\n\
+         force-unlock removes only a lock whose holder is gone (a holder that dies\n\
+         releases the lock with it). Wait for that operation to finish, or stop it.\n\
+         Nothing was changed.",
+        holder_block(lock_path, info)
+    )
+}
+
+fn locked_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {
+    let block = holder_block(lock_path, info);
+    let id = info.map_or("LOCK_ID", |info| info.id.as_str());
     format!(
         "Error acquiring the state lock\n\n\
          {block}\n\

@@ -233,6 +233,7 @@ impl LocalBackend {
                 path: self.path.clone(),
                 message: "the encoded state does not read back identically; nothing was written"
                     .into(),
+                restore_hint: String::new(),
             });
         }
         let staged = StagedFile::stage(&self.path, bytes, CrashHooks::State)
@@ -347,6 +348,16 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
+    /// Creates, syncs and removes a temp file beside the state, as every write does.
+    fn check_writable(&self) -> Result<(), StateError> {
+        StagedFile::stage(&self.path, b"", CrashHooks::Off)
+            .and_then(StagedFile::discard)
+            .map_err(|source| StateError::NotWritable {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
     fn lock(&self, operation: &str, timeout: Duration) -> Result<LockGuard, StateError> {
         let info = LockInfo::new(operation, &self.path.display().to_string());
         lock::acquire(&self.lock_path(), info, timeout)
@@ -369,18 +380,39 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 
 /// Refuses paths that are symlinks: writing through one would replace the link, not its target.
 pub(crate) fn refuse_symlink(path: &Path) -> Result<(), StateError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(StateError::Symlink {
+    if is_symlink(path) {
+        return Err(StateError::Symlink {
             path: path.to_path_buf(),
-        }),
-        _ => Ok(()),
+        });
     }
+    Ok(())
 }
 
+pub(crate) fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
+}
+
+/// Reads a file that may be missing, never through a symbolic link (the check
+/// before writing cannot be raced by swapping the path for one meanwhile).
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut bytes = Vec::new();
+    match options
+        .open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+    {
+        Ok(_) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(_) if is_symlink(path) => Err(StateError::Symlink {
+            path: path.to_path_buf(),
+        }),
         Err(e) => Err(StateError::io("reading", path, e)),
     }
 }

@@ -135,8 +135,7 @@ pub(crate) fn acquire(
     info: LockInfo,
     timeout: Duration,
 ) -> Result<LockGuard, StateError> {
-    super::local::refuse_symlink(lock_path)?;
-    let mut file = open_lock_file(lock_path)?;
+    let mut file = open_lock(lock_path, true)?;
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(50);
     loop {
@@ -144,7 +143,7 @@ pub(crate) fn acquire(
             Ok(()) if still_linked(&file, lock_path) => break,
             Ok(()) => {
                 // force-unlock removed the file between our open and our lock: start over on the new one.
-                file = open_lock_file(lock_path)?;
+                file = open_lock(lock_path, true)?;
             }
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
@@ -192,11 +191,13 @@ fn record_holder(
     Ok(guard)
 }
 
-/// Whether `file` is still the one at `path` (force-unlock replaces it by deleting it).
+/// Whether `file` is still the one at `path` (force-unlock replaces it by
+/// deleting it; a local user may swap the path for a link): compares the
+/// open file with the path itself, not with what a link there points to.
 #[cfg(unix)]
 fn still_linked(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), fs::metadata(path)) {
+    match (file.metadata(), fs::symlink_metadata(path)) {
         (Ok(held), Ok(current)) => held.ino() == current.ino() && held.dev() == current.dev(),
         _ => false,
     }
@@ -207,17 +208,59 @@ fn still_linked(_file: &File, path: &Path) -> bool {
     path.exists()
 }
 
-fn open_lock_file(path: &Path) -> Result<File, StateError> {
+/// A plain file with one name: a hard link planted at the lock path would
+/// make the holder truncate the file it shares an inode with.
+#[cfg(unix)]
+fn is_own_file(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.is_file() && meta.nlink() == 1
+}
+
+#[cfg(not(unix))]
+fn is_own_file(meta: &fs::Metadata) -> bool {
+    meta.is_file()
+}
+
+/// Opens the lock file (creating it to hold the lock when `create`, else
+/// read-only to probe it) without following a symbolic link at its path or
+/// blocking on a FIFO, and checks that what was opened is a plain file: a
+/// holder truncates and writes the file, which through a link would clobber
+/// whatever the link points to.
+fn open_lock(path: &Path, create: bool) -> Result<File, StateError> {
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
+    // A holder writes its record; a probe (force-unlock) only reads and locks.
+    options
+        .read(true)
+        .write(create)
+        .create(create)
+        .truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
-    options
-        .open(path)
-        .map_err(|e| StateError::io("opening lock", path, e))
+    let file = options.open(path).map_err(|e| {
+        if super::local::is_symlink(path) {
+            StateError::Symlink {
+                path: path.to_path_buf(),
+            }
+        } else {
+            StateError::io("opening lock", path, e)
+        }
+    })?;
+    if !file.metadata().is_ok_and(|m| is_own_file(&m)) {
+        return Err(StateError::io(
+            "opening lock",
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file with a single link; remove it",
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 /// The holder's record. A holder writes it right after taking the lock, so a
@@ -241,27 +284,89 @@ fn read_info(file: &mut File) -> Option<LockInfo> {
     serde_json::from_str(&text).ok()
 }
 
-/// Removes the lock file if it records `lock_id`; the next writer then gets a fresh inode.
+/// Removes the lock file if it records `lock_id` and nobody holds it; the
+/// next writer then gets a fresh inode.
+///
+/// The lock is probed by taking it: a holder that is alive still has it (and
+/// is refused, named by its record), one that died lost it with its process.
+/// The file is removed while we hold the lock, so no writer can take it in between.
 pub(crate) fn force_unlock(lock_path: &Path, lock_id: &str) -> Result<(), StateError> {
-    let mut file = match File::open(lock_path) {
+    let not_locked = || StateError::NotLocked {
+        lock_path: lock_path.to_path_buf(),
+    };
+    let mut file = match open_lock(lock_path, false) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StateError::NotLocked {
+        Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(not_locked());
+        }
+        Err(e) => return Err(e),
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(StateError::LockHeld {
                 lock_path: lock_path.to_path_buf(),
+                info: read_holder(&mut file).map(Box::new),
             });
         }
-        Err(e) => return Err(StateError::io("opening lock", lock_path, e)),
-    };
-    let info = read_info(&mut file).ok_or_else(|| StateError::NotLocked {
-        lock_path: lock_path.to_path_buf(),
-    })?;
+        Err(TryLockError::Error(e)) => return Err(StateError::io("locking", lock_path, e)),
+    }
+    let info = read_info(&mut file).ok_or_else(not_locked)?;
     if info.id != lock_id {
         return Err(StateError::LockIdMismatch {
             requested: lock_id.to_string(),
             actual: info.id,
         });
     }
+    if !still_linked(&file, lock_path) {
+        // Replaced since we opened it: what we probed is no longer the lock.
+        return Err(not_locked());
+    }
     fs::remove_file(lock_path).map_err(|e| StateError::io("removing lock", lock_path, e))?;
     tracing::info!(lock_id, "state lock removed by force-unlock");
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// The path is checked for a link before opening; a link swapped in
+    /// between must still not be followed (and its target not written).
+    #[test]
+    fn opening_the_lock_never_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        fs::write(&target, b"keep").unwrap();
+        let lock_path = dir.path().join("s.json.lock");
+        std::os::unix::fs::symlink(&target, &lock_path).unwrap();
+        let err = open_lock(&lock_path, true).unwrap_err();
+        assert!(matches!(err, StateError::Symlink { .. }), "{err:?}");
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_hard_link_at_the_lock_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        fs::write(&target, b"keep").unwrap();
+        let lock_path = dir.path().join("s.json.lock");
+        fs::hard_link(&target, &lock_path).unwrap();
+        let info = LockInfo::new("apply", "s.json");
+        assert!(acquire(&lock_path, info, Duration::ZERO).is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+    }
+
+    /// An open lock file is still the lock only while the path itself (not
+    /// what a link there points to) is that file.
+    #[test]
+    fn a_link_to_the_locked_file_is_not_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.lock");
+        let file = open_lock(&real, true).unwrap();
+        let lock_path = dir.path().join("s.json.lock");
+        std::os::unix::fs::symlink(&real, &lock_path).unwrap();
+        assert!(!still_linked(&file, &lock_path));
+        assert!(still_linked(&file, &real));
+    }
 }

@@ -24,7 +24,7 @@ mod fragments;
 mod local;
 mod lock;
 
-pub use atomic::write_atomic;
+pub use atomic::{create_private_dir_all, write_atomic};
 pub use backend::Backend;
 pub use codec::{decode, encode};
 pub use error::StateError;

@@ -85,15 +85,25 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
     Ok(0)
 }
 
-/// Writes the generated configuration to `path`, which must not exist yet.
+/// Writes `text` to `path`, which must not exist: created exclusively
+/// (`O_EXCL`), so that neither a file nor a symbolic link there, even a
+/// dangling one, is ever written through or replaced.
 fn write_generated(path: &Path, text: &str) -> anyhow::Result<()> {
-    if path.exists() {
-        bail!(
-            "{} already exists; --generate-config writes a new file only",
+    use std::io::Write;
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists (as a file or a symbolic link); --generate-config writes a new file only",
             path.display()
-        );
-    }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        ),
+        opened => opened.with_context(|| format!("creating {}", path.display()))?,
+    };
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn skeleton(name: &str, instance_id: &str) -> TaskSpec {
