@@ -55,17 +55,28 @@ pub enum Event {
     },
 }
 
-/// Why one task's operation failed.
+/// Why one task's operation failed. Like every error of this crate, its
+/// message already includes its cause, so the cause is not also exposed as
+/// `source()` (which `{:#}` would print a second time).
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("{0}")]
     Api(Box<ApiError>),
     #[error("recording state failed: {0}")]
-    State(#[from] StateError),
+    State(StateError),
     #[error("table-config-check rejected {task}: {details}")]
     Rejected { task: String, details: String },
     #[error("{0}")]
     Other(String),
+    /// The run was interrupted before this task's turn came.
+    #[error("not started: the run was interrupted")]
+    NotStarted,
+}
+
+impl From<StateError> for ApplyError {
+    fn from(e: StateError) -> Self {
+        ApplyError::State(e)
+    }
 }
 
 impl From<ApiError> for ApplyError {
@@ -79,6 +90,16 @@ impl From<ApiError> for ApplyError {
 pub struct ApplyOutcome {
     pub counts: Counts,
     pub errors: Vec<(Address, String)>,
+    /// Tasks skipped because the run was interrupted: reported as one line,
+    /// not as one error each.
+    pub not_started: Vec<Address>,
+}
+
+impl ApplyOutcome {
+    /// Every actionable change was made.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty() && self.not_started.is_empty()
+    }
 }
 
 /// Applies every actionable change of `plan`. Independent tasks run
@@ -109,8 +130,7 @@ pub async fn execute(
         set.spawn(async move {
             ctx.acquire_slot().await;
             if interrupted.load(Ordering::SeqCst) {
-                let error = ApplyError::Other("not started: the run was interrupted".into());
-                return (change.address, change.action, Err(error));
+                return (change.address, change.action, Err(ApplyError::NotStarted));
             }
             let started = std::time::Instant::now();
             (ctx.on_event)(Event::Started {
@@ -146,6 +166,7 @@ pub async fn execute(
                 Action::Delete => outcome.counts.destroy += 1,
                 Action::NoOp => {}
             },
+            Ok((address, _, Err(ApplyError::NotStarted))) => outcome.not_started.push(address),
             Ok((address, _, Err(e))) => outcome.errors.push((address, e.to_string())),
             Err(e) => outcome
                 .errors
@@ -153,5 +174,6 @@ pub async fn execute(
         }
     }
     outcome.errors.sort();
+    outcome.not_started.sort();
     outcome
 }

@@ -2,6 +2,7 @@
 //! configuration, the state backend, and a client (starting the embedded
 //! emulator when the configuration asks for it).
 
+use crate::cli::output::{errln};
 use super::Failure;
 use super::args::Cli;
 use crate::api::{Client, ClientConfig, Credentials};
@@ -27,7 +28,7 @@ impl Workspace {
         let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
         let loaded = config::load_dir(&dir).map_err(Failure::Diagnostics)?;
         for w in &loaded.warnings {
-            eprintln!("{w}");
+            errln!("{w}");
         }
         let state_path = match &cli.state {
             Some(p) => p.clone(),

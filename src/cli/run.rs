@@ -2,6 +2,7 @@
 //! import. Each loads the workspace, takes the state lock where it may write,
 //! and calls the operations of `check`, `apply` and `refresh`.
 
+use crate::cli::output::{errln, out, outln};
 use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
 use super::context::Workspace;
 use super::output::{Style, emit};
@@ -129,18 +130,20 @@ fn print_plan(
     notes: &[Note],
     format: Format,
     style: &Style,
-) {
+) -> std::io::Result<()> {
     match format {
         Format::Json => {
-            emit(&json::version());
-            json::plan_messages(plan, gate, notes).iter().for_each(emit);
+            emit(&json::version())?;
+            json::plan_messages(plan, gate, notes)
+                .iter()
+                .try_for_each(emit)
         }
-        Format::Markdown => print!("{}", render::markdown::plan_markdown(plan, gate, notes)),
+        Format::Markdown => out!("{}", render::markdown::plan_markdown(plan, gate, notes)),
         Format::Human => {
             if !notes.is_empty() {
-                println!("{}", render::notes_human(notes));
+                outln!("{}", render::notes_human(notes))?;
             }
-            print!("{}", render::plan_human(plan, gate, &style.render()));
+            out!("{}", render::plan_human(plan, gate, &style.render()))
         }
     }
 }
@@ -185,7 +188,7 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         &planned.notes,
         a.common.format(),
         style,
-    );
+    )?;
     if let Some(out) = &a.out {
         let provider = &ws.loaded.desired.provider;
         let saved = SavedPlan {
@@ -204,11 +207,11 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         };
         saved.write(out)?;
         if a.common.format() == Format::Human {
-            println!("\nSaved the plan to: {}", out.display());
-            println!(
+            outln!("\nSaved the plan to: {}", out.display())?;
+            outln!(
                 "To perform exactly these actions, run: htapsync apply {}",
                 out.display()
-            );
+            )?;
         }
     }
     if !planned.gate.passed() {
@@ -241,15 +244,15 @@ fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {
 
 /// Asks for the word `yes`, as Terraform does.
 fn confirm(question: &str, detail: &str) -> anyhow::Result<bool> {
-    println!("\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n");
-    print!("  Enter a value: ");
+    outln!("\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n")?;
+    out!("  Enter a value: ")?;
     std::io::stdout().flush()?;
     if !std::io::stdin().is_terminal() {
         tracing::debug!("stdin is not a terminal; reading the answer from it anyway");
     }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
-    println!();
+    outln!()?;
     Ok(line.trim() == "yes")
 }
 
@@ -301,10 +304,9 @@ async fn run_apply(
 ) -> CmdResult {
     let format = common.format();
     if format == Format::Json && !auto_approve {
-        return Err(anyhow!(
+        return Err(Failure::Usage(anyhow!(
             "--json needs --auto-approve or a saved plan: there is no prompt in JSON mode"
-        )
-        .into());
+        )));
     }
     let ws = Workspace::load(cli)?;
     let backend = ws.backend()?;
@@ -321,7 +323,7 @@ async fn run_apply(
         common,
     };
     let planned = make_plan(&ws, &client, prior, inputs, style).await?;
-    print_plan(
+    let printed = print_plan(
         &planned.plan,
         Some(&planned.gate),
         &planned.notes,
@@ -332,7 +334,7 @@ async fn run_apply(
     // Persist resolved intents and refreshed attributes even when nothing changes.
     recorder.update(|_| {})?;
     if !planned.gate.passed() {
-        eprintln!(
+        errln!(
             "{} the table-config-check gate failed; nothing was changed in the cloud.",
             style.error_prefix()
         );
@@ -340,6 +342,9 @@ async fn run_apply(
     }
     if !planned.plan.has_changes() {
         return Ok(0);
+    }
+    if let Err(e) = printed {
+        return Ok(output_lost(&e, style));
     }
     if !auto_approve {
         let (q, d) = if destroy {
@@ -353,9 +358,13 @@ async fn run_apply(
                 "htapsync will perform the actions described above.",
             )
         };
-        if !confirm(q, d)? {
-            println!("Apply cancelled.");
-            return Ok(1);
+        match confirm(q, d) {
+            Ok(true) => {}
+            Ok(false) => {
+                outln!("Apply cancelled.")?;
+                return Ok(1);
+            }
+            Err(e) => return Ok(output_lost(&e, style)),
         }
     }
     let outcome = execute(&ws, &client, &planned.plan, recorder, common, style).await;
@@ -365,7 +374,7 @@ async fn run_apply(
     } else {
         Operation::Apply
     };
-    Ok(finish(&outcome, operation, format))
+    Ok(finish(&outcome, operation, format, style))
 }
 
 async fn execute(
@@ -379,21 +388,33 @@ async fn execute(
     let machine = common.format() == Format::Json;
     let bar = style.progress(plan.actionable().count(), "applying", machine);
     let printer = bar.clone();
-    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
-        if matches!(e, Event::Completed { .. } | Event::Failed { .. }) {
-            printer.inc(1);
-        }
-        if machine {
-            emit(&json::apply_event(&e));
-        } else {
-            printer.suspend(|| println!("{}", render::apply::event_line(&e)));
-        }
-    });
     let opts = ApplyOptions {
         parallelism: common.parallelism as usize,
         deadline: TASK_DEADLINE,
         interrupted: Arc::new(AtomicBool::new(false)),
     };
+    let interrupted = opts.interrupted.clone();
+    let output_failed = AtomicBool::new(false);
+    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
+        if matches!(e, Event::Completed { .. } | Event::Failed { .. }) {
+            printer.inc(1);
+        }
+        let written = if machine {
+            emit(&json::apply_event(&e))
+        } else {
+            printer.suspend(|| outln!("{}", render::apply::event_line(&e)))
+        };
+        // Nobody sees the run any more: as after a first Ctrl-C, what is in
+        // flight finishes and is recorded, nothing new starts.
+        if let Err(error) = written
+            && !output_failed.swap(true, Ordering::SeqCst)
+        {
+            interrupted.store(true, Ordering::SeqCst);
+            errln!(
+                "Cannot write the output ({error}): finishing the operations in flight, starting no new ones."
+            );
+        }
+    });
     let watcher = tokio::spawn(watch_interrupts(opts.interrupted.clone()));
     let outcome = apply::execute(client, plan, &lifecycles(ws), recorder, &opts, on_event).await;
     watcher.abort();
@@ -408,28 +429,47 @@ async fn watch_interrupts(interrupted: Arc<AtomicBool>) {
         return;
     }
     interrupted.store(true, Ordering::SeqCst);
-    eprintln!(
+    errln!(
         "Interrupt received. Finishing the operations in flight; press Ctrl-C again to stop at once."
     );
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("Stopping now. Run `htapsync plan` to see what is left.");
+        errln!("Stopping now. Run `htapsync plan` to see what is left.");
         std::process::exit(130);
     }
 }
 
-/// Prints how an apply ended; the exit code is 1 when any task failed.
-fn finish(outcome: &apply::ApplyOutcome, operation: Operation, format: Format) -> u8 {
+/// An apply whose plan or prompt could not be written starts nothing: the
+/// user cannot have seen what it would do. Returns the exit code.
+fn output_lost(error: &dyn std::fmt::Display, style: &Style) -> u8 {
+    errln!(
+        "{} cannot write the output ({error}); nothing was changed in the cloud.",
+        style.error_prefix()
+    );
+    1
+}
+
+/// Prints how an apply ended; the exit code is 1 when any task failed or was
+/// not started. Output that can no longer be written does not change it.
+fn finish(
+    outcome: &apply::ApplyOutcome,
+    operation: Operation,
+    format: Format,
+    style: &Style,
+) -> u8 {
     if format == Format::Json {
-        json::apply_outcome(outcome, operation)
+        let _ = json::apply_outcome(outcome, operation)
             .iter()
-            .for_each(emit);
+            .try_for_each(emit);
     } else {
         for (address, error) in &outcome.errors {
-            eprintln!("error: {address}: {error}");
+            errln!("{} {address}: {error}", style.error_prefix());
         }
-        println!("\n{}", render::apply::outcome_summary(outcome, operation));
+        if let Some(line) = render::apply::not_started_line(outcome) {
+            errln!("{} {line}", style.error_prefix());
+        }
+        let _ = outln!("\n{}", render::apply::outcome_summary(outcome, operation));
     }
-    if outcome.errors.is_empty() { 0 } else { 1 }
+    if outcome.succeeded() { 0 } else { 1 }
 }
 
 async fn apply_saved(
@@ -474,7 +514,7 @@ async fn apply_saved(
         .into_iter()
         .map(Note::Log)
         .collect();
-    print_plan(
+    let printed = print_plan(
         &saved.plan,
         saved.gate.as_ref(),
         &notes,
@@ -485,9 +525,12 @@ async fn apply_saved(
     if !saved.plan.has_changes() {
         return Ok(0);
     }
+    if let Err(e) = printed {
+        return Ok(output_lost(&e, style));
+    }
     let outcome = execute(&ws, &client, &saved.plan, recorder, common, style).await;
     drop(lock);
-    Ok(finish(&outcome, Operation::Apply, common.format()))
+    Ok(finish(&outcome, Operation::Apply, common.format(), style))
 }
 
 pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
@@ -496,25 +539,25 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult
     let backend = ws.backend()?;
     let _lock = backend.lock("refresh", common.lock_timeout)?;
     let Some(mut state) = backend.read()? else {
-        println!("No state yet: nothing to refresh.");
+        outln!("No state yet: nothing to refresh.")?;
         return Ok(0);
     };
     let (client, _emulator) = ws.connect().await?;
     for note in apply::resolve_intents(&client, &mut state).await? {
-        println!("{note}");
+        outln!("{note}")?;
     }
     let refreshed =
         refresh::refresh_all(&client, &state.tasks, common.parallelism as usize).await?;
     for d in &refreshed.drift {
-        println!("{d}");
+        outln!("{d}")?;
     }
     let read = state.tasks.len();
     state.tasks = refreshed.records;
     backend.write(&mut state)?;
-    println!(
+    outln!(
         "Refresh complete: {read} task(s) read, {} changed outside htapsync.",
         refreshed.drift.len()
-    );
+    )?;
     Ok(0)
 }
 
@@ -536,6 +579,11 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
             let live = lists
                 .get(&r.spec.instance_id)
                 .and_then(|l| l.get(&r.spec.name));
+            let problem = match live {
+                None => Some("missing: in state but not in the cloud"),
+                Some(l) if l.status != "Yes" => Some("abnormal: the cloud reports its status"),
+                Some(_) => None,
+            };
             serde_json::json!({
                 "address": r.spec.address(),
                 "status": live.map_or("missing", |l| l.status.as_str()),
@@ -543,28 +591,33 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
                 "percentage": live.map_or("-", |l| l.percentage.as_str()),
                 "catchup_stage": live.map_or("-", |l| l.catchup_stage.as_str()),
                 "catchup_percentage": live.map_or("-", |l| l.catchup_percentage.as_str()),
+                "problem": problem,
             })
         })
         .collect();
+    let problems = rows.iter().filter(|r| !r["problem"].is_null()).count();
+    // Every format exits the same way: 1 when any task is missing or abnormal.
+    let code = if problems > 0 { 1 } else { 0 };
     if common.format() == Format::Json {
-        println!("{}", serde_json::json!({"tasks": rows}));
-        return Ok(0);
+        let doc = serde_json::json!({
+            "tasks": rows,
+            "healthy": problems == 0,
+            "problems": problems,
+        });
+        outln!("{doc}")?;
+        return Ok(code);
     }
     if rows.is_empty() {
-        println!("No managed tasks.");
+        outln!("No managed tasks.")?;
         return Ok(0);
     }
-    println!(
+    outln!(
         "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}",
         "ADDRESS", "STATUS", "STAGE", "PROGRESS", "CATCH-UP", "PROGRESS"
-    );
-    let mut abnormal = 0;
+    )?;
     for r in &rows {
         let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-        if s("status") != "Yes" {
-            abnormal += 1;
-        }
-        println!(
+        outln!(
             "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}",
             s("address"),
             s("status"),
@@ -572,7 +625,7 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
             s("percentage"),
             s("catchup_stage"),
             s("catchup_percentage")
-        );
+        )?;
     }
-    Ok(if abnormal > 0 { 1 } else { 0 })
+    Ok(code)
 }

@@ -1,10 +1,11 @@
 //! `schema`: prints the JSON Schema of the configuration files, for editors
 //! (Taplo / Even Better TOML, see docs/editor-setup.md) and CI linters.
 
+use crate::cli::output::{outln};
 use super::CmdResult;
 
 pub fn schema() -> CmdResult {
     let schema = crate::config::schema::config_schema();
-    println!("{}", serde_json::to_string_pretty(&schema)?);
+    outln!("{}", serde_json::to_string_pretty(&schema)?)?;
     Ok(0)
 }

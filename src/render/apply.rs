@@ -26,14 +26,18 @@ pub fn event_line(event: &Event) -> String {
 /// The closing line of an apply or destroy; its wording is what scripts grep for.
 pub fn outcome_summary(outcome: &ApplyOutcome, operation: Operation) -> String {
     let c = outcome.counts;
-    if !outcome.errors.is_empty() {
+    if !outcome.succeeded() {
+        let what = match (outcome.errors.len(), outcome.not_started.len()) {
+            (failed, 0) => format!("Apply failed for {failed} task(s)."),
+            (0, skipped) => format!("Apply interrupted: {skipped} task(s) not started."),
+            (failed, skipped) => {
+                format!("Apply failed for {failed} task(s); {skipped} task(s) not started.")
+            }
+        };
         format!(
-            "Apply failed for {} task(s). Completed: {} added, {} changed, {} destroyed. \
+            "{what} Completed: {} added, {} changed, {} destroyed. \
              State records what was done; run plan to see what is left.",
-            outcome.errors.len(),
-            c.add,
-            c.change,
-            c.destroy
+            c.add, c.change, c.destroy
         )
     } else if operation == Operation::Destroy {
         format!("Destroy complete! Resources: {} destroyed.", c.destroy)
@@ -42,6 +46,19 @@ pub fn outcome_summary(outcome: &ApplyOutcome, operation: Operation) -> String {
             "Apply complete! Resources: {} added, {} changed, {} destroyed.",
             c.add, c.change, c.destroy
         )
+    }
+}
+
+/// One line for every task an interrupted run did not start (there may be
+/// hundreds), or `None` when there is none.
+pub fn not_started_line(outcome: &ApplyOutcome) -> Option<String> {
+    match outcome.not_started.len() {
+        0 => None,
+        1 => Some(format!(
+            "{} not started: the run was interrupted",
+            outcome.not_started[0]
+        )),
+        n => Some(format!("{n} tasks not started: the run was interrupted")),
     }
 }
 

@@ -211,3 +211,15 @@ fn summary_lines() {
         "Plan: 1 to add, 2 to change, 1 to destroy."
     );
 }
+
+#[test]
+fn terminal_safe_escapes_control_sequences_but_keeps_own_colours() {
+    use super::terminal_safe;
+    assert_eq!(terminal_safe("plain\ttext\n"), "plain\ttext\n");
+    assert_eq!(
+        terminal_safe("a\x1b[2J\x1b]0;pwned\x07b\r\u{9b}c\u{7f}"),
+        "a\\u001b[2J\\u001b]0;pwned\\u0007b\\u000d\\u009bc\\u007f"
+    );
+    let coloured = Style { color: true }.paint(Paint::Red, "x");
+    assert_eq!(terminal_safe(&coloured), coloured);
+}

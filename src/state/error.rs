@@ -7,12 +7,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// A file operation failed; `action` says which one ("reading", "renaming", ...).
-    #[error("state {action} {path}: {source}")]
+    #[error("state {action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Part of the message, so not also exposed as `source()`.
+        cause: std::io::Error,
     },
     /// The bytes are not a valid state document.
     #[error(
@@ -69,7 +69,7 @@ impl StateError {
         StateError::Io {
             action,
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `import`: adopt tasks that already run in the cloud into state, and
 //! optionally write the TOML that describes them.
 
+use crate::cli::output::{outln};
 use super::super::CmdResult;
 use super::super::args::{Cli, ImportArgs};
 use super::super::context::Workspace;
@@ -35,15 +36,15 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         }
         std::fs::write(path, generate_toml(&imported))
             .with_context(|| format!("writing {}", path.display()))?;
-        println!(
+        outln!(
             "Wrote configuration for {} task(s) to {}",
             imported.len(),
             path.display()
-        );
+        )?;
     }
     let count = imported.len();
     for spec in imported {
-        println!("{}: imported", spec.address());
+        outln!("{}: imported", spec.address())?;
         state.tasks.insert(
             spec.name.clone(),
             TaskRecord {
@@ -54,7 +55,7 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         );
     }
     backend.write(&mut state)?;
-    println!("Import successful: {count} task(s) are now managed by htapsync.");
+    outln!("Import successful: {count} task(s) are now managed by htapsync.")?;
     Ok(0)
 }
 
