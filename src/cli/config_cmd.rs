@@ -1,8 +1,8 @@
 //! `validate` and `fmt`: commands that only read (or rewrite) configuration files.
 
-use crate::cli::output::{errln, out, outln};
 use super::args::Cli;
 use super::{CmdResult, Failure};
+use crate::cli::output::{errln, out, outln};
 use crate::config;
 use anyhow::Context;
 use std::path::PathBuf;

@@ -2,10 +2,10 @@
 //! configuration, the state backend, and a client (starting the embedded
 //! emulator when the configuration asks for it).
 
-use crate::cli::output::{errln};
 use super::Failure;
 use super::args::Cli;
 use crate::api::{Client, ClientConfig, Credentials};
+use crate::cli::output::errln;
 use crate::config::{self, Loaded};
 use crate::emulator;
 use crate::state::{Backend, LocalBackend};

@@ -16,7 +16,7 @@ mod state_cmd;
 
 pub use args::{Cli, Command};
 
-use crate::cli::output::{errln};
+use crate::cli::output::errln;
 use clap::Parser;
 use std::process::ExitCode;
 

@@ -2,7 +2,6 @@
 //! import. Each loads the workspace, takes the state lock where it may write,
 //! and calls the operations of `check`, `apply` and `refresh`.
 
-use crate::cli::output::{errln, out, outln};
 use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
 use super::context::Workspace;
 use super::output::{Style, emit};
@@ -10,6 +9,7 @@ use super::{CmdResult, Failure};
 use crate::api::Client;
 use crate::apply::{self, ApplyOptions, Event, Recorder};
 use crate::check::{self, GateReport};
+use crate::cli::output::{errln, out, outln};
 use crate::model::{Address, DesiredTask, Lifecycle};
 use crate::plan::file::{PLAN_FORMAT_VERSION, SavedPlan};
 use crate::plan::{self, Action, Plan};
@@ -613,7 +613,12 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
     }
     outln!(
         "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}",
-        "ADDRESS", "STATUS", "STAGE", "PROGRESS", "CATCH-UP", "PROGRESS"
+        "ADDRESS",
+        "STATUS",
+        "STAGE",
+        "PROGRESS",
+        "CATCH-UP",
+        "PROGRESS"
     )?;
     for r in &rows {
         let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();

@@ -1,8 +1,8 @@
 //! `schema`: prints the JSON Schema of the configuration files, for editors
 //! (Taplo / Even Better TOML, see docs/editor-setup.md) and CI linters.
 
-use crate::cli::output::{outln};
 use super::CmdResult;
+use crate::cli::output::outln;
 
 pub fn schema() -> CmdResult {
     let schema = crate::config::schema::config_schema();

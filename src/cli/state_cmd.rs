@@ -1,11 +1,11 @@
 //! `show`, `state list|show|rm` and `force-unlock`: commands on the state
 //! file and saved plans that need no cloud.
 
-use crate::cli::output::{out, outln};
 use super::CmdResult;
 use super::args::{Cli, Format, StateCommand};
 use super::context::Workspace;
 use super::output::Style;
+use crate::cli::output::{out, outln};
 use crate::model::Address;
 use crate::plan::file::SavedPlan;
 use crate::render;

@@ -1,12 +1,12 @@
 //! `import`: adopt tasks that already run in the cloud into state, and
 //! optionally write the TOML that describes them.
 
-use crate::cli::output::{outln};
 use super::super::CmdResult;
 use super::super::args::{Cli, ImportArgs};
 use super::super::context::Workspace;
 use super::super::output::Style;
 use crate::api::Client;
+use crate::cli::output::outln;
 use crate::model::{Address, ReplScope, ReplType, TaskSpec};
 use crate::refresh::spec_from_cloud;
 use crate::state::{State, TaskRecord};
