@@ -95,6 +95,34 @@ fn read_only_commands_end_quietly_when_stdout_is_closed() {
     }
 }
 
+/// Runs `args` in `p` with stdout closed before anything is written.
+fn run_with_closed_stdout(p: &Project, args: &[&str]) -> (i32, String) {
+    let mut child = spawn(p.cmd(args));
+    drop(child.stdout.take());
+    let result = finish(child);
+    assert_no_panic(&format!("{args:?}"), &result);
+    result
+}
+
+#[test]
+fn commands_that_write_files_finish_them_when_stdout_is_closed() {
+    let emu = EmulatorProcess::start();
+    let p = tasks(&emu, 2);
+    let (code, err) = run_with_closed_stdout(&p, &["plan", "-out", "p.plan"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(p.path("p.plan").exists(), "the saved plan is written");
+    p.run_ok(&["apply", "p.plan"], 0);
+
+    emu.delete_out_of_band(HTAP, "t_000");
+    let (code, err) = run_with_closed_stdout(&p, &["refresh"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        state_names(&p.state()),
+        ["t_001"],
+        "refresh recorded what it found"
+    );
+}
+
 #[test]
 fn apply_whose_stdout_closes_finishes_in_flight_work_and_records_it() {
     // Slow steps, so the apply is still running when its reader goes away.

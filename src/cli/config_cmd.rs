@@ -61,14 +61,15 @@ pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
             continue;
         }
         unformatted += 1;
-        outln!("{}", path.display())?;
+        // Best effort: a closed stdout must not leave files half formatted.
+        let _ = outln!("{}", path.display());
         if diff {
             let text = similar::TextDiff::from_lines(&src, &formatted);
-            out!(
+            let _ = out!(
                 "{}",
                 text.unified_diff()
                     .header(&path.display().to_string(), &path.display().to_string())
-            )?;
+            );
         }
         if !check {
             replace_keeping_mode(&path, formatted.as_bytes())?;

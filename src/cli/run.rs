@@ -182,13 +182,15 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         style,
     )
     .await?;
-    print_plan(
+    // The plan file is written even when stdout is gone: what was shown
+    // and what is saved must not differ by where the output went.
+    let printed = print_plan(
         &planned.plan,
         Some(&planned.gate),
         &planned.notes,
         a.common.format(),
         style,
-    )?;
+    );
     if let Some(out) = &a.out {
         let provider = &ws.loaded.desired.provider;
         let saved = SavedPlan {
@@ -206,13 +208,16 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
             desired: lifecycles_free_specs(&ws.loaded.desired.tasks),
         };
         saved.write(out)?;
-        if a.common.format() == Format::Human {
-            outln!("\nSaved the plan to: {}", out.display())?;
-            outln!(
-                "To perform exactly these actions, run: htapsync apply {}",
-                out.display()
-            )?;
-        }
+    }
+    printed?;
+    if let Some(out) = &a.out
+        && a.common.format() == Format::Human
+    {
+        outln!("\nSaved the plan to: {}", out.display())?;
+        outln!(
+            "To perform exactly these actions, run: htapsync apply {}",
+            out.display()
+        )?;
     }
     if !planned.gate.passed() {
         return Ok(1);
@@ -543,13 +548,15 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult
         return Ok(0);
     };
     let (client, _emulator) = ws.connect().await?;
+    // Output that fails must not keep what was learned out of state: the
+    // lines are best effort, the write is not, and the last line reports.
     for note in apply::resolve_intents(&client, &mut state).await? {
-        outln!("{note}")?;
+        let _ = outln!("{note}");
     }
     let refreshed =
         refresh::refresh_all(&client, &state.tasks, common.parallelism as usize).await?;
     for d in &refreshed.drift {
-        outln!("{d}")?;
+        let _ = outln!("{d}");
     }
     let read = state.tasks.len();
     state.tasks = refreshed.records;

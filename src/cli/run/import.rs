@@ -36,15 +36,16 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         }
         std::fs::write(path, generate_toml(&imported))
             .with_context(|| format!("writing {}", path.display()))?;
-        outln!(
+        // Best effort until state is written; the last line reports failures.
+        let _ = outln!(
             "Wrote configuration for {} task(s) to {}",
             imported.len(),
             path.display()
-        )?;
+        );
     }
     let count = imported.len();
     for spec in imported {
-        outln!("{}: imported", spec.address())?;
+        let _ = outln!("{}: imported", spec.address());
         state.tasks.insert(
             spec.name.clone(),
             TaskRecord {
