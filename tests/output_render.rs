@@ -258,6 +258,7 @@ fn apply_error_case() -> (Vec<Event>, ApplyOutcome) {
             bad,
             "E8 returned 409 Conflict: the task is being modified".into(),
         )],
+        not_started: vec![],
     };
     (events, outcome)
 }
@@ -303,6 +304,7 @@ fn destroy_summary_says_destroy() {
             destroy: 2,
         },
         errors: vec![],
+        not_started: vec![],
     };
     assert_eq!(
         render::apply::outcome_summary(&outcome, Operation::Destroy),

@@ -306,7 +306,7 @@ fn control_characters_from_the_server_never_reach_the_terminal() {
     let p =
         Project::new(&(header(&hostile_server()) + &task("orders_sync", "shop_olap", &["orders"])));
     for args in [
-        &["plan"][..],
+        &["-vv", "plan"][..],
         &["apply", "--auto-approve"],
         &["plan", "--json"],
     ] {
