@@ -124,6 +124,19 @@ fn commands_that_write_files_finish_them_when_stdout_is_closed() {
 }
 
 #[test]
+fn apply_whose_plan_cannot_be_shown_changes_nothing() {
+    let emu = EmulatorProcess::start();
+    let p = tasks(&emu, 2);
+    let (code, err) = run_with_closed_stdout(&p, &["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nothing was changed in the cloud"), "{err}");
+    assert!(emu.names(HTAP).is_empty(), "{err}");
+    if p.path("state.json").exists() {
+        assert_eq!(intents(&p.state()), 0);
+    }
+}
+
+#[test]
 fn apply_whose_stdout_closes_finishes_in_flight_work_and_records_it() {
     // Slow steps, so the apply is still running when its reader goes away.
     let emu = EmulatorProcess::start_timed(150, 150);

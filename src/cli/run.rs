@@ -349,7 +349,7 @@ async fn run_apply(
         return Ok(0);
     }
     if let Err(e) = printed {
-        return Ok(output_lost(&e, style));
+        return Ok(output_lost("write the plan", &e, style));
     }
     if !auto_approve {
         let (q, d) = if destroy {
@@ -369,7 +369,7 @@ async fn run_apply(
                 outln!("Apply cancelled.")?;
                 return Ok(1);
             }
-            Err(e) => return Ok(output_lost(&e, style)),
+            Err(e) => return Ok(output_lost("ask for approval", &e, style)),
         }
     }
     let outcome = execute(&ws, &client, &planned.plan, recorder, common, style).await;
@@ -443,11 +443,11 @@ async fn watch_interrupts(interrupted: Arc<AtomicBool>) {
     }
 }
 
-/// An apply whose plan or prompt could not be written starts nothing: the
-/// user cannot have seen what it would do. Returns the exit code.
-fn output_lost(error: &dyn std::fmt::Display, style: &Style) -> u8 {
+/// An apply whose plan could not be shown, or whose approval could not be
+/// asked, starts nothing. Returns the exit code.
+fn output_lost(what: &str, error: &dyn std::fmt::Display, style: &Style) -> u8 {
     errln!(
-        "{} cannot write the output ({error}); nothing was changed in the cloud.",
+        "{} cannot {what} ({error}); nothing was changed in the cloud.",
         style.error_prefix()
     );
     1
@@ -531,7 +531,7 @@ async fn apply_saved(
         return Ok(0);
     }
     if let Err(e) = printed {
-        return Ok(output_lost(&e, style));
+        return Ok(output_lost("write the plan", &e, style));
     }
     let outcome = execute(&ws, &client, &saved.plan, recorder, common, style).await;
     drop(lock);
