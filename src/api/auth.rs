@@ -102,12 +102,12 @@ pub enum AuthError {
         missing: &'static str,
     },
     /// The credentials file could not be read.
-    #[error("cannot read credentials file {path}: {source}")]
+    #[error("cannot read credentials file {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error; part of the message, so not also exposed as `source()`.
+        cause: std::io::Error,
     },
     /// The credentials file is not valid TOML of the expected shape.
     #[error("credentials file {path} line {line}: {message}")]
@@ -236,7 +236,7 @@ impl Credentials {
         check_permissions(path)?;
         let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         // Parsed as plain TOML and read by hand: serde's type errors quote the
         // value (`invalid type: integer 31415926535`), and every value here is a secret.
@@ -328,7 +328,7 @@ fn check_permissions(path: &Path) -> Result<(), AuthError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|source| AuthError::Read {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {

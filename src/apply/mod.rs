@@ -65,19 +65,21 @@ pub enum Recovery {
     Refresh,
 }
 
-/// Why one task's operation failed.
+/// Why one task's operation failed. Like every error of this crate, its
+/// message already includes its cause, so the cause is not also exposed as
+/// `source()` (which `{:#}` would print a second time).
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("{0}")]
     Api(Box<ApiError>),
     /// Writing state failed before the next remote call of this task, which was not sent.
     #[error("recording state failed, so nothing more was sent to the cloud for it: {0}")]
-    State(#[from] StateError),
+    State(StateError),
     /// The change was made in the cloud, but writing it to state failed.
-    #[error("the change was made in the cloud, but recording it in state failed: {source}")]
+    #[error("the change was made in the cloud, but recording it in state failed: {error}")]
     Unrecorded {
         recovery: Recovery,
-        source: StateError,
+        error: StateError,
     },
     /// A task of that name exists in the cloud but not in state.
     #[error(
@@ -89,6 +91,15 @@ pub enum ApplyError {
     Rejected { task: String, details: String },
     #[error("{0}")]
     Other(String),
+    /// The run was interrupted before this task's turn came.
+    #[error("not started: the run was interrupted")]
+    NotStarted,
+}
+
+impl From<StateError> for ApplyError {
+    fn from(e: StateError) -> Self {
+        ApplyError::State(e)
+    }
 }
 
 impl From<ApiError> for ApplyError {
@@ -104,6 +115,16 @@ pub struct ApplyOutcome {
     pub errors: Vec<(Address, String)>,
     /// Changes made in the cloud that state does not record (also in `errors`).
     pub unrecorded: Vec<(Address, Recovery)>,
+    /// Tasks skipped because the run was interrupted: reported as one line,
+    /// not as one error each.
+    pub not_started: Vec<Address>,
+}
+
+impl ApplyOutcome {
+    /// Every actionable change was made.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty() && self.not_started.is_empty()
+    }
 }
 
 /// Applies every actionable change of `plan`. Independent tasks run
@@ -134,8 +155,7 @@ pub async fn execute(
         set.spawn(async move {
             ctx.acquire_slot().await;
             if interrupted.load(Ordering::SeqCst) {
-                let error = ApplyError::Other("not started: the run was interrupted".into());
-                return (change.address, change.action, Err(error));
+                return (change.address, change.action, Err(ApplyError::NotStarted));
             }
             if ctx.recorder.stopped() {
                 // Anything changed now could not be recorded either.
@@ -176,6 +196,7 @@ pub async fn execute(
                 Action::Delete => outcome.counts.destroy += 1,
                 Action::NoOp => {}
             },
+            Ok((address, _, Err(ApplyError::NotStarted))) => outcome.not_started.push(address),
             Ok((address, _, Err(e))) => {
                 if let ApplyError::Unrecorded { recovery, .. } = &e {
                     outcome.unrecorded.push((address.clone(), *recovery));
@@ -189,5 +210,6 @@ pub async fn execute(
     }
     outcome.errors.sort();
     outcome.unrecorded.sort_by(|a, b| a.0.cmp(&b.0));
+    outcome.not_started.sort();
     outcome
 }

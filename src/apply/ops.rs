@@ -75,7 +75,7 @@ impl OpContext {
     ) -> Result<(), ApplyError> {
         self.recorder
             .update(change)
-            .map_err(|source| ApplyError::Unrecorded { recovery, source })
+            .map_err(|error| ApplyError::Unrecorded { recovery, error })
     }
 }
 

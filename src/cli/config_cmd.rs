@@ -2,6 +2,7 @@
 
 use super::args::Cli;
 use super::{CmdResult, Failure};
+use crate::cli::output::{errln, out, outln};
 use crate::config;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -11,15 +12,15 @@ pub fn validate(cli: &Cli, json: bool) -> CmdResult {
     let result = config::load_dir(&dir);
     if json {
         let doc = config::validate_json(&result);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(if result.is_ok() { 0 } else { 1 });
     }
     match result {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                eprintln!("{w}");
+                errln!("{w}");
             }
-            println!(
+            outln!(
                 "Success! The configuration is valid ({} task{} in {} file{}).",
                 loaded.desired.tasks.len(),
                 if loaded.desired.tasks.len() == 1 {
@@ -29,7 +30,7 @@ pub fn validate(cli: &Cli, json: bool) -> CmdResult {
                 },
                 loaded.files.len(),
                 if loaded.files.len() == 1 { "" } else { "s" },
-            );
+            )?;
             Ok(0)
         }
         Err(d) => Err(Failure::Diagnostics(d)),
@@ -60,10 +61,11 @@ pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
             continue;
         }
         unformatted += 1;
-        println!("{}", path.display());
+        // Best effort: a closed stdout must not leave files half formatted.
+        let _ = outln!("{}", path.display());
         if diff {
             let text = similar::TextDiff::from_lines(&src, &formatted);
-            print!(
+            let _ = out!(
                 "{}",
                 text.unified_diff()
                     .header(&path.display().to_string(), &path.display().to_string())

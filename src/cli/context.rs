@@ -6,6 +6,7 @@ use super::Failure;
 use super::args::Cli;
 use crate::api::trust::{self, TrustedHosts};
 use crate::api::{Client, ClientConfig, Credentials};
+use crate::cli::output::errln;
 use crate::config::{self, Loaded};
 use crate::emulator::{self, EmulatorError};
 use crate::state::{Backend, LocalBackend, create_private_dir_all};
@@ -30,7 +31,7 @@ impl Workspace {
         let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
         let loaded = config::load_dir(&dir).map_err(Failure::Diagnostics)?;
         for w in &loaded.warnings {
-            eprintln!("{w}");
+            errln!("{w}");
         }
         let state_path = match &cli.state {
             Some(p) => p.clone(),

@@ -16,6 +16,7 @@ mod state_cmd;
 
 pub use args::{Cli, Command};
 
+use crate::cli::output::errln;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -29,6 +30,9 @@ pub enum Failure {
     Diagnostics(crate::config::Diagnostics),
     /// Any other error, printed as one block.
     Error(anyhow::Error),
+    /// A command line that cannot work (flags that exclude each other), found
+    /// after clap accepted it: printed like an error, exits [`EXIT_USAGE`].
+    Usage(anyhow::Error),
     /// Already reported; exit with this code.
     Exit(u8),
 }
@@ -52,34 +56,40 @@ pub fn main() -> ExitCode {
         }
     };
     cli.resolve_paths_against_chdir();
-    init_tracing(cli.verbose);
+    let style = output::Style::detect(cli.no_color);
+    init_tracing(cli.verbose, style.stderr_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
-    let style = output::Style::detect(cli.no_color);
     let result = runtime.block_on(dispatch(&cli, &style));
     ExitCode::from(match result {
         Ok(code) => code,
         Err(Failure::Exit(code)) => code,
         Err(Failure::Diagnostics(d)) => {
-            eprintln!("{d}");
+            errln!("{d}");
             1
         }
+        // The reader of stdout has gone (`| head`): a normal end, as for ripgrep.
+        Err(Failure::Error(e)) if output::is_closed_stdout(&e) => 0,
         Err(Failure::Error(e)) => {
-            eprintln!("{} {e:#}", style.error_prefix());
+            errln!("{} {e:#}", style.error_prefix());
             1
+        }
+        Err(Failure::Usage(e)) => {
+            errln!("{} {e:#}", style.error_prefix());
+            EXIT_USAGE
         }
     })
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, ansi: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn",
@@ -91,6 +101,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
 }

@@ -9,6 +9,7 @@ use super::{CmdResult, Failure};
 use crate::api::Client;
 use crate::apply::{self, ApplyOptions, Event, Recorder};
 use crate::check::{self, GateReport};
+use crate::cli::output::{errln, out, outln};
 use crate::model::{Address, DesiredTask, Lifecycle};
 use crate::plan::file::{PLAN_FORMAT_VERSION, SavedPlan};
 use crate::plan::{self, Plan};
@@ -163,7 +164,7 @@ fn report_gate_refusal(gate: &GateReport, style: &Style) {
     } else {
         "failed"
     };
-    eprintln!(
+    errln!(
         "{} the table-config-check gate {what}; nothing was changed in the cloud.",
         style.error_prefix()
     );
@@ -176,18 +177,20 @@ fn print_plan(
     notes: &[Note],
     format: Format,
     style: &Style,
-) {
+) -> std::io::Result<()> {
     match format {
         Format::Json => {
-            emit(&json::version());
-            json::plan_messages(plan, gate, notes).iter().for_each(emit);
+            emit(&json::version())?;
+            json::plan_messages(plan, gate, notes)
+                .iter()
+                .try_for_each(emit)
         }
-        Format::Markdown => print!("{}", render::markdown::plan_markdown(plan, gate, notes)),
+        Format::Markdown => out!("{}", render::markdown::plan_markdown(plan, gate, notes)),
         Format::Human => {
             if !notes.is_empty() {
-                println!("{}", render::notes_human(notes));
+                outln!("{}", render::notes_human(notes))?;
             }
-            print!("{}", render::plan_human(plan, gate, &style.render()));
+            out!("{}", render::plan_human(plan, gate, &style.render()))
         }
     }
 }
@@ -227,7 +230,9 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         style,
     )
     .await?;
-    print_plan(
+    // The plan file is written even when stdout is gone: what was shown
+    // and what is saved must not differ by where the output went.
+    let printed = print_plan(
         &planned.plan,
         Some(&planned.gate),
         &planned.notes,
@@ -255,13 +260,16 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
             digest: String::new(),
         };
         saved.write(out)?;
-        if a.common.format() == Format::Human {
-            println!("\nSaved the plan to: {}", out.display());
-            println!(
-                "To perform exactly these actions, run: {}",
-                apply_command(cli, out)
-            );
-        }
+    }
+    printed?;
+    if let Some(out) = &a.out
+        && a.common.format() == Format::Human
+    {
+        outln!("\nSaved the plan to: {}", out.display())?;
+        outln!(
+            "To perform exactly these actions, run: {}",
+            apply_command(cli, out)
+        )?;
     }
     if !planned.gate.passed() {
         return Ok(1);
@@ -325,15 +333,15 @@ fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {
 
 /// Asks for the word `yes`, as Terraform does.
 fn confirm(question: &str, detail: &str) -> anyhow::Result<bool> {
-    println!("\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n");
-    print!("  Enter a value: ");
+    outln!("\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n")?;
+    out!("  Enter a value: ")?;
     std::io::stdout().flush()?;
     if !std::io::stdin().is_terminal() {
         tracing::debug!("stdin is not a terminal; reading the answer from it anyway");
     }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
-    println!();
+    outln!()?;
     Ok(line.trim() == "yes")
 }
 
@@ -385,10 +393,9 @@ async fn run_apply(
 ) -> CmdResult {
     let format = common.format();
     if format == Format::Json && !auto_approve {
-        return Err(anyhow!(
+        return Err(Failure::Usage(anyhow!(
             "--json needs --auto-approve or a saved plan: there is no prompt in JSON mode"
-        )
-        .into());
+        )));
     }
     let ws = Workspace::load(cli)?;
     let backend = ws.backend()?;
@@ -408,7 +415,7 @@ async fn run_apply(
         common,
     };
     let planned = make_plan(&ws, &client, prior, inputs, style).await?;
-    print_plan(
+    let printed = print_plan(
         &planned.plan,
         Some(&planned.gate),
         &planned.notes,
@@ -425,6 +432,9 @@ async fn run_apply(
     if !planned.plan.has_changes() {
         return Ok(0);
     }
+    if let Err(e) = printed {
+        return Ok(output_lost("write the plan", &e, style));
+    }
     if !auto_approve {
         let (q, d) = if destroy {
             (
@@ -437,9 +447,13 @@ async fn run_apply(
                 "htapsync will perform the actions described above.",
             )
         };
-        if !confirm(q, d)? {
-            println!("Apply cancelled.");
-            return Ok(1);
+        match confirm(q, d) {
+            Ok(true) => {}
+            Ok(false) => {
+                outln!("Apply cancelled.")?;
+                return Ok(1);
+            }
+            Err(e) => return Ok(output_lost("ask for approval", &e, style)),
         }
     }
     // The state may have become unwritable while the plan was read.
@@ -451,7 +465,7 @@ async fn run_apply(
     } else {
         Operation::Apply
     };
-    Ok(finish(&outcome, operation, format))
+    Ok(finish(&outcome, operation, format, style))
 }
 
 async fn execute(
@@ -465,21 +479,33 @@ async fn execute(
     let machine = common.format() == Format::Json;
     let bar = style.progress(plan.actionable().count(), "applying", machine);
     let printer = bar.clone();
-    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
-        if matches!(e, Event::Completed { .. } | Event::Failed { .. }) {
-            printer.inc(1);
-        }
-        if machine {
-            emit(&json::apply_event(&e));
-        } else {
-            printer.suspend(|| println!("{}", render::apply::event_line(&e)));
-        }
-    });
     let opts = ApplyOptions {
         parallelism: common.parallelism as usize,
         deadline: TASK_DEADLINE,
         interrupted: Arc::new(AtomicBool::new(false)),
     };
+    let interrupted = opts.interrupted.clone();
+    let output_failed = AtomicBool::new(false);
+    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
+        if matches!(e, Event::Completed { .. } | Event::Failed { .. }) {
+            printer.inc(1);
+        }
+        let written = if machine {
+            emit(&json::apply_event(&e))
+        } else {
+            printer.suspend(|| outln!("{}", render::apply::event_line(&e)))
+        };
+        // Nobody sees the run any more: as after a first Ctrl-C, what is in
+        // flight finishes and is recorded, nothing new starts.
+        if let Err(error) = written
+            && !output_failed.swap(true, Ordering::SeqCst)
+        {
+            interrupted.store(true, Ordering::SeqCst);
+            errln!(
+                "Cannot write the output ({error}): finishing the operations in flight, starting no new ones."
+            );
+        }
+    });
     let watcher = tokio::spawn(watch_interrupts(opts.interrupted.clone()));
     let outcome = apply::execute(client, plan, &lifecycles(ws), recorder, &opts, on_event).await;
     watcher.abort();
@@ -494,28 +520,47 @@ async fn watch_interrupts(interrupted: Arc<AtomicBool>) {
         return;
     }
     interrupted.store(true, Ordering::SeqCst);
-    eprintln!(
+    errln!(
         "Interrupt received. Finishing the operations in flight; press Ctrl-C again to stop at once."
     );
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("Stopping now. Run `htapsync plan` to see what is left.");
+        errln!("Stopping now. Run `htapsync plan` to see what is left.");
         std::process::exit(130);
     }
 }
 
-/// Prints how an apply ended; the exit code is 1 when any task failed.
-fn finish(outcome: &apply::ApplyOutcome, operation: Operation, format: Format) -> u8 {
+/// An apply whose plan could not be shown, or whose approval could not be
+/// asked, starts nothing. Returns the exit code.
+fn output_lost(what: &str, error: &dyn std::fmt::Display, style: &Style) -> u8 {
+    errln!(
+        "{} cannot {what} ({error}); nothing was changed in the cloud.",
+        style.error_prefix()
+    );
+    1
+}
+
+/// Prints how an apply ended; the exit code is 1 when any task failed or was
+/// not started. Output that can no longer be written does not change it.
+fn finish(
+    outcome: &apply::ApplyOutcome,
+    operation: Operation,
+    format: Format,
+    style: &Style,
+) -> u8 {
     if format == Format::Json {
-        json::apply_outcome(outcome, operation)
+        let _ = json::apply_outcome(outcome, operation)
             .iter()
-            .for_each(emit);
+            .try_for_each(emit);
     } else {
         for (address, error) in &outcome.errors {
-            eprintln!("error: {address}: {error}");
+            errln!("{} {address}: {error}", style.error_prefix());
         }
-        println!("\n{}", render::apply::outcome_summary(outcome, operation));
+        if let Some(line) = render::apply::not_started_line(outcome) {
+            errln!("{} {line}", style.error_prefix());
+        }
+        let _ = outln!("\n{}", render::apply::outcome_summary(outcome, operation));
     }
-    if outcome.errors.is_empty() { 0 } else { 1 }
+    if outcome.succeeded() { 0 } else { 1 }
 }
 
 async fn apply_saved(
@@ -576,7 +621,7 @@ async fn apply_saved(
     saved.check_matches(&derived)?;
     // The stored verdicts are what was shown, not proof: ask the cloud again.
     let gate = run_gate(&client, &derived, common, style).await;
-    print_plan(&saved.plan, Some(&gate), &notes, common.format(), style);
+    let printed = print_plan(&saved.plan, Some(&gate), &notes, common.format(), style);
     if !gate.passed() {
         report_gate_refusal(&gate, style);
         return Ok(1);
@@ -585,9 +630,12 @@ async fn apply_saved(
     if !saved.plan.has_changes() {
         return Ok(0);
     }
+    if let Err(e) = printed {
+        return Ok(output_lost("write the plan", &e, style));
+    }
     let outcome = execute(&ws, &client, &saved.plan, recorder, common, style).await;
     drop(lock);
-    Ok(finish(&outcome, Operation::Apply, common.format()))
+    Ok(finish(&outcome, Operation::Apply, common.format(), style))
 }
 
 pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult {
@@ -596,25 +644,27 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult
     let backend = ws.backend()?;
     let _lock = backend.lock("refresh", common.lock_timeout)?;
     let Some(mut state) = backend.read()? else {
-        println!("No state yet: nothing to refresh.");
+        outln!("No state yet: nothing to refresh.")?;
         return Ok(0);
     };
     let (client, _emulator) = ws.connect().await?;
+    // Output that fails must not keep what was learned out of state: the
+    // lines are best effort, the write is not, and the last line reports.
     for note in apply::resolve_intents(&client, &mut state).await? {
-        println!("{note}");
+        let _ = outln!("{note}");
     }
     let refreshed =
         refresh::refresh_all(&client, &state.tasks, common.parallelism as usize).await?;
     for d in &refreshed.drift {
-        println!("{d}");
+        let _ = outln!("{d}");
     }
     let read = state.tasks.len();
     state.tasks = refreshed.records;
     backend.write(&mut state)?;
-    println!(
+    outln!(
         "Refresh complete: {read} task(s) read, {} changed outside htapsync.",
         refreshed.drift.len()
-    );
+    )?;
     Ok(0)
 }
 
@@ -636,6 +686,11 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
             let live = lists
                 .get(&r.spec.instance_id)
                 .and_then(|l| l.get(&r.spec.name));
+            let problem = match live {
+                None => Some("missing: in state but not in the cloud"),
+                Some(l) if l.status != "Yes" => Some("abnormal: the cloud reports its status"),
+                Some(_) => None,
+            };
             serde_json::json!({
                 "address": r.spec.address(),
                 "status": live.map_or("missing", |l| l.status.as_str()),
@@ -643,28 +698,38 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
                 "percentage": live.map_or("-", |l| l.percentage.as_str()),
                 "catchup_stage": live.map_or("-", |l| l.catchup_stage.as_str()),
                 "catchup_percentage": live.map_or("-", |l| l.catchup_percentage.as_str()),
+                "problem": problem,
             })
         })
         .collect();
+    let problems = rows.iter().filter(|r| !r["problem"].is_null()).count();
+    // Every format exits the same way: 1 when any task is missing or abnormal.
+    let code = if problems > 0 { 1 } else { 0 };
     if common.format() == Format::Json {
-        println!("{}", serde_json::json!({"tasks": rows}));
-        return Ok(0);
+        let doc = serde_json::json!({
+            "tasks": rows,
+            "healthy": problems == 0,
+            "problems": problems,
+        });
+        outln!("{doc}")?;
+        return Ok(code);
     }
     if rows.is_empty() {
-        println!("No managed tasks.");
+        outln!("No managed tasks.")?;
         return Ok(0);
     }
-    println!(
+    outln!(
         "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}",
-        "ADDRESS", "STATUS", "STAGE", "PROGRESS", "CATCH-UP", "PROGRESS"
-    );
-    let mut abnormal = 0;
+        "ADDRESS",
+        "STATUS",
+        "STAGE",
+        "PROGRESS",
+        "CATCH-UP",
+        "PROGRESS"
+    )?;
     for r in &rows {
         let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-        if s("status") != "Yes" {
-            abnormal += 1;
-        }
-        println!(
+        outln!(
             "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}",
             s("address"),
             s("status"),
@@ -672,7 +737,7 @@ pub async fn status(cli: &Cli, common: &CommonRun, _style: &Style) -> CmdResult 
             s("percentage"),
             s("catchup_stage"),
             s("catchup_percentage")
-        );
+        )?;
     }
-    Ok(if abnormal > 0 { 1 } else { 0 })
+    Ok(code)
 }

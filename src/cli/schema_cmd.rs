@@ -2,9 +2,10 @@
 //! (Taplo / Even Better TOML, see docs/editor-setup.md) and CI linters.
 
 use super::CmdResult;
+use crate::cli::output::outln;
 
 pub fn schema() -> CmdResult {
     let schema = crate::config::schema::config_schema();
-    println!("{}", serde_json::to_string_pretty(&schema)?);
+    outln!("{}", serde_json::to_string_pretty(&schema)?)?;
     Ok(0)
 }

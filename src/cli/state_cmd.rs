@@ -5,6 +5,7 @@ use super::CmdResult;
 use super::args::{Cli, Format, StateCommand};
 use super::context::Workspace;
 use super::output::Style;
+use crate::cli::output::{out, outln};
 use crate::model::Address;
 use crate::plan::file::SavedPlan;
 use crate::render;
@@ -26,7 +27,7 @@ pub fn show(cli: &Cli, file: Option<&Path>, format: Format, style: &Style) -> Cm
             }
             Format::Human => render::plan_human(&saved.plan, Some(&saved.gate), &style.render()),
         };
-        print!("{text}");
+        out!("{text}")?;
         return Ok(0);
     }
     if format == Format::Markdown {
@@ -35,30 +36,30 @@ pub fn show(cli: &Cli, file: Option<&Path>, format: Format, style: &Style) -> Cm
     let ws = Workspace::load(cli)?;
     let state = ws.backend()?.read()?;
     match (state, format) {
-        (state, Format::Json) => println!(
+        (state, Format::Json) => outln!(
             "{}",
             serde_json::to_string_pretty(&render::json::state_document(state.as_ref()))?
-        ),
-        (None, _) => println!("No state."),
+        )?,
+        (None, _) => outln!("No state.")?,
         (Some(s), _) => {
             for record in s.tasks.values() {
-                print_record(record);
+                print_record(record)?;
             }
         }
     }
     Ok(0)
 }
 
-fn print_record(record: &crate::state::TaskRecord) {
-    println!("# {}:", record.spec.address());
+fn print_record(record: &crate::state::TaskRecord) -> std::io::Result<()> {
+    outln!("# {}:", record.spec.address())?;
     let value = serde_json::to_value(&record.spec).unwrap_or_default();
     if let serde_json::Value::Object(map) = value {
         let width = map.keys().map(String::len).max().unwrap_or(0);
         for (k, v) in map {
-            println!("    {k:<width$} = {v}");
+            outln!("    {k:<width$} = {v}")?;
         }
     }
-    println!();
+    outln!()
 }
 
 pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
@@ -69,11 +70,11 @@ pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
             let state = backend.read()?;
             if *json {
                 let doc = render::json::state_document(state.as_ref());
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                outln!("{}", serde_json::to_string_pretty(&doc)?)?;
                 return Ok(0);
             }
             for r in state.iter().flat_map(|s| s.tasks.values()) {
-                println!("{}", r.spec.address());
+                outln!("{}", r.spec.address())?;
             }
             Ok(0)
         }
@@ -86,9 +87,9 @@ pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
                 .ok_or_else(|| anyhow!("{address} is not in state"))?;
             if *json {
                 let doc = render::json::task_document(record);
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                outln!("{}", serde_json::to_string_pretty(&doc)?)?;
             } else {
-                print_record(record);
+                print_record(record)?;
             }
             Ok(0)
         }
@@ -100,12 +101,12 @@ pub fn state(cli: &Cli, cmd: &StateCommand) -> CmdResult {
                 return Err(anyhow!("{address} is not in state").into());
             }
             if *dry_run {
-                println!("Would remove {address}");
+                outln!("Would remove {address}")?;
                 return Ok(0);
             }
             s.tasks.remove(name.name());
             backend.write(&mut s)?;
-            println!("Removed {address} (the task still exists in the cloud)");
+            outln!("Removed {address} (the task still exists in the cloud)")?;
             Ok(0)
         }
     }
@@ -119,6 +120,6 @@ fn parse(address: &str) -> anyhow::Result<Address> {
 pub fn force_unlock(cli: &Cli, lock_id: &str) -> CmdResult {
     let ws = Workspace::load(cli)?;
     ws.backend()?.force_unlock(lock_id)?;
-    println!("htapsync state has been successfully unlocked!");
+    outln!("htapsync state has been successfully unlocked!")?;
     Ok(0)
 }

@@ -171,9 +171,18 @@ impl fmt::Display for Diagnostic {
             let before = &first_line[..span.highlight.start.min(first_line.len())];
             let highlighted =
                 &first_line[before.len()..span.highlight.end.clamp(before.len(), first_line.len())];
+            let after = &first_line[before.len() + highlighted.len()..];
+            let before = keep_end(before, SNIPPET_CONTEXT);
+            let highlighted = keep_start(highlighted, SNIPPET_CONTEXT);
+            let after = keep_start(after.trim_end(), SNIPPET_CONTEXT);
             let carets = highlighted.chars().count().max(1);
             write!(f, "\n{pad} |")?;
-            write!(f, "\n{} | {}", span.start.line, first_line.trim_end())?;
+            write!(
+                f,
+                "\n{} | {}",
+                span.start.line,
+                format!("{before}{highlighted}{after}").trim_end()
+            )?;
             write!(
                 f,
                 "\n{pad} | {}{}",
@@ -187,6 +196,28 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// Characters of a snippet line shown on each side of the caret (and of the
+/// highlighted text): a generated line can be hundreds of kilobytes long.
+const SNIPPET_CONTEXT: usize = 60;
+
+/// The first `max` characters of `text`, with `…` when some were cut.
+fn keep_start(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// The last `max` characters of `text`, with `…` when some were cut.
+fn keep_end(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_string();
+    }
+    let cut = text.char_indices().nth(count - max).map_or(0, |(i, _)| i);
+    format!("…{}", &text[cut..])
 }
 
 /// All the problems of one load: the error type of [`super::load_dir`].

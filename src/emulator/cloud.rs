@@ -159,7 +159,7 @@ pub fn load_cloud(path: &Path) -> Result<CloudSpec, EmulatorError> {
 fn read(path: &Path) -> Result<String, EmulatorError> {
     std::fs::read_to_string(path).map_err(|source| EmulatorError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })
 }
 

@@ -36,11 +36,11 @@ use store::Store;
 /// What can go wrong setting up or running the emulator (not API errors).
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("cannot read or write {path}: {source}")]
+    #[error("cannot read or write {path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Part of the message, so not also exposed as `source()`.
+        cause: std::io::Error,
     },
     #[error("invalid cloud file {path}: {msg}")]
     CloudFile { path: PathBuf, msg: String },
@@ -48,11 +48,11 @@ pub enum EmulatorError {
     Ddl { path: PathBuf, msg: String },
     #[error("invalid emulator data file {path}: {msg}")]
     Data { path: PathBuf, msg: String },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         addr: std::net::SocketAddr,
-        #[source]
-        source: std::io::Error,
+        /// Part of the message, so not also exposed as `source()`.
+        cause: std::io::Error,
     },
     #[error("invalid emulator option: {0}")]
     Option(String),

@@ -15,7 +15,7 @@ pub fn load(path: &Path) -> Result<Store, EmulatorError> {
         Err(source) => {
             return Err(EmulatorError::Io {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             });
         }
     };
@@ -39,7 +39,7 @@ pub fn load(path: &Path) -> Result<Store, EmulatorError> {
 pub fn save(path: &Path, store: &Store) -> Result<(), EmulatorError> {
     let io = |source| EmulatorError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

@@ -39,13 +39,13 @@ pub async fn spawn(emu: Emulator, listen: SocketAddr) -> Result<Running, Emulato
         .await
         .map_err(|source| EmulatorError::Bind {
             addr: listen,
-            source,
+            cause: source,
         })?;
     let addr = listener
         .local_addr()
         .map_err(|source| EmulatorError::Bind {
             addr: listen,
-            source,
+            cause: source,
         })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -146,7 +146,7 @@ pub async fn run_command(args: EmulatorArgs) -> Result<(), EmulatorError> {
         running.shutdown().await;
         return Err(EmulatorError::Io {
             path: PathBuf::from("<stdout>"),
-            source,
+            cause: source,
         });
     }
     stop_signal().await;

@@ -57,11 +57,11 @@ pub struct SavedPlan {
 /// Why a saved plan cannot be written, read or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
-    #[error("saved plan {path}: {source}")]
+    #[error("saved plan {path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Part of the message, so not also exposed as `source()`.
+        cause: std::io::Error,
     },
     #[error("{path}:{line}:{column}: not a valid saved plan: {message}")]
     Parse {
@@ -137,14 +137,14 @@ impl SavedPlan {
         bytes.push(b'\n');
         crate::state::write_atomic(path, &bytes).map_err(|source| PlanFileError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })
     }
 
     pub fn read(path: &Path) -> Result<SavedPlan, PlanFileError> {
         let bytes = std::fs::read(path).map_err(|source| PlanFileError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         Self::decode(&bytes, path)
     }

@@ -27,27 +27,28 @@ pub fn event_line(event: &Event) -> String {
 /// The closing line of an apply or destroy; its wording is what scripts grep for.
 pub fn outcome_summary(outcome: &ApplyOutcome, operation: Operation) -> String {
     let c = outcome.counts;
-    if !outcome.unrecorded.is_empty() {
-        format!(
-            "Apply failed for {} task(s). Completed: {} added, {} changed, {} destroyed.\n\
-             State could not be written: it does not record {} change(s) made in the cloud.\n\
-             Make the state writable, then:\n{}",
-            outcome.errors.len(),
-            c.add,
-            c.change,
-            c.destroy,
-            outcome.unrecorded.len(),
-            recovery_lines(&outcome.unrecorded)
-        )
-    } else if !outcome.errors.is_empty() {
-        format!(
-            "Apply failed for {} task(s). Completed: {} added, {} changed, {} destroyed. \
-             State records what was done; run plan to see what is left.",
-            outcome.errors.len(),
-            c.add,
-            c.change,
-            c.destroy
-        )
+    if !outcome.succeeded() {
+        let what = match (outcome.errors.len(), outcome.not_started.len()) {
+            (failed, 0) => format!("Apply failed for {failed} task(s)."),
+            (0, skipped) => format!("Apply interrupted: {skipped} task(s) not started."),
+            (failed, skipped) => {
+                format!("Apply failed for {failed} task(s); {skipped} task(s) not started.")
+            }
+        };
+        let done = format!(
+            "{what} Completed: {} added, {} changed, {} destroyed.",
+            c.add, c.change, c.destroy
+        );
+        if outcome.unrecorded.is_empty() {
+            format!("{done} State records what was done; run plan to see what is left.")
+        } else {
+            format!(
+                "{done}\nState could not be written: it does not record {} change(s) made in the cloud.\n\
+                 Make the state writable, then:\n{}",
+                outcome.unrecorded.len(),
+                recovery_lines(&outcome.unrecorded)
+            )
+        }
     } else if operation == Operation::Destroy {
         format!("Destroy complete! Resources: {} destroyed.", c.destroy)
     } else {
@@ -72,6 +73,19 @@ fn recovery_lines(unrecorded: &[(Address, Recovery)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// One line for every task an interrupted run did not start (there may be
+/// hundreds), or `None` when there is none.
+pub fn not_started_line(outcome: &ApplyOutcome) -> Option<String> {
+    match outcome.not_started.len() {
+        0 => None,
+        1 => Some(format!(
+            "{} not started: the run was interrupted",
+            outcome.not_started[0]
+        )),
+        n => Some(format!("{n} tasks not started: the run was interrupted")),
+    }
 }
 
 fn verb(a: Action) -> &'static str {

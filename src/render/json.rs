@@ -310,6 +310,14 @@ pub fn apply_outcome(outcome: &ApplyOutcome, operation: Operation) -> Vec<Messag
             )
         })
         .collect();
+    if let Some(line) = super::apply::not_started_line(outcome) {
+        let addresses: Vec<String> = outcome.not_started.iter().map(|a| a.to_string()).collect();
+        out.push(diagnostic(
+            Level::Error,
+            &line,
+            &format!("not started: {}", addresses.join(", ")),
+        ));
+    }
     out.push(change_summary(
         outcome.counts,
         operation,

@@ -34,7 +34,31 @@ pub(crate) enum Paint {
     Yellow,
     Red,
     Bold,
+    BoldRed,
 }
+
+impl Paint {
+    const ALL: [Paint; 5] = [
+        Paint::Green,
+        Paint::Yellow,
+        Paint::Red,
+        Paint::Bold,
+        Paint::BoldRed,
+    ];
+
+    fn sgr(self) -> &'static str {
+        match self {
+            Paint::Green => "\x1b[32m",
+            Paint::Yellow => "\x1b[33m",
+            Paint::Red => "\x1b[31m",
+            Paint::Bold => "\x1b[1m",
+            Paint::BoldRed => "\x1b[1;31m",
+        }
+    }
+}
+
+/// Ends every painted text.
+const SGR_RESET: &str = "\x1b[0m";
 
 impl Style {
     /// `text` wrapped in the colour's escape codes when colour is on.
@@ -42,13 +66,7 @@ impl Style {
         if !self.color {
             return text.to_string();
         }
-        let code = match paint {
-            Paint::Green => "32",
-            Paint::Yellow => "33",
-            Paint::Red => "31",
-            Paint::Bold => "1",
-        };
-        format!("\x1b[{code}m{text}\x1b[0m")
+        format!("{}{text}{SGR_RESET}", paint.sgr())
     }
 
     /// The action's symbol, right-aligned to three columns and coloured.
@@ -114,6 +132,42 @@ impl Operation {
             Operation::Destroy => "destroy",
         }
     }
+}
+
+/// `text` safe to write to a terminal: every control character (C0 but
+/// newline and tab, DEL, C1, and so every escape sequence) is shown as
+/// `\u001b`-style text, except htapsync's own colour codes ([`Paint`]). Names
+/// and messages come from the configuration and the server; raw, they could
+/// clear the screen, retitle the window or hide lines. The `\u00XX` form is
+/// also a valid JSON escape of the same character, so JSON stays valid.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.contains(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let own = |rest: &str| {
+        Paint::ALL
+            .iter()
+            .map(|p| p.sgr())
+            .chain([SGR_RESET])
+            .find(|sgr| rest.starts_with(sgr))
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(sgr) = own(rest) {
+            out.push_str(sgr);
+            rest = &rest[sgr.len()..];
+            continue;
+        }
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `url` without any `user:password@` part, for output that may be shared.

@@ -213,3 +213,36 @@ fn summary_lines() {
         "Plan: 1 to add, 2 to change, 1 to destroy."
     );
 }
+
+#[test]
+fn terminal_safe_escapes_control_sequences_but_keeps_own_colours() {
+    use super::terminal_safe;
+    assert_eq!(terminal_safe("plain\ttext\n"), "plain\ttext\n");
+    assert_eq!(
+        terminal_safe("a\x1b[2J\x1b]0;pwned\x07b\r\u{9b}c\u{7f}"),
+        "a\\u001b[2J\\u001b]0;pwned\\u0007b\\u000d\\u009bc\\u007f"
+    );
+    let coloured = Style { color: true }.paint(Paint::Red, "x");
+    assert_eq!(terminal_safe(&coloured), coloured);
+}
+
+#[test]
+fn tasks_not_started_are_one_line_in_every_format() {
+    use crate::apply::ApplyOutcome;
+    let outcome = ApplyOutcome {
+        not_started: (0..38)
+            .map(|i| Address::task(&format!("t_{i:02}")))
+            .collect(),
+        ..ApplyOutcome::default()
+    };
+    assert_eq!(
+        apply::not_started_line(&outcome).as_deref(),
+        Some("38 tasks not started: the run was interrupted")
+    );
+    assert!(
+        apply::outcome_summary(&outcome, Operation::Apply)
+            .starts_with("Apply interrupted: 38 task(s) not started.")
+    );
+    let messages = json::apply_outcome(&outcome, Operation::Apply);
+    assert_eq!(messages.len(), 2, "one diagnostic and the summary");
+}

@@ -7,23 +7,23 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// A file operation failed; `action` says which one ("reading", "renaming", ...).
-    #[error("state {action} {path}: {source}")]
+    #[error("state {action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Part of the message, so not also exposed as `source()`.
+        cause: std::io::Error,
     },
     /// The state cannot be written where it lives (read-only directory, full disk, ...).
     #[error(
-        "the state {path} cannot be written: {source}\n\
+        "the state {path} cannot be written: {cause}\n\
          Nothing was changed in the cloud. Make its directory writable (or point --state\n\
          elsewhere) and run the command again."
     )]
     NotWritable {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Part of the message, so not also exposed as `source()`.
+        cause: std::io::Error,
     },
     /// A state write of this run failed earlier; later writes are not attempted,
     /// so that the state on disk stays exactly what the run reported.
@@ -103,7 +103,7 @@ impl StateError {
         StateError::Io {
             action,
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

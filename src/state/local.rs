@@ -352,9 +352,9 @@ impl Backend for LocalBackend {
     fn check_writable(&self) -> Result<(), StateError> {
         StagedFile::stage(&self.path, b"", CrashHooks::Off)
             .and_then(StagedFile::discard)
-            .map_err(|source| StateError::NotWritable {
+            .map_err(|cause| StateError::NotWritable {
                 path: self.path.clone(),
-                source,
+                cause,
             })
     }
 

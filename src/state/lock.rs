@@ -296,7 +296,7 @@ pub(crate) fn force_unlock(lock_path: &Path, lock_id: &str) -> Result<(), StateE
     };
     let mut file = match open_lock(lock_path, false) {
         Ok(file) => file,
-        Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(StateError::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
             return Err(not_locked());
         }
         Err(e) => return Err(e),

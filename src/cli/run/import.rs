@@ -6,6 +6,7 @@ use super::super::args::{Cli, ImportArgs};
 use super::super::context::Workspace;
 use super::super::output::Style;
 use crate::api::Client;
+use crate::cli::output::{errln, outln};
 use crate::model::{Address, DbParam, ReplScope, ReplType, TaskDefaults, TaskSpec};
 use crate::refresh::spec_from_cloud;
 use crate::state::{State, TaskRecord};
@@ -34,7 +35,7 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         .into_iter()
         .partition(|spec| generating || has_block(spec));
     for spec in &skipped {
-        eprintln!(
+        errln!(
             "{}: not imported: no [task.{}] block in the configuration \
              (add one, or pass --generate-config FILE to write it)",
             spec.address(),
@@ -47,7 +48,7 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         let defaults = &ws.loaded.defaults;
         for spec in &new_blocks {
             if spec.source_node_id.is_none() && defaults.source_node_id.is_some() {
-                eprintln!(
+                errln!(
                     "warning: {} reads from the primary node, but its generated block \
                      inherits source_node_id from [defaults]: review it",
                     spec.address()
@@ -55,13 +56,14 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
             }
         }
         if new_blocks.is_empty() {
-            println!(
+            let _ = outln!(
                 "Every imported task already has a block in the configuration: {} not written",
                 path.display()
             );
         } else {
             write_generated(path, &generate_toml(&new_blocks, defaults))?;
-            println!(
+            // Best effort until state is written; the last line reports failures.
+            let _ = outln!(
                 "Wrote configuration for {} task(s) to {}",
                 new_blocks.len(),
                 path.display()
@@ -70,7 +72,7 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
     }
     let count = imported.len();
     for spec in imported {
-        println!("{}: imported", spec.address());
+        let _ = outln!("{}: imported", spec.address());
         state.tasks.insert(
             spec.name.clone(),
             TaskRecord {
@@ -81,7 +83,7 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         );
     }
     backend.write(&mut state)?;
-    println!("Import successful: {count} task(s) are now managed by htapsync.");
+    outln!("Import successful: {count} task(s) are now managed by htapsync.")?;
     Ok(0)
 }
 
