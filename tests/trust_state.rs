@@ -114,9 +114,23 @@ fn unmanaged_orders_sync() -> Workspace {
     ws
 }
 
+/// orders_sync exists in the cloud, but neither state nor configuration
+/// knows it: what `import --generate-config` is for.
+fn unconfigured_orders_sync() -> Workspace {
+    let ws = unmanaged_orders_sync();
+    let config = ws.read("htapsync.toml");
+    let start = config.find("# Orders and their lines").unwrap();
+    let end = config.find("# The catalogue").unwrap();
+    ws.write(
+        "htapsync.toml",
+        &format!("{}{}", &config[..start], &config[end..]),
+    );
+    ws
+}
+
 #[test]
 fn generate_config_refuses_an_existing_file() {
-    let ws = unmanaged_orders_sync();
+    let ws = unconfigured_orders_sync();
     ws.write("gen.toml", "# mine\n");
     let (code, out, err) = ws.run(&[
         "import",
@@ -136,7 +150,7 @@ fn generate_config_refuses_an_existing_file() {
 #[cfg(unix)]
 #[test]
 fn generate_config_refuses_a_dangling_symlink() {
-    let ws = unmanaged_orders_sync();
+    let ws = unconfigured_orders_sync();
     std::os::unix::fs::symlink(ws.path("elsewhere.toml"), ws.path("gen.toml")).unwrap();
     let (code, out, err) = ws.run(&[
         "import",
