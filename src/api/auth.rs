@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
+use secrecy::zeroize::{Zeroize, Zeroizing};
 use serde::Deserialize;
 
 /// How requests are authenticated.
@@ -236,23 +237,28 @@ impl Credentials {
     /// that only its owner can read it.
     pub fn from_file(path: &Path, profile: &str) -> Result<Credentials, AuthError> {
         check_permissions(path)?;
-        let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let profiles: BTreeMap<String, FileProfile> =
+        // Wiped when dropped, like every profile parsed from it (see `FileProfile`).
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| AuthError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?,
+            );
+        let mut profiles: BTreeMap<String, FileProfile> =
             toml::from_str(&text).map_err(|e| AuthError::Parse {
                 path: path.to_path_buf(),
                 line: e.span().map_or(1, |s| line_of(&text, s.start)),
                 message: e.message().to_string(),
             })?;
-        let found = profiles.get(profile).ok_or_else(|| AuthError::NoProfile {
-            path: path.to_path_buf(),
-            profile: profile.to_string(),
-        })?;
+        let found = profiles
+            .get_mut(profile)
+            .ok_or_else(|| AuthError::NoProfile {
+                path: path.to_path_buf(),
+                profile: profile.to_string(),
+            })?;
         found
-            .clone()
-            .into_credentials()
+            .take_credentials()
             .map_err(|reason| AuthError::BadProfile {
                 path: path.to_path_buf(),
                 profile: profile.to_string(),
@@ -264,10 +270,15 @@ impl Credentials {
     /// or `~/.config/htapsync/credentials.toml`, profile `$HTAPSYNC_PROFILE` or
     /// `default`). `Ok(None)` when neither holds credentials. A file inside the
     /// current directory's git work tree is refused.
+    /// Found credentials also make the process non-dumpable (see [`forbid_dumps`]).
     pub fn discover() -> Result<Option<Credentials>, AuthError> {
         let lookup = |name: &str| std::env::var(name).ok();
         let cwd = std::env::current_dir().ok();
-        Credentials::discover_with(&lookup, cwd.as_deref())
+        let found = Credentials::discover_with(&lookup, cwd.as_deref())?;
+        if found.is_some() {
+            forbid_dumps();
+        }
+        Ok(found)
     }
 
     /// [`Credentials::discover`] with an explicit environment and working directory.
@@ -294,6 +305,20 @@ impl Credentials {
         }
         let profile = first_set(lookup, &[PROFILE_VAR]).unwrap_or_else(|| "default".into());
         Credentials::from_file(&path, &profile).map(Some)
+    }
+}
+
+/// Marks the process non-dumpable (Linux `PR_SET_DUMPABLE` 0) for the rest of
+/// its life: no core file, and other processes of the same user can no longer
+/// read its memory or environment through ptrace or `/proc/PID/{mem,environ}`,
+/// so secrets held in memory stay there. Failure is logged, not fatal: the
+/// secrets are still never written anywhere.
+pub fn forbid_dumps() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::warn!("cannot mark the process non-dumpable: {e}");
     }
 }
 
@@ -343,8 +368,9 @@ fn check_permissions(_path: &Path) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// One `[profile]` table of the credentials file.
-#[derive(Clone, Default, Deserialize)]
+/// One `[profile]` table of the credentials file. Its secrets are wiped when
+/// it is dropped; the ones used move into [`SecretString`]s.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileProfile {
     token: Option<String>,
@@ -357,8 +383,17 @@ struct FileProfile {
     iam_endpoint: Option<String>,
 }
 
+impl Drop for FileProfile {
+    fn drop(&mut self) {
+        self.token.zeroize();
+        self.secret_key.zeroize();
+        self.security_token.zeroize();
+        self.password.zeroize();
+    }
+}
+
 impl FileProfile {
-    fn into_credentials(self) -> Result<Credentials, String> {
+    fn take_credentials(&mut self) -> Result<Credentials, String> {
         let modes = [
             self.token.is_some(),
             self.access_key.is_some() || self.secret_key.is_some(),
@@ -370,25 +405,29 @@ impl FileProfile {
                     .into(),
             );
         }
-        if let Some(token) = self.token {
+        if let Some(token) = self.token.take() {
             return Ok(Credentials::Token(token.into()));
         }
         if modes[1] {
-            return match (self.access_key, self.secret_key) {
+            return match (self.access_key.take(), self.secret_key.take()) {
                 (Some(ak), Some(sk)) => Ok(Credentials::AkSk {
                     ak,
                     sk: sk.into(),
-                    security_token: self.security_token.map(Into::into),
+                    security_token: self.security_token.take().map(Into::into),
                 }),
                 _ => Err("access_key and secret_key go together".into()),
             };
         }
-        match (self.username, self.password, self.domain) {
+        match (
+            self.username.take(),
+            self.password.take(),
+            self.domain.take(),
+        ) {
             (Some(user), Some(password), Some(domain)) => Ok(Credentials::Password {
                 user,
                 password: password.into(),
                 domain,
-                iam_endpoint: self.iam_endpoint,
+                iam_endpoint: self.iam_endpoint.take(),
             }),
             _ => Err("username, password and domain go together".into()),
         }

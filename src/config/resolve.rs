@@ -193,6 +193,7 @@ impl Resolver<'_> {
             region: p.region.as_ref()?.value.clone(),
             emulator_cloud: p.emulator_cloud.as_ref().map(|c| c.value.clone()),
             emulator_data: if embedded { emulator_data } else { None },
+            ca_file: p.ca_file.as_ref().map(|c| c.value.clone()),
         })
     }
 
