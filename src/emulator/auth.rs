@@ -4,7 +4,13 @@
 //! one is caught by tests of the other.
 //!
 //! A verifier must sign exactly the headers the `SignedHeaders` list names: the
-//! Go SDK and the Python SDK sign different sets.
+//! Go SDK and the Python SDK sign different sets. That list must still include
+//! `host` (checked against the Host the request arrived with, so a captured
+//! request cannot be replayed to another host) and, with a body, `content-type`.
+//!
+//! Authentication runs in two steps so that no body is read for a request
+//! without valid credentials: [`authenticate`] looks at the headers only, and a
+//! signed request's [`PendingSignature`] is then verified over the body.
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
