@@ -221,6 +221,9 @@ pub struct Provider {
     /// With `endpoint = "embedded"`: where the emulated cloud persists between runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emulator_data: Option<String>,
+    /// PEM file of a private CA trusted in addition to the system roots, relative to the configuration dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 /// A whole loaded configuration.

@@ -448,7 +448,7 @@ async fn ak_sk_requests_verify_and_a_wrong_key_gets_401_without_retry() {
         .unwrap()
         .to_string();
     assert!(
-        auth.starts_with("SDK-HMAC-SHA256 Access=AKID, SignedHeaders=user-agent;x-language;x-project-id;x-sdk-date;x-security-token, Signature="),
+        auth.starts_with("SDK-HMAC-SHA256 Access=AKID, SignedHeaders=content-type;host;user-agent;x-language;x-project-id;x-sdk-date;x-security-token, Signature="),
         "{auth}"
     );
     assert!(seen[0].headers.get("x-auth-token").is_none());

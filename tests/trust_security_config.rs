@@ -160,6 +160,22 @@ fn parent_dirs_and_symlinks_out_of_the_directory_are_refused() {
         out.contains("must be inside the configuration directory"),
         "{out}"
     );
+
+    // A CA file outside the directory.
+    let ws = quickstart("embedded");
+    ws.edit(
+        "htapsync.toml",
+        "region = ",
+        "ca_file = \"/proc/self/environ\"\nregion = ",
+    );
+    let out = run_all(
+        &ws,
+        VALIDATE_AND_PLAN,
+        &[("HTAPSYNC_TEST_SECRET", SECRET)],
+        1,
+        SECRET,
+    );
+    assert!(out.contains("`ca_file` must name a file inside"), "{out}");
 }
 
 #[test]

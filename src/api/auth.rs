@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
+use secrecy::zeroize::{Zeroize, Zeroizing};
 
 /// How requests are authenticated.
 #[derive(Clone)]
@@ -234,10 +235,14 @@ impl Credentials {
     /// that only its owner can read it.
     pub fn from_file(path: &Path, profile: &str) -> Result<Credentials, AuthError> {
         check_permissions(path)?;
-        let text = std::fs::read_to_string(path).map_err(|source| AuthError::Read {
-            path: path.to_path_buf(),
-            cause: source,
-        })?;
+        // Wiped when dropped, like every profile read from it (see `FileProfile`).
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| AuthError::Read {
+                    path: path.to_path_buf(),
+                    cause: source,
+                })?,
+            );
         // Parsed as plain TOML and read by hand: serde's type errors quote the
         // value (`invalid type: integer 31415926535`), and every value here is a secret.
         let parse_error =
@@ -252,13 +257,14 @@ impl Credentials {
             path: path.to_path_buf(),
             profile: profile.to_string(),
         })?;
-        let found = FileProfile::read(profile, found).map_err(|(span, m)| parse_error(span, m))?;
+        let mut found =
+            FileProfile::read(profile, found).map_err(|(span, m)| parse_error(span, m))?;
         let bad_profile = |reason: String| AuthError::BadProfile {
             path: path.to_path_buf(),
             profile: profile.to_string(),
             reason,
         };
-        found.into_credentials().map_err(bad_profile)
+        found.take_credentials().map_err(bad_profile)
     }
 
     /// Environment first, then the credentials file (`$HTAPSYNC_CREDENTIALS_FILE`
@@ -266,10 +272,15 @@ impl Credentials {
     /// `default`). `Ok(None)` when neither holds credentials. A file inside the
     /// git work tree of the configuration directory `config_dir` is refused
     /// (that is the repository a commit would take it into, wherever the
-    /// process runs).
+    /// process runs). Found credentials also make the process non-dumpable
+    /// (see [`forbid_dumps`]).
     pub fn discover(config_dir: &Path) -> Result<Option<Credentials>, AuthError> {
         let lookup = |name: &str| std::env::var(name).ok();
-        Credentials::discover_with(&lookup, Some(config_dir))
+        let found = Credentials::discover_with(&lookup, Some(config_dir))?;
+        if found.is_some() {
+            forbid_dumps();
+        }
+        Ok(found)
     }
 
     /// [`Credentials::discover`] with an explicit environment.
@@ -296,6 +307,20 @@ impl Credentials {
         }
         let profile = first_set(lookup, &[PROFILE_VAR]).unwrap_or_else(|| "default".into());
         Credentials::from_file(&path, &profile).map(Some)
+    }
+}
+
+/// Marks the process non-dumpable (Linux `PR_SET_DUMPABLE` 0) for the rest of
+/// its life: no core file, and other processes of the same user can no longer
+/// read its memory or environment through ptrace or `/proc/PID/{mem,environ}`,
+/// so secrets held in memory stay there. Failure is logged, not fatal: the
+/// secrets are still never written anywhere.
+pub fn forbid_dumps() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::warn!("cannot mark the process non-dumpable: {e}");
     }
 }
 
@@ -345,7 +370,8 @@ fn check_permissions(_path: &Path) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// One `[profile]` table of the credentials file.
+/// One `[profile]` table of the credentials file. Its secrets are wiped when
+/// it is dropped; the ones used move into [`SecretString`]s.
 #[derive(Default)]
 struct FileProfile {
     token: Option<String>,
@@ -414,7 +440,7 @@ impl FileProfile {
         Ok(profile)
     }
 
-    fn into_credentials(self) -> Result<Credentials, String> {
+    fn take_credentials(&mut self) -> Result<Credentials, String> {
         let modes = [
             self.token.is_some(),
             self.access_key.is_some() || self.secret_key.is_some(),
@@ -426,27 +452,40 @@ impl FileProfile {
                     .into(),
             );
         }
-        if let Some(token) = self.token {
+        if let Some(token) = self.token.take() {
             return Ok(Credentials::Token(token.into()));
         }
         if modes[1] {
-            return match (self.access_key, self.secret_key) {
+            return match (self.access_key.take(), self.secret_key.take()) {
                 (Some(ak), Some(sk)) => Ok(Credentials::AkSk {
                     ak,
                     sk: sk.into(),
-                    security_token: self.security_token.map(Into::into),
+                    security_token: self.security_token.take().map(Into::into),
                 }),
                 _ => Err("access_key and secret_key go together".into()),
             };
         }
-        match (self.username, self.password, self.domain) {
+        match (
+            self.username.take(),
+            self.password.take(),
+            self.domain.take(),
+        ) {
             (Some(user), Some(password), Some(domain)) => Ok(Credentials::Password {
                 user,
                 password: password.into(),
                 domain,
-                iam_endpoint: self.iam_endpoint,
+                iam_endpoint: self.iam_endpoint.take(),
             }),
             _ => Err("username, password and domain go together".into()),
         }
+    }
+}
+
+impl Drop for FileProfile {
+    fn drop(&mut self) {
+        self.token.zeroize();
+        self.secret_key.zeroize();
+        self.security_token.zeroize();
+        self.password.zeroize();
     }
 }

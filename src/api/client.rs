@@ -2,20 +2,22 @@
 //! every endpoint goes through (headers, authentication, timeout, retries,
 //! error decoding, logging). The endpoints themselves are in `endpoints.rs`.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
-use secrecy::ExposeSecret;
+use secrecy::zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use url::{Host, Url};
+use url::Url;
 
 use super::auth::Credentials;
 use super::error::{ApiError, ApiErrorKind};
 use super::iam::TokenCache;
 use super::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after, should_retry};
-use super::sign::{canonical_query, format_sdk_date, percent_encode, sign};
+use super::sign::{canonical_query, format_sdk_date, percent_encode, sign_every_header};
 use super::wait::RowHints;
 use super::wire::ErrorBody;
 
@@ -25,6 +27,11 @@ pub(crate) const JSON_UTF8: &str = "application/json;charset=UTF-8";
 pub(crate) const JSON_PLAIN: &str = "application/json";
 /// Longest excerpt of a non-JSON error body kept in an error.
 const BODY_EXCERPT_CHARS: usize = 200;
+/// Default cap on a response body: the API's largest answers are far smaller.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Never sent through a proxy: a proxy must not see the token in clear text
+/// on its way to the local emulator.
+const LOOPBACK_NO_PROXY: &str = "localhost,127.0.0.0/8,::1";
 
 /// Everything a [`Client`] needs.
 #[derive(Debug, Clone)]
@@ -47,6 +54,10 @@ pub struct ClientConfig {
     pub retry_cap: Duration,
     /// `User-Agent`.
     pub user_agent: String,
+    /// PEM file of extra trusted CA certificates (a private CA), added to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Largest response body read; a longer one fails the call instead of filling memory.
+    pub max_response_bytes: usize,
 }
 
 impl ClientConfig {
@@ -62,6 +73,8 @@ impl ClientConfig {
             retry_base: Duration::from_millis(250),
             retry_cap: Duration::from_secs(10),
             user_agent: format!("htapsync/{}", env!("CARGO_PKG_VERSION")),
+            ca_file: None,
+            max_response_bytes: MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -95,46 +108,22 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenCache,
     /// Where E4 rows were last seen, shared by every poll of this client.
     pub(crate) rows: RowHints,
+    pub(crate) max_response_bytes: usize,
 }
 
 /// Checks an endpoint: `https://` with any host, or `http://` only for loopback
 /// hosts (the emulator), since a plain-HTTP hop elsewhere would expose tokens
 /// and request contents. No user info, query, fragment or path.
 pub fn validate_endpoint(endpoint: &str) -> Result<Url, String> {
-    let url = Url::parse(endpoint.trim()).map_err(|e| format!("{endpoint:?} is not a URL: {e}"))?;
-    let host = url
-        .host()
-        .ok_or_else(|| format!("{endpoint:?} has no host"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&host) => {}
-        "http" => {
-            return Err(format!(
-                "{endpoint:?} uses plain http:// on a non-loopback host; use https://"
-            ));
-        }
-        other => {
-            return Err(format!(
-                "{endpoint:?}: scheme {other}:// is not supported; use https://"
-            ));
-        }
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{endpoint:?} must not contain user info"));
-    }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "{endpoint:?} must be scheme://host[:port] without a path or query"
-        ));
-    }
-    Ok(url)
+    super::trust::parse_endpoint(endpoint).map_err(|e| e.to_string())
 }
 
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback(),
+/// The `Host` header of requests to `base`: host, and port unless it is the scheme's default.
+fn host_header(base: &Url) -> String {
+    let host = base.host_str().unwrap_or_default();
+    match base.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
@@ -161,15 +150,24 @@ impl Client {
         let tokens = TokenCache::new(&cfg.credentials, &base).map_err(invalid)?;
         // Another part of the program may have installed it already; either is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let setup =
+            |detail: String| ApiError::new(ApiErrorKind::Setup, "client").with_detail(detail);
+        let mut builder = reqwest::Client::builder()
             .tls_backend_rustls()
             .connect_timeout(cfg.request_timeout)
             // A redirect would carry credentials somewhere this check never saw.
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                ApiError::new(ApiErrorKind::Setup, "client").with_detail(error_chain(&e))
-            })?;
+            // Proxies come from the environment, minus loopback (see `environment_proxies`).
+            .no_proxy();
+        for proxy in environment_proxies(&|name| std::env::var(name).ok())
+            .map_err(|e| setup(error_chain(&e)))?
+        {
+            builder = builder.proxy(proxy);
+        }
+        if let Some(path) = &cfg.ca_file {
+            builder = builder.tls_certs_merge(read_ca_file(path).map_err(setup)?);
+        }
+        let http = builder.build().map_err(|e| setup(error_chain(&e)))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -186,6 +184,7 @@ impl Client {
                 },
                 tokens,
                 rows: RowHints::default(),
+                max_response_bytes: cfg.max_response_bytes,
             }),
         })
     }
@@ -232,6 +231,8 @@ impl Client {
         }
 
         let mut headers = vec![
+            // Sent explicitly so the value signed is the value sent.
+            ("Host".to_string(), host_header(&inner.base)),
             ("User-Agent".to_string(), inner.user_agent.clone()),
             ("X-Language".to_string(), inner.language.clone()),
             ("X-Project-Id".to_string(), inner.project_id.clone()),
@@ -255,7 +256,10 @@ impl Client {
             );
         }
         for (name, value) in &secret_headers {
-            request = request.header(header_name(op, name)?, header_value(op, name, value, true)?);
+            request = request.header(
+                header_name(op, name)?,
+                header_value(op, name, value.expose_secret(), true)?,
+            );
         }
         if let Some((body, _)) = &call.body {
             request = request.body(body.clone());
@@ -269,12 +273,13 @@ impl Client {
         let request_id = response_header(&response, "x-request-id");
         let retry_after = response_header(&response, "retry-after")
             .and_then(|v| parse_retry_after(&v, SystemTime::now()));
-        let body = response.bytes().await.map_err(|e| {
-            let mut err = transport_error(op, &e);
-            err.status = Some(status.as_u16());
-            err.request_id = request_id.clone();
-            (err, None)
-        })?;
+        let body = read_body(response, inner.max_response_bytes, op)
+            .await
+            .map_err(|mut err| {
+                err.status = Some(status.as_u16());
+                err.request_id = request_id.clone();
+                (err, None)
+            })?;
         tracing::debug!(operation = op, method = %call.method, path = %path, status = status.as_u16(),
             request_id = request_id.as_deref().unwrap_or("-"), attempt, "api request");
 
@@ -297,45 +302,39 @@ impl Client {
     }
 
     /// Adds `X-Sdk-Date` to `headers` (AK/SK) and returns the secret headers:
-    /// `X-Auth-Token`, or `Authorization` (+ `X-Security-Token`).
+    /// `X-Auth-Token`, or `Authorization` (+ `X-Security-Token`). Secrets stay
+    /// in [`SecretString`]s until they become header values; AK/SK signatures
+    /// cover every header sent, `Host` and `Content-Type` included.
     async fn auth_headers(
         &self,
         call: &Call,
         path: &str,
         headers: &mut Vec<(String, String)>,
-    ) -> Result<Vec<(String, String)>, ApiError> {
+    ) -> Result<Vec<(&'static str, SecretString)>, ApiError> {
         match &self.inner.credentials {
-            Credentials::Token(token) => Ok(vec![(
-                "X-Auth-Token".into(),
-                token.expose_secret().to_string(),
-            )]),
+            Credentials::Token(token) => Ok(vec![("X-Auth-Token", token.clone())]),
             Credentials::Password { .. } => {
                 let token = self.inner.tokens.token(self, call.operation).await?;
-                Ok(vec![(
-                    "X-Auth-Token".into(),
-                    token.expose_secret().to_string(),
-                )])
+                Ok(vec![("X-Auth-Token", token)])
             }
             Credentials::AkSk {
                 ak,
                 sk,
                 security_token,
             } => {
-                let mut secret = Vec::new();
+                // A fresh date per attempt: the gateway rejects signatures older than 15 minutes.
+                let date = format_sdk_date(chrono::Utc::now());
+                headers.push(("X-Sdk-Date".into(), date.clone()));
+                let mut to_sign = Zeroizing::new(headers.clone());
                 if let Some(st) = security_token {
-                    // Signed like the Go SDK does, so it goes through `headers` for signing.
-                    secret.push((
+                    // Signed like the SDKs do, so it joins the signed headers.
+                    to_sign.push((
                         "X-Security-Token".to_string(),
                         st.expose_secret().to_string(),
                     ));
                 }
-                // A fresh date per attempt: the gateway rejects signatures older than 15 minutes.
-                let date = format_sdk_date(chrono::Utc::now());
-                headers.push(("X-Sdk-Date".into(), date.clone()));
-                let mut to_sign = headers.clone();
-                to_sign.extend(secret.iter().cloned());
                 let body = call.body.as_ref().map_or(&[][..], |(b, _)| b.as_slice());
-                let signed = sign(
+                let signed = sign_every_header(
                     ak,
                     sk.expose_secret(),
                     &date,
@@ -345,7 +344,10 @@ impl Client {
                     &to_sign,
                     body,
                 );
-                secret.push(("Authorization".into(), signed.authorization));
+                let mut secret = vec![("Authorization", SecretString::from(signed.authorization))];
+                if let Some(st) = security_token {
+                    secret.push(("X-Security-Token", st.clone()));
+                }
                 Ok(secret)
             }
         }
@@ -386,6 +388,80 @@ fn header_value(
     Ok(v)
 }
 
+/// Reads a response body of at most `limit` bytes, refusing a longer one as
+/// soon as its `Content-Length` or its bytes so far exceed the limit.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+    op: &'static str,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(ApiErrorKind::ResponseTooLarge, op)
+            .with_detail(format!("more than {limit} bytes"))
+    };
+    let declared = response.content_length().unwrap_or(0);
+    if usize::try_from(declared).map_or(true, |n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(op, &e))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The proxies `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` (or their lowercase
+/// forms) name, each honouring `NO_PROXY` plus loopback, which is never proxied.
+fn environment_proxies(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<reqwest::Proxy>, reqwest::Error> {
+    let first = |names: [&str; 2]| {
+        names
+            .into_iter()
+            .filter_map(env)
+            .find(|v| !v.trim().is_empty())
+    };
+    let mut no_proxy = first(["NO_PROXY", "no_proxy"]).unwrap_or_default();
+    no_proxy.push(',');
+    no_proxy.push_str(LOOPBACK_NO_PROXY);
+    type MakeProxy = fn(String) -> reqwest::Result<reqwest::Proxy>;
+    let kinds: [([&str; 2], MakeProxy); 3] = [
+        (["HTTPS_PROXY", "https_proxy"], reqwest::Proxy::https),
+        (["HTTP_PROXY", "http_proxy"], reqwest::Proxy::http),
+        (["ALL_PROXY", "all_proxy"], reqwest::Proxy::all),
+    ];
+    let mut proxies = Vec::new();
+    for (names, make) in kinds {
+        if let Some(url) = first(names) {
+            let proxy = make(url)?.no_proxy(reqwest::NoProxy::from_string(&no_proxy));
+            proxies.push(proxy);
+        }
+    }
+    Ok(proxies)
+}
+
+/// The certificates of a PEM file of trusted CAs; the error names the file.
+fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem =
+        std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("ca_file {}: {}", path.display(), error_chain(&e)))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
 fn response_header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
@@ -421,8 +497,11 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 pub(crate) fn transport_error(op: &'static str, e: &reqwest::Error) -> ApiError {
-    // Connect first: a connect timeout still means nothing was sent.
-    let kind = if e.is_connect() {
+    // A certificate the client does not trust stays untrusted on every retry.
+    let kind = if is_certificate_error(e) {
+        ApiErrorKind::Certificate
+    } else if e.is_connect() {
+        // Before timeouts: a connect timeout still means nothing was sent.
         ApiErrorKind::Connect
     } else if e.is_timeout() {
         ApiErrorKind::Timeout
@@ -432,6 +511,26 @@ pub(crate) fn transport_error(op: &'static str, e: &reqwest::Error) -> ApiError 
         ApiErrorKind::Transport
     };
     ApiError::new(kind, op).with_detail(error_chain(e))
+}
+
+/// Whether the TLS handshake failed because the server's certificate was
+/// rejected. `io::Error` hides its inner error from `source()`, so each one
+/// met on the way down is opened with `get_ref`.
+fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 /// Decodes `{error_code, error_msg}`; any other body is kept as a short excerpt.

@@ -27,6 +27,10 @@ pub enum ApiErrorKind {
     InvalidEndpoint,
     /// The HTTP client could not be built or a request could not be formed.
     Setup,
+    /// The server's TLS certificate is not trusted (never retried: it will not change).
+    Certificate,
+    /// The response body is longer than the client reads.
+    ResponseTooLarge,
 }
 
 /// A failed API call.
@@ -144,7 +148,9 @@ impl ApiError {
             | ApiErrorKind::Connect
             | ApiErrorKind::Transport
             | ApiErrorKind::InvalidEndpoint
+            | ApiErrorKind::Certificate
             | ApiErrorKind::Setup => Some(ServiceFailure::Transport),
+            ApiErrorKind::ResponseTooLarge => Some(ServiceFailure::Server),
             ApiErrorKind::Api => match self.status? {
                 401 => Some(ServiceFailure::Authentication),
                 403 => Some(ServiceFailure::Authorization),
@@ -191,9 +197,18 @@ impl fmt::Display for ApiError {
             },
             ApiErrorKind::InvalidEndpoint => f.write_str("invalid endpoint")?,
             ApiErrorKind::Setup => f.write_str("cannot prepare the request")?,
+            ApiErrorKind::Certificate => {
+                f.write_str("the server's TLS certificate is not trusted")?
+            }
+            ApiErrorKind::ResponseTooLarge => f.write_str("response body too large")?,
         }
         if let Some(detail) = &self.detail {
             write!(f, ": {}", one_line(detail))?;
+        }
+        if self.kind == ApiErrorKind::Certificate {
+            f.write_str(
+                "; if the endpoint uses a private CA, set ca_file in [provider] to its PEM certificate",
+            )?;
         }
         let mut context = Vec::new();
         if let Some(status) = self.status {

@@ -13,7 +13,8 @@ use url::{Host, Url};
 
 use super::auth::Credentials;
 use super::client::{
-    Client, JSON_UTF8, error_chain, error_from_response, transport_error, validate_endpoint,
+    Client, JSON_UTF8, error_chain, error_from_response, read_body, transport_error,
+    validate_endpoint,
 };
 use super::error::{ApiError, ApiErrorKind};
 
@@ -156,10 +157,7 @@ impl TokenCache {
             .get("x-subject-token")
             .and_then(|v| v.to_str().ok())
             .map(|v| SecretString::from(v.to_string()));
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(op, &e))?;
+        let bytes = read_body(response, inner.max_response_bytes, op).await?;
         if !status.is_success() {
             let mut err = error_from_response(op, status, None, &bytes);
             err.kind = ApiErrorKind::Auth;

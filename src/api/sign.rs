@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
+use secrecy::zeroize::Zeroizing;
 use sha2::{Digest, Sha256};
 
 /// The only algorithm the gateway accepts.
@@ -173,8 +174,22 @@ fn headers_to_sign(headers: &[(String, String)]) -> Vec<String> {
     names
 }
 
-/// Signs a request. `sdk_date` is used as the `X-Sdk-Date` value whether or not
-/// `headers` contains it (the caller must send that same value).
+/// The headers the Python SDK signs: every header of the request, `host` and
+/// `content-type` included, so a signature is only valid for the host it was
+/// made for and for the declared type of its body; sorted, deduplicated.
+fn every_header(headers: &[(String, String)]) -> Vec<String> {
+    let mut names: Vec<String> = headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Signs a request, covering the headers the Go SDK covers (the choice the
+/// published test vectors pin). `sdk_date` is used as the `X-Sdk-Date` value
+/// whether or not `headers` contains it (the caller must send that same value).
 #[allow(clippy::too_many_arguments)] // mirrors the parts of a request one-for-one
 pub fn sign(
     ak: &str,
@@ -186,14 +201,74 @@ pub fn sign(
     headers: &[(String, String)],
     body: &[u8],
 ) -> SignedAuth {
-    let mut all_headers: Vec<(String, String)> = headers
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case(SDK_DATE_HEADER))
-        .cloned()
-        .collect();
+    let request = Unsigned {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    sign_choosing(ak, sk, sdk_date, &request, headers_to_sign)
+}
+
+/// Signs a request covering every header in `headers`, as the Python SDK does;
+/// what htapsync's client sends (with `Host` among the headers).
+#[allow(clippy::too_many_arguments)] // mirrors the parts of a request one-for-one
+pub fn sign_every_header(
+    ak: &str,
+    sk: &str,
+    sdk_date: &str,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    body: &[u8],
+) -> SignedAuth {
+    let request = Unsigned {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    };
+    sign_choosing(ak, sk, sdk_date, &request, every_header)
+}
+
+/// The parts of a request a signature covers.
+struct Unsigned<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a [(String, String)],
+    headers: &'a [(String, String)],
+    body: &'a [u8],
+}
+
+fn sign_choosing(
+    ak: &str,
+    sk: &str,
+    sdk_date: &str,
+    request: &Unsigned<'_>,
+    choose: fn(&[(String, String)]) -> Vec<String>,
+) -> SignedAuth {
+    // Holds the security token when there is one, so it is wiped when dropped.
+    let mut all_headers: Zeroizing<Vec<(String, String)>> = Zeroizing::new(
+        request
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case(SDK_DATE_HEADER))
+            .cloned()
+            .collect(),
+    );
     all_headers.push((SDK_DATE_HEADER.to_string(), sdk_date.to_string()));
-    let signed_headers = headers_to_sign(&all_headers);
-    let canonical = canonical_request(method, path, query, &all_headers, &signed_headers, body);
+    let signed_headers = choose(&all_headers);
+    let canonical = Zeroizing::new(canonical_request(
+        request.method,
+        request.path,
+        request.query,
+        &all_headers,
+        &signed_headers,
+        request.body,
+    ));
     let signature = hex::encode(
         hmac_for(sk, &string_to_sign(sdk_date, &canonical))
             .finalize()

@@ -81,6 +81,7 @@ impl Workspace {
             (provider.endpoint.clone(), creds, None)
         };
         let mut cfg = ClientConfig::new(&endpoint, &provider.project_id, credentials);
+        cfg.ca_file = provider.ca_file.as_ref().map(|f| self.dir.join(f));
         if let Some(timeout) = request_timeout_override()? {
             cfg.request_timeout = timeout;
         }

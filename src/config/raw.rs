@@ -46,6 +46,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "region",
     "emulator_cloud",
     "emulator_data",
+    "ca_file",
 ];
 const STATE_KEYS: &[&str] = &["path"];
 
@@ -57,6 +58,7 @@ pub(crate) struct RawProvider {
     pub region: Option<Spanned<String>>,
     pub emulator_cloud: Option<Spanned<String>>,
     pub emulator_data: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
     /// Keys present, whether or not their value was valid.
     pub written: BTreeSet<&'static str>,
 }
@@ -171,6 +173,7 @@ fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
                 continue;
             }
             "emulator_cloud" => &mut provider.emulator_cloud,
+            "ca_file" => &mut provider.ca_file,
             _ => &mut provider.emulator_data,
         };
         *slot = walker.checked_string(context, &entry, non_empty_path);

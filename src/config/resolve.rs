@@ -232,12 +232,16 @@ impl Resolver<'_> {
                 }
             }
         }
+        if let Some(ca_file) = &p.ca_file {
+            self.check_inside("ca_file", ca_file);
+        }
         Some(Provider {
             project_id: p.project_id.as_ref()?.value.clone(),
             endpoint: p.endpoint.as_ref()?.value.clone(),
             region: p.region.as_ref()?.value.clone(),
             emulator_cloud: p.emulator_cloud.as_ref().map(|c| c.value.clone()),
             emulator_data: if embedded { emulator_data } else { None },
+            ca_file: p.ca_file.as_ref().map(|c| c.value.clone()),
         })
     }
 
@@ -284,10 +288,12 @@ impl Resolver<'_> {
             Err(why) => {
                 let summary =
                     format!("`{key}` must name a file inside the configuration directory");
-                let outside = if key.starts_with("[state]") {
-                    "a state file elsewhere can be given with --state"
-                } else {
-                    "to use files elsewhere, run `htapsync emulator --cloud FILE --data FILE` and point endpoint at it"
+                let outside = match key {
+                    "[state] path" => "a state file elsewhere can be given with --state",
+                    "ca_file" => "copy the CA certificate into the configuration directory",
+                    _ => {
+                        "to use files elsewhere, run `htapsync emulator --cloud FILE --data FILE` and point endpoint at it"
+                    }
                 };
                 let detail = format!("{:?}: {why}; {outside}", path.value);
                 self.error(&path.at, summary, detail);

@@ -105,6 +105,11 @@ struct Provider {
     /// .htapsync/cloud.json.
     #[schemars(length(min = 1))]
     emulator_data: Option<String>,
+    /// PEM file of CA certificates to trust in addition to the system roots
+    /// (a private CA in front of the endpoint), relative to the configuration
+    /// directory.
+    #[schemars(length(min = 1))]
+    ca_file: Option<String>,
 }
 
 /// Where the state file lives. At most one [state].

@@ -4,7 +4,13 @@
 //! one is caught by tests of the other.
 //!
 //! A verifier must sign exactly the headers the `SignedHeaders` list names: the
-//! Go SDK and the Python SDK sign different sets.
+//! Go SDK and the Python SDK sign different sets. That list must still include
+//! `host` (checked against the Host the request arrived with, so a captured
+//! request cannot be replayed to another host) and, with a body, `content-type`.
+//!
+//! Authentication runs in two steps so that no body is read for a request
+//! without valid credentials: [`authenticate`] looks at the headers only, and a
+//! signed request's [`PendingSignature`] is then verified over the body.
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -44,6 +50,9 @@ pub struct AuthFailure {
 const ALGORITHM: &str = "SDK-HMAC-SHA256";
 /// Signed requests older or newer than this are refused (APIGW.0303).
 const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
+const CONTENT_SHA256: &str = "x-sdk-content-sha256";
+/// The `X-Sdk-Content-Sha256` value of a request whose body is not signed.
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 const SIGNATURE_FAIL: &str = "Incorrect IAM authentication information: verify aksk signature fail";
 
 fn fail(msg: &str) -> AuthFailure {
@@ -53,14 +62,15 @@ fn fail(msg: &str) -> AuthFailure {
     }
 }
 
-/// The parts of a request that authentication looks at.
+/// The parts of a request that authentication looks at, all known before
+/// any byte of the body is read.
 pub struct RequestParts<'a> {
     pub method: &'a str,
     /// The path as sent on the wire (possibly percent-encoded).
     pub path: &'a str,
     pub query: Option<&'a str>,
+    /// As received: `host` is the Host this server was reached under.
     pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
 }
 
 /// The fields of an `Authorization: SDK-HMAC-SHA256 ...` header.
@@ -79,7 +89,7 @@ pub fn parse_authorization(value: &str) -> Option<Authorization> {
         let (k, v) = part.trim().split_once('=')?;
         match k {
             "Access" => access = Some(v.to_string()),
-            "SignedHeaders" => signed = Some(v.split(';').map(str::to_string).collect()),
+            "SignedHeaders" => signed = Some(v.split(';').map(str::to_lowercase).collect()),
             "Signature" => signature = Some(v.to_string()),
             _ => return None,
         }
@@ -91,19 +101,45 @@ pub fn parse_authorization(value: &str) -> Option<Authorization> {
     })
 }
 
-/// Checks `req` against `mode` at time `now`.
-pub fn authenticate(
-    mode: &AuthMode,
+/// What is left to check once the body has been read: the signature, whose
+/// canonical request ends with the body's hash.
+#[derive(Debug)]
+pub struct PendingSignature<'a> {
+    sk: &'a str,
+    date: String,
+    auth: Authorization,
+}
+
+impl PendingSignature<'_> {
+    /// Recomputes the signature over `req` and `body`.
+    pub fn verify(&self, req: &RequestParts, body: &[u8]) -> Result<(), AuthFailure> {
+        let canonical = canonical_request(req, &self.auth.signed_headers, body)
+            .ok_or_else(|| fail(SIGNATURE_FAIL))?;
+        let expected = signature(self.sk, &self.date, &canonical);
+        if constant_time_eq(expected.as_bytes(), self.auth.signature.as_bytes()) {
+            Ok(())
+        } else {
+            Err(fail(SIGNATURE_FAIL))
+        }
+    }
+}
+
+/// Checks `req` against `mode` at time `now` from its headers alone, so a
+/// request without valid credentials is refused before its body is read. A
+/// signed request under `--ak/--sk` returns the signature check that still
+/// needs the body.
+pub fn authenticate<'m>(
+    mode: &'m AuthMode,
     req: &RequestParts,
     now: DateTime<Utc>,
-) -> Result<(), AuthFailure> {
+) -> Result<Option<PendingSignature<'m>>, AuthFailure> {
     let token = header(req.headers, "x-auth-token").filter(|t| !t.is_empty());
     let authorization = header(req.headers, "authorization");
     match mode {
-        AuthMode::AnyToken if token.is_some() => Ok(()),
+        AuthMode::AnyToken if token.is_some() => Ok(None),
         AuthMode::Token(expected) if token.is_some() => {
             if token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected.as_bytes())) {
-                Ok(())
+                Ok(None)
             } else {
                 Err(fail(
                     "Incorrect IAM authentication information: decrypt token fail",
@@ -114,19 +150,32 @@ pub fn authenticate(
             None => Err(fail(
                 "Incorrect IAM authentication information: no X-Auth-Token or Authorization header",
             )),
-            Some(value) => verify_signature(mode, req, value, now),
+            Some(value) => check_signed_request(mode, req, value, now),
         },
     }
 }
 
-fn verify_signature(
-    mode: &AuthMode,
+/// Whether the request announces a body (so its `Content-Type` must be signed).
+fn declares_body(headers: &HeaderMap) -> bool {
+    let length = header(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    length.is_some_and(|n| n > 0) || headers.contains_key("transfer-encoding")
+}
+
+fn check_signed_request<'m>(
+    mode: &'m AuthMode,
     req: &RequestParts,
     value: &str,
     now: DateTime<Utc>,
-) -> Result<(), AuthFailure> {
+) -> Result<Option<PendingSignature<'m>>, AuthFailure> {
     let auth = parse_authorization(value).ok_or_else(|| fail(SIGNATURE_FAIL))?;
-    if !auth.signed_headers.iter().any(|h| h == "x-sdk-date") {
+    // The date bounds a replay in time, the host to this server, the content
+    // type to the body's declared meaning.
+    let signs = |name: &str| auth.signed_headers.iter().any(|h| h == name);
+    let mut required = vec!["x-sdk-date", "host"];
+    if declares_body(req.headers) {
+        required.push("content-type");
+    }
+    if !required.into_iter().all(signs) {
         return Err(fail(SIGNATURE_FAIL));
     }
     let date = header(req.headers, "x-sdk-date").ok_or_else(|| fail(SIGNATURE_FAIL))?;
@@ -139,27 +188,27 @@ fn verify_signature(
             msg: "Incorrect IAM authentication information: signature expired".to_string(),
         });
     }
-    let (ak, sk) = match mode {
-        AuthMode::AkSk { ak, sk } => (ak, sk),
+    match mode {
+        AuthMode::AkSk { ak, sk } if auth.access == *ak => Ok(Some(PendingSignature {
+            sk,
+            date: date.to_string(),
+            auth,
+        })),
         // Without a key pair configured, a well-formed fresh signature is enough.
-        AuthMode::AnyToken => return Ok(()),
-        AuthMode::Token(_) => return Err(fail(SIGNATURE_FAIL)),
-    };
-    if auth.access != *ak {
-        return Err(fail(SIGNATURE_FAIL));
-    }
-    let canonical =
-        canonical_request(req, &auth.signed_headers).ok_or_else(|| fail(SIGNATURE_FAIL))?;
-    let expected = signature(sk, date, &canonical);
-    if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-        Ok(())
-    } else {
-        Err(fail(SIGNATURE_FAIL))
+        AuthMode::AnyToken => Ok(None),
+        AuthMode::AkSk { .. } | AuthMode::Token(_) => Err(fail(SIGNATURE_FAIL)),
     }
 }
 
 /// The canonical request of §8 step 2; `None` when a signed header is missing.
-pub fn canonical_request(req: &RequestParts, signed_headers: &[String]) -> Option<String> {
+/// `X-Sdk-Content-Sha256` stands in for the body's hash only when it is itself
+/// signed, and then only as `UNSIGNED-PAYLOAD` or the body's real hash:
+/// otherwise anyone could swap the body of a captured request.
+pub fn canonical_request(
+    req: &RequestParts,
+    signed_headers: &[String],
+    body: &[u8],
+) -> Option<String> {
     let mut sorted: Vec<String> = signed_headers.iter().map(|h| h.to_lowercase()).collect();
     sorted.sort();
     let mut headers = String::new();
@@ -179,9 +228,15 @@ pub fn canonical_request(req: &RequestParts, signed_headers: &[String]) -> Optio
             headers.push_str(&format!("{name}:{v}\n"));
         }
     }
-    let body_hash = match header(req.headers, "x-sdk-content-sha256") {
-        Some(h) => h.to_string(),
-        None => hex::encode(Sha256::digest(req.body)),
+    let actual = hex::encode(Sha256::digest(body));
+    let body_hash = match header(req.headers, CONTENT_SHA256) {
+        Some(declared) if sorted.iter().any(|h| h == CONTENT_SHA256) => {
+            if declared != UNSIGNED_PAYLOAD && !declared.eq_ignore_ascii_case(&actual) {
+                return None;
+            }
+            declared.to_string()
+        }
+        _ => actual,
     };
     Some(
         [
@@ -305,9 +360,8 @@ mod tests {
             path: "/path",
             query: Some(query),
             headers,
-            body,
         };
-        let canonical = canonical_request(&req, &["x-sdk-date".to_string()]).unwrap();
+        let canonical = canonical_request(&req, &["x-sdk-date".to_string()], body).unwrap();
         signature("SecretKey", "20060102T150405Z", &canonical)
     }
 
@@ -351,9 +405,8 @@ mod tests {
             path: "/v3/p/jobs",
             query: None,
             headers: &h,
-            body,
         };
-        let sig = signature(sk, date, &canonical_request(&req, &signed).unwrap());
+        let sig = signature(sk, date, &canonical_request(&req, &signed, body).unwrap());
         let auth =
             format!("SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-sdk-date, Signature={sig}");
         h.insert("authorization", HeaderValue::from_str(&auth).unwrap());
@@ -374,9 +427,8 @@ mod tests {
                 path: "/v3/p/jobs",
                 query: None,
                 headers: h,
-                body,
             };
-            authenticate(&mode, &req, now)
+            authenticate(&mode, &req, now)?.map_or(Ok(()), |pending| pending.verify(&req, body))
         };
         assert_eq!(
             check(&signed_request_headers("SK", &date, b"{}"), b"{}"),
@@ -404,7 +456,6 @@ mod tests {
             path: "/",
             query: None,
             headers: &h,
-            body: b"",
         };
         let now = Utc::now();
         assert!(authenticate(&AuthMode::AnyToken, &req, now).is_ok());

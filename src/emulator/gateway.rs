@@ -12,8 +12,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Largest request body the emulator reads (the API's largest bodies are far smaller).
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Largest request body the emulator reads (the API's largest bodies are far
+/// smaller); the one limit, also applied to the handlers' extractors.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A fault injected instead of handling a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,24 +46,31 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
         tokio::time::sleep(cfg.latency).await;
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return ApiError::invalid("body", "unreadable or larger than 16 MiB").into_response();
-    };
     let request = RequestParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query(),
         headers: &parts.headers,
-        body: &bytes,
     };
-    if let Err(failure) = auth::authenticate(&cfg.auth, &request, chrono::Utc::now()) {
+    let refuse = |failure: auth::AuthFailure| {
         emu.count(|s| s.auth_failures += 1);
-        return gateway_error(
+        gateway_error(
             StatusCode::UNAUTHORIZED,
             failure.code,
             failure.msg,
             request_id,
-        );
+        )
+    };
+    // Credentials first: an unauthenticated request never gets its body read.
+    let pending = match auth::authenticate(&cfg.auth, &request, chrono::Utc::now()) {
+        Ok(pending) => pending,
+        Err(failure) => return refuse(failure),
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return body_too_large(request_id);
+    };
+    if let Some(Err(failure)) = pending.map(|p| p.verify(&request, &bytes)) {
+        return refuse(failure);
     }
     match emu.draw_fault() {
         Some(Fault::Throttle) => {
@@ -87,6 +95,20 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// 413 `APIGW.0201`, the gateway's answer to a body over its limit (also when
+/// the body could not be read at all: then its size is unknown).
+fn body_too_large(request_id: &str) -> Response {
+    gateway_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "APIGW.0201",
+        format!(
+            "Request entity too large: the body must not exceed {} MiB",
+            MAX_BODY_BYTES / (1024 * 1024)
+        ),
+        request_id,
+    )
 }
 
 fn gateway_error(

@@ -10,10 +10,11 @@ mod reads;
 use super::Emulator;
 use super::cloud::{Database, HtapInstance, SourceInstance};
 use super::error::ApiError;
-use super::gateway::gateway;
+use super::gateway::{MAX_BODY_BYTES, gateway};
 use super::store::{JobRecord, Store};
 use axum::Json;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
@@ -65,6 +66,9 @@ pub fn router(emu: Emulator) -> Router {
             post(admin::set_status),
         )
         .fallback(|| async { ApiError::route_not_found() })
+        // The gateway enforces the limit with the cloud's error shape; the
+        // extractors must not apply a smaller default one behind it.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn_with_state(emu.clone(), gateway))
         .with_state(emu)
 }
