@@ -160,7 +160,7 @@ echo "$n" > "$STUB_CALLS"
 if [ "$n" = "$STUB_FAIL_AT" ]; then echo "htapsync stub: failing call $n" >&2; exit 1; fi
 exit 0"#,
     );
-    for tool in ["cargo", "gh", "curl", "jq", "apt-get"] {
+    for tool in ["cargo", "git", "gh", "curl", "jq", "apt-get"] {
         write_stub(&bin, tool, "exit 0");
     }
     let file = dir.path().join("step.sh");
