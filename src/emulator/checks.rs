@@ -6,7 +6,7 @@
 //! wire format has no room for it, but E8 errors and logs use it.
 
 use super::cloud::Database;
-use super::table_config::parse_table_config;
+use crate::table_config::parse_table_config;
 use crate::api::wire::{
     DbConfig, DbConfigCheckResult, TableConfigCheckResult, TableReplConfig, TablesConfig,
 };
