@@ -201,12 +201,11 @@ fn rejection_hint(database: &str, table: &str, config: &str) -> String {
     if columns.is_empty() {
         return "rejected (primary key values must fit 128 bytes)".to_string();
     }
-    let quoted: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
     format!(
-        "rejected: check that {database}.{table} has column{} {} (the API does not list columns), \
+        "check that {database}.{table} has column{} {} (no API lists columns) \
          and that its primary key values fit 128 bytes",
         if columns.len() == 1 { "" } else { "s" },
-        quoted.join(", ")
+        columns.join(", ")
     )
 }
 
