@@ -252,7 +252,8 @@ fn strip_keywords<'a>(text: &'a str, keywords: &[&str]) -> Option<&'a str> {
         }
         rest = &rest[keyword.len()..];
     }
-    let ends_word = rest.is_empty() || rest.starts_with(char::is_whitespace) || rest.starts_with('(');
+    let ends_word =
+        rest.is_empty() || rest.starts_with(char::is_whitespace) || rest.starts_with('(');
     ends_word.then_some(rest)
 }
 
@@ -270,7 +271,11 @@ fn column_list(clause: ClauseKind, list: &str) -> Result<Vec<String>, TableConfi
             .strip_prefix('`')
             .and_then(|c| c.strip_suffix('`'))
             .unwrap_or(text);
-        if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        {
             return Err(TableConfigProblem::InvalidColumn {
                 clause,
                 text: text.to_string(),
@@ -351,25 +356,78 @@ mod tests {
         use ClauseKind::*;
         use TableConfigProblem as P;
         let cases = [
-            ("tableConfig", P::UnknownClause { text: "tableConfig".into() }),
-            ("orderby a", P::UnknownClause { text: "orderby a".into() }),
+            (
+                "tableConfig",
+                P::UnknownClause {
+                    text: "tableConfig".into(),
+                },
+            ),
+            (
+                "orderby a",
+                P::UnknownClause {
+                    text: "orderby a".into(),
+                },
+            ),
             ("order by", P::EmptyColumnList { clause: OrderBy }),
             ("key columns  ", P::EmptyColumnList { clause: KeyColumns }),
             ("order by a,,b", P::EmptyColumn { clause: OrderBy }),
-            ("order by a b", P::InvalidColumn { clause: OrderBy, text: "a b".into() }),
-            ("key columns a-b", P::InvalidColumn { clause: KeyColumns, text: "a-b".into() }),
-            ("order by id,ID", P::DuplicateColumn { clause: OrderBy, column: "ID".into() }),
-            ("order by a;order by b", P::DuplicateClause { clause: OrderBy }),
+            (
+                "order by a b",
+                P::InvalidColumn {
+                    clause: OrderBy,
+                    text: "a b".into(),
+                },
+            ),
+            (
+                "key columns a-b",
+                P::InvalidColumn {
+                    clause: KeyColumns,
+                    text: "a-b".into(),
+                },
+            ),
+            (
+                "order by id,ID",
+                P::DuplicateColumn {
+                    clause: OrderBy,
+                    column: "ID".into(),
+                },
+            ),
+            (
+                "order by a;order by b",
+                P::DuplicateClause { clause: OrderBy },
+            ),
             ("distributed by hash id", P::MissingParenthesis),
             ("distributed by hash(id", P::MissingParenthesis),
-            ("distributed by hash(id) buckets 0", P::InvalidBuckets { text: "0".into() }),
-            ("distributed by hash(id) buckets -2", P::InvalidBuckets { text: "-2".into() }),
-            ("distributed by hash(id) buckets many", P::InvalidBuckets { text: "many".into() }),
-            ("distributed by hash(id) buckets", P::InvalidBuckets { text: "".into() }),
-            ("distributed by hash() buckets 2", P::EmptyColumnList { clause: DistributedBy }),
+            (
+                "distributed by hash(id) buckets 0",
+                P::InvalidBuckets { text: "0".into() },
+            ),
+            (
+                "distributed by hash(id) buckets -2",
+                P::InvalidBuckets { text: "-2".into() },
+            ),
+            (
+                "distributed by hash(id) buckets many",
+                P::InvalidBuckets {
+                    text: "many".into(),
+                },
+            ),
+            (
+                "distributed by hash(id) buckets",
+                P::InvalidBuckets { text: "".into() },
+            ),
+            (
+                "distributed by hash() buckets 2",
+                P::EmptyColumnList {
+                    clause: DistributedBy,
+                },
+            ),
             (
                 "distributed by hash(id) shards 3",
-                P::TrailingText { clause: DistributedBy, text: "shards 3".into() },
+                P::TrailingText {
+                    clause: DistributedBy,
+                    text: "shards 3".into(),
+                },
             ),
         ];
         for (config, expected) in cases {
@@ -425,7 +483,10 @@ mod tests {
                 }
             }
         }
-        assert!(seen > 0, "no table_configs found in examples/ or tests/fixtures");
+        assert!(
+            seen > 0,
+            "no table_configs found in examples/ or tests/fixtures"
+        );
     }
 
     /// `(file, config)` for each string under a `table_configs` table of every

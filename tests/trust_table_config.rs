@@ -72,7 +72,10 @@ fn validate_points_at_the_clause_that_does_not_parse() {
             arrow.is_some_and(|l| l.ends_with(&format!("/{at}"))),
             "{config:?}: want {at} in:\n{err}"
         );
-        assert!(err.contains(problem), "{config:?}: want {problem:?} in:\n{err}");
+        assert!(
+            err.contains(problem),
+            "{config:?}: want {problem:?} in:\n{err}"
+        );
         assert!(err.contains("`orders`"), "the table is named:\n{err}");
 
         let (_, out, _) = ws.run(&["validate", "-json"]);

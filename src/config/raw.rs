@@ -475,7 +475,12 @@ fn read_table_configs(
             continue;
         }
         if let Err(e) = parse_table_config(&config.value) {
-            let span = part_of_string(&walker.source.text, &config.at.span, &config.value, e.offset);
+            let span = part_of_string(
+                &walker.source.text,
+                &config.at.span,
+                &config.value,
+                e.offset,
+            );
             walker.warning(
                 span,
                 format!("table config for `{}` in {context}: {e}", table_entry.name),
