@@ -14,8 +14,10 @@
 //! ```
 //!
 //! `model` is the shared vocabulary and depends on nothing. Nothing below `cli`
-//! uses `cli`; `plan` never sees JSON or TOML; the emulator shares only the wire
-//! types with the client, so a mistake in one is caught by tests of the other.
+//! uses `cli`; `plan` never sees JSON or TOML; the emulator shares with the
+//! client only the wire types, the model and the `table_config` grammar (one
+//! inferred grammar, so `validate`, the gate's hints and the emulator agree),
+//! so a mistake in the protocol code of one is caught by tests of the other.
 
 pub mod api;
 pub mod apply;
@@ -28,3 +30,4 @@ pub mod plan;
 pub mod refresh;
 pub mod render;
 pub mod state;
+pub mod table_config;

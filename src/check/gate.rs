@@ -8,6 +8,7 @@ use crate::api::wire::{
 use crate::api::{ApiError, Client};
 use crate::model::{Address, TaskSpec};
 use crate::plan::{Action, Change, Plan};
+use crate::table_config::{parse_table_config, referenced_columns};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -146,8 +147,12 @@ fn unfinished(address: Address, error: &JoinError) -> TaskVerdict {
 }
 
 /// Adds a hint to each failed table. The check API answers only
-/// `success`/`failed`; the source's table list (E14) tells a missing table
-/// apart from a rejected configuration. Best effort: without the list, no hints.
+/// `success`/`failed`, so the hint is htapsync's best guess, never a verdict:
+/// the source's table list (E14) tells a missing table apart from a rejected
+/// configuration, and the local parse of the config names the clause at fault.
+/// No API lists a table's columns, so a possibly missing column is named by
+/// listing the columns the config references. Without the table list, only
+/// parse problems are hinted.
 async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableVerdict]) {
     let req = SourceTablesRequest {
         source_instance_id: spec.source_instance_id.clone(),
@@ -159,30 +164,49 @@ async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableV
         filter_type: Some("include_tables".to_string()),
     };
     let existing = match client.source_tables(&spec.instance_id, &req).await {
-        Ok(resp) => resp.tables,
+        Ok(resp) => Some(resp.tables),
         Err(e) => {
             tracing::debug!(error = %e, "no source table list for hints");
-            return;
+            None
         }
     };
-    let exists = |t: &str| {
+    let exists = |existing: &[String], t: &str| {
         existing
             .iter()
             .any(|e| e == t || e.rsplit_once('.').is_some_and(|(_, name)| name == t))
     };
+    let database = &spec.source_database_name;
     for t in tables.iter_mut().filter(|t| !t.passed) {
-        t.hint = Some(if !exists(&t.table) {
-            format!(
-                "no such table in source database {}",
-                spec.source_database_name
-            )
-        } else if !t.config.is_empty() {
-            "config or primary key rejected (named columns must exist, key values fit 128 bytes)"
-                .to_string()
-        } else {
-            "rejected (primary key values must fit 128 bytes)".to_string()
-        });
+        t.hint = match existing.as_deref() {
+            Some(existing) if !exists(existing, &t.table) => {
+                Some(format!("no such table in source database {database}"))
+            }
+            Some(_) => Some(rejection_hint(database, &t.table, &t.config)),
+            None => parse_table_config(&t.config)
+                .err()
+                .map(|e| format!("table config does not parse: {e}")),
+        };
     }
+}
+
+/// The likely reasons the cloud rejected `table`, which exists: the clause
+/// that does not parse, else the columns the config names (one may be
+/// missing), and the documented primary-key limit.
+fn rejection_hint(database: &str, table: &str, config: &str) -> String {
+    let clauses = match parse_table_config(config) {
+        Ok(clauses) => clauses,
+        Err(e) => return format!("table config does not parse: {e}"),
+    };
+    let columns = referenced_columns(&clauses);
+    if columns.is_empty() {
+        return "rejected (primary key values must fit 128 bytes)".to_string();
+    }
+    format!(
+        "check that {database}.{table} has column{} {} (no API lists columns) \
+         and that its primary key values fit 128 bytes",
+        if columns.len() == 1 { "" } else { "s" },
+        columns.join(", ")
+    )
 }
 
 /// The cloud's verdict on one task, or why the cloud could not give one.

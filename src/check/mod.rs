@@ -17,7 +17,8 @@ pub struct TableVerdict {
     pub result: String,
     pub passed: bool,
     /// htapsync's explanation of a failure: the API gives none, so the gate
-    /// looks for the likely cause (a table missing from the source database).
+    /// looks for the likely cause (a table missing from the source database,
+    /// the clause that does not parse, the columns to check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }

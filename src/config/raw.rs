@@ -6,7 +6,9 @@
 use super::rules;
 use super::walk::{Entry, Origin, Spanned, Walker, entries, suggestion_detail};
 use crate::model::{DB_PARAMS, DbParam, DbParamKind, ReplScope, ReplType};
+use crate::table_config::parse_table_config;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use toml_edit::{Item, TableLike, Value};
 
 /// Keys a task inherits from `[defaults]`.
@@ -475,6 +477,22 @@ fn read_table_configs(
             walker.error(config.at.span, summary, detail);
             continue;
         }
+        if let Err(e) = parse_table_config(&config.value) {
+            let span = part_of_string(
+                &walker.source.text,
+                &config.at.span,
+                &config.value,
+                e.offset,
+            );
+            walker.warning(
+                span,
+                format!("table config for `{}` in {context}: {e}", table_entry.name),
+                "htapsync reads table configs with the grammar in docs/configuration.md, which \
+                 Huawei does not publish; the cloud's table-config-check decides, and plan \
+                 shows its verdict"
+                    .to_string(),
+            );
+        }
         let name = Spanned {
             value: table_entry.name.to_string(),
             at: walker.origin(table_entry.key_span.clone()),
@@ -482,4 +500,26 @@ fn read_table_configs(
         configs.push((name, config.value));
     }
     configs
+}
+
+/// The span, in the file, of the clause that starts at byte `offset` of the
+/// string `value` written at `span` (up to its `;` or end). When the string's
+/// text differs from its value (escapes, a line-ending backslash), the whole
+/// value's span.
+fn part_of_string(text: &str, span: &Range<usize>, value: &str, offset: usize) -> Range<usize> {
+    let Some(written) = text.get(span.clone()) else {
+        return span.clone();
+    };
+    for quote in ["\"\"\"", "'''", "\"", "'"] {
+        let inner = written
+            .strip_prefix(quote)
+            .and_then(|w| w.strip_suffix(quote));
+        if inner == Some(value) {
+            let rest = &value[offset..];
+            let clause = rest[..rest.find(';').unwrap_or(rest.len())].trim_end();
+            let start = span.start + quote.len() + offset;
+            return start..start + clause.len();
+        }
+    }
+    span.clone()
 }

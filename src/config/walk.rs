@@ -116,6 +116,11 @@ impl Walker<'_> {
         self.diagnostics.push(diagnostic);
     }
 
+    pub fn warning(&mut self, span: Range<usize>, summary: String, detail: String) {
+        let diagnostic = Diagnostic::warning(summary, detail).at_span(self.source, span);
+        self.diagnostics.push(diagnostic);
+    }
+
     /// An error at `byte` that shows no line of the file, for values that may be secret.
     pub fn error_without_snippet(&mut self, byte: usize, summary: String, detail: String) {
         let at = self.source.position(byte);

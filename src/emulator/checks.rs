@@ -6,11 +6,11 @@
 //! wire format has no room for it, but E8 errors and logs use it.
 
 use super::cloud::Database;
-use super::table_config::parse_table_config;
 use crate::api::wire::{
     DbConfig, DbConfigCheckResult, TableConfigCheckResult, TableReplConfig, TablesConfig,
 };
 use crate::model::{DbParam, ReplScope, ReplType};
+use crate::table_config::parse_table_config;
 use std::collections::BTreeSet;
 
 /// Largest primary-key value HTAP can replicate (TaurusDB constraints page).

@@ -19,7 +19,6 @@ mod requests;
 mod server;
 mod sizes;
 mod store;
-mod table_config;
 
 pub use auth::{AuthMode, Authorization, RequestParts, canonical_request, parse_authorization};
 pub use cloud::{CloudSpec, Column, Database, HtapInstance, SourceInstance, Table, load_cloud};
