@@ -21,8 +21,6 @@ pub const DEFAULT_STATE_PATH: &str = "htapsync.state.json";
 /// Default `[provider] emulator_data` with `endpoint = "embedded"`.
 pub const DEFAULT_EMULATOR_DATA: &str = ".htapsync/cloud.json";
 
-/// Task keys without which a task cannot be created.
-const REQUIRED_TASK_KEYS: &[&str] = &["instance_id", "source_instance_id", "source_database_name"];
 const REQUIRED_PROVIDER_KEYS: &[&str] = &["project_id", "endpoint", "region"];
 
 /// What a configuration resolves to.
@@ -305,7 +303,7 @@ impl Resolver<'_> {
     fn task(&mut self, raw: &RawTask, defaults: Option<&TaskFields>) -> Option<DesiredTask> {
         let (name, own) = (&raw.name, &raw.fields);
         let context = format!("[task.{name}]");
-        for key in REQUIRED_TASK_KEYS {
+        for key in crate::model::fields::keys(|f| f.required) {
             let inherited = defaults.is_some_and(|d| d.written.contains(key));
             if !own.written.contains(key) && !inherited {
                 let summary = format!("missing required key `{key}` in {context}");
