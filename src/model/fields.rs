@@ -102,7 +102,8 @@ fn optional(s: Option<&str>) -> Value {
     s.map_or(Value::Null, Value::from)
 }
 
-fn map(m: &std::collections::BTreeMap<String, String>) -> Value {
+/// A map of strings as the registry's values show it.
+pub fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
     Value::Object(
         m.iter()
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
@@ -230,8 +231,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
         request: &["db_configs"],
         response: &["database_info.db_config_check_results"],
         importable: true,
-        value: Some(|s| map(&s.db_configs)),
-        unwritten: |_, d| map(&d.db_configs),
+        value: Some(|s| string_map(&s.db_configs)),
+        unwritten: |_, d| string_map(&d.db_configs),
     },
     TaskField {
         key: "table_configs",
@@ -242,7 +243,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         request: &["tables_configs"],
         response: &["table_infos"],
         importable: true,
-        value: Some(|s| map(&s.table_configs)),
+        value: Some(|s| string_map(&s.table_configs)),
         unwritten: |_, _| Value::Object(Default::default()),
     },
     TaskField {
