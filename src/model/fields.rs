@@ -305,36 +305,4 @@ pub fn replacement_table() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_unique_and_every_spec_field_has_a_value() {
-        let mut seen = std::collections::BTreeSet::new();
-        for field in TASK_FIELDS {
-            assert!(seen.insert(field.key), "{} listed twice", field.key);
-            let spec = TaskSpec::sample("t");
-            if let Some(value) = field.value {
-                let shown = value(&spec);
-                let fits = match field.shape {
-                    Shape::Text => shown.is_string() || shown.is_null(),
-                    Shape::Choice(allowed) => shown.as_str().is_some_and(|s| allowed.contains(&s)),
-                    Shape::Bool => shown.is_boolean(),
-                    Shape::List => shown.is_array(),
-                    Shape::Map => shown.is_object(),
-                };
-                assert!(fits, "{}: {shown} is not a {:?}", field.key, field.shape);
-            }
-        }
-    }
-
-    #[test]
-    fn docs_list_how_every_key_is_applied() {
-        let docs = include_str!("../../docs/configuration.md");
-        let table = replacement_table();
-        assert!(
-            docs.contains(&table),
-            "docs/configuration.md must contain the table generated from the registry:\n{table}"
-        );
-    }
-}
+mod tests;
