@@ -13,6 +13,11 @@
 //! cli (thin commands: parse flags, call one operation, render, exit code)
 //! ```
 //!
+//! `model::fields` is the field registry: per task key its TOML key, shape,
+//! inheritance, whether a change replaces the task, wire names and whether
+//! import reads it back; config, schema, diff, render, import and the request
+//! mapping (`api::task_map`, used by check, apply, refresh and import) follow it.
+//!
 //! `model` is the shared vocabulary and depends on nothing. Nothing below `cli`
 //! uses `cli`; `plan` never sees JSON or TOML; the emulator shares only the wire
 //! types with the client, so a mistake in one is caught by tests of the other.

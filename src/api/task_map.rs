@@ -131,6 +131,5 @@ pub fn paused_by_cloud(live: &ReplicationInfo) -> Option<bool> {
     }
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -231,7 +231,10 @@ fn map_key(path: &str) -> &str {
 
 /// The keys of map attribute `attribute` in `spec`, as the registry reads it.
 fn map_keys(spec: &TaskSpec, attribute: &str) -> Vec<String> {
-    match field(attribute).and_then(|f| f.value).map(|value| value(spec)) {
+    match field(attribute)
+        .and_then(|f| f.value)
+        .map(|value| value(spec))
+    {
         Some(Value::Object(map)) => map.into_iter().map(|(k, _)| k).collect(),
         _ => Vec::new(),
     }

@@ -38,7 +38,10 @@ fn at<'a>(json: &'a Value, path: &str) -> &'a Value {
 /// E5 configuration (built from the request the way the emulator builds it,
 /// every replicated table listed, those without a config with an empty one)
 /// and the E4 row with the stage of the wanted run state.
-fn cloud_rows(req: &TaskConfigRequest, paused: bool) -> (ReplicationConfigResponse, ReplicationInfo) {
+fn cloud_rows(
+    req: &TaskConfigRequest,
+    paused: bool,
+) -> (ReplicationConfigResponse, ReplicationInfo) {
     let repl = req.table_repl_config.clone().unwrap_or_default();
     let configs: BTreeMap<String, String> = req
         .tables_configs
@@ -46,8 +49,11 @@ fn cloud_rows(req: &TaskConfigRequest, paused: bool) -> (ReplicationConfigRespon
         .flatten()
         .map(|t| (t.table_name.clone(), t.table_config.clone()))
         .collect();
-    let mut table_infos: BTreeMap<String, String> =
-        repl.tables.iter().map(|t| (t.clone(), String::new())).collect();
+    let mut table_infos: BTreeMap<String, String> = repl
+        .tables
+        .iter()
+        .map(|t| (t.clone(), String::new()))
+        .collect();
     table_infos.extend(configs);
     let cfg = ReplicationConfigResponse {
         source_instance_id: req.source_instance_id.clone().unwrap_or_default(),
@@ -145,7 +151,8 @@ fn the_cloud_reports_each_field_where_the_registry_says() {
     for field in TASK_FIELDS {
         for path in field.response {
             let value = at(&body, path);
-            let empty = value.is_null() || value == "" || value.as_array().is_some_and(Vec::is_empty);
+            let empty =
+                value.is_null() || value == "" || value.as_array().is_some_and(Vec::is_empty);
             assert!(!empty, "{}: nothing at {path} in {body}", field.key);
         }
     }
@@ -166,7 +173,13 @@ fn any_spec() -> impl Strategy<Value = TaskSpec> {
         proptest::collection::btree_map("[a-z]{1,6}", "[a-z ;]{1,10}", 0..3),
     )
         .prop_map(
-            |((instance, source, node, db, target), (exclude, all, paused), tables, db_configs, table_configs)| {
+            |(
+                (instance, source, node, db, target),
+                (exclude, all, paused),
+                tables,
+                db_configs,
+                table_configs,
+            )| {
                 TaskSpec {
                     name: "t".into(),
                     instance_id: instance,
@@ -174,7 +187,11 @@ fn any_spec() -> impl Strategy<Value = TaskSpec> {
                     source_node_id: node,
                     source_database_name: db,
                     target_database_name: target,
-                    repl_type: if exclude { ReplType::ExcludeTables } else { ReplType::IncludeTables },
+                    repl_type: if exclude {
+                        ReplType::ExcludeTables
+                    } else {
+                        ReplType::IncludeTables
+                    },
                     repl_scope: if all { ReplScope::All } else { ReplScope::Part },
                     tables: tables.into_iter().collect(),
                     db_configs: db_configs

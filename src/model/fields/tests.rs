@@ -26,7 +26,9 @@ fn changed(spec: &TaskSpec, key: &str) -> TaskSpec {
     let mut s = spec.clone();
     match key {
         "instance_id" => s.instance_id = "7e2b1d7f5a2c5f1a0d3b8c4e6f9a2b3cin17".into(),
-        "source_instance_id" => s.source_instance_id = "4d6f8a0c2e3a5b7d9f1c3e5a7b9d1f2bin07".into(),
+        "source_instance_id" => {
+            s.source_instance_id = "4d6f8a0c2e3a5b7d9f1c3e5a7b9d1f2bin07".into()
+        }
         "source_node_id" => s.source_node_id = None,
         "source_database_name" => s.source_database_name = "shop2".into(),
         "target_database_name" => s.target_database_name = "olap2".into(),
@@ -34,10 +36,12 @@ fn changed(spec: &TaskSpec, key: &str) -> TaskSpec {
         "repl_scope" => s.repl_scope = ReplScope::All,
         "tables" => s.tables.push("payments".into()),
         "db_configs" => {
-            s.db_configs.insert("max_rows_per_chunk".into(), "10".into());
+            s.db_configs
+                .insert("max_rows_per_chunk".into(), "10".into());
         }
         "table_configs" => {
-            s.table_configs.insert("order_items".into(), "order by id".into());
+            s.table_configs
+                .insert("order_items".into(), "order by id".into());
         }
         "paused" => s.paused = !s.paused,
         other => panic!("give `changed` a way to change the new field `{other}`"),
@@ -63,9 +67,12 @@ const PROVIDER: &str = "[provider]\nproject_id = \"0f1e2d3c4b5a69788796a5b4c3d2e
 /// Loads `toml` (after the provider) as the only file of a configuration directory.
 fn load(toml: &str) -> crate::config::Loaded {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("htapsync.toml"), format!("{PROVIDER}{toml}")).unwrap();
-    crate::config::load_dir(dir.path())
-        .unwrap_or_else(|e| panic!("{toml}\nis refused: {e:?}"))
+    std::fs::write(
+        dir.path().join("htapsync.toml"),
+        format!("{PROVIDER}{toml}"),
+    )
+    .unwrap();
+    crate::config::load_dir(dir.path()).unwrap_or_else(|e| panic!("{toml}\nis refused: {e:?}"))
 }
 
 /// `key = value` lines for the fields `pick` selects, from `spec`.
@@ -134,18 +141,28 @@ fn the_loader_hands_down_every_inheritable_key_as_the_registry_says() {
 fn defaults_refuse_the_keys_that_are_per_task() {
     for field in TASK_FIELDS.iter().filter(|f| !f.inheritable) {
         let dir = tempfile::tempdir().unwrap();
-        let text = format!("{PROVIDER}[defaults]\n{}", lines(&full_spec(), |f| f.key == field.key));
+        let text = format!(
+            "{PROVIDER}[defaults]\n{}",
+            lines(&full_spec(), |f| f.key == field.key)
+        );
         std::fs::write(dir.path().join("htapsync.toml"), text).unwrap();
         let errors = crate::config::load_dir(dir.path()).expect_err(field.key);
         let said = format!("{errors:?}");
-        assert!(said.contains("cannot be inherited"), "{}: {said}", field.key);
+        assert!(
+            said.contains("cannot be inherited"),
+            "{}: {said}",
+            field.key
+        );
     }
 }
 
 #[test]
 fn a_task_that_writes_nothing_optional_ends_with_the_unwritten_values() {
     let spec = full_spec();
-    let loaded = load(&format!("[task.orders_sync]\n{}", lines(&spec, |f| f.required)));
+    let loaded = load(&format!(
+        "[task.orders_sync]\n{}",
+        lines(&spec, |f| f.required)
+    ));
     let task = &loaded.desired.tasks["orders_sync"];
     for field in spec_fields().filter(|f| !f.required) {
         let value = field.value.expect("spec field");
@@ -210,7 +227,11 @@ fn shown(plan: &crate::plan::Plan) -> String {
 fn a_new_task_shows_every_attribute() {
     let text = shown(&plan(None, Some(&full_spec())));
     for field in spec_fields() {
-        assert!(text.contains(&format!(" {} ", field.key)), "{}:\n{text}", field.key);
+        assert!(
+            text.contains(&format!(" {} ", field.key)),
+            "{}:\n{text}",
+            field.key
+        );
     }
 }
 
