@@ -13,10 +13,7 @@
 //! cli (thin commands: parse flags, call one operation, render, exit code)
 //! ```
 //!
-//! `model::fields` is the field registry: per task key its TOML key, shape,
-//! inheritance, whether a change replaces the task, wire names and whether
-//! import reads it back; config, schema, diff, render, import and the request
-//! mapping (`api::task_map`, used by check, apply, refresh and import) follow it.
+//! `model::fields` is the field registry (one entry per task key, read by config, schema, diff, render, import and `api::task_map`).
 //!
 //! `model` is the shared vocabulary and depends on nothing. Nothing below `cli`
 //! uses `cli`; `plan` never sees JSON or TOML; the emulator shares only the wire

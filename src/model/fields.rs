@@ -1,12 +1,19 @@
 //! The field registry: one entry per task key says everything the rest of the
-//! program needs to know about it, so that adding a field is one entry here
-//! (plus the typed code that reads and sends it, which tests below tie to it).
+//! program needs to know about it, so that adding a field starts here.
 //!
 //! Read by: the configuration's key lists and required keys (`config::raw`,
 //! `config::resolve`), the diff (`plan::fields`: display order, what forces
-//! replacement), the plan renderer (`render::block`), import's generated TOML
-//! (`cli::run::import`), and checked against the JSON Schema, the request
-//! building and its inverse (`api::task_map`) and docs/configuration.md.
+//! replacement), the plan renderer (`render::block`) and import's generated
+//! TOML (`cli::run::import`: which keys to write, what a task inherits).
+//! Checked against it by tests: the JSON Schema (`config::schema`), the
+//! loader's typed readers and inheritance, the request body and its inverse
+//! (`api::task_map`, both directions per wire path and a round-trip property)
+//! and docs/configuration.md's replacement table.
+//!
+//! Adding a field: the [`TaskSpec`] field, one entry here, its typed reader in
+//! `config::raw`/`resolve`, its schema property, its wire mapping in
+//! `api::task_map`, and a way to change it in this module's tests; the tests
+//! name whichever of these is missing.
 
 use super::{ReplScope, ReplType, TaskDefaults, TaskSpec};
 use serde_json::Value;
