@@ -3,7 +3,7 @@
 
 use super::{Paint, Style};
 use crate::model::TaskSpec;
-use crate::model::fields::{field, spec_fields};
+use crate::model::fields::{Shape, field, spec_fields};
 use crate::plan::fields::attribute_of;
 use crate::plan::{Action, Change, FieldChange};
 use serde_json::Value;
@@ -63,7 +63,7 @@ pub(super) fn task_block(change: &Change, style: &Style) -> String {
     let width = groups.iter().map(|(attr, _)| attr.len()).max().unwrap_or(0);
     for (attribute, fields) in &groups {
         let line = match fields.as_slice() {
-            [single] if single.path == *attribute => attribute_line(single, width, style),
+            [single] if !is_map(attribute) => attribute_line(single, width, style),
             _ => map_block(attribute, fields, width, change, style),
         };
         out.push_str(&line);
@@ -227,6 +227,11 @@ fn removed_or_changed(fields: &[&FieldChange], before: &[String]) -> usize {
 
 fn map_key(path: &str) -> &str {
     path.split_once('.').map_or(path, |(_, key)| key)
+}
+
+/// Whether the registry shows `attribute` per key (a map) rather than on one line.
+fn is_map(attribute: &str) -> bool {
+    field(attribute).is_some_and(|f| f.shape == Shape::Map)
 }
 
 /// The keys of map attribute `attribute` in `spec`, as the registry reads it.
