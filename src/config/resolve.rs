@@ -10,6 +10,7 @@ use super::raw::{RawFile, RawProvider, RawTask, TaskFields};
 use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
+use crate::model::fields::TASK_FIELDS;
 use crate::model::{
     Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskDefaults, TaskSpec,
 };
@@ -303,7 +304,7 @@ impl Resolver<'_> {
     fn task(&mut self, raw: &RawTask, defaults: Option<&TaskFields>) -> Option<DesiredTask> {
         let (name, own) = (&raw.name, &raw.fields);
         let context = format!("[task.{name}]");
-        for key in crate::model::fields::keys(|f| f.required) {
+        for key in TASK_FIELDS.iter().filter(|f| f.required).map(|f| f.key) {
             let inherited = defaults.is_some_and(|d| d.written.contains(key));
             if !own.written.contains(key) && !inherited {
                 let summary = format!("missing required key `{key}` in {context}");
