@@ -6,7 +6,7 @@ mod common;
 
 use common::Workspace;
 use htapsync::model::fields::{TASK_FIELDS, TaskField};
-use htapsync::model::{ReplScope, ReplType, TaskSpec};
+use htapsync::model::{ReplScope, ReplType, TaskDefaults, TaskSpec};
 use serde_json::Value;
 
 /// A task of the quick start's cloud that sets every attribute.
@@ -15,7 +15,7 @@ fn full_spec() -> TaskSpec {
         name: "orders_sync".into(),
         instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
         source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
-        source_node_id: Some("5e7a9b1d2f4a6c8e0b2d4f6a8c0e1a3cno07".into()),
+        source_node_id: Some("9f8e7d6c5b4a39281706f5e4d3c2b1a0no07".into()),
         source_database_name: "shop".into(),
         target_database_name: "shop_olap".into(),
         repl_type: ReplType::IncludeTables,
@@ -57,19 +57,24 @@ fn the_schema_lists_every_task_key_and_the_inheritable_ones_in_defaults() {
     }
 }
 
-#[test]
-fn a_task_that_writes_every_key_validates_and_plans_every_attribute() {
+/// The quick start with its tasks replaced by one that writes every key of `spec`.
+fn workspace_with_every_key(spec: &TaskSpec) -> Workspace {
     let ws = Workspace::example("quickstart");
     let config = ws.read("htapsync.toml");
     let head = &config[..config
         .find("[defaults]")
         .expect("quick start has [defaults]")];
-    let spec = full_spec();
-    let task: String = TASK_FIELDS.iter().map(|f| line(f, &spec)).collect();
+    let task: String = TASK_FIELDS.iter().map(|f| line(f, spec)).collect();
     ws.write(
         "htapsync.toml",
         &format!("{head}[task.orders_sync]\n{task}"),
     );
+    ws
+}
+
+#[test]
+fn a_task_that_writes_every_key_validates_and_plans_every_attribute() {
+    let ws = workspace_with_every_key(&full_spec());
     ws.run_ok(&["validate"], 0);
     let (_, plan, _) = ws.run(&["plan", "--no-color"]);
     assert!(plan.contains("task.orders_sync will be created"), "{plan}");
@@ -80,4 +85,54 @@ fn a_task_that_writes_every_key_validates_and_plans_every_attribute() {
             field.key
         );
     }
+}
+
+/// Every attribute survives the way out and back through the emulated
+/// cloud: applied, forgotten, imported (with its block, then generating one
+/// that writes exactly the keys whose value is not what the task would
+/// inherit), the next plan has nothing to do. (Running: a task applied
+/// paused sits in stage Wait, which says nothing about its run state.)
+#[test]
+fn every_attribute_import_reads_comes_back_unchanged() {
+    let spec = TaskSpec {
+        paused: false,
+        ..full_spec()
+    };
+    let ws = workspace_with_every_key(&spec);
+    ws.run_ok(&["apply", "--auto-approve"], 0);
+    ws.run_ok(&["state", "rm", "task.orders_sync"], 0);
+    ws.run_ok(&["import", "task.orders_sync"], 0);
+    let plan = ws.run_ok(&["plan", "--no-color"], 0);
+    assert!(plan.contains("No changes"), "{plan}");
+
+    let config = ws.read("htapsync.toml");
+    let head = &config[..config.find("[task.orders_sync]").unwrap()];
+    ws.write("htapsync.toml", head);
+    ws.run_ok(&["state", "rm", "task.orders_sync"], 0);
+    let generated = ws.path("generated.toml");
+    let generated = generated.to_str().unwrap();
+    ws.run_ok(
+        &[
+            "import",
+            "task.orders_sync",
+            "--instance",
+            &full_spec().instance_id,
+            "--generate-config",
+            generated,
+        ],
+        0,
+    );
+    let block = ws.read("generated.toml");
+    for field in TASK_FIELDS.iter().filter(|f| f.importable) {
+        let value = field.value.expect("a spec field")(&spec);
+        let written = value != (field.unwritten)(&spec, &TaskDefaults::default());
+        let generated = block.lines().any(|l| {
+            l.starts_with(&format!("{} =", field.key)) || l.ends_with(&format!(".{}]", field.key))
+        });
+        assert_eq!(generated, written, "{}:\n{block}", field.key);
+    }
+    ws.write("htapsync.toml", &format!("{head}{block}"));
+    std::fs::remove_file(ws.path("generated.toml")).unwrap();
+    let plan = ws.run_ok(&["plan", "--no-color"], 0);
+    assert!(plan.contains("No changes"), "{plan}");
 }
