@@ -261,9 +261,42 @@ fn a_change_of_each_attribute_is_shown_and_replaces_exactly_when_the_registry_sa
     }
 }
 
+const DOCS: &str = include_str!("../../../docs/configuration.md");
+
+#[test]
+fn docs_describe_every_key_and_which_ones_defaults_may_set() {
+    let task_table = &DOCS[DOCS.find("## `[task.NAME]`").unwrap()..];
+    for field in TASK_FIELDS {
+        assert!(
+            task_table.contains(&format!("\n| `{}` |", field.key)),
+            "docs/configuration.md: no row for `{}` in the [task.NAME] table",
+            field.key
+        );
+    }
+    let section = &DOCS[DOCS.find("## `[defaults]`").unwrap()..];
+    let listed = &section[..section.find("are per task").unwrap()];
+    for field in TASK_FIELDS {
+        let named = listed.contains(&format!("`{}`", field.key));
+        assert!(
+            named,
+            "docs/configuration.md [defaults] does not name `{}`",
+            field.key
+        );
+        let before_per_task = listed.find(&format!("`{}`", field.key)).unwrap()
+            < listed
+                .find("`tables` and `table_configs`")
+                .unwrap_or(listed.len());
+        assert_eq!(
+            before_per_task, field.inheritable,
+            "docs/configuration.md [defaults]: `{}` inheritable?",
+            field.key
+        );
+    }
+}
+
 #[test]
 fn docs_list_how_every_key_is_applied() {
-    let docs = include_str!("../../../docs/configuration.md");
+    let docs = DOCS;
     let table = replacement_table();
     assert!(
         docs.contains(&table),
