@@ -13,6 +13,8 @@
 //! cli (thin commands: parse flags, call one operation, render, exit code)
 //! ```
 //!
+//! `model::fields` is the field registry (one entry per task key, read by config, schema, diff, render, import and `api::task_map`).
+//!
 //! `model` is the shared vocabulary and depends on nothing. Nothing below `cli`
 //! uses `cli`; `plan` never sees JSON or TOML; the emulator shares with the
 //! client only the wire types, the model and the `table_config` grammar (one

@@ -15,6 +15,7 @@ pub mod error;
 mod iam;
 pub mod retry;
 pub mod sign;
+pub mod task_map;
 pub mod trust;
 mod wait;
 pub mod wire;

@@ -4,8 +4,8 @@
 
 use super::{ApplyError, Event, Recorder, Recovery};
 use crate::api::Client;
+use crate::api::task_map::task_request;
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
-use crate::check::task_request;
 use crate::model::TaskSpec;
 use crate::plan::{Action, Change};
 use crate::refresh::paused_by_cloud;

@@ -2,9 +2,8 @@
 //! that a plan would create or change, concurrently under a bound.
 
 use super::{GateReport, GateUnavailable, ParamVerdict, TableVerdict, TaskVerdict};
-use crate::api::wire::{
-    DatabaseTables, DbConfig, SourceTablesRequest, TableReplConfig, TablesConfig, TaskConfigRequest,
-};
+use crate::api::task_map::task_request;
+use crate::api::wire::{DatabaseTables, SourceTablesRequest};
 use crate::api::{ApiError, Client};
 use crate::model::{Address, TaskSpec};
 use crate::plan::{Action, Change, Plan};
@@ -13,42 +12,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
-
-/// The request body that describes `spec` to E1, E2 and E8. `tables_configs`
-/// lists every configured table; `is_create_task` is left to the caller.
-pub fn task_request(spec: &TaskSpec) -> TaskConfigRequest {
-    TaskConfigRequest {
-        source_instance_id: Some(spec.source_instance_id.clone()),
-        source_node_id: spec.source_node_id.clone(),
-        source_database_name: Some(spec.source_database_name.clone()),
-        task_name: Some(spec.name.clone()),
-        db_configs: Some(
-            spec.db_configs
-                .iter()
-                .map(|(k, v)| DbConfig {
-                    param_name: k.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-        ),
-        tables_configs: Some(
-            spec.table_configs
-                .iter()
-                .map(|(t, c)| TablesConfig {
-                    table_name: t.clone(),
-                    table_config: c.clone(),
-                })
-                .collect(),
-        ),
-        table_repl_config: Some(TableReplConfig {
-            repl_type: Some(spec.repl_type.as_str().to_string()),
-            repl_scope: Some(spec.repl_scope.as_str().to_string()),
-            tables: spec.tables.clone(),
-        }),
-        target_database_name: Some(spec.target_database_name.clone()),
-        is_create_task: None,
-    }
-}
 
 /// Whether the gate must check this change: anything that sends a new
 /// configuration to the cloud (create, replace, and updates other than a

@@ -171,4 +171,5 @@ mod tests {
 }
 
 mod gate;
-pub use gate::{addresses_to_check, run_gate, task_request};
+pub use crate::api::task_map::task_request;
+pub use gate::{addresses_to_check, run_gate};

@@ -10,6 +10,7 @@ use super::raw::{RawFile, RawProvider, RawTask, TaskFields};
 use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
+use crate::model::fields::TASK_FIELDS;
 use crate::model::{
     Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskDefaults, TaskSpec,
 };
@@ -21,8 +22,6 @@ pub const DEFAULT_STATE_PATH: &str = "htapsync.state.json";
 /// Default `[provider] emulator_data` with `endpoint = "embedded"`.
 pub const DEFAULT_EMULATOR_DATA: &str = ".htapsync/cloud.json";
 
-/// Task keys without which a task cannot be created.
-const REQUIRED_TASK_KEYS: &[&str] = &["instance_id", "source_instance_id", "source_database_name"];
 const REQUIRED_PROVIDER_KEYS: &[&str] = &["project_id", "endpoint", "region"];
 
 /// What a configuration resolves to.
@@ -305,7 +304,7 @@ impl Resolver<'_> {
     fn task(&mut self, raw: &RawTask, defaults: Option<&TaskFields>) -> Option<DesiredTask> {
         let (name, own) = (&raw.name, &raw.fields);
         let context = format!("[task.{name}]");
-        for key in REQUIRED_TASK_KEYS {
+        for key in TASK_FIELDS.iter().filter(|f| f.required).map(|f| f.key) {
             let inherited = defaults.is_some_and(|d| d.written.contains(key));
             if !own.written.contains(key) && !inherited {
                 let summary = format!("missing required key `{key}` in {context}");

@@ -6,65 +6,35 @@
 
 use super::FieldChange;
 use crate::model::TaskSpec;
+use crate::model::fields::{field, spec_fields};
 use serde_json::Value;
 
-/// Top-level attributes in display order (`name` is the address, not an attribute).
-pub const ATTRIBUTES: &[&str] = &[
-    "instance_id",
-    "source_instance_id",
-    "source_node_id",
-    "source_database_name",
-    "target_database_name",
-    "repl_type",
-    "repl_scope",
-    "tables",
-    "db_configs",
-    "table_configs",
-    "paused",
-];
-
-/// Attributes the cloud cannot change in place (E8 takes neither): a change replaces the task.
-pub const FORCES_REPLACEMENT: &[&str] = &["instance_id", "source_instance_id"];
+/// Every attribute that has a value, as `(path, value)` in display order
+/// (the registry's, [`crate::model::fields::TASK_FIELDS`]).
+pub fn flatten(spec: &TaskSpec) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for field in spec_fields() {
+        let Some(value) = field.value else { continue };
+        match value(spec) {
+            Value::Null => {}
+            Value::Object(map) => out.extend(
+                map.into_iter()
+                    .map(|(key, v)| (format!("{}.{key}", field.key), v)),
+            ),
+            value => out.push((field.key.to_string(), value)),
+        }
+    }
+    out
+}
 
 /// The top-level attribute a field path belongs to: `db_configs.x` -> `db_configs`.
 pub fn attribute_of(path: &str) -> &str {
     path.split_once('.').map_or(path, |(head, _)| head)
 }
 
-/// Every attribute that has a value, as `(path, value)` in display order.
-pub fn flatten(spec: &TaskSpec) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let mut scalar = |path: &str, value: Value| out.push((path.to_string(), value));
-    scalar("instance_id", Value::from(spec.instance_id.as_str()));
-    scalar(
-        "source_instance_id",
-        Value::from(spec.source_instance_id.as_str()),
-    );
-    if let Some(node) = &spec.source_node_id {
-        scalar("source_node_id", Value::from(node.as_str()));
-    }
-    scalar(
-        "source_database_name",
-        Value::from(spec.source_database_name.as_str()),
-    );
-    scalar(
-        "target_database_name",
-        Value::from(spec.target_database_name.as_str()),
-    );
-    scalar("repl_type", Value::from(spec.repl_type.as_str()));
-    scalar("repl_scope", Value::from(spec.repl_scope.as_str()));
-    scalar("tables", Value::from(spec.tables.clone()));
-    for (param, value) in &spec.db_configs {
-        out.push((format!("db_configs.{param}"), Value::from(value.as_str())));
-    }
-    for (table, config) in &spec.table_configs {
-        out.push((
-            format!("table_configs.{table}"),
-            Value::from(config.as_str()),
-        ));
-    }
-    out.push(("paused".to_string(), Value::from(spec.paused)));
-    out
+/// Whether a change of this path replaces the task (the registry says which attributes do).
+fn forces_replacement(path: &str) -> bool {
+    field(attribute_of(path)).is_some_and(|f| f.forces_replacement())
 }
 
 /// Fields that differ between `before` and `after`, in display order.
@@ -91,7 +61,7 @@ pub fn diff_fields(before: &TaskSpec, after: &TaskSpec) -> Vec<FieldChange> {
         .filter_map(|path| {
             let (b, a) = (lookup(&old, path), lookup(&new, path));
             (b != a).then(|| FieldChange {
-                forces_replacement: FORCES_REPLACEMENT.contains(&path.as_str()),
+                forces_replacement: forces_replacement(path),
                 path: path.clone(),
                 before: b,
                 after: a,
@@ -115,10 +85,9 @@ pub fn all_fields(spec: &TaskSpec, created: bool) -> Vec<FieldChange> {
 
 fn position(path: &str) -> usize {
     let attribute = attribute_of(path);
-    ATTRIBUTES
-        .iter()
-        .position(|a| *a == attribute)
-        .unwrap_or(ATTRIBUTES.len())
+    spec_fields()
+        .position(|f| f.key == attribute)
+        .unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

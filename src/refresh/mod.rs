@@ -2,9 +2,10 @@
 //! per instance and each task's configuration (E5), turned back into
 //! [`TaskSpec`]s so that `plan` can show drift and undo it.
 
-use crate::api::wire::{ReplicationConfigResponse, ReplicationInfo, Stage};
+pub use crate::api::task_map::{paused_by_cloud, spec_from_cloud};
+use crate::api::wire::ReplicationInfo;
 use crate::api::{ApiError, Client};
-use crate::model::{DbParam, ReplScope, ReplType, TaskSpec};
+use crate::model::TaskSpec;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the cloud says about one recorded task.
@@ -54,90 +55,6 @@ pub async fn observe(
         }),
         Err(e) if e.is_not_found() => Ok(Observed::Absent),
         Err(e) => Err(e),
-    }
-}
-
-/// Builds the live [`TaskSpec`] of a task from its E5 configuration and E4 row;
-/// `recorded` fills in what the cloud does not say (see [`paused_by_cloud`]).
-///
-/// A db_config that the cloud reports at its documented default is kept only
-/// when the recorded spec sets it, so a cloud that echoes every parameter does
-/// not show drift for parameters nobody configured.
-pub fn spec_from_cloud(
-    recorded: &TaskSpec,
-    cfg: &ReplicationConfigResponse,
-    live: &ReplicationInfo,
-) -> TaskSpec {
-    let repl = &cfg.table_repl_config;
-    let db_configs = cfg
-        .database_info
-        .db_config_check_results
-        .iter()
-        .filter(|r| {
-            recorded.db_configs.contains_key(&r.param_name)
-                || DbParam::lookup(&r.param_name).is_none_or(|p| p.default != r.value)
-        })
-        .map(|r| (r.param_name.clone(), r.value.clone()))
-        .collect();
-    let table_configs = cfg
-        .table_infos
-        .iter()
-        .filter(|t| !t.table_config.is_empty())
-        .map(|t| (t.table_name.clone(), t.table_config.clone()))
-        .collect();
-    let mut tables: Vec<String> = repl.tables.clone();
-    tables.sort();
-    tables.dedup();
-    let or_recorded = |s: &str, recorded: &str| {
-        if s.is_empty() {
-            recorded.to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    TaskSpec {
-        name: recorded.name.clone(),
-        instance_id: recorded.instance_id.clone(),
-        source_instance_id: or_recorded(&cfg.source_instance_id, &recorded.source_instance_id),
-        source_node_id: Some(cfg.source_node_id.clone()).filter(|s| !s.is_empty()),
-        source_database_name: or_recorded(
-            &cfg.database_info.database_name,
-            &recorded.source_database_name,
-        ),
-        target_database_name: or_recorded(
-            &cfg.target_database_name,
-            &recorded.target_database_name,
-        ),
-        repl_type: repl
-            .repl_type
-            .as_deref()
-            .and_then(ReplType::parse)
-            .unwrap_or(recorded.repl_type),
-        repl_scope: repl
-            .repl_scope
-            .as_deref()
-            .and_then(ReplScope::parse)
-            .unwrap_or(recorded.repl_scope),
-        tables,
-        db_configs,
-        table_configs,
-        paused: paused_by_cloud(live).unwrap_or(recorded.paused),
-    }
-}
-
-/// Whether the cloud says the task is paused, from its stage (E4), for every
-/// documented stage; `None` when the stage does not say, and the recorded or
-/// configured value stands.
-///
-/// A task is paused only when the cloud says `Paused`. `Wait` is both
-/// "registered, never started" and "started, not copying yet": reading it as
-/// paused would make a plan pause live replication. `Cancelled` is neither
-/// paused nor replicating, and a stage this version does not know says nothing.
-pub fn paused_by_cloud(live: &ReplicationInfo) -> Option<bool> {
-    match Stage::parse(&live.stage) {
-        Some(Stage::Paused) => Some(true),
-        Some(Stage::Full | Stage::Incremental) => Some(false),
-        Some(Stage::Wait | Stage::Cancelled) | None => None,
     }
 }
 
@@ -262,23 +179,6 @@ mod tests {
         ];
         for (stage, paused) in cases {
             assert_eq!(paused_by_cloud(&row(stage)), paused, "stage {stage:?}");
-        }
-    }
-
-    #[test]
-    fn a_stage_that_does_not_say_keeps_the_recorded_run_state() {
-        let cfg = ReplicationConfigResponse::default();
-        for recorded_paused in [false, true] {
-            let recorded = TaskSpec {
-                paused: recorded_paused,
-                ..TaskSpec::sample("t")
-            };
-            for stage in ["Wait", "Cancelled", "Unheard"] {
-                let live = spec_from_cloud(&recorded, &cfg, &row(stage));
-                assert_eq!(live.paused, recorded_paused, "stage {stage}");
-            }
-            assert!(spec_from_cloud(&recorded, &cfg, &row("Paused")).paused);
-            assert!(!spec_from_cloud(&recorded, &cfg, &row("Full")).paused);
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use super::{Paint, Style};
 use crate::model::TaskSpec;
-use crate::plan::fields::{ATTRIBUTES, attribute_of};
+use crate::model::fields::{Shape, field, spec_fields};
+use crate::plan::fields::attribute_of;
 use crate::plan::{Action, Change, FieldChange};
 use serde_json::Value;
 use similar::{Algorithm, ChangeTag, capture_diff_slices};
@@ -62,7 +63,7 @@ pub(super) fn task_block(change: &Change, style: &Style) -> String {
     let width = groups.iter().map(|(attr, _)| attr.len()).max().unwrap_or(0);
     for (attribute, fields) in &groups {
         let line = match fields.as_slice() {
-            [single] if single.path == *attribute => attribute_line(single, width, style),
+            [single] if !is_map(attribute) => attribute_line(single, width, style),
             _ => map_block(attribute, fields, width, change, style),
         };
         out.push_str(&line);
@@ -197,10 +198,8 @@ fn map_block(
         .as_ref()
         .filter(|_| mark == Mark::Change)
         .map_or(0, |before| {
-            let before = map_of(before, attribute);
-            before
-                .len()
-                .saturating_sub(removed_or_changed(fields, before))
+            let keys = map_keys(before, attribute);
+            keys.len().saturating_sub(removed_or_changed(fields, &keys))
         });
     if unchanged > 0 {
         let noun = if unchanged == 1 {
@@ -219,13 +218,10 @@ fn map_block(
 
 /// Keys of the before-map that this change touches (the rest are unchanged).
 /// A db_config the before-map lacks may still show a before value: its default.
-fn removed_or_changed(
-    fields: &[&FieldChange],
-    before: &std::collections::BTreeMap<String, String>,
-) -> usize {
+fn removed_or_changed(fields: &[&FieldChange], before: &[String]) -> usize {
     fields
         .iter()
-        .filter(|f| before.contains_key(map_key(&f.path)))
+        .filter(|f| before.iter().any(|k| k == map_key(&f.path)))
         .count()
 }
 
@@ -233,32 +229,32 @@ fn map_key(path: &str) -> &str {
     path.split_once('.').map_or(path, |(_, key)| key)
 }
 
-fn map_of<'a>(
-    spec: &'a TaskSpec,
-    attribute: &str,
-) -> &'a std::collections::BTreeMap<String, String> {
-    if attribute == "db_configs" {
-        &spec.db_configs
-    } else {
-        &spec.table_configs
+/// Whether the registry shows `attribute` per key (a map) rather than on one line.
+fn is_map(attribute: &str) -> bool {
+    field(attribute).is_some_and(|f| f.shape == Shape::Map)
+}
+
+/// The keys of map attribute `attribute` in `spec`, as the registry reads it.
+fn map_keys(spec: &TaskSpec, attribute: &str) -> Vec<String> {
+    match field(attribute)
+        .and_then(|f| f.value)
+        .map(|value| value(spec))
+    {
+        Some(Value::Object(map)) => map.into_iter().map(|(k, _)| k).collect(),
+        _ => Vec::new(),
     }
 }
 
 /// Attributes present in the task that this update does not touch.
 fn hidden_attributes(change: &Change, groups: &[(&str, Vec<&FieldChange>)]) -> usize {
-    let present = |attribute: &str| {
+    let present = |f: &crate::model::fields::TaskField| {
         [&change.before, &change.after]
             .into_iter()
             .flatten()
-            .any(|spec| match attribute {
-                "source_node_id" => spec.source_node_id.is_some(),
-                "db_configs" | "table_configs" => !map_of(spec, attribute).is_empty(),
-                _ => true,
-            })
+            .any(|spec| f.is_present(spec))
     };
-    ATTRIBUTES
-        .iter()
-        .filter(|a| present(a) && !groups.iter().any(|(changed, _)| changed == *a))
+    spec_fields()
+        .filter(|f| present(f) && !groups.iter().any(|(changed, _)| *changed == f.key))
         .count()
 }
 

@@ -7,6 +7,7 @@ use super::super::context::Workspace;
 use super::super::output::Style;
 use crate::api::Client;
 use crate::cli::output::{errln, outln};
+use crate::model::fields;
 use crate::model::{Address, DbParam, ReplScope, ReplType, TaskDefaults, TaskSpec};
 use crate::refresh::spec_from_cloud;
 use crate::state::{State, TaskRecord};
@@ -225,74 +226,17 @@ pub fn generate_toml(specs: &[&TaskSpec], defaults: &TaskDefaults) -> String {
     tasks.set_implicit(true);
     for spec in specs {
         let mut t = toml_edit::Table::new();
-        let mut text = |key: &str, value: &str, inherited: Option<&str>| {
-            if inherited != Some(value) {
-                t[key] = toml_edit::value(value);
+        for field in fields::spec_fields() {
+            let Some(value) = field.value else { continue };
+            let value = match field.key {
+                "db_configs" => fields::string_map(&own_db_configs(spec, defaults)),
+                _ => value(spec),
+            };
+            if value != (field.unwritten)(spec, defaults)
+                && let Some(item) = toml_item(&value)
+            {
+                t[field.key] = item;
             }
-        };
-        text(
-            "instance_id",
-            &spec.instance_id,
-            defaults.instance_id.as_deref(),
-        );
-        text(
-            "source_instance_id",
-            &spec.source_instance_id,
-            defaults.source_instance_id.as_deref(),
-        );
-        if let Some(node) = &spec.source_node_id {
-            text("source_node_id", node, defaults.source_node_id.as_deref());
-        }
-        text(
-            "source_database_name",
-            &spec.source_database_name,
-            defaults.source_database_name.as_deref(),
-        );
-        let target = defaults
-            .target_database_name
-            .as_deref()
-            .unwrap_or(&spec.source_database_name);
-        text(
-            "target_database_name",
-            &spec.target_database_name,
-            Some(target),
-        );
-        let repl_type = defaults.repl_type.unwrap_or_default();
-        text(
-            "repl_type",
-            spec.repl_type.as_str(),
-            Some(repl_type.as_str()),
-        );
-        let inferred_scope = match spec.tables.is_empty() {
-            true => ReplScope::All,
-            false => ReplScope::Part,
-        };
-        let repl_scope = defaults.repl_scope.unwrap_or(inferred_scope);
-        text(
-            "repl_scope",
-            spec.repl_scope.as_str(),
-            Some(repl_scope.as_str()),
-        );
-        if !spec.tables.is_empty() {
-            let mut tables = toml_edit::Array::new();
-            tables.extend(spec.tables.iter().map(String::as_str));
-            t["tables"] = toml_edit::value(tables);
-        }
-        if spec.paused != defaults.paused.unwrap_or(false) {
-            t["paused"] = toml_edit::value(spec.paused);
-        }
-        for (key, map) in [
-            ("db_configs", &own_db_configs(spec, defaults)),
-            ("table_configs", &spec.table_configs),
-        ] {
-            if map.is_empty() {
-                continue;
-            }
-            let mut sub = toml_edit::Table::new();
-            for (k, v) in map {
-                sub[k] = toml_edit::value(v);
-            }
-            t[key] = toml_edit::Item::Table(sub);
         }
         tasks[&spec.name] = toml_edit::Item::Table(t);
     }
@@ -302,6 +246,28 @@ pub fn generate_toml(specs: &[&TaskSpec], defaults: &TaskDefaults) -> String {
     );
     // In the layout `htapsync fmt` gives; the text is valid TOML by construction.
     crate::config::format_source(&text, Path::new("generated.toml")).unwrap_or(text)
+}
+
+/// A registry value as TOML: `None` for an absent value or an empty list or map.
+fn toml_item(value: &serde_json::Value) -> Option<toml_edit::Item> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Some(toml_edit::value(s.as_str())),
+        Value::Bool(b) => Some(toml_edit::value(*b)),
+        Value::Array(list) if !list.is_empty() => {
+            let mut array = toml_edit::Array::new();
+            array.extend(list.iter().filter_map(Value::as_str));
+            Some(toml_edit::value(array))
+        }
+        Value::Object(map) if !map.is_empty() => {
+            let mut table = toml_edit::Table::new();
+            for (k, v) in map {
+                table[k.as_str()] = toml_item(v)?;
+            }
+            Some(toml_edit::Item::Table(table))
+        }
+        _ => None,
+    }
 }
 
 /// The db_configs a task must write itself: its values that `[defaults]` does

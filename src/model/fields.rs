@@ -1,0 +1,315 @@
+//! The field registry: one entry per task key says everything the rest of the
+//! program needs to know about it, so that adding a field starts here.
+//!
+//! Read by: the configuration's key lists and required keys (`config::raw`,
+//! `config::resolve`), the diff (`plan::fields`: display order, what forces
+//! replacement), the plan renderer (`render::block`) and import's generated
+//! TOML (`cli::run::import`: which keys to write, what a task inherits).
+//! Checked against it by tests: the JSON Schema (`config::schema`), the
+//! loader's typed readers and inheritance, the request body and its inverse
+//! (`api::task_map`, both directions per wire path and a round-trip property)
+//! and docs/configuration.md's replacement table.
+//!
+//! Adding a field: the [`TaskSpec`] field, one entry here, its typed reader in
+//! `config::raw`/`resolve`, its schema property, its wire mapping in
+//! `api::task_map`, and a way to change it in this module's tests; the tests
+//! name whichever of these is missing.
+
+use super::{ReplScope, ReplType, TaskDefaults, TaskSpec};
+use serde_json::Value;
+
+/// The value type a key takes in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A string.
+    Text,
+    /// One of these strings.
+    Choice(&'static [&'static str]),
+    Bool,
+    /// An array of strings (a set: stored sorted, shown element by element).
+    List,
+    /// A table of strings, compared and shown per key.
+    Map,
+}
+
+/// How a change of the key reaches the cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The cloud cannot change it in place (E8 takes it not): delete, then create.
+    Replace,
+    /// Modified in place (E8).
+    Modify,
+    /// In place, through pause (E9) / resume (E10).
+    PauseResume,
+    /// Never sent: it only guards plans.
+    NotSent,
+}
+
+impl Applied {
+    /// The sentence docs/configuration.md gives for this way of applying a change.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Applied::Replace => "**replace**: delete the task, then create it anew (shown `-/+`)",
+            Applied::Modify => "modified in place (E8, modify)",
+            Applied::PauseResume => "in place, through pause (E9) / resume (E10)",
+            Applied::NotSent => "nothing is sent; it only guards plans",
+        }
+    }
+}
+
+/// One key of `[task.NAME]`.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskField {
+    /// The TOML key, which is also the attribute's name in plans and state.
+    pub key: &'static str,
+    pub shape: Shape,
+    /// A task cannot be created without it (written in the task or in `[defaults]`).
+    pub required: bool,
+    /// `[defaults]` may set it for every task.
+    pub inheritable: bool,
+    pub applied: Applied,
+    /// Where the value travels in the E1/E2/E8 request body (JSON paths).
+    /// Empty: not in the body (`instance_id` is in the URL, `paused` is E9/E10).
+    pub request: &'static [&'static str],
+    /// Where E5 (task configuration) reports it back (JSON paths). Empty: E5
+    /// does not say (the instance is where the task was found; the run state
+    /// is E4's `stage`).
+    pub response: &'static [&'static str],
+    /// Import can read the value back from the cloud (E4/E5 or where the task was found).
+    pub importable: bool,
+    /// The value in a spec as plans show it; `Null` = absent. `None`: the key
+    /// is lifecycle only and not part of [`TaskSpec`].
+    pub value: Option<fn(&TaskSpec) -> Value>,
+    /// The value a task that does not write the key ends with, given
+    /// `[defaults]` and the rest of the task (`Null`: none; the key is required
+    /// or optional without a default).
+    pub unwritten: fn(&TaskSpec, &TaskDefaults) -> Value,
+}
+
+impl TaskField {
+    pub fn forces_replacement(&self) -> bool {
+        self.applied == Applied::Replace
+    }
+
+    /// Whether `spec` has a value for this key worth showing (not absent, not an empty map).
+    pub fn is_present(&self, spec: &TaskSpec) -> bool {
+        match self.value.map(|value| value(spec)) {
+            None | Some(Value::Null) => false,
+            Some(Value::Object(map)) => !map.is_empty(),
+            Some(_) => true,
+        }
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::from(s)
+}
+
+fn optional(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, Value::from)
+}
+
+/// A map of strings as the registry's values show it.
+pub fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect(),
+    )
+}
+
+/// Every task key, in the order plans show them and error messages list them.
+pub const TASK_FIELDS: &[TaskField] = &[
+    TaskField {
+        key: "instance_id",
+        shape: Shape::Text,
+        required: true,
+        inheritable: true,
+        applied: Applied::Replace,
+        request: &[],
+        response: &[],
+        importable: true,
+        value: Some(|s| text(&s.instance_id)),
+        unwritten: |_, d| optional(d.instance_id.as_deref()),
+    },
+    TaskField {
+        key: "source_instance_id",
+        shape: Shape::Text,
+        required: true,
+        inheritable: true,
+        applied: Applied::Replace,
+        request: &["source_instance_id"],
+        response: &["source_instance_id"],
+        importable: true,
+        value: Some(|s| text(&s.source_instance_id)),
+        unwritten: |_, d| optional(d.source_instance_id.as_deref()),
+    },
+    TaskField {
+        key: "source_node_id",
+        shape: Shape::Text,
+        required: false,
+        inheritable: true,
+        applied: Applied::Modify,
+        request: &["source_node_id"],
+        response: &["source_node_id"],
+        importable: true,
+        value: Some(|s| optional(s.source_node_id.as_deref())),
+        unwritten: |_, d| optional(d.source_node_id.as_deref()),
+    },
+    TaskField {
+        key: "source_database_name",
+        shape: Shape::Text,
+        required: true,
+        inheritable: true,
+        applied: Applied::Modify,
+        request: &["source_database_name"],
+        response: &["database_info.database_name"],
+        importable: true,
+        value: Some(|s| text(&s.source_database_name)),
+        unwritten: |_, d| optional(d.source_database_name.as_deref()),
+    },
+    TaskField {
+        key: "target_database_name",
+        shape: Shape::Text,
+        required: false,
+        inheritable: true,
+        applied: Applied::Modify,
+        request: &["target_database_name"],
+        response: &["target_database_name"],
+        importable: true,
+        value: Some(|s| text(&s.target_database_name)),
+        unwritten: |s, d| {
+            text(
+                d.target_database_name
+                    .as_deref()
+                    .unwrap_or(&s.source_database_name),
+            )
+        },
+    },
+    TaskField {
+        key: "repl_type",
+        shape: Shape::Choice(ReplType::ALLOWED),
+        required: false,
+        inheritable: true,
+        applied: Applied::Modify,
+        request: &["table_repl_config.repl_type"],
+        response: &["table_repl_config.repl_type"],
+        importable: true,
+        value: Some(|s| text(s.repl_type.as_str())),
+        unwritten: |_, d| text(d.repl_type.unwrap_or_default().as_str()),
+    },
+    TaskField {
+        key: "repl_scope",
+        shape: Shape::Choice(ReplScope::ALLOWED),
+        required: false,
+        inheritable: true,
+        applied: Applied::Modify,
+        request: &["table_repl_config.repl_scope"],
+        response: &["table_repl_config.repl_scope"],
+        importable: true,
+        value: Some(|s| text(s.repl_scope.as_str())),
+        unwritten: |s, d| {
+            let inferred = if s.tables.is_empty() {
+                ReplScope::All
+            } else {
+                ReplScope::Part
+            };
+            text(d.repl_scope.unwrap_or(inferred).as_str())
+        },
+    },
+    TaskField {
+        key: "tables",
+        shape: Shape::List,
+        required: false,
+        inheritable: false,
+        applied: Applied::Modify,
+        request: &["table_repl_config.tables"],
+        response: &["table_repl_config.tables"],
+        importable: true,
+        value: Some(|s| Value::from(s.tables.clone())),
+        unwritten: |_, _| Value::Array(Vec::new()),
+    },
+    TaskField {
+        key: "db_configs",
+        shape: Shape::Map,
+        required: false,
+        inheritable: true,
+        applied: Applied::Modify,
+        request: &["db_configs"],
+        response: &["database_info.db_config_check_results"],
+        importable: true,
+        value: Some(|s| string_map(&s.db_configs)),
+        unwritten: |_, d| string_map(&d.db_configs),
+    },
+    TaskField {
+        key: "table_configs",
+        shape: Shape::Map,
+        required: false,
+        inheritable: false,
+        applied: Applied::Modify,
+        request: &["tables_configs"],
+        response: &["table_infos"],
+        importable: true,
+        value: Some(|s| string_map(&s.table_configs)),
+        unwritten: |_, _| Value::Object(Default::default()),
+    },
+    TaskField {
+        key: "paused",
+        shape: Shape::Bool,
+        required: false,
+        inheritable: true,
+        applied: Applied::PauseResume,
+        request: &[],
+        response: &[],
+        importable: true,
+        value: Some(|s| Value::from(s.paused)),
+        unwritten: |_, d| Value::from(d.paused.unwrap_or(false)),
+    },
+    TaskField {
+        key: "prevent_destroy",
+        shape: Shape::Bool,
+        required: false,
+        inheritable: true,
+        applied: Applied::NotSent,
+        request: &[],
+        response: &[],
+        importable: false,
+        value: None,
+        unwritten: |_, _| Value::from(false),
+    },
+];
+
+/// The entry of `key`, if it is a task key.
+pub fn field(key: &str) -> Option<&'static TaskField> {
+    TASK_FIELDS.iter().find(|f| f.key == key)
+}
+
+/// The keys of the fields `filter` selects, in registry order.
+pub fn keys(filter: impl Fn(&TaskField) -> bool) -> Vec<&'static str> {
+    TASK_FIELDS
+        .iter()
+        .filter(|f| filter(f))
+        .map(|f| f.key)
+        .collect()
+}
+
+/// The fields that are part of a [`TaskSpec`] (plan attributes), in display order.
+pub fn spec_fields() -> impl Iterator<Item = &'static TaskField> {
+    TASK_FIELDS.iter().filter(|f| f.value.is_some())
+}
+
+/// The rows of docs/configuration.md's "Which changes replace a task" table.
+pub fn replacement_table() -> String {
+    let mut out = String::from("| key | how a change is applied |\n|---|---|\n");
+    for field in TASK_FIELDS {
+        out.push_str(&format!(
+            "| `{}` | {} |\n",
+            field.key,
+            field.applied.describe()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
