@@ -108,6 +108,9 @@ impl ServiceFailure {
 /// Codes meaning the task does not exist (E5/E4 reads, E11 delete).
 const NOT_FOUND_CODES: &[&str] = &["DBS.270022", "DBS.05000091"];
 
+/// The answer to a start (E3) of a task that is already started.
+const ALREADY_STARTED_CODE: &str = "DBS.280302";
+
 /// Codes the cloud answers (HTTP 409) while another job of the task runs
 /// (API reference §9: "instance busy / another operation in progress").
 const BUSY_CODES: &[&str] = &[
@@ -144,6 +147,12 @@ impl ApiError {
     /// The task named in the request does not exist.
     pub fn is_not_found(&self) -> bool {
         self.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
+    }
+
+    /// E3 refused to start a task that is already started (the emulator's
+    /// code; the API reference documents none for it).
+    pub fn is_already_started(&self) -> bool {
+        self.code() == Some(ALREADY_STARTED_CODE)
     }
 
     /// Another job of the task is running (HTTP 409 "instance busy"): the

@@ -221,12 +221,19 @@ async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         task_name: spec.name.clone(),
     };
     // A start that the cloud took although its answer was lost shows as a
-    // stage past Wait.
+    // stage past Wait, or, while the task is still in Wait, by the cloud
+    // refusing the next start as one of a started task.
     let started = |row: &ReplicationInfo| Stage::parse(&row.stage) != Some(Stage::Wait);
-    lookup_then_retry(ctx, spec, started, || {
+    let sent = lookup_then_retry(ctx, spec, started, || {
         ctx.client.start(&spec.instance_id, &req)
     })
-    .await?;
+    .await;
+    match sent {
+        Err(ApplyError::Api(e)) if e.is_already_started() => {}
+        other => {
+            other?;
+        }
+    }
     wait_stage(ctx, spec, "replicating", Stage::is_running).await
 }
 
