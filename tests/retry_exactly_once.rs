@@ -60,7 +60,13 @@ fn failure(status: u16, code: &str) -> Response {
     (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
 }
 
-async fn forward(proxy: &Proxy, method: Method, uri: &Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn forward(
+    proxy: &Proxy,
+    method: Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let url = format!("{}{}", proxy.upstream, uri.path_and_query().unwrap());
     let mut request = proxy.http.request(method, url).body(body);
     for (name, value) in &headers {
@@ -153,7 +159,13 @@ impl Setup {
     }
 
     fn sent(&self, call: Call) -> u32 {
-        self.proxy.sent.lock().unwrap().get(&call).copied().unwrap_or(0)
+        self.proxy
+            .sent
+            .lock()
+            .unwrap()
+            .get(&call)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn starts(&self) -> u64 {
@@ -226,7 +238,11 @@ fn a_start_whose_answer_was_lost_is_not_sent_again() {
     // A started task stays in stage Wait for a moment, where the lookup
     // cannot tell it from one never started: then the start is sent again
     // and the cloud refuses it as one of a started task, which counts as done.
-    assert!((1..=2).contains(&s.sent(Call::Start)), "{}", s.sent(Call::Start));
+    assert!(
+        (1..=2).contains(&s.sent(Call::Start)),
+        "{}",
+        s.sent(Call::Start)
+    );
     assert_eq!(s.starts(), 1, "started once");
     s.project.run_ok(&["plan", "--detailed-exitcode"], 0);
 }

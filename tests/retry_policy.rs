@@ -76,7 +76,12 @@ async fn handle(
         "iam" => {
             let expires = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
             let body = axum::Json(json!({"token": {"expires_at": expires}}));
-            (StatusCode::CREATED, [("X-Subject-Token", "iam-token")], body).into_response()
+            (
+                StatusCode::CREATED,
+                [("X-Subject-Token", "iam-token")],
+                body,
+            )
+                .into_response()
         }
         "job" => axum::Json(json!({"job": {"id": "j1", "status": "Completed"}})).into_response(),
         "list" => axum::Json(json!({"total_count": 1, "replications": [
@@ -161,7 +166,10 @@ async fn a_job_poll_that_is_refused_fails_at_once() {
     let c = client(&base, token(), 0);
     fx.fail("job", &[REFUSED]);
     let err = c.wait_job("j1", DEADLINE).await.unwrap_err();
-    assert_eq!((err.kind, err.code()), (ApiErrorKind::Api, Some("DBS.200022")));
+    assert_eq!(
+        (err.kind, err.code()),
+        (ApiErrorKind::Api, Some("DBS.200022"))
+    );
     assert_eq!(fx.hits("job"), 1);
 }
 
@@ -214,7 +222,10 @@ async fn iam_failing_past_the_retries_reports_the_service_not_the_credentials() 
     let c = client(&base, password(&base), 1);
     fx.fail("iam", &[SERVER_ERROR, SERVER_ERROR]);
     let err = c.start("i1", &start_request()).await.unwrap_err();
-    assert_eq!((err.kind, err.status, err.attempts), (ApiErrorKind::Api, Some(503), 2));
+    assert_eq!(
+        (err.kind, err.status, err.attempts),
+        (ApiErrorKind::Api, Some(503), 2)
+    );
     assert_eq!(
         err.service_failure(),
         Some(htapsync::api::ServiceFailure::Server)

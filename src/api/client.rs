@@ -46,7 +46,8 @@ pub struct ClientConfig {
     pub language: String,
     /// Timeout of each attempt, connection to last body byte.
     pub request_timeout: Duration,
-    /// Retries after the first attempt.
+    /// Retries after the first attempt; also bounds how often apply sends a
+    /// registration or start again after looking it up ([`RetryPolicy`]).
     pub max_retries: u32,
     /// First backoff delay.
     pub retry_base: Duration,
@@ -207,7 +208,9 @@ impl Client {
                         failed
                     })
                 },
-                |failed| Failure::of(&failed.error).is_some_and(|f| should_retry(idempotency(failed), f)),
+                |failed| {
+                    Failure::of(&failed.error).is_some_and(|f| should_retry(idempotency(failed), f))
+                },
                 |failed, wait| {
                     tracing::debug!(operation = call.operation, attempt = failed.error.attempts,
                         wait_ms = wait.as_millis() as u64, error = %failed.error, "retrying");

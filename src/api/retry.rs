@@ -252,7 +252,11 @@ mod tests {
             (403, Some("APIGW.0308")),
         ] {
             let e = answered(status, code);
-            assert_eq!(e.transience(), Transience::NotDelivered, "{status} {code:?}");
+            assert_eq!(
+                e.transience(),
+                Transience::NotDelivered,
+                "{status} {code:?}"
+            );
             assert!(e.is_transient());
         }
         for (status, code) in [
@@ -293,7 +297,10 @@ mod tests {
         ];
         for f in failures {
             let t = transience(f);
-            assert_eq!(should_retry(Idempotency::Safe, f), t != Transience::Permanent);
+            assert_eq!(
+                should_retry(Idempotency::Safe, f),
+                t != Transience::Permanent
+            );
             assert_eq!(
                 should_retry(Idempotency::CreatesTask, f),
                 t == Transience::NotDelivered
@@ -334,7 +341,10 @@ mod tests {
             calls.set(calls.get() + 1);
             async { Err::<(), _>(answered(400, Some("DBS.200022"))) }
         };
-        quick(4).run(refused, transient, |_, _| {}).await.unwrap_err();
+        quick(4)
+            .run(refused, transient, |_, _| {})
+            .await
+            .unwrap_err();
         assert_eq!(calls.get(), 1);
     }
 
@@ -347,7 +357,11 @@ mod tests {
             Err::<(), _>(e)
         };
         quick(2)
-            .run(throttled, |e: &ApiError| e.is_transient(), |_, wait| waits.push(wait))
+            .run(
+                throttled,
+                |e: &ApiError| e.is_transient(),
+                |_, wait| waits.push(wait),
+            )
             .await
             .unwrap_err();
         assert_eq!(waits, [Duration::from_millis(5); 2]);

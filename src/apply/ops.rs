@@ -4,8 +4,8 @@
 
 use super::{ApplyError, Event, Recorder, Recovery};
 use crate::api::retry::Transience;
-use crate::api::{ApiError, Client, Poll};
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
+use crate::api::{ApiError, Client, Poll};
 use crate::check::task_request;
 use crate::model::TaskSpec;
 use crate::plan::{Action, Change};

@@ -6,11 +6,11 @@
 //! wire format has no room for it, but E8 errors and logs use it.
 
 use super::cloud::Database;
+use super::db_params::DocumentedParam;
 use super::table_config::parse_table_config;
 use crate::api::wire::{
     DbConfig, DbConfigCheckResult, TableConfigCheckResult, TableReplConfig, TablesConfig,
 };
-use super::db_params::DocumentedParam;
 use crate::model::{ReplScope, ReplType};
 use std::collections::BTreeSet;
 
