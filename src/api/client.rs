@@ -195,9 +195,12 @@ impl Client {
     /// retried like a safe call, whatever it would have done.
     pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<T, ApiError> {
         let call = &call;
-        let idempotency = |failed: &FailedAttempt| match failed.sent {
-            true => call.idempotency,
-            false => Idempotency::Safe,
+        let idempotency = |failed: &FailedAttempt| {
+            if failed.sent {
+                call.idempotency
+            } else {
+                Idempotency::Safe
+            }
         };
         self.inner
             .retry

@@ -9,7 +9,7 @@
 //! errors, timeouts, broken connections, 5xx, 429 and the gateway's throttling
 //! code (`APIGW.0308`, also with HTTP 400); certificate errors, oversized
 //! responses and every other 4xx are not. Loops run through `backon` with
-//! exponential backoff and jitter ([`RetryPolicy::run`]), honouring
+//! exponential backoff and jitter (`RetryPolicy::run`), honouring
 //! `Retry-After`. Calls that may create a task are retried only when the
 //! request provably did not reach the backend, see [`should_retry`].
 
