@@ -46,7 +46,8 @@ pub struct ClientConfig {
     pub language: String,
     /// Timeout of each attempt, connection to last body byte.
     pub request_timeout: Duration,
-    /// Retries after the first attempt.
+    /// Retries after the first attempt; also bounds how often apply sends a
+    /// registration or start again after looking it up ([`RetryPolicy`]).
     pub max_retries: u32,
     /// First backoff delay.
     pub retry_base: Duration,
@@ -190,33 +191,49 @@ impl Client {
     }
 
     /// Sends `call`, retrying per [`should_retry`], and decodes the 2xx body.
+    /// A request that was never sent (its IAM token could not be fetched) is
+    /// retried like a safe call, whatever it would have done.
     pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<T, ApiError> {
-        let policy = self.inner.retry;
-        let mut delays = policy.delays();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (mut error, retry_after) = match self.attempt(&call, attempt).await {
-                Ok(value) => return Ok(value),
-                Err(failed) => failed,
-            };
-            error.attempts = attempt;
-            let retryable = failure_of(&error).is_some_and(|f| should_retry(call.idempotency, f));
-            let Some(backoff) = delays.next().filter(|_| retryable) else {
-                return Err(error);
-            };
-            let wait = policy.delay(backoff, retry_after);
-            tracing::debug!(operation = call.operation, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
-            tokio::time::sleep(wait).await;
-        }
+        let call = &call;
+        let idempotency = |failed: &FailedAttempt| {
+            if failed.sent {
+                call.idempotency
+            } else {
+                Idempotency::Safe
+            }
+        };
+        self.inner
+            .retry
+            .run(
+                |attempt| async move {
+                    self.attempt(call, attempt).await.map_err(|mut failed| {
+                        failed.error.attempts = attempt;
+                        failed
+                    })
+                },
+                |failed| {
+                    Failure::of(&failed.error).is_some_and(|f| should_retry(idempotency(failed), f))
+                },
+                |failed, wait| {
+                    tracing::debug!(operation = call.operation, attempt = failed.error.attempts,
+                        wait_ms = wait.as_millis() as u64, error = %failed.error, "retrying");
+                },
+            )
+            .await
+            .map_err(|failed| failed.error)
     }
 
-    /// One attempt. On failure also returns the server's `Retry-After`, if any.
+    /// The backoff settings every retry loop of this client's calls uses.
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
+    }
+
+    /// One attempt.
     async fn attempt<T: DeserializeOwned>(
         &self,
         call: &Call,
         attempt: u32,
-    ) -> Result<T, (ApiError, Option<Duration>)> {
+    ) -> Result<T, FailedAttempt> {
         let inner = &self.inner;
         let op = call.operation;
         let mut segments = vec!["v3".to_string(), inner.project_id.clone()];
@@ -243,7 +260,7 @@ impl Client {
         let secret_headers = self
             .auth_headers(call, &path, &mut headers)
             .await
-            .map_err(|e| (e, None))?;
+            .map_err(FailedAttempt::unsent)?;
 
         let mut request = inner
             .http
@@ -251,14 +268,15 @@ impl Client {
             .timeout(inner.request_timeout);
         for (name, value) in &headers {
             request = request.header(
-                header_name(op, name)?,
-                header_value(op, name, value, false)?,
+                header_name(op, name).map_err(FailedAttempt::unsent)?,
+                header_value(op, name, value, false).map_err(FailedAttempt::unsent)?,
             );
         }
         for (name, value) in &secret_headers {
             request = request.header(
-                header_name(op, name)?,
-                header_value(op, name, value.expose_secret(), true)?,
+                header_name(op, name).map_err(FailedAttempt::unsent)?,
+                header_value(op, name, value.expose_secret(), true)
+                    .map_err(FailedAttempt::unsent)?,
             );
         }
         if let Some((body, _)) = &call.body {
@@ -268,7 +286,7 @@ impl Client {
         let response = request
             .send()
             .await
-            .map_err(|e| (transport_error(op, &e), None))?;
+            .map_err(|e| FailedAttempt::sent(transport_error(op, &e)))?;
         let status = response.status();
         let request_id = response_header(&response, "x-request-id");
         let retry_after = response_header(&response, "retry-after")
@@ -278,7 +296,7 @@ impl Client {
             .map_err(|mut err| {
                 err.status = Some(status.as_u16());
                 err.request_id = request_id.clone();
-                (err, None)
+                FailedAttempt::sent(err)
             })?;
         tracing::debug!(operation = op, method = %call.method, path = %path, status = status.as_u16(),
             request_id = request_id.as_deref().unwrap_or("-"), attempt, "api request");
@@ -288,17 +306,16 @@ impl Client {
                 let mut err = ApiError::new(ApiErrorKind::Decode, op).with_detail(e.to_string());
                 err.status = Some(status.as_u16());
                 err.request_id = request_id;
-                (err, None)
+                FailedAttempt::sent(err)
             });
         }
         if status.as_u16() == 401 {
             // A cached IAM token the server no longer accepts must not be reused.
             inner.tokens.forget().await;
         }
-        Err((
-            error_from_response(op, status, request_id, &body),
-            retry_after,
-        ))
+        let mut error = error_from_response(op, status, request_id, &body);
+        error.retry_after = retry_after;
+        Err(FailedAttempt::sent(error))
     }
 
     /// Adds `X-Sdk-Date` to `headers` (AK/SK) and returns the secret headers:
@@ -359,13 +376,31 @@ impl Client {
     }
 }
 
-fn header_name(op: &'static str, name: &str) -> Result<HeaderName, (ApiError, Option<Duration>)> {
+/// A failed attempt, and whether its request left this process.
+struct FailedAttempt {
+    error: ApiError,
+    sent: bool,
+}
+
+impl FailedAttempt {
+    fn sent(error: ApiError) -> FailedAttempt {
+        FailedAttempt { error, sent: true }
+    }
+
+    fn unsent(error: ApiError) -> FailedAttempt {
+        FailedAttempt { error, sent: false }
+    }
+}
+
+impl std::borrow::Borrow<ApiError> for FailedAttempt {
+    fn borrow(&self) -> &ApiError {
+        &self.error
+    }
+}
+
+fn header_name(op: &'static str, name: &str) -> Result<HeaderName, ApiError> {
     HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-        (
-            ApiError::new(ApiErrorKind::Setup, op)
-                .with_detail(format!("invalid header name {name}")),
-            None,
-        )
+        ApiError::new(ApiErrorKind::Setup, op).with_detail(format!("invalid header name {name}"))
     })
 }
 
@@ -376,13 +411,10 @@ fn header_value(
     name: &str,
     value: &str,
     secret: bool,
-) -> Result<HeaderValue, (ApiError, Option<Duration>)> {
+) -> Result<HeaderValue, ApiError> {
     let mut v = HeaderValue::from_str(value).map_err(|_| {
         let detail = format!("the value of header {name} contains characters HTTP does not allow");
-        (
-            ApiError::new(ApiErrorKind::Setup, op).with_detail(detail),
-            None,
-        )
+        ApiError::new(ApiErrorKind::Setup, op).with_detail(detail)
     })?;
     v.set_sensitive(secret);
     Ok(v)
@@ -468,20 +500,6 @@ fn response_header(response: &reqwest::Response, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-/// How an error maps onto the retry decision; `None` for failures never retried.
-pub(crate) fn failure_of(error: &ApiError) -> Option<Failure<'_>> {
-    match error.kind {
-        ApiErrorKind::Connect => Some(Failure::Connect),
-        ApiErrorKind::Timeout => Some(Failure::Timeout),
-        ApiErrorKind::Transport => Some(Failure::Transport),
-        ApiErrorKind::Api => error.status.map(|status| Failure::Status {
-            status,
-            code: error.code(),
-        }),
-        _ => None,
-    }
 }
 
 /// The error and its causes, joined, e.g. `error sending request: connection refused`.

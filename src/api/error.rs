@@ -3,6 +3,9 @@
 //! attempts, displayed as a single line a user can act on or quote to support.
 
 use std::fmt;
+use std::time::Duration;
+
+use super::retry::{Failure, Transience, transience};
 
 /// What kind of failure an [`ApiError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub struct ApiError {
     pub attempts: u32,
     /// Lower-level cause for non-HTTP failures, without secrets.
     pub detail: Option<String>,
+    /// How long the server asked to wait before a repeat (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 /// Why a call was not answered on its merits: the service, or access to it,
@@ -103,6 +108,20 @@ impl ServiceFailure {
 /// Codes meaning the task does not exist (E5/E4 reads, E11 delete).
 const NOT_FOUND_CODES: &[&str] = &["DBS.270022", "DBS.05000091"];
 
+/// The answer to a start (E3) of a task that is already started.
+const ALREADY_STARTED_CODE: &str = "DBS.280302";
+
+/// Codes the cloud answers (HTTP 409) while another job of the task runs
+/// (API reference §9: "instance busy / another operation in progress").
+const BUSY_CODES: &[&str] = &[
+    "DBS.200019",
+    "DBS.201014",
+    "DBS.201015",
+    "DBS.200047",
+    "DBS.05000084",
+    "DBS.212033",
+];
+
 impl ApiError {
     /// An error of `kind` for `operation`, with nothing else known yet.
     pub fn new(kind: ApiErrorKind, operation: &'static str) -> ApiError {
@@ -115,6 +134,7 @@ impl ApiError {
             operation,
             attempts: 0,
             detail: None,
+            retry_after: None,
         }
     }
 
@@ -129,14 +149,28 @@ impl ApiError {
         self.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
     }
 
+    /// E3 refused to start a task that is already started (the emulator's
+    /// code; the API reference documents none for it).
+    pub fn is_already_started(&self) -> bool {
+        self.code() == Some(ALREADY_STARTED_CODE)
+    }
+
+    /// Another job of the task is running (HTTP 409 "instance busy"): the
+    /// call can be sent again once it ends.
+    pub fn is_busy(&self) -> bool {
+        self.code().is_some_and(|c| BUSY_CODES.contains(&c))
+    }
+
+    /// Whether the failure may go away and what the request may have done,
+    /// as the one retry policy ([`super::retry::transience`]) decides.
+    pub fn transience(&self) -> Transience {
+        Failure::of(self).map_or(Transience::Permanent, transience)
+    }
+
     /// A failure that says nothing about the request itself (server error,
     /// throttling, timeout, lost connection): asking again later may succeed.
     pub fn is_transient(&self) -> bool {
-        match self.kind {
-            ApiErrorKind::Api => self.status.is_some_and(|s| s >= 500 || s == 429),
-            ApiErrorKind::Timeout | ApiErrorKind::Connect | ApiErrorKind::Transport => true,
-            _ => false,
-        }
+        self.transience() != Transience::Permanent
     }
 
     /// Whether the call failed for a reason unrelated to what it asked (see

@@ -160,8 +160,14 @@ impl TokenCache {
         let bytes = read_body(response, inner.max_response_bytes, op).await?;
         if !status.is_success() {
             let mut err = error_from_response(op, status, None, &bytes);
-            err.kind = ApiErrorKind::Auth;
-            err.detail = Some("IAM refused the password credentials".into());
+            // A transient answer (5xx, throttling) is retried like any call
+            // (see `Client::execute`); any other is a refusal of the credentials.
+            if err.is_transient() {
+                err.detail = Some("IAM could not issue a token".into());
+            } else {
+                err.kind = ApiErrorKind::Auth;
+                err.detail = Some("IAM refused the password credentials".into());
+            }
             return Err(err);
         }
         let token = token.ok_or_else(|| {

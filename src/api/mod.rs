@@ -24,3 +24,4 @@ pub use auth::{AuthError, Credentials};
 pub use client::{Client, ClientConfig, validate_endpoint};
 pub use error::{ApiError, ApiErrorKind, ServiceFailure};
 pub use iam::derived_iam_endpoint;
+pub(crate) use wait::Poll;

@@ -1,14 +1,24 @@
-//! When a failed request is sent again, and after how long.
+//! The one retry policy: which failures are transient, which of them may be
+//! sent again for which kind of call, and after how long.
 //!
-//! Transient failures (connection errors, timeouts, 5xx, 429 and the gateway's
-//! throttling codes) are retried with exponential backoff and jitter (`backon`),
-//! honouring `Retry-After`; other 4xx never are. Calls that may create a task
-//! are retried only when the request provably did not reach the backend, see
-//! [`should_retry`].
+//! Every retry decision of the crate comes from [`transience`]: the client's
+//! request loop ([`should_retry`]), the lookup-then-retry of calls that may
+//! create a task (`apply::ops`), the polls of `wait.rs` (a transient failure
+//! is a poll without news) and the IAM token fetch (a transient IAM answer is
+//! retried like any call, a refusal never). Transient failures are connection
+//! errors, timeouts, broken connections, 5xx, 429 and the gateway's throttling
+//! code (`APIGW.0308`, also with HTTP 400); certificate errors, oversized
+//! responses and every other 4xx are not. Loops run through `backon` with
+//! exponential backoff and jitter (`RetryPolicy::run`), honouring
+//! `Retry-After`. Calls that may create a task are retried only when the
+//! request provably did not reach the backend, see [`should_retry`].
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+
+use super::error::{ApiError, ApiErrorKind};
 
 /// Error codes of the API gateway's rate limiter (normally with HTTP 429).
 const THROTTLE_CODES: &[&str] = &["APIGW.0308", "APIG.0308"];
@@ -41,28 +51,76 @@ pub enum Failure<'a> {
     },
 }
 
+impl Failure<'_> {
+    /// How `error` failed, or `None` for failures that are no answer about
+    /// the service's health (certificate, response too large, undecodable
+    /// body, refused credentials, setup): those never change on a repeat.
+    pub fn of(error: &ApiError) -> Option<Failure<'_>> {
+        match error.kind {
+            ApiErrorKind::Connect => Some(Failure::Connect),
+            ApiErrorKind::Timeout => Some(Failure::Timeout),
+            ApiErrorKind::Transport => Some(Failure::Transport),
+            ApiErrorKind::Api => error.status.map(|status| Failure::Status {
+                status,
+                code: error.code(),
+            }),
+            ApiErrorKind::Decode
+            | ApiErrorKind::Auth
+            | ApiErrorKind::Deadline
+            | ApiErrorKind::JobFailed
+            | ApiErrorKind::InvalidEndpoint
+            | ApiErrorKind::Setup
+            | ApiErrorKind::Certificate
+            | ApiErrorKind::ResponseTooLarge => None,
+        }
+    }
+}
+
+/// Whether a failure may go away on its own, and what the failed request may
+/// have done: the one predicate every retry and poll of the crate uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transience {
+    /// The answer is about the request itself, or will not change (4xx other
+    /// than throttling, certificate, response too large, …): never repeated.
+    Permanent,
+    /// Transient, and the request provably did not reach the backend: no byte
+    /// was sent (connect error), or the gateway's rate limiter rejected it
+    /// before forwarding it (429 / `APIGW.0308`).
+    NotDelivered,
+    /// Transient, but the backend may have acted on the request: a timeout, a
+    /// connection broken after sending, or a 5xx.
+    MaybeDelivered,
+}
+
 /// Whether the gateway rejected the request for rate limiting.
 pub fn is_throttled(status: u16, code: Option<&str>) -> bool {
     status == 429 || code.is_some_and(|c| THROTTLE_CODES.contains(&c))
 }
 
+/// Classifies a failed attempt (see [`Transience`]).
+pub fn transience(failure: Failure<'_>) -> Transience {
+    match failure {
+        Failure::Connect => Transience::NotDelivered,
+        Failure::Timeout | Failure::Transport => Transience::MaybeDelivered,
+        Failure::Status { status, code } if is_throttled(status, code) => Transience::NotDelivered,
+        Failure::Status { status, .. } if status >= 500 => Transience::MaybeDelivered,
+        Failure::Status { .. } => Transience::Permanent,
+    }
+}
+
 /// Decides whether an attempt that failed this way is worth repeating.
+///
+/// A call that may create a task is repeated only when the first attempt
+/// cannot have reached the backend. After a timeout, a broken connection or a
+/// 5xx the backend may already have registered or started the task, so a
+/// second attempt could create a duplicate; the error goes to the caller,
+/// which looks the task up before sending again (`apply::ops`).
 pub fn should_retry(idempotency: Idempotency, failure: Failure<'_>) -> bool {
-    match (idempotency, failure) {
-        (Idempotency::Safe, Failure::Connect | Failure::Timeout | Failure::Transport) => true,
-        (Idempotency::Safe, Failure::Status { status, code }) => {
-            status >= 500 || is_throttled(status, code)
-        }
-        // A call that may create a task is repeated only when the first attempt
-        // cannot have reached the backend: a connect error means no byte of the
-        // request was sent, and a throttling answer (429 / APIGW.0308) comes from
-        // the API gateway, which rejects the request before forwarding it. After a
-        // timeout, a broken connection or a 5xx the backend may already have
-        // registered or started the task, so a second attempt could create a
-        // duplicate; the error goes to the caller, which can list tasks to find out.
-        (Idempotency::CreatesTask, Failure::Connect) => true,
-        (Idempotency::CreatesTask, Failure::Status { status, code }) => is_throttled(status, code),
-        (Idempotency::CreatesTask, Failure::Timeout | Failure::Transport) => false,
+    match (idempotency, transience(failure)) {
+        (_, Transience::Permanent) => false,
+        (Idempotency::Safe, _) => true,
+        (Idempotency::CreatesTask, Transience::NotDelivered) => true,
+        (Idempotency::CreatesTask, Transience::MaybeDelivered) => false,
     }
 }
 
@@ -76,7 +134,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Backoff settings of a client.
+/// Backoff settings of a client, shared by every retry loop that uses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
@@ -91,7 +149,7 @@ impl RetryPolicy {
     /// The delays between attempts: exponential from `base` with jitter, never
     /// above `cap` (backon's jitter may add up to one more delay, so cap after it),
     /// `max_retries` of them.
-    pub fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
+    pub fn delays(&self) -> impl Iterator<Item = Duration> + Send + Sync + Unpin + use<> {
         let cap = self.cap;
         ExponentialBuilder::default()
             .with_min_delay(self.base)
@@ -110,11 +168,204 @@ impl RetryPolicy {
             None => backoff,
         }
     }
+
+    /// Runs `attempt` (given its number, from 1) through `backon` until it
+    /// succeeds, `retry` refuses its error, or the delays are spent; waits
+    /// [`RetryPolicy::delay`] in between, after calling `notify`.
+    pub(crate) async fn run<T, E, Fut>(
+        &self,
+        mut attempt: impl FnMut(u32) -> Fut,
+        retry: impl FnMut(&E) -> bool,
+        mut notify: impl FnMut(&E, Duration),
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: std::borrow::Borrow<ApiError>,
+    {
+        let mut number = 0;
+        let next = || {
+            number += 1;
+            attempt(number)
+        };
+        next.retry(self.delays())
+            .when(retry)
+            .adjust(|e: &E, backoff| backoff.map(|b| self.delay(b, e.borrow().retry_after)))
+            .notify(|e: &E, wait| notify(e, wait))
+            .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answered(status: u16, code: Option<&str>) -> ApiError {
+        let mut e = ApiError::new(ApiErrorKind::Api, "op");
+        e.status = Some(status);
+        e.error_code = code.map(str::to_string);
+        e
+    }
+
+    #[test]
+    fn every_error_kind_has_one_transience() {
+        use ApiErrorKind::*;
+        let of = |kind| ApiError::new(kind, "op").transience();
+        assert_eq!(of(Connect), Transience::NotDelivered);
+        assert_eq!(of(Timeout), Transience::MaybeDelivered);
+        assert_eq!(of(Transport), Transience::MaybeDelivered);
+        for kind in [
+            Decode,
+            Auth,
+            Deadline,
+            JobFailed,
+            InvalidEndpoint,
+            Setup,
+            Certificate,
+            ResponseTooLarge,
+        ] {
+            assert_eq!(of(kind), Transience::Permanent, "{kind:?}");
+            assert!(!ApiError::new(kind, "op").is_transient(), "{kind:?}");
+        }
+        // A status does not make them transient: a certificate stays
+        // untrusted and an oversized 503 body stays oversized.
+        for kind in [Certificate, ResponseTooLarge, Auth, Decode] {
+            let mut e = answered(503, Some("APIGW.0308"));
+            e.kind = kind;
+            assert_eq!(e.transience(), Transience::Permanent, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn answers_are_transient_by_status_and_throttling_code() {
+        for status in [500, 501, 502, 503, 504, 599] {
+            for code in [None, Some("DBS.200001")] {
+                let e = answered(status, code);
+                assert_eq!(e.transience(), Transience::MaybeDelivered, "{status}");
+                assert!(e.is_transient());
+            }
+        }
+        for (status, code) in [
+            (429, None),
+            (429, Some("APIGW.0308")),
+            (400, Some("APIGW.0308")),
+            (400, Some("APIG.0308")),
+            (403, Some("APIGW.0308")),
+        ] {
+            let e = answered(status, code);
+            assert_eq!(
+                e.transience(),
+                Transience::NotDelivered,
+                "{status} {code:?}"
+            );
+            assert!(e.is_transient());
+        }
+        for (status, code) in [
+            (400, Some("DBS.200022")),
+            (400, None),
+            (401, Some("APIGW.0301")),
+            (403, Some("APIGW.0302")),
+            (404, None),
+            (409, Some("DBS.200019")),
+            (413, Some("APIGW.0201")),
+            (422, None),
+            (302, None),
+        ] {
+            let e = answered(status, code);
+            assert_eq!(e.transience(), Transience::Permanent, "{status} {code:?}");
+            assert!(!e.is_transient());
+        }
+    }
+
+    #[test]
+    fn task_creating_calls_repeat_only_what_was_not_delivered() {
+        let failures = [
+            Failure::Connect,
+            Failure::Timeout,
+            Failure::Transport,
+            Failure::Status {
+                status: 503,
+                code: None,
+            },
+            Failure::Status {
+                status: 400,
+                code: Some("APIGW.0308"),
+            },
+            Failure::Status {
+                status: 400,
+                code: Some("DBS.200022"),
+            },
+        ];
+        for f in failures {
+            let t = transience(f);
+            assert_eq!(
+                should_retry(Idempotency::Safe, f),
+                t != Transience::Permanent
+            );
+            assert_eq!(
+                should_retry(Idempotency::CreatesTask, f),
+                t == Transience::NotDelivered
+            );
+        }
+    }
+
+    fn quick(max_retries: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_retries,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn run_repeats_while_allowed_and_stops_at_the_limit() {
+        let calls = std::cell::Cell::new(0);
+        let flaky = |attempt: u32| {
+            calls.set(calls.get() + 1);
+            async move {
+                if attempt < 3 {
+                    Err(answered(503, None))
+                } else {
+                    Ok(attempt)
+                }
+            }
+        };
+        let transient = |e: &ApiError| e.is_transient();
+        assert_eq!(quick(4).run(flaky, transient, |_, _| {}).await.unwrap(), 3);
+        assert_eq!(calls.replace(0), 3);
+
+        let err = quick(1).run(flaky, transient, |_, _| {}).await.unwrap_err();
+        assert_eq!(err.status, Some(503));
+        assert_eq!(calls.replace(0), 2, "the first attempt and one retry");
+
+        let refused = |_: u32| {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(answered(400, Some("DBS.200022"))) }
+        };
+        quick(4)
+            .run(refused, transient, |_, _| {})
+            .await
+            .unwrap_err();
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn run_waits_what_retry_after_asks_up_to_the_cap() {
+        let mut waits = Vec::new();
+        let throttled = |_: u32| async {
+            let mut e = answered(429, Some("APIGW.0308"));
+            e.retry_after = Some(Duration::from_secs(60));
+            Err::<(), _>(e)
+        };
+        quick(2)
+            .run(
+                throttled,
+                |e: &ApiError| e.is_transient(),
+                |_, wait| waits.push(wait),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(waits, [Duration::from_millis(5); 2]);
+    }
 
     #[test]
     fn delays_are_bounded_in_number_and_size() {

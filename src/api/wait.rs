@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use tokio::time::Instant;
 
 use super::client::Client;
@@ -25,28 +26,35 @@ const FIRST_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest poll interval.
 const MAX_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The growing interval between polls, never sleeping past the deadline.
-struct Poll {
-    interval: Duration,
+/// The cadence of a wait for a stage, a job or another operation: a growing
+/// interval (`backon`, without jitter) that never sleeps past the deadline.
+/// Unlike a retry, a poll repeats a call that succeeded; the deadline, not a
+/// count, bounds it. A poll that fails transiently ([`ApiError::is_transient`])
+/// is a poll without news.
+pub(crate) struct Poll {
+    intervals: ExponentialBackoff,
     deadline: Instant,
 }
 
 impl Poll {
-    fn new(deadline: Duration) -> Poll {
+    pub(crate) fn new(deadline: Duration) -> Poll {
         Poll {
-            interval: FIRST_INTERVAL,
+            intervals: ExponentialBuilder::default()
+                .with_min_delay(FIRST_INTERVAL)
+                .with_max_delay(MAX_INTERVAL)
+                .without_max_times()
+                .build(),
             deadline: Instant::now() + deadline,
         }
     }
 
     /// Sleeps until the next poll; `false` once the deadline has passed.
-    async fn next(&mut self) -> bool {
+    pub(crate) async fn next(&mut self) -> bool {
         let now = Instant::now();
-        if now >= self.deadline {
+        let Some(interval) = self.intervals.next().filter(|_| now < self.deadline) else {
             return false;
-        }
-        tokio::time::sleep(self.interval.min(self.deadline - now)).await;
-        self.interval = (self.interval * 2).min(MAX_INTERVAL);
+        };
+        tokio::time::sleep(interval.min(self.deadline - now)).await;
         true
     }
 }

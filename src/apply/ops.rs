@@ -3,9 +3,10 @@
 //! pause/resume → wait stage; delete → wait until gone.
 
 use super::{ApplyError, Event, Recorder, Recovery};
-use crate::api::Client;
+use crate::api::retry::Transience;
 use crate::api::task_map::task_request;
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
+use crate::api::{ApiError, Client, Poll};
 use crate::model::TaskSpec;
 use crate::plan::{Action, Change};
 use crate::refresh::paused_by_cloud;
@@ -220,23 +221,42 @@ async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         task_name: spec.name.clone(),
     };
     // A start that the cloud took although its answer was lost shows as a
-    // stage past Wait.
+    // stage past Wait, or, while the task is still in Wait, by the cloud
+    // refusing the next start as one of a started task.
     let started = |row: &ReplicationInfo| Stage::parse(&row.stage) != Some(Stage::Wait);
-    lookup_then_retry(ctx, spec, started, || {
+    let sent = lookup_then_retry(ctx, spec, started, || {
         ctx.client.start(&spec.instance_id, &req)
     })
-    .await?;
+    .await;
+    match sent {
+        Err(ApplyError::Api(e)) if e.is_already_started() => {}
+        other => {
+            other?;
+        }
+    }
     wait_stage(ctx, spec, "replicating", Stage::is_running).await
 }
 
-/// How many times a call that creates or starts a task is sent in all.
-const CREATING_ATTEMPTS: u32 = 4;
+/// A failed send of a call that may create or start a task.
+struct CreatingFailure {
+    error: ApiError,
+    /// A lookup after the failure showed that the call took no effect, so
+    /// sending it again cannot act twice.
+    took_no_effect: bool,
+}
 
-/// Sends a call that may create or start a task, which the client never
-/// retries by itself (a retry could act twice). After a server error or a
-/// timeout the task is looked up: if `done` holds for its row the call took
-/// effect and `Ok(None)` is returned; otherwise nothing happened and the call
-/// is sent again, a few times, with a growing pause.
+impl std::borrow::Borrow<ApiError> for CreatingFailure {
+    fn borrow(&self) -> &ApiError {
+        &self.error
+    }
+}
+
+/// Sends a call that may create or start a task, which the client does not
+/// retry once it may have reached the backend (a retry could act twice).
+/// After such a failure ([`Transience::MaybeDelivered`]: a 5xx, a timeout) the
+/// task is looked up: if `done` holds for its row the call took effect and
+/// `Ok(None)` is returned; otherwise nothing happened and the call is sent
+/// again, with the client's retry policy. Other failures are returned as they are.
 async fn lookup_then_retry<T, F, Fut>(
     ctx: &OpContext,
     spec: &TaskSpec,
@@ -245,28 +265,41 @@ async fn lookup_then_retry<T, F, Fut>(
 ) -> Result<Option<T>, ApplyError>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::api::ApiError>>,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
-    let mut pause = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        let err = match call().await {
+    let (call, done) = (&call, &done);
+    let send_once = move |_attempt| async move {
+        let error = match call().await {
             Ok(v) => return Ok(Some(v)),
             Err(e) => e,
         };
-        let uncertain = err.status.is_none_or(|s| s >= 500);
-        if !uncertain || attempt >= CREATING_ATTEMPTS {
-            return Err(err.into());
+        if error.transience() != Transience::MaybeDelivered {
+            return Err(CreatingFailure {
+                error,
+                took_no_effect: false,
+            });
         }
-        let row = ctx.client.find_task(&spec.instance_id, &spec.name).await?;
-        if row.as_ref().is_some_and(&done) {
-            return Ok(None);
+        match ctx.client.find_task(&spec.instance_id, &spec.name).await {
+            Ok(row) if row.as_ref().is_some_and(done) => Ok(None),
+            Ok(_) => Err(CreatingFailure {
+                error,
+                took_no_effect: true,
+            }),
+            Err(lookup) => Err(CreatingFailure {
+                error: lookup,
+                took_no_effect: false,
+            }),
         }
-        ctx.step(spec, format!("retrying after: {err}"));
-        tokio::time::sleep(pause).await;
-        pause *= 2;
-        attempt += 1;
-    }
+    };
+    ctx.client
+        .retry_policy()
+        .run(
+            send_once,
+            |failed| failed.took_no_effect,
+            |failed, _| ctx.step(spec, format!("retrying after: {}", failed.error)),
+        )
+        .await
+        .map_err(|failed| failed.error.into())
 }
 
 /// Makes the task paused (E9) or replicating (E10, or E3 for a task that was
@@ -381,23 +414,12 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
     ctx.record(after)
 }
 
-/// Codes the cloud answers (HTTP 409) while another job of the task runs
-/// (API reference §6: "instance busy / another operation in progress").
-const BUSY_CODES: &[&str] = &[
-    "DBS.200019",
-    "DBS.201014",
-    "DBS.201015",
-    "DBS.200047",
-    "DBS.05000084",
-    "DBS.212033",
-];
-
 /// Sends E11. While another job of the task is running — typically the delete
-/// of a run that died right after sending it — waits and sends again, until
-/// the call is accepted or the task is gone (not found counts as deleted).
+/// of a run that died right after sending it — polls (see [`Poll`]) and sends
+/// again, until the call is accepted or the task is gone (not found counts as
+/// deleted). Transient failures are retried by the client.
 async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
-    let give_up = tokio::time::Instant::now() + ctx.deadline;
-    let mut pause = Duration::from_millis(100);
+    let mut poll = Poll::new(ctx.deadline);
     loop {
         match ctx.client.delete(&spec.instance_id, &spec.name).await {
             Ok(_) => {
@@ -405,13 +427,11 @@ async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError>
                 return Ok(());
             }
             Err(e) if e.is_not_found() => return Ok(()),
-            Err(e)
-                if e.code().is_some_and(|c| BUSY_CODES.contains(&c))
-                    && tokio::time::Instant::now() + pause < give_up =>
-            {
+            Err(e) if e.is_busy() => {
                 ctx.step(spec, "another operation is in progress; waiting to delete");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
+                if !poll.next().await {
+                    return Err(e.into());
+                }
             }
             Err(e) => return Err(e.into()),
         }

@@ -6,10 +6,11 @@
 //! wire format has no room for it, but E8 errors and logs use it.
 
 use super::cloud::Database;
+use super::db_params::DocumentedParam;
 use crate::api::wire::{
     DbConfig, DbConfigCheckResult, TableConfigCheckResult, TableReplConfig, TablesConfig,
 };
-use crate::model::{DbParam, ReplScope, ReplType};
+use crate::model::{ReplScope, ReplType};
 use crate::table_config::parse_table_config;
 use std::collections::BTreeSet;
 
@@ -164,18 +165,17 @@ fn table_failure(db: &Database, scope: &Scope, table: &str, config: &str) -> Opt
     }
 }
 
-/// Judges each db_config against the documented parameter table (E7).
+/// Judges each db_config against the documented parameter table (E7), the
+/// emulator's own copy of it ([`DocumentedParam`]).
 pub fn check_db_configs(configs: &[DbConfig]) -> Vec<DbConfigVerdict> {
     configs
         .iter()
         .map(|c| {
-            let reason = match DbParam::lookup(&c.param_name) {
+            let reason = match DocumentedParam::lookup(&c.param_name) {
                 None => Some(format!("unknown parameter {}", c.param_name)),
                 Some(p) if !p.accepts(&c.value) => Some(format!(
                     "{} = {:?} is outside {}",
-                    c.param_name,
-                    c.value,
-                    p.value_range()
+                    c.param_name, c.value, p.value_range
                 )),
                 Some(_) => None,
             };

@@ -11,6 +11,7 @@
 mod auth;
 mod checks;
 mod cloud;
+mod db_params;
 mod error;
 mod gateway;
 mod handlers;

@@ -8,10 +8,10 @@ use crate::api::wire::{
 };
 use crate::emulator::Emulator;
 use crate::emulator::checks::{check_db_configs, check_tables};
+use crate::emulator::db_params::DOCUMENTED_PARAMS;
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, name};
 use crate::emulator::store::Task;
-use crate::model::{DB_PARAMS, DbParamKind};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -131,17 +131,13 @@ pub async fn db_parameters(
     Path((project_id, instance_id)): InstancePath,
 ) -> Result<Json<DbParametersResponse>, ApiError> {
     emu.htap(&project_id, &instance_id)?;
-    let db_parameters = DB_PARAMS
+    let db_parameters = DOCUMENTED_PARAMS
         .iter()
         .map(|p| DbParameter {
             param_name: p.name.to_string(),
-            data_type: match p.kind {
-                DbParamKind::Bool => "String",
-                DbParamKind::Integer { .. } => "Integer",
-            }
-            .to_string(),
-            default_value: p.default.to_string(),
-            value_range: p.value_range(),
+            data_type: p.data_type.to_string(),
+            default_value: p.default_value.to_string(),
+            value_range: p.value_range.to_string(),
             description: p.description.to_string(),
             is_modifiable: "true".to_string(),
         })
