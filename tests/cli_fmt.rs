@@ -2,8 +2,8 @@
 //! `fmt` rewrites keeping comments, `--diff` prints a unified diff, and a
 //! file that does not parse is a positioned diagnostic (exit 1).
 
-mod common;
-use common::Workspace;
+mod support;
+use support::Workspace;
 use std::path::Path;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/config");

@@ -1,8 +1,8 @@
 //! State handling through the real binary: locking, force-unlock, state
 //! commands, a state of the wrong format.
 
-mod common;
-use common::Workspace;
+mod support;
+use support::Workspace;
 use htapsync::state::{Backend, LocalBackend};
 use std::time::Duration;
 

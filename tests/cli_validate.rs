@@ -4,8 +4,8 @@
 //! column, exit code 1) and `validate --json` (the same values in
 //! Terraform's diagnostic shape).
 
-mod common;
-use common::Workspace;
+mod support;
+use support::Workspace;
 use serde_json::Value;
 
 const PROVIDER: &str = r#"[provider]

@@ -1,10 +1,10 @@
 //! The emulator's API behaviour through its router (no socket): the seed page's
 //! example, every check rule, the error codes, and the task lifecycle.
 
-mod emulator_support;
+mod support;
 
 use axum::http::StatusCode;
-use emulator_support::*;
+use support::router::*;
 use htapsync::emulator::{Emulator, EmulatorConfig, app, load_cloud};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

@@ -2,11 +2,11 @@
 //! faults, latency, persistence across restarts, the command-line options, and
 //! one test over a real socket.
 
-mod emulator_support;
+mod support;
 
 use axum::http::StatusCode;
 use clap::Parser;
-use emulator_support::*;
+use support::router::*;
 use hmac::{Hmac, Mac};
 use htapsync::emulator::{AuthMode, Emulator, EmulatorArgs, EmulatorConfig, app, spawn};
 use serde_json::json;

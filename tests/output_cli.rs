@@ -4,9 +4,9 @@
 //! (from `plan` and from `show PLANFILE`); no ANSI or progress bars when not
 //! on a terminal.
 
-mod common;
+mod support;
 
-use common::Workspace;
+use support::Workspace;
 use insta::assert_snapshot;
 use serde_json::Value;
 

@@ -3,9 +3,9 @@
 //! bad enum values and out-of-range parameters (checked with the `jsonschema`
 //! validator, as editors would).
 
-mod common;
+mod support;
 
-use common::Workspace;
+use support::Workspace;
 use std::path::{Path, PathBuf};
 
 fn validator() -> jsonschema::Validator {

@@ -3,9 +3,8 @@
 use htapsync::plan::{Action, Counts, diff};
 use proptest::prelude::*;
 
-#[path = "support/arb.rs"]
-mod arb;
-use arb::{arb_tasks, desired as as_desired, prior as as_prior};
+mod support;
+use support::arb::{arb_tasks, desired as as_desired, prior as as_prior};
 
 proptest! {
     #[test]

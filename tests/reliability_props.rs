@@ -11,9 +11,8 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[path = "support/arb.rs"]
-mod arb;
-use arb::{arb_tasks, desired, prior, record};
+mod support;
+use support::arb::{arb_tasks, desired, prior, record};
 
 /// What the recorder leaves in state once every change of `plan` succeeded.
 fn apply(plan: &Plan, mut state: BTreeMap<String, TaskRecord>) -> BTreeMap<String, TaskRecord> {

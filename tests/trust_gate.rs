@@ -2,20 +2,20 @@
 //! gate that could not run (wrong credentials, throttling) says so once, in
 //! every output format, instead of blaming each task's tables.
 
-mod reliability_support;
+mod support;
 
 use htapsync::api::{Client, ClientConfig, Credentials, ServiceFailure};
 use htapsync::check::run_gate;
 use htapsync::emulator::{self, Emulator, EmulatorConfig};
 use htapsync::model::{Address, DesiredTask, Lifecycle, ReplScope, ReplType, TaskSpec};
 use htapsync::plan::{self, Plan};
-use reliability_support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
+use support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-const PROJECT: &str = reliability_support::PROJECT;
+const PROJECT: &str = support::PROJECT;
 
 fn emulator_config() -> EmulatorConfig {
     let cloud = emulator::load_cloud(
@@ -50,8 +50,8 @@ fn create_plan(names: &[&str]) -> Plan {
         .map(|name| {
             let spec = TaskSpec {
                 name: name.to_string(),
-                instance_id: reliability_support::HTAP.into(),
-                source_instance_id: reliability_support::SOURCE.into(),
+                instance_id: support::HTAP.into(),
+                source_instance_id: support::SRC.into(),
                 source_node_id: None,
                 source_database_name: "shop".into(),
                 target_database_name: format!("olap_{name}"),
@@ -146,7 +146,7 @@ fn assert_could_not_run(what: &str, (code, out, err): &(i32, String, String)) {
 #[test]
 fn a_wrong_token_says_the_gate_could_not_run_in_every_format() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
     let cfg = Config::new(&emu.url, &tasks(3));
     let wrong = [("HTAPSYNC_TOKEN", "wrong-token")];
     let human = plan_with(&cfg, &[], &wrong);
@@ -188,7 +188,7 @@ fn a_wrong_token_says_the_gate_could_not_run_in_every_format() {
 fn a_wrong_secret_key_says_the_gate_could_not_run() {
     let work = tempfile::tempdir().unwrap();
     let ak = "AKTRUSTGATE123456789";
-    let emu = EmulatorProcess::start(
+    let emu = EmulatorProcess::quickstart(
         work.path(),
         &["--ak", ak],
         &[("HTAPSYNC_EMULATOR_SK", "the-right-secret")],

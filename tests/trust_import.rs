@@ -4,8 +4,8 @@
 //! configuration leaves out what `[defaults]` already says, and `--instance`
 //! is checked like the configuration's `instance_id`.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, SRC, header, task};
+mod support;
+use support::{EmulatorProcess, HTAP, Project, SRC, header, task};
 use htapsync::api::wire::StartRequest;
 use htapsync::model::{ReplScope, ReplType, TaskSpec};
 use std::collections::BTreeMap;

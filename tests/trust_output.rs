@@ -5,8 +5,8 @@
 //! one line for the tasks an interrupted apply did not start, and exit codes
 //! that do not depend on the output format.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, TOKEN, clean_cmd, header, output, task};
+mod support;
+use support::{EmulatorProcess, HTAP, Project, TOKEN, clean_cmd, header, output, task};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};

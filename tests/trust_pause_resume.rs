@@ -2,8 +2,8 @@
 //! state a saved plan wants (someone paused or resumed the task by hand
 //! between `plan -out` and `apply`), apply records it and goes on.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, header, task};
+mod support;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 use std::time::Duration;
 
 const NAME: &str = "orders_sync";

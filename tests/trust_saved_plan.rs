@@ -6,9 +6,9 @@
 //! is a command that works as shown, also with `-C`. (A refreshed plan whose
 //! live tasks changed: trust_saved_plan_live.rs.)
 
-mod common;
+mod support;
 
-use common::Workspace;
+use support::Workspace;
 use htapsync::plan::file::SavedPlan;
 use std::path::Path;
 

@@ -2,15 +2,16 @@
 //! against: `apply PLANFILE` applies exactly the reviewed changes even when
 //! the cloud moved since (as Terraform does), and the next plan shows the drift.
 
-mod reliability_support;
+mod support;
 
-use reliability_support::{Config, EmulatorProcess, HTAP, TOKEN, client, runtime, tasks};
+use support::fleet::{client, runtime};
+use support::{Config, EmulatorProcess, HTAP, TOKEN, tasks};
 use std::time::Duration;
 
 #[test]
 fn a_refreshed_plan_applies_what_was_reviewed_even_when_the_cloud_moved_since() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
     let cfg = Config::new(&emu.url, &tasks(2));
     cfg.run_ok(&["apply", "--auto-approve"], 0);
     let mut changed = tasks(2);

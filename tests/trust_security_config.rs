@@ -5,8 +5,8 @@
 //! to official hosts, loopback or hosts allowed outside the repository; and no
 //! secret from a URL, a credentials file or the environment reaches the output.
 
-mod common;
-use common::Workspace;
+mod support;
+use support::Workspace;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

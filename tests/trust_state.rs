@@ -4,8 +4,8 @@
 //! at its backup, a create of a task that exists suggests `import`, and the
 //! lock, htapsync's directories and generated configuration are opened safely.
 
-mod common;
-use common::Workspace;
+mod support;
+use support::Workspace;
 use htapsync::state::{Backend, LocalBackend};
 use std::io::{Read, Write};
 use std::path::Path;

@@ -3,8 +3,8 @@
 //! state directory to break while one runs): the run stops and names exactly
 //! the changes the cloud has and the state does not.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, header, task};
+mod support;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
