@@ -400,11 +400,10 @@ fn oversized_file_is_refused() {
 fn missing_directory_is_one_error() {
     let ws = Workspace::empty();
     let missing = ws.path("nowhere");
-    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_htapsync"))
+    let out = support::clean_cmd()
         .arg("-C")
         .arg(&missing)
         .args(["validate", "--json"])
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

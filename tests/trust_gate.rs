@@ -7,7 +7,7 @@ mod support;
 use htapsync::api::{Client, ClientConfig, Credentials, ServiceFailure};
 use htapsync::check::run_gate;
 use htapsync::emulator::{self, Emulator, EmulatorConfig};
-use htapsync::model::{Address, DesiredTask, Lifecycle, ReplScope, ReplType, TaskSpec};
+use htapsync::model::{Address, DesiredTask, Lifecycle};
 use htapsync::plan::{self, Plan};
 use support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
 use secrecy::SecretString;
@@ -48,20 +48,7 @@ fn create_plan(names: &[&str]) -> Plan {
     let desired: BTreeMap<String, DesiredTask> = names
         .iter()
         .map(|name| {
-            let spec = TaskSpec {
-                name: name.to_string(),
-                instance_id: support::HTAP.into(),
-                source_instance_id: support::SRC.into(),
-                source_node_id: None,
-                source_database_name: "shop".into(),
-                target_database_name: format!("olap_{name}"),
-                repl_type: ReplType::IncludeTables,
-                repl_scope: ReplScope::Part,
-                tables: vec!["orders".into()],
-                db_configs: BTreeMap::new(),
-                table_configs: BTreeMap::new(),
-                paused: false,
-            };
+            let spec = support::spec(name).target(&format!("olap_{name}")).build();
             let task = DesiredTask {
                 spec,
                 lifecycle: Lifecycle::default(),

@@ -252,7 +252,7 @@ fn dumb_terminal_gets_no_colour_and_no_progress() {
     let plan = |term: &str| {
         let command = format!(
             "{} -C {} plan",
-            env!("CARGO_BIN_EXE_htapsync"),
+            support::process::BIN,
             p.dir.path().display()
         );
         let mut cmd = Command::new("script");

@@ -158,11 +158,8 @@ fn the_saved_plan_hint_works_as_shown_with_chdir() {
     let cfg = parent.path().join("cfg");
     std::fs::rename(ws.dir.path(), &cfg).unwrap();
     let run = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_htapsync"));
-        cmd.current_dir(parent.path())
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .args(args);
+        let mut cmd = support::clean_cmd();
+        cmd.current_dir(parent.path()).args(args);
         let out = cmd.output().unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.code(), text(&out.stdout), text(&out.stderr))

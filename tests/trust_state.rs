@@ -89,7 +89,7 @@ fn htapsync_creates_its_directories_private_whatever_the_umask() {
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")
         .arg("umask 000; exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_htapsync"))
+        .arg(support::process::BIN)
         .arg("-C")
         .arg(ws.dir.path())
         .args(["apply", "--auto-approve"])
