@@ -6,30 +6,15 @@ mod support;
 
 use htapsync::api::{Client, ClientConfig, Credentials, ServiceFailure};
 use htapsync::check::run_gate;
-use htapsync::emulator::{self, Emulator, EmulatorConfig};
 use htapsync::model::{Address, DesiredTask, Lifecycle};
 use htapsync::plan::{self, Plan};
 use support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
-const PROJECT: &str = support::PROJECT;
-
-fn emulator_config() -> EmulatorConfig {
-    let cloud = emulator::load_cloud(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/cloud/cloud.toml"),
-    )
-    .unwrap();
-    EmulatorConfig::new(cloud)
-}
-
-async fn start(cfg: EmulatorConfig) -> emulator::Running {
-    emulator::spawn(Emulator::new(cfg).unwrap(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
+use support::PROJECT;
+use support::router::{quickstart_config as emulator_config, serve as start};
 
 fn client(url: &str) -> Client {
     let mut cfg = ClientConfig::new(

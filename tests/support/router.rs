@@ -1,11 +1,11 @@
-//! The emulator called in process, for the emulator tests: the fixture
-//! cloud, a one-shot request through its router (no socket) and polling with
-//! a deadline.
+//! The emulator in the test's own process: the fixture clouds, a one-shot
+//! request through its router (no socket), polling with a deadline, and the
+//! emulator served on a free loopback port of the test's runtime.
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use htapsync::emulator::{CloudSpec, Emulator, EmulatorConfig, app, load_cloud};
+use htapsync::emulator::{CloudSpec, Emulator, EmulatorConfig, Running, app, load_cloud, spawn};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,6 +31,20 @@ pub fn shop_config() -> EmulatorConfig {
         job_duration: Duration::from_millis(20),
         ..EmulatorConfig::new(shop_cloud())
     }
+}
+
+/// The quick start's cloud (`examples/quickstart/cloud/cloud.toml`), any token accepted.
+pub fn quickstart_config() -> EmulatorConfig {
+    let cloud = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/cloud/cloud.toml");
+    EmulatorConfig::new(load_cloud(&cloud).expect("the quick start's cloud loads"))
+}
+
+/// Serves `cfg` on a free loopback port, in the calling test's runtime.
+pub async fn serve(cfg: EmulatorConfig) -> Running {
+    let emu = Emulator::new(cfg).expect("emulator starts");
+    spawn(emu, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("emulator serves")
 }
 
 pub fn shop_app() -> (Emulator, Router) {
