@@ -173,7 +173,9 @@ fn no_changes() {
 
 #[test]
 fn create() {
-    let plan = plan_of(&[spec("orders_sync")], &[]);
+    let mut created = spec("orders_sync");
+    created.source_node_id = Some("1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6dno07".into());
+    let plan = plan_of(&[created], &[]);
     all_formats("create", &plan, Some(&gate_passing(&plan)), &[]);
 }
 
