@@ -3,8 +3,8 @@
 //! file that does not parse is a positioned diagnostic (exit 1).
 
 mod support;
-use support::Workspace;
 use std::path::Path;
+use support::Workspace;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/config");
 

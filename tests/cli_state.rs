@@ -2,9 +2,9 @@
 //! commands, a state of the wrong format.
 
 mod support;
-use support::Workspace;
 use htapsync::state::{Backend, LocalBackend};
 use std::time::Duration;
+use support::Workspace;
 
 #[test]
 fn second_writer_fails_on_the_lock_and_force_unlock_recovers() {

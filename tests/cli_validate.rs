@@ -5,8 +5,8 @@
 //! Terraform's diagnostic shape).
 
 mod support;
-use support::Workspace;
 use serde_json::Value;
+use support::Workspace;
 
 const PROVIDER: &str = r#"[provider]
 project_id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

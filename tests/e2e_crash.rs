@@ -5,8 +5,8 @@
 //! `src/apply/ops.rs` against the emulator running as a separate process.
 
 mod support;
-use support::{EmulatorProcess, HTAP, Project, header, task};
 use serde_json::Value;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 
 fn two_tasks(emu: &EmulatorProcess) -> Project {
     Project::new(

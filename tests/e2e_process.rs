@@ -4,9 +4,9 @@
 //! replacement across instances, health warnings and 100 parallel creates.
 
 mod support;
-use support::{EmulatorProcess, HTAP, HTAP2, Project, header, task};
 use htapsync::api::wire::{TableReplConfig, TablesConfig, TaskConfigRequest};
 use std::time::Duration;
+use support::{EmulatorProcess, HTAP, HTAP2, Project, header, task};
 
 /// Two tasks on the first instance.
 fn shop(emu: &EmulatorProcess) -> Project {

@@ -6,9 +6,9 @@
 
 mod support;
 
-use support::Workspace;
 use insta::assert_snapshot;
 use serde_json::Value;
+use support::Workspace;
 
 /// Parses every line of a `--json` stream; panics on the first that is not JSON.
 fn parse_stream(out: &str) -> Vec<Value> {

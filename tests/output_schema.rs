@@ -5,8 +5,8 @@
 
 mod support;
 
-use support::Workspace;
 use std::path::{Path, PathBuf};
+use support::Workspace;
 
 fn validator() -> jsonschema::Validator {
     let out = Workspace::empty().run_ok(&["schema"], 0);

@@ -3,10 +3,10 @@
 
 mod support;
 
-use support::fleet::{assert_created_once, check_state_matches_cloud};
-use support::{Config, EmulatorProcess, tasks};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::fleet::{assert_created_once, check_state_matches_cloud};
+use support::{Config, EmulatorProcess, tasks};
 
 #[test]
 fn two_applies_at_once_one_runs_the_other_names_the_holder() {

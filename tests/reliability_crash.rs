@@ -12,9 +12,9 @@ mod support;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use std::time::{Duration, Instant};
 use support::fleet::{assert_created_once, check_state_matches_cloud, converge};
 use support::{Config, EmulatorProcess, TaskDef, tasks};
-use std::time::{Duration, Instant};
 
 const TASKS: usize = 20;
 const APPLY: &[&str] = &["apply", "--auto-approve", "--parallelism", "8"];

@@ -8,9 +8,9 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
 use support::fleet::{assert_created_once, check_state_matches_cloud};
 use support::{Config, EmulatorProcess, tasks};
-use std::time::{Duration, Instant};
 
 const APPLY: &[&str] = &["apply", "--auto-approve", "--parallelism", "64"];
 

@@ -3,10 +3,10 @@
 
 mod support;
 
-use support::fleet::STATE_REL;
-use support::{Config, tasks};
 use std::collections::BTreeMap;
 use std::path::Path;
+use support::fleet::STATE_REL;
+use support::{Config, tasks};
 
 /// Every file under `dir` with its bytes (to prove nothing was written).
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {

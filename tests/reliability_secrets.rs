@@ -6,9 +6,9 @@
 
 mod support;
 
-use support::{Config, EmulatorProcess, clean_cmd, tasks};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use support::{Config, EmulatorProcess, clean_cmd, tasks};
 
 const TOKEN: &str = "tok-S3CRET-7f3a9c1d";
 const AK: &str = "AKS3CRET1234567890QZ";
@@ -140,7 +140,8 @@ fn token_never_appears_anywhere() {
 #[test]
 fn ak_sk_never_appear_anywhere() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::quickstart(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
+    let emu =
+        EmulatorProcess::quickstart(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
     let envs = [("HTAPSYNC_ACCESS_KEY", AK), ("HTAPSYNC_SECRET_KEY", SK)];
     run_all(&emu, &envs, &[SK, AK]);
     assert_eq!(emu.stats()["auth_failures"], 0);

@@ -8,10 +8,10 @@ use htapsync::api::{Client, ClientConfig, Credentials, ServiceFailure};
 use htapsync::check::run_gate;
 use htapsync::model::{Address, DesiredTask, Lifecycle};
 use htapsync::plan::{self, Plan};
-use support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
 
 use support::PROJECT;
 use support::router::{quickstart_config as emulator_config, serve as start};

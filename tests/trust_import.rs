@@ -5,9 +5,9 @@
 //! is checked like the configuration's `instance_id`.
 
 mod support;
-use support::{EmulatorProcess, HTAP, Project, header, task};
 use htapsync::api::wire::StartRequest;
 use htapsync::model::TaskSpec;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 
 /// A task replicating `shop.orders` into `target` with these db_configs.
 fn spec(name: &str, target: &str, db_configs: &[(&str, &str)]) -> TaskSpec {

@@ -6,10 +6,10 @@
 //! that do not depend on the output format.
 
 mod support;
-use support::{EmulatorProcess, HTAP, Project, TOKEN, clean_cmd, header, output, task};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
+use support::{EmulatorProcess, HTAP, Project, TOKEN, clean_cmd, header, output, task};
 
 /// A project of `n` one-table tasks against `emu`.
 fn tasks(emu: &EmulatorProcess, n: usize) -> Project {

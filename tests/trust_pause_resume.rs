@@ -3,8 +3,8 @@
 //! between `plan -out` and `apply`), apply records it and goes on.
 
 mod support;
-use support::{EmulatorProcess, HTAP, Project, header, task};
 use std::time::Duration;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 
 const NAME: &str = "orders_sync";
 

@@ -7,13 +7,10 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use support::router::{check_body, repl, shop_config};
-use support::{HTAP, PROJECT, SRC};
 use hmac::{Hmac, Mac};
 use htapsync::api::wire::TaskConfigRequest;
 use htapsync::api::{ApiErrorKind, Client, ClientConfig, Credentials};
 use htapsync::emulator::{AuthMode, Emulator, EmulatorConfig, app, spawn};
-use support::{Config, EmulatorProcess, clean_cmd, output, tasks};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,6 +19,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::router::{check_body, repl, shop_config};
+use support::{Config, EmulatorProcess, clean_cmd, output, tasks};
+use support::{HTAP, PROJECT, SRC};
 use tower::ServiceExt;
 
 const AK: &str = "AKTRUST1234567890";
@@ -151,7 +151,8 @@ async fn aksk_signature_covers_host_and_content_type_so_a_replay_to_another_host
 #[test]
 fn plan_signed_with_aksk_passes_the_emulator_process() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::quickstart(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
+    let emu =
+        EmulatorProcess::quickstart(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
     let cfg = Config::new(&emu.url, &tasks(1));
     let mut cmd = clean_cmd();
     cmd.arg("-C")

@@ -6,12 +6,12 @@
 //! secret from a URL, a credentials file or the environment reaches the output.
 
 mod support;
-use support::Workspace;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::Workspace;
 
 const SECRET: &str = "S3CRET-d41d8cd98f00b204";
 

@@ -11,10 +11,10 @@
 mod support;
 use htapsync::state::{Backend, LocalBackend};
 use std::io::{BufRead, BufReader, Read, Write};
-use support::{EmulatorProcess, HTAP, Project, Workspace, header, task};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+use support::{EmulatorProcess, HTAP, Project, Workspace, header, task};
 
 const STATE: &str = ".htapsync/htapsync.state.json";
 const LOCK: &str = ".htapsync/htapsync.state.json.lock";

@@ -35,7 +35,8 @@ pub fn shop_config() -> EmulatorConfig {
 
 /// The quick start's cloud (`examples/quickstart/cloud/cloud.toml`), any token accepted.
 pub fn quickstart_config() -> EmulatorConfig {
-    let cloud = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/cloud/cloud.toml");
+    let cloud =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/cloud/cloud.toml");
     EmulatorConfig::new(load_cloud(&cloud).expect("the quick start's cloud loads"))
 }
 
