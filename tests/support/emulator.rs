@@ -21,7 +21,9 @@ const JOB_MS: u64 = 40;
 pub struct EmulatorProcess {
     process: process::Emulator,
     pub url: String,
-    rt: tokio::runtime::Runtime,
+    /// Made on first use: a runtime dropped inside an async test panics, so a
+    /// test that never calls the API from here must not own one.
+    rt: std::sync::OnceLock<tokio::runtime::Runtime>,
     client: Client,
     http: reqwest::Client,
 }
@@ -64,10 +66,6 @@ impl EmulatorProcess {
     fn launch(cloud: &Path, args: &[&str], envs: &[(&str, &str)]) -> EmulatorProcess {
         let process = process::spawn_emulator(cloud, args, envs);
         let url = process.url.clone();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
         let creds = Credentials::Token(SecretString::from(TOKEN));
         let client = Client::new(ClientConfig::new(&url, PROJECT, creds)).expect("client");
         // After Client::new, which installs rustls' crypto provider.
@@ -75,7 +73,7 @@ impl EmulatorProcess {
         EmulatorProcess {
             process,
             url,
-            rt,
+            rt: std::sync::OnceLock::new(),
             client,
             http,
         }
@@ -83,7 +81,13 @@ impl EmulatorProcess {
 
     /// Runs a future on this helper's runtime (e.g. a call of [`Self::client`]).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
+        let rt = self.rt.get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+        });
+        rt.block_on(f)
     }
 
     /// htapsync's own client, authenticated with [`TOKEN`].
