@@ -8,28 +8,18 @@ use htapsync::api::wire::{
 use htapsync::api::{Client, ClientConfig, Credentials};
 use htapsync::emulator::{self, AuthMode, Emulator, EmulatorConfig};
 use secrecy::SecretString;
-use std::path::Path;
 use std::time::Duration;
 
-const PROJECT: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-const HTAP: &str = "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17";
-const SOURCE: &str = "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07";
+mod support;
+use support::router::{quickstart_config, serve as start};
+use support::{HTAP, PROJECT, SRC};
 
 fn config() -> EmulatorConfig {
-    let cloud = emulator::load_cloud(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/cloud/cloud.toml"),
-    )
-    .unwrap();
-    let mut cfg = EmulatorConfig::new(cloud);
-    cfg.stage_step = Duration::from_millis(20);
-    cfg.job_duration = Duration::from_millis(20);
-    cfg
-}
-
-async fn start(cfg: EmulatorConfig) -> emulator::Running {
-    emulator::spawn(Emulator::new(cfg).unwrap(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    EmulatorConfig {
+        stage_step: Duration::from_millis(20),
+        job_duration: Duration::from_millis(20),
+        ..quickstart_config()
+    }
 }
 
 fn client(url: &str, credentials: Credentials) -> Client {
@@ -45,7 +35,7 @@ fn token() -> Credentials {
 
 fn task(name: &str, tables: &[&str], configs: &[(&str, &str)]) -> TaskConfigRequest {
     TaskConfigRequest {
-        source_instance_id: Some(SOURCE.into()),
+        source_instance_id: Some(SRC.into()),
         source_database_name: Some("shop".into()),
         target_database_name: Some("shop_olap".into()),
         task_name: Some(name.into()),
@@ -114,7 +104,7 @@ async fn full_lifecycle_over_http() {
 
     // E3 start → running.
     let start = StartRequest {
-        source_instance_id: SOURCE.into(),
+        source_instance_id: SRC.into(),
         source_node_id: None,
         source_database: "shop".into(),
         target_database: "shop_olap".into(),
@@ -139,7 +129,7 @@ async fn full_lifecycle_over_http() {
     // E5 / E6 configuration.
     let cfg = c.task_config(HTAP, "orders_sync").await.unwrap();
     assert_eq!(cfg.target_database_name, "shop_olap");
-    assert_eq!(cfg.source_instance_id, SOURCE);
+    assert_eq!(cfg.source_instance_id, SRC);
     assert!(
         cfg.table_infos
             .iter()
@@ -166,7 +156,7 @@ async fn full_lifecycle_over_http() {
             HTAP,
             &SourceDatabasesRequest {
                 databases: vec![],
-                source_instance_id: SOURCE.into(),
+                source_instance_id: SRC.into(),
             },
         )
         .await
@@ -176,7 +166,7 @@ async fn full_lifecycle_over_http() {
         .source_tables(
             HTAP,
             &SourceTablesRequest {
-                source_instance_id: SOURCE.into(),
+                source_instance_id: SRC.into(),
                 database_tables: vec![DatabaseTables {
                     database: "shop".into(),
                     tables: vec![],

@@ -2,9 +2,9 @@
 //! `fmt` rewrites keeping comments, `--diff` prints a unified diff, and a
 //! file that does not parse is a positioned diagnostic (exit 1).
 
-mod common;
-use common::Workspace;
+mod support;
 use std::path::Path;
+use support::Workspace;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/config");
 
@@ -43,7 +43,7 @@ fn check_lists_unformatted_files_and_changes_nothing() {
     assert_eq!(snapshot(&ws), before, "--check must not write");
 
     // Run inside the directory, files are named as they are found there.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_htapsync"))
+    let out = support::clean_cmd()
         .current_dir(ws.dir.path())
         .args(["fmt", "--check"])
         .output()

@@ -1,8 +1,8 @@
 //! End-to-end: the real binary against the embedded emulator, through the
 //! whole plan → check → apply → state loop of the quick start.
 
-mod common;
-use common::Workspace;
+mod support;
+use support::Workspace;
 
 const CONFIG: &str = "htapsync.toml";
 

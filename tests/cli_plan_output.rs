@@ -3,8 +3,8 @@
 //! place, replace, delete, and a plan whose table-config-check gate fails.
 //! Review changed snapshots as a Terraform user would read them.
 
-mod common;
-use common::Workspace;
+mod support;
+use support::Workspace;
 
 const CONFIG: &str = "htapsync.toml";
 

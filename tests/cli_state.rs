@@ -1,10 +1,10 @@
 //! State handling through the real binary: locking, force-unlock, state
 //! commands, a state of the wrong format.
 
-mod common;
-use common::Workspace;
+mod support;
 use htapsync::state::{Backend, LocalBackend};
 use std::time::Duration;
+use support::Workspace;
 
 #[test]
 fn second_writer_fails_on_the_lock_and_force_unlock_recovers() {

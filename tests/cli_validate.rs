@@ -4,9 +4,9 @@
 //! column, exit code 1) and `validate --json` (the same values in
 //! Terraform's diagnostic shape).
 
-mod common;
-use common::Workspace;
+mod support;
 use serde_json::Value;
+use support::Workspace;
 
 const PROVIDER: &str = r#"[provider]
 project_id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -400,11 +400,10 @@ fn oversized_file_is_refused() {
 fn missing_directory_is_one_error() {
     let ws = Workspace::empty();
     let missing = ws.path("nowhere");
-    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_htapsync"))
+    let out = support::clean_cmd()
         .arg("-C")
         .arg(&missing)
         .args(["validate", "--json"])
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

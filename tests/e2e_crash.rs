@@ -4,9 +4,9 @@
 //! forgotten, never created twice. Uses the `HTAPSYNC_CRASH_AT` hooks of
 //! `src/apply/ops.rs` against the emulator running as a separate process.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, header, task};
+mod support;
 use serde_json::Value;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 
 fn two_tasks(emu: &EmulatorProcess) -> Project {
     Project::new(

@@ -3,10 +3,10 @@
 //! embedded loop of `cli_loop.rs` does not: drift made through the cloud API,
 //! replacement across instances, health warnings and 100 parallel creates.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, HTAP2, Project, header, task};
+mod support;
 use htapsync::api::wire::{TableReplConfig, TablesConfig, TaskConfigRequest};
 use std::time::Duration;
+use support::{EmulatorProcess, HTAP, HTAP2, Project, header, task};
 
 /// Two tasks on the first instance.
 fn shop(emu: &EmulatorProcess) -> Project {

@@ -1,13 +1,13 @@
 //! The emulator's API behaviour through its router (no socket): the seed page's
 //! example, every check rule, the error codes, and the task lifecycle.
 
-mod emulator_support;
+mod support;
 
 use axum::http::StatusCode;
-use emulator_support::*;
 use htapsync::emulator::{Emulator, EmulatorConfig, app, load_cloud};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use support::router::*;
 
 /// The seed page's example request, verbatim.
 const SEED_REQUEST: &str = r#"{ "source_database_name" : "source_database_name", "target_database_name" : "target_database_name", "db_configs" : [ { "param_name" : "enable_chunk_level_dump", "value" : "false" }, { "param_name" : "snapshot_with_lock", "value" : "true" }, { "param_name" : "sync_commit_interval_ms", "value" : "5000" }, { "param_name" : "max_sync_commit_rows", "value" : "500000" }, { "param_name" : "max_sync_commit_bytes", "value" : "268435456" }, { "param_name" : "max_full_sync_task_threads_num", "value" : "1" }, { "param_name" : "max_rows_per_chunk", "value" : "0" }, { "param_name" : "max_bytes_per_chunk", "value" : "268435456" }, { "param_name" : "binlog_expire_logs_seconds", "value" : "0" } ], "table_repl_config" : { "repl_type" : "include_tables", "repl_scope" : "all", "tables" : [ ] }, "tables_configs" : { "table_name" : "tableName", "table_config" : "tableConfig" }, "source_instance_id" : "source_instance_id", "is_create_task" : "true", "source_node_id" : "source_node_id" }"#;

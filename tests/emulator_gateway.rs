@@ -2,16 +2,16 @@
 //! faults, latency, persistence across restarts, the command-line options, and
 //! one test over a real socket.
 
-mod emulator_support;
+mod support;
 
 use axum::http::StatusCode;
 use clap::Parser;
-use emulator_support::*;
 use hmac::{Hmac, Mac};
 use htapsync::emulator::{AuthMode, Emulator, EmulatorArgs, EmulatorConfig, app, spawn};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
+use support::router::*;
 
 fn app_with(cfg: EmulatorConfig) -> (Emulator, axum::Router) {
     let emu = Emulator::new(cfg).unwrap();

@@ -4,11 +4,11 @@
 //! (from `plan` and from `show PLANFILE`); no ANSI or progress bars when not
 //! on a terminal.
 
-mod common;
+mod support;
 
-use common::Workspace;
 use insta::assert_snapshot;
 use serde_json::Value;
+use support::Workspace;
 
 /// Parses every line of a `--json` stream; panics on the first that is not JSON.
 fn parse_stream(out: &str) -> Vec<Value> {

@@ -5,7 +5,7 @@
 
 use htapsync::apply::{ApplyOutcome, Event};
 use htapsync::check::{GateReport, ParamVerdict, TableVerdict, TaskVerdict};
-use htapsync::model::{Address, DesiredTask, Lifecycle, ReplScope, ReplType, TaskSpec};
+use htapsync::model::{Address, DesiredTask, Lifecycle, TaskSpec};
 use htapsync::plan::{Action, Counts, Plan, diff};
 use htapsync::render::json::{self, Message};
 use htapsync::render::markdown::{COMMENT_LIMIT, COMMENT_MARKER, plan_markdown};
@@ -15,24 +15,18 @@ use insta::assert_snapshot;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+mod support;
+
 const PLAIN: Style = Style { color: false };
 const TIME: &str = "2025-01-01T00:00:00.000000Z";
 
 fn spec(name: &str) -> TaskSpec {
-    TaskSpec {
-        name: name.into(),
-        instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
-        source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
-        source_node_id: None,
-        source_database_name: "shop".into(),
-        target_database_name: "shop_olap".into(),
-        repl_type: ReplType::IncludeTables,
-        repl_scope: ReplScope::Part,
-        tables: vec!["order_items".into(), "orders".into()],
-        db_configs: [("sync_commit_interval_ms".to_string(), "5000".to_string())].into(),
-        table_configs: [("orders".to_string(), "order by id".to_string())].into(),
-        paused: false,
-    }
+    support::spec(name)
+        .target("shop_olap")
+        .tables(["order_items", "orders"])
+        .db_configs([("sync_commit_interval_ms", "5000")])
+        .table_configs([("orders", "order by id")])
+        .build()
 }
 
 fn updated(name: &str) -> TaskSpec {
@@ -179,7 +173,9 @@ fn no_changes() {
 
 #[test]
 fn create() {
-    let plan = plan_of(&[spec("orders_sync")], &[]);
+    let mut created = spec("orders_sync");
+    created.source_node_id = Some("1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6dno07".into());
+    let plan = plan_of(&[created], &[]);
     all_formats("create", &plan, Some(&gate_passing(&plan)), &[]);
 }
 

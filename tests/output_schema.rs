@@ -3,10 +3,10 @@
 //! bad enum values and out-of-range parameters (checked with the `jsonschema`
 //! validator, as editors would).
 
-mod common;
+mod support;
 
-use common::Workspace;
 use std::path::{Path, PathBuf};
+use support::Workspace;
 
 fn validator() -> jsonschema::Validator {
     let out = Workspace::empty().run_ok(&["schema"], 0);

@@ -1,18 +1,17 @@
 //! Two applies started at once on the same state: exactly one runs, the other
 //! fails fast naming the lock holder, and nothing is lost.
 
-mod reliability_support;
+mod support;
 
-use reliability_support::{
-    Config, EmulatorProcess, assert_created_once, check_state_matches_cloud, tasks,
-};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use support::fleet::{assert_created_once, check_state_matches_cloud};
+use support::{Config, EmulatorProcess, tasks};
 
 #[test]
 fn two_applies_at_once_one_runs_the_other_names_the_holder() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &["--latency-ms", "20"], &[]);
+    let emu = EmulatorProcess::quickstart(work.path(), &["--latency-ms", "20"], &[]);
     let all = tasks(20);
     let cfg = Config::new(&emu.url, &all);
     let args = ["apply", "--auto-approve", "--parallelism", "8"];

@@ -8,15 +8,13 @@
 //! `HTAPSYNC_CRASH_SEED` the seed; the 50-trial run is documented in
 //! docs/reliability.md.
 
-mod reliability_support;
+mod support;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reliability_support::{
-    Config, EmulatorProcess, TaskDef, assert_created_once, check_state_matches_cloud, converge,
-    tasks,
-};
 use std::time::{Duration, Instant};
+use support::fleet::{assert_created_once, check_state_matches_cloud, converge};
+use support::{Config, EmulatorProcess, TaskDef, tasks};
 
 const TASKS: usize = 20;
 const APPLY: &[&str] = &["apply", "--auto-approve", "--parallelism", "8"];
@@ -114,7 +112,7 @@ fn sigkill_at_random_moments_loses_nothing() {
     let (mut kills, mut late, mut intents, mut registered) = (0, 0, 0, 0);
     for trial in 0..trials {
         let work = tempfile::tempdir().unwrap();
-        let emu = EmulatorProcess::start(work.path(), &["--latency-ms", "20"], &[]);
+        let emu = EmulatorProcess::quickstart(work.path(), &["--latency-ms", "20"], &[]);
         let all = tasks(TASKS);
         let cfg = Config::new(&emu.url, &all);
 
@@ -160,7 +158,7 @@ fn abort_inside_the_state_write_loses_nothing() {
         "state-after-rename",
     ] {
         let work = tempfile::tempdir().unwrap();
-        let emu = EmulatorProcess::start(work.path(), &[], &[]);
+        let emu = EmulatorProcess::quickstart(work.path(), &[], &[]);
         let all = tasks(6);
         let cfg = Config::new(&emu.url, &all);
 

@@ -6,12 +6,11 @@
 //! `HTAPSYNC_FAULT_TASKS` (default 50, to keep CI fast) sets the size of the
 //! flaky apply; docs/reliability.md has the figures of the 200-task run.
 
-mod reliability_support;
+mod support;
 
-use reliability_support::{
-    Config, EmulatorProcess, assert_created_once, check_state_matches_cloud, tasks,
-};
 use std::time::{Duration, Instant};
+use support::fleet::{assert_created_once, check_state_matches_cloud};
+use support::{Config, EmulatorProcess, tasks};
 
 const APPLY: &[&str] = &["apply", "--auto-approve", "--parallelism", "64"];
 
@@ -22,7 +21,7 @@ fn flaky_cloud_applies_every_task_exactly_once() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(
+    let emu = EmulatorProcess::quickstart(
         work.path(),
         &[
             "--error-rate",
@@ -93,7 +92,7 @@ fn total_outage_fails_cleanly_and_state_records_what_was_done() {
     let work = tempfile::tempdir().unwrap();
     let all = tasks(8);
     let (url, before) = {
-        let emu = EmulatorProcess::start(work.path(), &[], &[]);
+        let emu = EmulatorProcess::quickstart(work.path(), &[], &[]);
         let cfg = Config::new(&emu.url, &all[..4]);
         cfg.run_ok(APPLY, 0);
         (emu.url.clone(), cfg)
@@ -101,7 +100,7 @@ fn total_outage_fails_cleanly_and_state_records_what_was_done() {
     let state_before = std::fs::read(before.state_path()).unwrap();
 
     // The same cloud (persisted in --data), now answering 500 to everything.
-    let down = EmulatorProcess::start(work.path(), &["--error-rate", "1.0"], &[]);
+    let down = EmulatorProcess::quickstart(work.path(), &["--error-rate", "1.0"], &[]);
     before.write(&down.url, &all);
     let started = Instant::now();
     let (code, out, err) = before.run(APPLY);
@@ -124,7 +123,7 @@ fn total_outage_fails_cleanly_and_state_records_what_was_done() {
     drop(down);
 
     // Back up: the run converges and nothing was created twice.
-    let up = EmulatorProcess::start(work.path(), &[], &[]);
+    let up = EmulatorProcess::quickstart(work.path(), &[], &[]);
     assert_ne!(up.url, url, "a new port, same persisted cloud");
     before.write(&up.url, &all);
     before.run_ok(APPLY, 0);

@@ -1,11 +1,12 @@
 //! Hostile files through the real binary: each must give a clear error and
 //! exit 1, never a panic or a stack overflow, and must write nothing.
 
-mod reliability_support;
+mod support;
 
-use reliability_support::{Config, STATE_REL, tasks};
 use std::collections::BTreeMap;
 use std::path::Path;
+use support::fleet::STATE_REL;
+use support::{Config, tasks};
 
 /// Every file under `dir` with its bytes (to prove nothing was written).
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {

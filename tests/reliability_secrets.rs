@@ -4,11 +4,11 @@
 //! appears in stdout, stderr, the state, its backup, the plan file or any other
 //! file written; the state and plan files are 0600.
 
-mod reliability_support;
+mod support;
 
-use reliability_support::{Config, EmulatorProcess, clean_cmd, tasks};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use support::{Config, EmulatorProcess, clean_cmd, tasks};
 
 const TOKEN: &str = "tok-S3CRET-7f3a9c1d";
 const AK: &str = "AKS3CRET1234567890QZ";
@@ -131,7 +131,7 @@ fn run_all(emu: &EmulatorProcess, envs: &[(&str, &str)], secrets: &[&str]) -> us
 #[test]
 fn token_never_appears_anywhere() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
     let runs = run_all(&emu, &[("HTAPSYNC_TOKEN", TOKEN)], &[TOKEN]);
     assert!(runs >= 40);
     assert_eq!(emu.stats()["auth_failures"], 0);
@@ -140,7 +140,8 @@ fn token_never_appears_anywhere() {
 #[test]
 fn ak_sk_never_appear_anywhere() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
+    let emu =
+        EmulatorProcess::quickstart(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
     let envs = [("HTAPSYNC_ACCESS_KEY", AK), ("HTAPSYNC_SECRET_KEY", SK)];
     run_all(&emu, &envs, &[SK, AK]);
     assert_eq!(emu.stats()["auth_failures"], 0);

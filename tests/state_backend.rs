@@ -1,26 +1,15 @@
 //! The local state backend through its public interface: round trips, serial
 //! rules, backup, symlink refusal, locking and force-unlock.
 
-use htapsync::model::{ReplScope, ReplType, TaskSpec};
+use htapsync::model::TaskSpec;
 use htapsync::state::{Backend, LocalBackend, State, StateError, TaskRecord};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod support;
+
 fn spec(name: &str) -> TaskSpec {
-    TaskSpec {
-        name: name.to_string(),
-        instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
-        source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
-        source_node_id: None,
-        source_database_name: "shop".into(),
-        target_database_name: "shop".into(),
-        repl_type: ReplType::IncludeTables,
-        repl_scope: ReplScope::Part,
-        tables: vec!["orders".into()],
-        db_configs: Default::default(),
-        table_configs: Default::default(),
-        paused: false,
-    }
+    support::spec(name).build()
 }
 
 fn with_task(state: &mut State, name: &str) {

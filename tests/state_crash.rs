@@ -2,29 +2,21 @@
 //! aborts at each `HTAPSYNC_CRASH_AT` point, then checks that the file holds
 //! the old or the new state, never a torn one, and that the next write works.
 
-use htapsync::model::{ReplScope, ReplType, TaskSpec};
+use htapsync::model::ReplScope;
 use htapsync::state::{Backend, LocalBackend, State, TaskRecord};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod support;
 
 const CHILD_ENV: &str = "HTAPSYNC_TEST_CRASH_CHILD_PATH";
 
 fn record(name: &str) -> TaskRecord {
     TaskRecord {
-        spec: TaskSpec {
-            name: name.to_string(),
-            instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
-            source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
-            source_node_id: None,
-            source_database_name: "shop".into(),
-            target_database_name: "shop".into(),
-            repl_type: ReplType::IncludeTables,
-            repl_scope: ReplScope::All,
-            tables: vec![],
-            db_configs: Default::default(),
-            table_configs: Default::default(),
-            paused: false,
-        },
+        spec: support::spec(name)
+            .scope(ReplScope::All)
+            .tables::<&str>([])
+            .build(),
         prevent_destroy: false,
         updated_at: String::new(),
     }

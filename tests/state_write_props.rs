@@ -2,7 +2,8 @@
 //! file that is exactly `encode(state)` and decodes to the state written.
 //! Guards the incremental encoder of the local backend.
 
-use htapsync::model::{ReplScope, ReplType, TaskSpec};
+mod support;
+
 use htapsync::state::{Backend, LocalBackend, State, TaskRecord, decode, encode};
 use proptest::prelude::*;
 
@@ -33,20 +34,9 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn record(task: u8, tables: u8) -> TaskRecord {
     TaskRecord {
-        spec: TaskSpec {
-            name: format!("task_{task}"),
-            instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
-            source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
-            source_node_id: None,
-            source_database_name: "shop".into(),
-            target_database_name: "shop".into(),
-            repl_type: ReplType::IncludeTables,
-            repl_scope: ReplScope::Part,
-            tables: (0..=tables).map(|t| format!("t{t}")).collect(),
-            db_configs: Default::default(),
-            table_configs: Default::default(),
-            paused: false,
-        },
+        spec: support::spec(&format!("task_{task}"))
+            .tables((0..=tables).map(|t| format!("t{t}")))
+            .build(),
         prevent_destroy: false,
         updated_at: String::new(),
     }

@@ -4,8 +4,8 @@
 //! values and a cloud that resets them both end where the plan said, and no
 //! plan afterwards shows a difference, with or without refresh.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, header, task};
+mod support;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 
 const NAME: &str = "orders_sync";
 

@@ -2,34 +2,19 @@
 //! gate that could not run (wrong credentials, throttling) says so once, in
 //! every output format, instead of blaming each task's tables.
 
-mod reliability_support;
+mod support;
 
 use htapsync::api::{Client, ClientConfig, Credentials, ServiceFailure};
 use htapsync::check::run_gate;
-use htapsync::emulator::{self, Emulator, EmulatorConfig};
-use htapsync::model::{Address, DesiredTask, Lifecycle, ReplScope, ReplType, TaskSpec};
+use htapsync::model::{Address, DesiredTask, Lifecycle};
 use htapsync::plan::{self, Plan};
-use reliability_support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
+use support::{Config, EmulatorProcess, TOKEN, clean_cmd, output, tasks};
 
-const PROJECT: &str = reliability_support::PROJECT;
-
-fn emulator_config() -> EmulatorConfig {
-    let cloud = emulator::load_cloud(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/cloud/cloud.toml"),
-    )
-    .unwrap();
-    EmulatorConfig::new(cloud)
-}
-
-async fn start(cfg: EmulatorConfig) -> emulator::Running {
-    emulator::spawn(Emulator::new(cfg).unwrap(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
+use support::PROJECT;
+use support::router::{quickstart_config as emulator_config, serve as start};
 
 fn client(url: &str) -> Client {
     let mut cfg = ClientConfig::new(
@@ -48,20 +33,7 @@ fn create_plan(names: &[&str]) -> Plan {
     let desired: BTreeMap<String, DesiredTask> = names
         .iter()
         .map(|name| {
-            let spec = TaskSpec {
-                name: name.to_string(),
-                instance_id: reliability_support::HTAP.into(),
-                source_instance_id: reliability_support::SOURCE.into(),
-                source_node_id: None,
-                source_database_name: "shop".into(),
-                target_database_name: format!("olap_{name}"),
-                repl_type: ReplType::IncludeTables,
-                repl_scope: ReplScope::Part,
-                tables: vec!["orders".into()],
-                db_configs: BTreeMap::new(),
-                table_configs: BTreeMap::new(),
-                paused: false,
-            };
+            let spec = support::spec(name).target(&format!("olap_{name}")).build();
             let task = DesiredTask {
                 spec,
                 lifecycle: Lifecycle::default(),
@@ -146,7 +118,7 @@ fn assert_could_not_run(what: &str, (code, out, err): &(i32, String, String)) {
 #[test]
 fn a_wrong_token_says_the_gate_could_not_run_in_every_format() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
     let cfg = Config::new(&emu.url, &tasks(3));
     let wrong = [("HTAPSYNC_TOKEN", "wrong-token")];
     let human = plan_with(&cfg, &[], &wrong);
@@ -188,7 +160,7 @@ fn a_wrong_token_says_the_gate_could_not_run_in_every_format() {
 fn a_wrong_secret_key_says_the_gate_could_not_run() {
     let work = tempfile::tempdir().unwrap();
     let ak = "AKTRUSTGATE123456789";
-    let emu = EmulatorProcess::start(
+    let emu = EmulatorProcess::quickstart(
         work.path(),
         &["--ak", ak],
         &[("HTAPSYNC_EMULATOR_SK", "the-right-secret")],

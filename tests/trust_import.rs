@@ -4,31 +4,17 @@
 //! configuration leaves out what `[defaults]` already says, and `--instance`
 //! is checked like the configuration's `instance_id`.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, SRC, header, task};
+mod support;
 use htapsync::api::wire::StartRequest;
-use htapsync::model::{ReplScope, ReplType, TaskSpec};
-use std::collections::BTreeMap;
+use htapsync::model::TaskSpec;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 
 /// A task replicating `shop.orders` into `target` with these db_configs.
 fn spec(name: &str, target: &str, db_configs: &[(&str, &str)]) -> TaskSpec {
-    TaskSpec {
-        name: name.to_string(),
-        instance_id: HTAP.to_string(),
-        source_instance_id: SRC.to_string(),
-        source_node_id: None,
-        source_database_name: "shop".to_string(),
-        target_database_name: target.to_string(),
-        repl_type: ReplType::IncludeTables,
-        repl_scope: ReplScope::Part,
-        tables: vec!["orders".to_string()],
-        db_configs: db_configs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
-        table_configs: BTreeMap::new(),
-        paused: false,
-    }
+    support::spec(name)
+        .target(target)
+        .db_configs(db_configs.iter().copied())
+        .build()
 }
 
 /// Registers (E2 with `is_create_task`) and starts (E3) a task out of band,

@@ -5,11 +5,11 @@
 //! one line for the tasks an interrupted apply did not start, and exit codes
 //! that do not depend on the output format.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, TOKEN, clean_cmd, header, output, task};
+mod support;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
+use support::{EmulatorProcess, HTAP, Project, TOKEN, clean_cmd, header, output, task};
 
 /// A project of `n` one-table tasks against `emu`.
 fn tasks(emu: &EmulatorProcess, n: usize) -> Project {
@@ -252,7 +252,7 @@ fn dumb_terminal_gets_no_colour_and_no_progress() {
     let plan = |term: &str| {
         let command = format!(
             "{} -C {} plan",
-            env!("CARGO_BIN_EXE_htapsync"),
+            support::process::BIN,
             p.dir.path().display()
         );
         let mut cmd = Command::new("script");

@@ -2,9 +2,9 @@
 //! state a saved plan wants (someone paused or resumed the task by hand
 //! between `plan -out` and `apply`), apply records it and goes on.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, HTAP, Project, header, task};
+mod support;
 use std::time::Duration;
+use support::{EmulatorProcess, HTAP, Project, header, task};
 
 const NAME: &str = "orders_sync";
 

@@ -3,14 +3,18 @@
 //! consistently (digest recomputed) is refused because its changes are not
 //! what the configuration and state give, a forged gate verdict does not let
 //! a rejected configuration through, and the hint printed after `plan -out`
-//! is a command that works as shown, also with `-C`. (A refreshed plan whose
-//! live tasks changed: trust_saved_plan_live.rs.)
+//! is a command that works as shown, also with `-C`. A saved plan made with
+//! refresh carries the live records it was diffed against: it applies exactly
+//! the reviewed changes even when the cloud moved since (as Terraform does),
+//! and the next plan shows the drift.
 
-mod common;
+mod support;
 
-use common::Workspace;
 use htapsync::plan::file::SavedPlan;
 use std::path::Path;
+use std::time::Duration;
+use support::fleet::{client, runtime};
+use support::{Config, EmulatorProcess, HTAP, TOKEN, Workspace, tasks};
 
 fn plan_to(ws: &Workspace, file: &str, code: i32) -> SavedPlan {
     ws.run_ok(&["plan", "-out", file], code);
@@ -158,11 +162,8 @@ fn the_saved_plan_hint_works_as_shown_with_chdir() {
     let cfg = parent.path().join("cfg");
     std::fs::rename(ws.dir.path(), &cfg).unwrap();
     let run = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_htapsync"));
-        cmd.current_dir(parent.path())
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .args(args);
+        let mut cmd = support::clean_cmd();
+        cmd.current_dir(parent.path()).args(args);
         let out = cmd.output().unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.code(), text(&out.stdout), text(&out.stderr))
@@ -180,4 +181,39 @@ fn the_saved_plan_hint_works_as_shown_with_chdir() {
     assert_eq!(code, Some(0), "{hint}\n{out}\n{err}");
     assert!(out.contains("Apply complete! Resources: 2 added"), "{out}");
     assert!(Path::new(&cfg.join(".htapsync/htapsync.state.json")).exists());
+}
+
+#[test]
+fn a_refreshed_plan_applies_what_was_reviewed_even_when_the_cloud_moved_since() {
+    let work = tempfile::tempdir().unwrap();
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[("HTAPSYNC_EMULATOR_TOKEN", TOKEN)]);
+    let cfg = Config::new(&emu.url, &tasks(2));
+    cfg.run_ok(&["apply", "--auto-approve"], 0);
+    let mut changed = tasks(2);
+    changed[0].tables = vec!["orders"];
+    cfg.write(&emu.url, &changed);
+    cfg.run_ok(&["plan", "-out", "p.plan"], 0);
+    let serial = cfg.state().unwrap().serial;
+    // Someone pauses t001 between the review and the apply.
+    runtime().block_on(async {
+        let api = client(&emu.url);
+        let job = api.pause(HTAP, "t001").await.unwrap();
+        api.wait_job(&job, Duration::from_secs(60)).await.unwrap();
+    });
+
+    let out = cfg.run_ok(&["apply", "p.plan"], 0);
+    assert!(
+        out.contains("task.t000"),
+        "t000 is updated as reviewed: {out}"
+    );
+    assert!(!out.contains("task.t001:"), "t001 was a no-op: {out}");
+    assert!(
+        cfg.state().unwrap().serial > serial,
+        "the update was recorded"
+    );
+    let again = cfg.run_ok(&["plan", "-detailed-exitcode"], 2);
+    assert!(
+        again.contains("task.t001 will be updated") && !again.contains("task.t000 will be"),
+        "only the pause made after the review shows, as drift to undo: {again}"
+    );
 }

@@ -3,17 +3,14 @@
 //! a capped response body, a non-dumpable process while credentials are held,
 //! and an emulator that authenticates before it reads a body.
 
-mod emulator_support;
-mod reliability_support;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use emulator_support::{HTAP, PROJECT, SRC, check_body, repl, shop_config};
 use hmac::{Hmac, Mac};
 use htapsync::api::wire::TaskConfigRequest;
 use htapsync::api::{ApiErrorKind, Client, ClientConfig, Credentials};
 use htapsync::emulator::{AuthMode, Emulator, EmulatorConfig, app, spawn};
-use reliability_support::{Config, EmulatorProcess, clean_cmd, output, tasks};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,6 +19,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::router::{check_body, repl, shop_config};
+use support::{Config, EmulatorProcess, clean_cmd, output, tasks};
+use support::{HTAP, PROJECT, SRC};
 use tower::ServiceExt;
 
 const AK: &str = "AKTRUST1234567890";
@@ -151,7 +151,8 @@ async fn aksk_signature_covers_host_and_content_type_so_a_replay_to_another_host
 #[test]
 fn plan_signed_with_aksk_passes_the_emulator_process() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
+    let emu =
+        EmulatorProcess::quickstart(work.path(), &["--ak", AK], &[("HTAPSYNC_EMULATOR_SK", SK)]);
     let cfg = Config::new(&emu.url, &tasks(1));
     let mut cmd = clean_cmd();
     cmd.arg("-C")
@@ -341,7 +342,7 @@ async fn unauthenticated_requests_are_refused_before_their_body_is_read() {
 
 #[tokio::test]
 async fn one_body_limit_answered_in_the_gateway_error_shape() {
-    let (_, app) = emulator_support::shop_app();
+    let (_, app) = support::router::shop_app();
     let request = |body: Vec<u8>| {
         Request::builder()
             .method("POST")
@@ -404,7 +405,7 @@ fn loopback_endpoints_never_go_through_a_proxy() {
     let (proxy, connections) = counting_listener();
     let proxy_url = format!("http://{proxy}");
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(work.path(), &[], &[]);
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[]);
     let cfg = Config::new(&emu.url, &tasks(1));
     let mut cmd = cfg.cmd(&["plan"]);
     cmd.env_remove("NO_PROXY").env_remove("no_proxy");
@@ -719,7 +720,7 @@ fn the_process_is_not_dumpable_while_it_holds_credentials() {
 #[test]
 fn the_emulator_takes_its_secrets_from_the_environment() {
     let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::start(
+    let emu = EmulatorProcess::quickstart(
         work.path(),
         &[],
         &[("HTAPSYNC_EMULATOR_TOKEN", "env-only-token")],

@@ -5,13 +5,13 @@
 //! to official hosts, loopback or hosts allowed outside the repository; and no
 //! secret from a URL, a credentials file or the environment reaches the output.
 
-mod common;
-use common::Workspace;
+mod support;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::Workspace;
 
 const SECRET: &str = "S3CRET-d41d8cd98f00b204";
 
@@ -475,14 +475,7 @@ fn the_repository_check_uses_the_configuration_directory() {
     let elsewhere = root.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
 
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_htapsync"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HTAPSYNC_") || key.starts_with("HW_") || key.starts_with("HUAWEICLOUD_")
-        {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
+    let out = support::clean_cmd()
         .current_dir(&elsewhere)
         .env("HTAPSYNC_CREDENTIALS_FILE", &creds)
         .arg("-C")

@@ -72,8 +72,6 @@ pub struct Refreshed {
     pub drift: Vec<String>,
     /// Tasks the cloud reports abnormal (`status = No`), with their row.
     pub abnormal: Vec<ReplicationInfo>,
-    /// Live rows of the tasks that exist, by name.
-    pub live: BTreeMap<String, ReplicationInfo>,
 }
 
 /// Reads every recorded task from the cloud, `parallelism` E5 calls at a time.
@@ -121,9 +119,8 @@ pub async fn refresh_all(
                     ));
                 }
                 if is_abnormal(&live) {
-                    out.abnormal.push((*live).clone());
+                    out.abnormal.push(*live);
                 }
-                out.live.insert(name.clone(), *live);
                 out.records.insert(
                     name,
                     crate::state::TaskRecord {

@@ -1,11 +1,12 @@
-//! Snapshot tests of the human plan, built from real `diff` results.
+//! Unit tests of the human output's pieces: colour, summary lines, escaping
+//! and the not-started line. What a whole plan looks like is snapshotted
+//! through the binary (tests/cli_plan_output.rs) and in every format through
+//! the public API (tests/output_render.rs).
 
 use super::*;
-use crate::check::{ParamVerdict, TableVerdict, TaskVerdict};
 use crate::model::{Address, DesiredTask, Lifecycle, TaskSpec};
 use crate::plan::diff;
 use crate::state::TaskRecord;
-use insta::assert_snapshot;
 use std::collections::BTreeMap;
 
 const PLAIN: Style = Style { color: false };
@@ -63,129 +64,6 @@ fn updated(name: &str) -> TaskSpec {
     s.table_configs.clear();
     s.paused = true;
     s
-}
-
-fn replaced(name: &str) -> TaskSpec {
-    let mut s = spec(name);
-    s.instance_id = "aaaabbbbccccddddeeeeffff00001111in17".into();
-    s.target_database_name = "shop_v2".into();
-    s
-}
-
-#[test]
-fn no_changes() {
-    let plan = plan_of(&[spec("orders_sync")], &[spec("orders_sync")]);
-    assert_snapshot!(plan_human(&plan, None, &PLAIN));
-}
-
-#[test]
-fn create() {
-    let mut with_node = spec("orders_sync");
-    with_node.source_node_id = Some("1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6dno07".into());
-    assert_snapshot!(plan_human(&plan_of(&[with_node], &[]), None, &PLAIN));
-}
-
-#[test]
-fn update_scalar_list_and_map() {
-    let plan = plan_of(&[updated("orders_sync")], &[spec("orders_sync")]);
-    assert_snapshot!(plan_human(&plan, None, &PLAIN));
-}
-
-#[test]
-fn replace() {
-    let plan = plan_of(&[replaced("orders_sync")], &[spec("orders_sync")]);
-    assert_snapshot!(plan_human(&plan, None, &PLAIN));
-}
-
-#[test]
-fn delete() {
-    let plan = plan_of(&[], &[spec("orders_sync")]);
-    assert_snapshot!(plan_human(&plan, None, &PLAIN));
-}
-
-#[test]
-fn mix_with_passing_gate() {
-    let plan = plan_of(
-        &[
-            spec("a_new"),
-            updated("b_changed"),
-            replaced("c_moved"),
-            spec("e_same"),
-        ],
-        &[
-            spec("b_changed"),
-            spec("c_moved"),
-            spec("d_gone"),
-            spec("e_same"),
-        ],
-    );
-    let gate = GateReport {
-        verdicts: ["a_new", "b_changed", "c_moved"]
-            .into_iter()
-            .map(|n| {
-                (
-                    Address::task(n),
-                    verdict(n, &[("orders", "order by id", true)], true),
-                )
-            })
-            .collect(),
-        ..GateReport::default()
-    };
-    assert_snapshot!(plan_human(&plan, Some(&gate), &PLAIN));
-}
-
-#[test]
-fn failed_gate() {
-    let plan = plan_of(&[spec("a_ok"), spec("b_bad")], &[]);
-    let mut bad = verdict(
-        "b_bad",
-        &[
-            ("order_items", "", true),
-            ("orders", "order by nope", false),
-            ("refunds", "key columns x", false),
-        ],
-        false,
-    );
-    bad.params[0].value = "999".into();
-    let mut errored = verdict("c_error", &[], true);
-    errored.error = Some("E2 returned 500 Internal Server Error (request 7f3a)".into());
-    let gate = GateReport {
-        verdicts: [
-            (
-                Address::task("a_ok"),
-                verdict("a_ok", &[("orders", "order by id", true)], true),
-            ),
-            (Address::task("b_bad"), bad),
-            (Address::task("c_error"), errored),
-        ]
-        .into(),
-        ..GateReport::default()
-    };
-    assert_snapshot!(plan_human(&plan, Some(&gate), &PLAIN));
-}
-
-fn verdict(name: &str, tables: &[(&str, &str, bool)], param_passed: bool) -> TaskVerdict {
-    TaskVerdict {
-        address: Address::task(name),
-        tables: tables
-            .iter()
-            .map(|(table, config, passed)| TableVerdict {
-                table: table.to_string(),
-                config: config.to_string(),
-                result: if *passed { "success" } else { "failed" }.into(),
-                passed: *passed,
-                hint: None,
-            })
-            .collect(),
-        params: vec![ParamVerdict {
-            name: "sync_commit_interval_ms".into(),
-            value: "5000".into(),
-            side: "target".into(),
-            result: if param_passed { "success" } else { "failed" }.into(),
-            passed: param_passed,
-        }],
-        error: None,
-    }
 }
 
 #[test]

@@ -69,14 +69,6 @@ impl State {
             intents: Vec::new(),
         }
     }
-
-    /// The last-applied spec of every managed task, by task name.
-    pub fn specs(&self) -> BTreeMap<String, TaskSpec> {
-        self.tasks
-            .iter()
-            .map(|(name, record)| (name.clone(), record.spec.clone()))
-            .collect()
-    }
 }
 
 impl Default for State {

@@ -1,7 +1,7 @@
 //! Proptest generators of task specs and the desired/prior maps `plan::diff`
 //! takes, shared by the property tests.
-#![allow(dead_code)] // each test binary uses a different subset
 
+use super::spec;
 use htapsync::model::{DesiredTask, Lifecycle, ReplScope, ReplType, TaskSpec};
 use htapsync::state::TaskRecord;
 use proptest::prelude::*;
@@ -21,28 +21,27 @@ pub fn arb_spec(name: String) -> impl Strategy<Value = TaskSpec> {
     )
         .prop_map(
             move |(instance, source, node, db, tables, db_configs, table_configs, paused, ex)| {
-                TaskSpec {
-                    name: name.clone(),
-                    instance_id: instance.to_string(),
-                    source_instance_id: source.to_string(),
-                    source_node_id: node,
-                    source_database_name: db.to_string(),
-                    target_database_name: format!("{db}_olap"),
-                    repl_type: if ex {
+                spec(&name)
+                    .instance(instance)
+                    .source_instance(source)
+                    .source_node(node.as_deref())
+                    .source_database(db)
+                    .target(&format!("{db}_olap"))
+                    .repl_type(if ex {
                         ReplType::ExcludeTables
                     } else {
                         ReplType::IncludeTables
-                    },
-                    repl_scope: if tables.is_empty() {
+                    })
+                    .scope(if tables.is_empty() {
                         ReplScope::All
                     } else {
                         ReplScope::Part
-                    },
-                    tables: tables.into_iter().collect(),
-                    db_configs,
-                    table_configs,
-                    paused,
-                }
+                    })
+                    .tables(tables)
+                    .db_configs(db_configs)
+                    .table_configs(table_configs)
+                    .paused(paused)
+                    .build()
             },
         )
 }

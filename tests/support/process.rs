@@ -1,7 +1,6 @@
-//! The real binary as a child process, shared by the test support modules: a
-//! command without ambient credentials, its output as (code, stdout, stderr),
-//! and `htapsync emulator` on a free loopback port, killed when dropped.
-#![allow(dead_code)] // each test binary uses a different subset
+//! The real binary as a child process: a command without ambient
+//! credentials, its output as (code, stdout, stderr), and `htapsync emulator`
+//! on a free loopback port, killed when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -21,6 +20,21 @@ pub fn clean_cmd() -> Command {
         }
     }
     cmd
+}
+
+/// [`clean_cmd`] run in the configuration directory `dir` (`-C dir ARGS…`).
+pub fn in_dir(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = clean_cmd();
+    cmd.arg("-C").arg(dir).args(args);
+    cmd
+}
+
+/// Runs `cmd` (started with `args`), asserts its exit code and returns its stdout.
+#[track_caller]
+pub fn run_expecting(mut cmd: Command, args: &[&str], code: i32) -> String {
+    let result = output(&mut cmd);
+    assert_exit(args, &result, code);
+    result.1
 }
 
 /// Runs `cmd` to completion: (exit code, stdout, stderr); -1 when killed by a signal.
