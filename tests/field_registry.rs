@@ -2,12 +2,12 @@
 //! the schema `htapsync schema` prints, is read by the loader, and is shown by
 //! `htapsync plan`.
 
-mod common;
+mod support;
 
-use common::Workspace;
 use htapsync::model::fields::{TASK_FIELDS, TaskField};
 use htapsync::model::{ReplScope, ReplType, TaskDefaults, TaskSpec};
 use serde_json::Value;
+use support::Workspace;
 
 /// A task of the quick start's cloud that sets every attribute.
 fn full_spec() -> TaskSpec {

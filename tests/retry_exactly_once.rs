@@ -4,8 +4,8 @@
 //! call did nothing) or after (the call took effect, its answer was lost), and
 //! the emulator's counters show what the cloud did.
 
-mod e2e_support;
-use e2e_support::{EmulatorProcess, Project, header, task};
+mod support;
+use support::{EmulatorProcess, Project, header, task};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

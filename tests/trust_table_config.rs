@@ -4,9 +4,9 @@
 //! stays the authority on pass or fail. Run by the real binary against the
 //! embedded emulator, starting from `examples/failing-check`.
 
-mod common;
-use common::Workspace;
+mod support;
 use serde_json::Value;
+use support::Workspace;
 
 const CONFIG: &str = "htapsync.toml";
 const ORDERS: &str = r#"orders = "order by placed_at""#;
