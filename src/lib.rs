@@ -25,6 +25,7 @@ pub mod config;
 pub mod emulator;
 pub mod model;
 pub mod plan;
+pub mod planfile;
 pub mod refresh;
 pub mod render;
 pub mod state;

@@ -9,7 +9,7 @@
 mod common;
 
 use common::Workspace;
-use htapsync::plan::file::SavedPlan;
+use htapsync::planfile::SavedPlan;
 use std::path::Path;
 
 fn plan_to(ws: &Workspace, file: &str, code: i32) -> SavedPlan {

@@ -7,7 +7,7 @@ use super::context::Workspace;
 use super::output::Style;
 use crate::cli::output::{out, outln};
 use crate::model::Address;
-use crate::plan::file::SavedPlan;
+use crate::planfile::SavedPlan;
 use crate::render;
 use crate::state::State;
 use anyhow::anyhow;

@@ -11,8 +11,8 @@
 use super::{Note, Operation, summary_line};
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::{GateReport, GateUnavailable, TaskVerdict};
-use crate::plan::file::SavedPlan;
 use crate::plan::{Action, Change, Counts, Plan};
+use crate::planfile::SavedPlan;
 use crate::state::{State, TaskRecord};
 use serde_json::{Map, Value, json};
 
