@@ -24,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod emulator;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod planfile;
 pub mod refresh;

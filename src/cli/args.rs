@@ -108,6 +108,9 @@ pub enum Command {
     ForceUnlock {
         /// The lock ID printed in the lock error.
         lock_id: String,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema of the configuration files (for editors and linters).
     Schema,
@@ -120,7 +123,8 @@ pub enum Command {
 pub enum Format {
     /// Terminal text, coloured on a terminal.
     Human,
-    /// One JSON object per line (plan, apply), or one document (show, state).
+    /// JSON lines: a message stream (plan, apply, refresh, import, ...) or
+    /// one document (show, state, status, validate).
     Json,
     /// A pull request comment (plan and show PLANFILE only).
     Markdown,
@@ -232,6 +236,9 @@ pub enum StateCommand {
         address: String,
         #[arg(long)]
         dry_run: bool,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -240,24 +247,7 @@ fn parse_instance_id(value: &str) -> Result<String, String> {
     crate::config::rules::instance_id(value).map(|()| value.to_string())
 }
 
-/// Parses `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 10s, 2m, 500ms"))?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
-    };
-    Ok(std::time::Duration::from_millis(ms))
-}
+pub use crate::ops::parse_duration;
 
 /// Long flags that Terraform users type with one dash.
 const SINGLE_DASH_LONG: &[&str] = &[
@@ -331,13 +321,5 @@ mod tests {
         };
         assert!(!p.refresh);
         assert_eq!(p.targets, ["task.a"]);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s").unwrap().as_secs(), 10);
-        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
-        assert_eq!(parse_duration("5").unwrap().as_secs(), 5);
-        assert!(parse_duration("5x").is_err());
     }
 }

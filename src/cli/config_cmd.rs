@@ -1,40 +1,21 @@
 //! `validate` and `fmt`: commands that only read (or rewrite) configuration files.
 
-use super::args::Cli;
-use super::{CmdResult, Failure};
-use crate::cli::output::{errln, out, outln};
+use super::args::{Cli, Format};
+use super::output::Style;
+use super::{CmdResult, Failure, view};
+use crate::cli::output::{out, outln};
 use crate::config;
+use crate::render::view::ValidateView;
 use anyhow::Context;
 use std::path::PathBuf;
 
-pub fn validate(cli: &Cli, json: bool) -> CmdResult {
+pub fn validate(cli: &Cli, json: bool, style: &Style) -> CmdResult {
     let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
     let result = config::load_dir(&dir);
-    if json {
-        let doc = config::validate_json(&result);
-        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
-        return Ok(if result.is_ok() { 0 } else { 1 });
-    }
-    match result {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                errln!("{w}");
-            }
-            outln!(
-                "Success! The configuration is valid ({} task{} in {} file{}).",
-                loaded.desired.tasks.len(),
-                if loaded.desired.tasks.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                loaded.files.len(),
-                if loaded.files.len() == 1 { "" } else { "s" },
-            )?;
-            Ok(0)
-        }
-        Err(d) => Err(Failure::Diagnostics(d)),
-    }
+    let format = if json { Format::Json } else { Format::Human };
+    let mut view: Box<dyn ValidateView> = view!(format, style);
+    view.validated(&result)?;
+    Ok(if result.is_ok() { 0 } else { 1 })
 }
 
 /// Exit code of `fmt --check` when some file is not formatted (as Terraform).

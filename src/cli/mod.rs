@@ -1,16 +1,18 @@
-//! The command-line edge: parse flags, call one operation, render, map the
-//! outcome to an exit code. `anyhow` lives here and nowhere below.
+//! The command-line edge: parse flags, call one operation of [`crate::ops`],
+//! show its outcome through the view of the chosen format
+//! ([`crate::render::view`]), and map it to an exit code, here in one place.
+//! `anyhow` lives here and nowhere below.
 //!
 //! Exit codes: 0 success (no changes), 1 error (including a failed
 //! table-config-check gate and invalid configuration), 2 changes present
 //! (`plan --detailed-exitcode` only), 3 `fmt --check` found unformatted files,
 //! 64 usage error.
 
+mod apply_cmd;
 mod args;
+mod cloud_cmd;
 mod config_cmd;
-mod context;
 mod output;
-mod run;
 mod schema_cmd;
 mod state_cmd;
 
@@ -33,13 +35,26 @@ pub enum Failure {
     /// A command line that cannot work (flags that exclude each other), found
     /// after clap accepted it: printed like an error, exits [`EXIT_USAGE`].
     Usage(anyhow::Error),
-    /// Already reported; exit with this code.
-    Exit(u8),
 }
 
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(e: E) -> Self {
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
         Failure::Error(e.into())
+    }
+}
+
+impl From<crate::ops::Error> for Failure {
+    fn from(e: crate::ops::Error) -> Self {
+        match e {
+            crate::ops::Error::Config(d) => Failure::Diagnostics(d),
+            other => Failure::Error(other.into()),
+        }
     }
 }
 
@@ -71,7 +86,6 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(dispatch(&cli, &style));
     ExitCode::from(match result {
         Ok(code) => code,
-        Err(Failure::Exit(code)) => code,
         Err(Failure::Diagnostics(d)) => {
             errln!("{d}");
             1
@@ -108,24 +122,56 @@ fn init_tracing(verbose: u8, ansi: bool) {
 
 async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
     match &cli.command {
-        Command::Validate { json } => config_cmd::validate(cli, *json),
+        Command::Validate { json } => config_cmd::validate(cli, *json, style),
         Command::Fmt { check, diff } => config_cmd::fmt(cli, *check, *diff),
-        Command::Plan(a) => run::plan(cli, a, style).await,
-        Command::Apply(a) => run::apply(cli, a, style).await,
-        Command::Destroy(a) => run::destroy(cli, a, style).await,
-        Command::Refresh(a) => run::refresh(cli, a, style).await,
-        Command::Status(a) => run::status(cli, a, style).await,
-        Command::Import(a) => run::import(cli, a, style).await,
+        Command::Plan(a) => apply_cmd::plan(cli, a, style).await,
+        Command::Apply(a) => apply_cmd::apply(cli, a, style).await,
+        Command::Destroy(a) => apply_cmd::destroy(cli, a, style).await,
+        Command::Refresh(a) => cloud_cmd::refresh(cli, a, style).await,
+        Command::Status(a) => cloud_cmd::status(cli, a, style).await,
+        Command::Import(a) => cloud_cmd::import(cli, a, style).await,
         Command::Show { file, format, json } => {
             let format = if *json { args::Format::Json } else { *format };
             state_cmd::show(cli, file.as_deref(), format, style)
         }
-        Command::State(cmd) => state_cmd::state(cli, cmd),
+        Command::State(cmd) => state_cmd::state(cli, cmd, style),
         Command::Schema => schema_cmd::schema(),
-        Command::ForceUnlock { lock_id } => state_cmd::force_unlock(cli, lock_id),
+        Command::ForceUnlock { lock_id, json } => {
+            state_cmd::force_unlock(cli, lock_id, *json, style)
+        }
         Command::Emulator(a) => {
-            crate::emulator::run_command(a.clone()).await?;
+            crate::emulator::run_command(a.clone())
+                .await
+                .map_err(anyhow::Error::from)?;
             Ok(0)
         }
     }
 }
+
+/// Loads the workspace of `-C DIR` and shows its configuration warnings.
+fn workspace(cli: &Cli) -> Result<crate::ops::Workspace, Failure> {
+    let opts = crate::ops::WorkspaceOptions {
+        dir: cli.chdir.clone().unwrap_or_else(|| ".".into()),
+        state: cli.state.clone(),
+        allowed_endpoints: cli.allow_endpoint.clone(),
+    };
+    let ws = crate::ops::Workspace::load(&opts).map_err(Failure::Diagnostics)?;
+    for w in &ws.loaded.warnings {
+        errln!("{w}");
+    }
+    Ok(ws)
+}
+
+/// The view of `format` for a command without Markdown (refused before):
+/// `let view: Box<dyn XView> = view!(format, style);`.
+macro_rules! view {
+    ($format:expr, $style:expr) => {
+        match $format {
+            $crate::cli::args::Format::Json => {
+                Box::new($crate::render::view::Json::new($style.streams()))
+            }
+            _ => Box::new($crate::render::view::Human::new($style.streams())),
+        }
+    };
+}
+use view;

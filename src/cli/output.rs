@@ -4,16 +4,18 @@
 //! stays clean.
 //!
 //! Everything the CLI prints goes through [`write_stdout`] / [`write_stderr`]
-//! (the [`outln!`] and [`errln!`] macros), never `println!`, which panics
+//! (the [`Stdout`] and [`Stderr`] sinks the views write to, and the
+//! [`outln!`] and [`errln!`] macros), never `println!`, which panics
 //! when the reader of a pipe has gone (`htapsync plan | head -1`). Both
 //! writers pass the text through [`crate::render::terminal_safe`], so control
 //! sequences in names and messages that came from the server or the
 //! configuration cannot drive the terminal.
 
-use crate::render::json::Message;
+use crate::ops::{Phase, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -90,10 +92,87 @@ macro_rules! errln {
 }
 pub(crate) use errln;
 
-/// Prints one message of the `--json` stream, stamped with the current time.
-pub fn emit(message: &Message) -> io::Result<()> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    outln!("{}", message.line(&now))
+/// Stdout as a sink of views: [`write_stdout`] behind `io::Write`.
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_stdout(format_args!("{}", String::from_utf8_lossy(buf)))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stderr as a sink of views: [`write_stderr`], which never fails.
+pub struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_stderr(format_args!("{}", String::from_utf8_lossy(buf)));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The progress of an operation on stderr: one bar (or spinner) per phase,
+/// hidden unless [`Style::progress`] and the format is human.
+pub struct Bars {
+    style: Style,
+    machine_output: bool,
+    current: Mutex<ProgressBar>,
+}
+
+impl Bars {
+    pub fn new(style: Style, machine_output: bool) -> Bars {
+        Bars {
+            style,
+            machine_output,
+            current: Mutex::new(ProgressBar::hidden()),
+        }
+    }
+
+    fn current(&self) -> ProgressBar {
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` (which prints) with the bar out of the way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.current().suspend(f)
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, phase: Phase, len: Option<usize>) {
+        let machine = self.machine_output;
+        let bar = match phase {
+            Phase::Refreshing => self.style.spinner("refreshing", machine),
+            Phase::Checking => self
+                .style
+                .progress(len.unwrap_or(0), "table-config-check", machine),
+            Phase::Applying => self.style.progress(len.unwrap_or(0), "applying", machine),
+        };
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = bar;
+    }
+
+    fn step(&self) {
+        self.current().inc(1);
+    }
+
+    fn finish(&self) {
+        self.current().finish_and_clear();
+    }
 }
 
 /// What colour and progress depend on, read from the process or given by a test.
@@ -152,6 +231,19 @@ impl Style {
 
     pub fn render(&self) -> crate::render::Style {
         crate::render::Style { color: self.color }
+    }
+
+    /// The streams of a view: this process's stdout and stderr, each
+    /// coloured as detected.
+    pub fn streams(&self) -> crate::render::view::Streams {
+        crate::render::view::Streams {
+            out: Box::new(Stdout),
+            err: Box::new(Stderr),
+            style: self.render(),
+            err_style: crate::render::Style {
+                color: self.stderr_color,
+            },
+        }
     }
 
     pub fn error_prefix(&self) -> String {

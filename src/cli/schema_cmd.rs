@@ -6,6 +6,7 @@ use crate::cli::output::outln;
 
 pub fn schema() -> CmdResult {
     let schema = crate::config::schema::config_schema();
-    outln!("{}", serde_json::to_string_pretty(&schema)?)?;
+    let text = serde_json::to_string_pretty(&schema).map_err(anyhow::Error::from)?;
+    outln!("{text}")?;
     Ok(0)
 }

@@ -107,3 +107,10 @@ fn noun(a: Action) -> &'static str {
         Action::NoOp => "Read",
     }
 }
+
+/// Output failed in the middle of an apply: what happens next.
+pub fn output_lost_line(error: &std::io::Error) -> String {
+    format!(
+        "Cannot write the output ({error}): finishing the operations in flight, starting no new ones."
+    )
+}

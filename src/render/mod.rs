@@ -12,12 +12,16 @@
 pub mod apply;
 mod block;
 mod gate;
+pub mod import;
 pub mod json;
 pub mod markdown;
+pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod view;
 
 use crate::check::GateReport;
+pub use crate::ops::{Note, Operation};
 use crate::plan::{Action, Counts, Plan};
 
 /// How to draw: only colour for now.
@@ -85,17 +89,6 @@ impl Style {
     }
 }
 
-/// Something a plan run learned besides the plan itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
-    /// A recorded task differs from what the cloud has (found by refresh).
-    Drift(String),
-    /// Worth attention, but not an error (e.g. a task the cloud reports abnormal).
-    Warning(String),
-    /// Informational (e.g. an interrupted operation that was resolved).
-    Log(String),
-}
-
 /// Human lines of the notes, as printed before the plan.
 pub fn notes_human(notes: &[Note]) -> String {
     let mut out = String::new();
@@ -116,22 +109,18 @@ pub fn notes_human(notes: &[Note]) -> String {
     out
 }
 
-/// What a run does, as the `operation` of a summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Plan,
-    Apply,
-    Destroy,
-}
+/// What `force-unlock` says once the lock is gone (Terraform's wording).
+pub const UNLOCKED: &str = "htapsync state has been successfully unlocked!";
 
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Plan => "plan",
-            Operation::Apply => "apply",
-            Operation::Destroy => "destroy",
-        }
-    }
+/// What `validate` says of a valid configuration.
+pub fn valid_line(loaded: &crate::config::Loaded) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let (tasks, files) = (loaded.desired.tasks.len(), loaded.files.len());
+    format!(
+        "Success! The configuration is valid ({tasks} task{} in {files} file{}).",
+        plural(tasks),
+        plural(files)
+    )
 }
 
 /// `text` safe to write to a terminal: every control character (C0 but

@@ -1,0 +1,284 @@
+//! `plan`, `apply` and `destroy`: flags to options, the confirmation prompt,
+//! Ctrl-C, and exit codes. The work is [`crate::ops::plan`] and
+//! [`crate::ops::apply`]; what is shown is the command's view.
+
+use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
+use super::output::{Bars, Style, errln, out, outln};
+use super::{CmdResult, Failure, workspace};
+use crate::apply::{ApplyOutcome, Event};
+use crate::ops::apply::{Pending, Reporter};
+use crate::ops::{self, PlanOptions, Progress, SavedApplyOptions};
+use crate::render::view::{ApplyView, Human, Json, Markdown, PlanView};
+use anyhow::anyhow;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+fn plan_options(
+    common: &CommonRun,
+    targets: &[String],
+    refresh: bool,
+    destroy: bool,
+) -> PlanOptions {
+    PlanOptions {
+        refresh,
+        targets: targets.to_vec(),
+        destroy,
+        parallelism: common.parallelism as usize,
+        lock_timeout: common.lock_timeout,
+    }
+}
+
+fn progress(common: &CommonRun, style: &Style) -> Arc<Bars> {
+    Arc::new(Bars::new(*style, common.format() != Format::Human))
+}
+
+pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
+    let ws = workspace(cli)?;
+    let opts = plan_options(&a.common, &a.targets, a.refresh, a.destroy);
+    let bars: Arc<dyn Progress> = progress(&a.common, style);
+    let planned = ops::plan::plan(&ws, &opts, &bars).await?;
+    let mut view: Box<dyn PlanView> = match a.common.format() {
+        Format::Json => Box::new(Json::new(style.streams())),
+        Format::Markdown => Box::new(Markdown::new(style.streams().out)),
+        Format::Human => Box::new(Human::new(style.streams())),
+    };
+    // The plan file is written even when stdout is gone: what was shown
+    // and what is saved must not differ by where the output went.
+    let printed = view.plan(&planned.plan, Some(&planned.gate), &planned.notes);
+    if let Some(out) = &a.out {
+        planned.save(&ws, out)?;
+    }
+    printed?;
+    if let Some(out) = &a.out {
+        view.saved(out, &apply_command(cli, out))?;
+    }
+    if !planned.gate.passed() {
+        return Ok(1);
+    }
+    Ok(if a.detailed_exitcode && planned.plan.has_changes() {
+        2
+    } else {
+        0
+    })
+}
+
+/// The command that applies the plan saved at `out`, as it must be typed from
+/// the current directory: with `-C DIR`, paths on the command line are
+/// relative to DIR (`out` and `--state` were already resolved against it).
+fn apply_command(cli: &Cli, out: &Path) -> String {
+    let as_typed = |p: &Path| {
+        let relative = cli
+            .chdir
+            .as_deref()
+            .and_then(|dir| p.strip_prefix(dir).ok());
+        shell_word(&relative.unwrap_or(p).display().to_string())
+    };
+    let mut words = vec!["htapsync".to_string()];
+    if let Some(dir) = &cli.chdir {
+        words.extend(["-C".to_string(), shell_word(&dir.display().to_string())]);
+    }
+    if let Some(state) = &cli.state {
+        words.extend(["--state".to_string(), as_typed(state)]);
+    }
+    words.extend(["apply".to_string(), as_typed(out)]);
+    words.join(" ")
+}
+
+/// `word` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Markdown is a plan comment: commands that change things refuse it.
+pub(super) fn refuse_markdown(format: Format, command: &str) -> Result<(), Failure> {
+    if format == Format::Markdown {
+        return Err(anyhow!(
+            "--format markdown is for `plan` and `show PLANFILE`; `{command}` supports human and json"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
+    refuse_markdown(a.common.format(), "apply")?;
+    if let Some(file) = &a.plan_file {
+        if !a.targets.is_empty() || !a.refresh {
+            return Err(anyhow!(
+                "planning flags (-target, -refresh) cannot be used with a saved plan"
+            )
+            .into());
+        }
+        let ws = workspace(cli)?;
+        let opts = SavedApplyOptions {
+            parallelism: a.common.parallelism as usize,
+            lock_timeout: a.common.lock_timeout,
+        };
+        let bars = progress(&a.common, style);
+        let pending = ops::apply::prepare_saved(&ws, file, &opts, &(bars.clone() as _)).await?;
+        return run(pending, &a.common, true, bars, style).await;
+    }
+    run_apply(
+        cli,
+        &a.common,
+        &a.targets,
+        a.refresh,
+        false,
+        a.auto_approve,
+        style,
+    )
+    .await
+}
+
+pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
+    refuse_markdown(a.common.format(), "destroy")?;
+    run_apply(
+        cli,
+        &a.common,
+        &a.targets,
+        true,
+        true,
+        a.auto_approve,
+        style,
+    )
+    .await
+}
+
+async fn run_apply(
+    cli: &Cli,
+    common: &CommonRun,
+    targets: &[String],
+    refresh: bool,
+    destroy: bool,
+    auto_approve: bool,
+    style: &Style,
+) -> CmdResult {
+    if common.format() == Format::Json && !auto_approve {
+        return Err(Failure::Usage(anyhow!(
+            "--json needs --auto-approve or a saved plan: there is no prompt in JSON mode"
+        )));
+    }
+    let ws = workspace(cli)?;
+    let opts = plan_options(common, targets, refresh, destroy);
+    let bars = progress(common, style);
+    let pending = ops::apply::prepare(&ws, &opts, &(bars.clone() as _)).await?;
+    run(pending, common, auto_approve, bars, style).await
+}
+
+/// Shows the pending change, asks for approval, executes it and reports.
+async fn run(
+    pending: Pending,
+    common: &CommonRun,
+    approved: bool,
+    bars: Arc<Bars>,
+    style: &Style,
+) -> CmdResult {
+    let mut view: Box<dyn ApplyView> = super::view!(common.format(), style);
+    let printed = view.plan(&pending.plan, Some(&pending.gate), &pending.notes);
+    if !pending.gate.passed() {
+        view.gate_refused(&pending.gate);
+        return Ok(1);
+    }
+    if !pending.plan.has_changes() {
+        return Ok(0);
+    }
+    if let Err(e) = printed {
+        view.not_started("write the plan", &e);
+        return Ok(1);
+    }
+    if !approved {
+        match confirm(pending.operation == ops::Operation::Destroy) {
+            Ok(true) => {}
+            Ok(false) => {
+                view.cancelled()?;
+                return Ok(1);
+            }
+            Err(e) => {
+                view.not_started("ask for approval", &e);
+                return Ok(1);
+            }
+        }
+    }
+    let operation = pending.operation;
+    let view = Arc::new(Mutex::new(view));
+    let events = Arc::new(Events {
+        view: view.clone(),
+        bars: bars.clone(),
+    });
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_interrupts(interrupted.clone()));
+    let outcome = pending.execute(events, interrupted, &(bars as _)).await;
+    watcher.abort();
+    let outcome: ApplyOutcome = outcome?;
+    // Output that can no longer be written does not change the exit code.
+    let _ = lock(&view).outcome(&outcome, operation);
+    Ok(if outcome.succeeded() { 0 } else { 1 })
+}
+
+/// Asks for the word `yes`, as Terraform does.
+fn confirm(destroy: bool) -> anyhow::Result<bool> {
+    let (question, detail) = if destroy {
+        (
+            "Do you really want to destroy all managed tasks?",
+            "htapsync will delete every task in state. There is no undo.",
+        )
+    } else {
+        (
+            "Do you want to perform these actions?",
+            "htapsync will perform the actions described above.",
+        )
+    };
+    outln!("\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n")?;
+    out!("  Enter a value: ")?;
+    std::io::stdout().flush()?;
+    if !std::io::stdin().is_terminal() {
+        tracing::debug!("stdin is not a terminal; reading the answer from it anyway");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    outln!()?;
+    Ok(line.trim() == "yes")
+}
+
+/// The apply's events, shown by the view with the progress bar out of the way.
+struct Events {
+    view: Arc<Mutex<Box<dyn ApplyView>>>,
+    bars: Arc<Bars>,
+}
+
+fn lock(view: &Mutex<Box<dyn ApplyView>>) -> std::sync::MutexGuard<'_, Box<dyn ApplyView>> {
+    view.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Reporter for Events {
+    fn event(&self, event: &Event) -> std::io::Result<()> {
+        self.bars.suspend(|| lock(&self.view).event(event))
+    }
+
+    fn output_lost(&self, error: &std::io::Error) {
+        lock(&self.view).output_lost(error);
+    }
+}
+
+/// First Ctrl-C: finish what is in flight (its state is recorded), start
+/// nothing new. Second: stop at once; recorded intents make that safe too.
+async fn watch_interrupts(interrupted: Arc<AtomicBool>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    interrupted.store(true, Ordering::SeqCst);
+    errln!(
+        "Interrupt received. Finishing the operations in flight; press Ctrl-C again to stop at once."
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        errln!("Stopping now. Run `htapsync plan` to see what is left.");
+        std::process::exit(130);
+    }
+}
