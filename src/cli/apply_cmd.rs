@@ -3,16 +3,18 @@
 //! [`crate::ops::apply`]; what is shown is the command's view.
 
 use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
-use super::output::{Bars, Style, errln, out, outln};
+use super::output::{Style, out, outln};
+use super::progress::Bars;
 use super::{CmdResult, Failure, workspace};
 use crate::apply::{ApplyOutcome, Event};
 use crate::ops::apply::{Pending, Reporter};
 use crate::ops::{self, PlanOptions, Progress, SavedApplyOptions};
+use crate::render;
 use crate::render::view::{ApplyView, Human, Json, Markdown, PlanView};
 use anyhow::anyhow;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 fn plan_options(
@@ -64,36 +66,9 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     })
 }
 
-/// The command that applies the plan saved at `out`, as it must be typed from
-/// the current directory: with `-C DIR`, paths on the command line are
-/// relative to DIR (`out` and `--state` were already resolved against it).
+/// The command that applies the plan saved at `out`, as typed from here.
 fn apply_command(cli: &Cli, out: &Path) -> String {
-    let as_typed = |p: &Path| {
-        let relative = cli
-            .chdir
-            .as_deref()
-            .and_then(|dir| p.strip_prefix(dir).ok());
-        shell_word(&relative.unwrap_or(p).display().to_string())
-    };
-    let mut words = vec!["htapsync".to_string()];
-    if let Some(dir) = &cli.chdir {
-        words.extend(["-C".to_string(), shell_word(&dir.display().to_string())]);
-    }
-    if let Some(state) = &cli.state {
-        words.extend(["--state".to_string(), as_typed(state)]);
-    }
-    words.extend(["apply".to_string(), as_typed(out)]);
-    words.join(" ")
-}
-
-/// `word` quoted for a POSIX shell when it holds anything but safe characters.
-fn shell_word(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c);
-    if !word.is_empty() && word.chars().all(safe) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
+    render::apply::apply_command(cli.chdir.as_deref(), cli.state.as_deref(), out)
 }
 
 /// Markdown is a plan comment: commands that change things refuse it.
@@ -213,7 +188,7 @@ async fn run(
         bars: bars.clone(),
     });
     let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn(watch_interrupts(interrupted.clone()));
+    let watcher = tokio::spawn(super::signal::watch_interrupts(interrupted.clone()));
     let outcome = pending.execute(events, interrupted, &(bars as _)).await;
     watcher.abort();
     let outcome: ApplyOutcome = outcome?;
@@ -264,21 +239,5 @@ impl Reporter for Events {
 
     fn output_lost(&self, error: &std::io::Error) {
         lock(&self.view).output_lost(error);
-    }
-}
-
-/// First Ctrl-C: finish what is in flight (its state is recorded), start
-/// nothing new. Second: stop at once; recorded intents make that safe too.
-async fn watch_interrupts(interrupted: Arc<AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
-    }
-    interrupted.store(true, Ordering::SeqCst);
-    errln!(
-        "Interrupt received. Finishing the operations in flight; press Ctrl-C again to stop at once."
-    );
-    if tokio::signal::ctrl_c().await.is_ok() {
-        errln!("Stopping now. Run `htapsync plan` to see what is left.");
-        std::process::exit(130);
     }
 }

@@ -12,8 +12,11 @@ mod apply_cmd;
 mod args;
 mod cloud_cmd;
 mod config_cmd;
+mod flags;
 mod output;
+mod progress;
 mod schema_cmd;
+mod signal;
 mod state_cmd;
 
 pub use args::{Cli, Command};

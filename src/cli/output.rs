@@ -11,13 +11,9 @@
 //! sequences in names and messages that came from the server or the
 //! configuration cannot drive the terminal.
 
-use crate::ops::{Phase, Progress};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// Set once a write to stdout failed with a broken pipe: its reader has gone.
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
@@ -120,61 +116,6 @@ impl Write for Stderr {
     }
 }
 
-/// The progress of an operation on stderr: one bar (or spinner) per phase,
-/// hidden unless [`Style::progress`] and the format is human.
-pub struct Bars {
-    style: Style,
-    machine_output: bool,
-    current: Mutex<ProgressBar>,
-}
-
-impl Bars {
-    pub fn new(style: Style, machine_output: bool) -> Bars {
-        Bars {
-            style,
-            machine_output,
-            current: Mutex::new(ProgressBar::hidden()),
-        }
-    }
-
-    fn current(&self) -> ProgressBar {
-        self.current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// Runs `f` (which prints) with the bar out of the way.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.current().suspend(f)
-    }
-}
-
-impl Progress for Bars {
-    fn start(&self, phase: Phase, len: Option<usize>) {
-        let machine = self.machine_output;
-        let bar = match phase {
-            Phase::Refreshing => self.style.spinner("refreshing", machine),
-            Phase::Checking => self
-                .style
-                .progress(len.unwrap_or(0), "table-config-check", machine),
-            Phase::Applying => self.style.progress(len.unwrap_or(0), "applying", machine),
-        };
-        *self
-            .current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = bar;
-    }
-
-    fn step(&self) {
-        self.current().inc(1);
-    }
-
-    fn finish(&self) {
-        self.current().finish_and_clear();
-    }
-}
-
 /// What colour and progress depend on, read from the process or given by a test.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Terminal {
@@ -251,38 +192,6 @@ impl Style {
             color: self.stderr_color,
         };
         stderr.paint(crate::render::Paint::BoldRed, "error:")
-    }
-
-    /// A progress bar of `len` steps on stderr, hidden when stderr is not a
-    /// terminal or machine output was asked for.
-    pub fn progress(&self, len: usize, message: &str, machine_output: bool) -> ProgressBar {
-        if !self.progress || machine_output || len == 0 {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(len as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message(message.to_string());
-        bar
-    }
-
-    /// A spinner on stderr for work of unknown length (refresh), hidden like
-    /// [`Style::progress`].
-    pub fn spinner(&self, message: &str, machine_output: bool) -> ProgressBar {
-        if !self.progress || machine_output {
-            return ProgressBar::hidden();
-        }
-        let spinner = ProgressBar::new_spinner();
-        spinner.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        spinner.set_message(message.to_string());
-        spinner.enable_steady_tick(Duration::from_millis(120));
-        spinner
     }
 }
 

@@ -40,8 +40,9 @@ pub enum Error {
     PlanFile(#[from] PlanFileError),
     #[error(transparent)]
     Plan(#[from] PlanErrors),
+    /// Boxed: an API error is large, and every `Result` of ops carries it.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     #[error(transparent)]
     Emulator(#[from] EmulatorError),
     /// A step failed: `context` says which, `source` why.
@@ -55,6 +56,12 @@ pub enum Error {
     /// plan made for another endpoint, ...); the message says why and what to do.
     #[error("{0}")]
     Refused(String),
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(Box::new(e))
+    }
 }
 
 impl Error {

@@ -102,7 +102,7 @@ pub(super) async fn make_plan(
         .as_ref()
         .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
     let targets = parse_targets(&opts.targets)?;
-    let mut state = prior.unwrap_or_else(State::new);
+    let mut state = prior.unwrap_or_default();
     let mut notes = resolve_intents(client, &mut state).await?;
     if opts.refresh && !state.tasks.is_empty() {
         progress.start(Phase::Refreshing, None);
