@@ -1,6 +1,7 @@
 //! Every command's operation, as cargo's `ops`: each takes a [`Workspace`]
-//! and an options struct and returns a typed outcome ([`Planned`],
-//! [`Applied`](apply::Pending::execute), [`Refreshed`], [`Imported`],
+//! and an options struct and returns a typed outcome ([`Planned`], a
+//! [`Pending`] change whose [`Pending::execute`] gives the
+//! [`ApplyOutcome`](crate::apply::ApplyOutcome), [`Refreshed`], [`Imported`],
 //! [`Status`], ...). Operations own the orchestration (interrupted intents,
 //! refresh, prevent_destroy sync, diff, gate, saved plans and their checks,
 //! execution, state writes) and print nothing: progress goes through

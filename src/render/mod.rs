@@ -2,7 +2,10 @@
 //! rendering: a legend of the symbols used, one block per changed task with
 //! per-attribute markers, the table-config-check verdicts, and the summary
 //! line. [`json`] is the machine stream and documents, [`markdown`] the pull
-//! request comment, [`apply`] the human lines of an apply.
+//! request comment, [`apply`] the human lines of an apply, [`import`] and
+//! [`status`] those of their commands. [`view`] puts them together: one view
+//! trait per command, implemented by a human, a JSON and (for plans) a
+//! Markdown view, which the CLI chooses once from the output format.
 //!
 //! All formatting (and redaction) lives here so that `plan`, `check` and
 //! `state` stay pure data; colour is decided by the caller (`--no-color`,
