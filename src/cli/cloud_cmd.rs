@@ -5,14 +5,17 @@ use super::apply_cmd::refuse_markdown;
 use super::args::{Cli, CommonRun, ImportArgs};
 use super::output::Style;
 use super::{CmdResult, view, workspace};
-use crate::ops::{self, ImportOptions};
+use crate::ops::{self, ImportOptions, RefreshOptions};
 use crate::render::view::{ImportView, RefreshView, StatusView};
 
 pub async fn refresh(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
     refuse_markdown(common.format(), "refresh")?;
     let ws = workspace(cli)?;
-    let parallelism = common.parallelism as usize;
-    let refreshed = ops::refresh::refresh(&ws, parallelism, common.lock_timeout).await?;
+    let opts = RefreshOptions {
+        parallelism: common.parallelism as usize,
+        lock_timeout: common.lock_timeout,
+    };
+    let refreshed = ops::refresh::refresh(&ws, &opts).await?;
     let mut view: Box<dyn RefreshView> = view!(common.format(), style);
     view.refreshed(&refreshed)?;
     Ok(0)

@@ -45,12 +45,7 @@ pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
         // Best effort: a closed stdout must not leave files half formatted.
         let _ = outln!("{}", path.display());
         if diff {
-            let text = similar::TextDiff::from_lines(&src, &formatted);
-            let _ = out!(
-                "{}",
-                text.unified_diff()
-                    .header(&path.display().to_string(), &path.display().to_string())
-            );
+            let _ = out!("{}", crate::render::unified_diff(&path, &src, &formatted));
         }
         if !check {
             replace_keeping_mode(&path, formatted.as_bytes())?;

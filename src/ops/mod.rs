@@ -18,7 +18,7 @@ pub mod workspace;
 pub use apply::{Pending, SavedApplyOptions};
 pub use import::{ImportOptions, Imported};
 pub use plan::{PlanOptions, Planned};
-pub use refresh::{Refreshed, Status, TaskStatus};
+pub use refresh::{RefreshOptions, Refreshed, Status, TaskStatus};
 pub use workspace::{Workspace, WorkspaceOptions, parse_duration};
 
 use crate::api::ApiError;

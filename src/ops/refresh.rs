@@ -9,6 +9,15 @@ use crate::refresh;
 use crate::state::State;
 use std::time::Duration;
 
+/// How a refresh runs.
+#[derive(Debug, Clone)]
+pub struct RefreshOptions {
+    /// Remote calls in flight at once.
+    pub parallelism: usize,
+    /// How long to wait for the state lock.
+    pub lock_timeout: Duration,
+}
+
 /// What a refresh learned and recorded.
 #[derive(Debug)]
 pub enum Refreshed {
@@ -29,19 +38,15 @@ pub enum Refreshed {
 /// of every task in state, changing nothing remote. What was learned is
 /// written before anything is shown, so output that fails cannot keep it
 /// out of state.
-pub async fn refresh(
-    ws: &Workspace,
-    parallelism: usize,
-    lock_timeout: Duration,
-) -> Result<Refreshed> {
+pub async fn refresh(ws: &Workspace, opts: &RefreshOptions) -> Result<Refreshed> {
     let backend = ws.backend()?;
-    let _lock = backend.lock("refresh", lock_timeout)?;
+    let _lock = backend.lock("refresh", opts.lock_timeout)?;
     let Some(mut state) = backend.read()? else {
         return Ok(Refreshed::NoState);
     };
     let (client, _emulator) = ws.connect().await?;
     let mut notes = resolve_intents(&client, &mut state).await?;
-    let refreshed = refresh::refresh_all(&client, &state.tasks, parallelism).await?;
+    let refreshed = refresh::refresh_all(&client, &state.tasks, opts.parallelism).await?;
     let read = state.tasks.len();
     let drifted = refreshed.drift.len();
     notes.extend(refreshed.drift.into_iter().map(Note::Drift));

@@ -115,6 +115,15 @@ pub fn notes_human(notes: &[Note]) -> String {
 /// What `force-unlock` says once the lock is gone (Terraform's wording).
 pub const UNLOCKED: &str = "htapsync state has been successfully unlocked!";
 
+/// `fmt --diff`: the change formatting makes to the file at `path`.
+pub fn unified_diff(path: &std::path::Path, before: &str, after: &str) -> String {
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .header(&name, &name)
+        .to_string()
+}
+
 /// What `validate` says of a valid configuration.
 pub fn valid_line(loaded: &crate::config::Loaded) -> String {
     let plural = |n: usize| if n == 1 { "" } else { "s" };
