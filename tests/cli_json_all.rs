@@ -155,3 +155,48 @@ fn refresh_without_state_and_a_failing_status_are_json_too() {
     let doc: Value = serde_json::from_str(out.trim_end()).expect("one JSON line");
     assert_eq!(doc["format_version"], "1.0");
 }
+
+#[test]
+fn json_commands_end_quietly_when_stdout_is_closed() {
+    let ws = Workspace::example("quickstart");
+    ws.run_ok(&["apply", "--auto-approve"], 0);
+    // A recorded attribute the cloud does not have: refresh has something to record.
+    ws.edit(
+        ".htapsync/htapsync.state.json",
+        "\"shop_olap\"",
+        "\"stale_olap\"",
+    );
+    let serial = ws.state()["serial"].as_u64();
+    for args in [
+        &["refresh", "--json"][..],
+        &["status", "--json"],
+        &["show", "--json"],
+        &["state", "list", "--json"],
+        &["validate", "--json"],
+    ] {
+        let mut child = ws
+            .std_cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("htapsync starts");
+        // The reader goes away before htapsync writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("htapsync ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
+    }
+    // What refresh learned was recorded although nobody read its output.
+    assert!(
+        ws.state()["serial"].as_u64() > serial,
+        "refresh wrote state"
+    );
+    assert!(
+        !ws.read(".htapsync/htapsync.state.json")
+            .contains("stale_olap")
+    );
+}
