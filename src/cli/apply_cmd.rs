@@ -8,7 +8,7 @@ use super::progress::Bars;
 use super::{CmdResult, Failure, workspace};
 use crate::apply::{ApplyOutcome, Event};
 use crate::ops::apply::{Pending, Reporter};
-use crate::ops::{self, PlanOptions, Progress, SavedApplyOptions};
+use crate::ops::{self, PlanOptions, SavedApplyOptions};
 use crate::render;
 use crate::render::view::{ApplyView, Human, Json, Markdown, PlanView};
 use anyhow::anyhow;
@@ -39,8 +39,7 @@ fn progress(common: &CommonRun, style: &Style) -> Arc<Bars> {
 pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     let ws = workspace(cli)?;
     let opts = plan_options(&a.common, &a.targets, a.refresh, a.destroy);
-    let bars: Arc<dyn Progress> = progress(&a.common, style);
-    let planned = ops::plan::plan(&ws, &opts, &bars).await?;
+    let planned = ops::plan::plan(&ws, &opts, progress(&a.common, style)).await?;
     let mut view: Box<dyn PlanView> = match a.common.format() {
         Format::Json => Box::new(Json::new(style.streams())),
         Format::Markdown => Box::new(Markdown::new(style.streams().out)),
@@ -97,7 +96,7 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
             lock_timeout: a.common.lock_timeout,
         };
         let bars = progress(&a.common, style);
-        let pending = ops::apply::prepare_saved(&ws, file, &opts, &(bars.clone() as _)).await?;
+        let pending = ops::apply::prepare_saved(&ws, file, &opts, bars.clone()).await?;
         return run(pending, &a.common, true, bars, style).await;
     }
     run_apply(
@@ -143,7 +142,7 @@ async fn run_apply(
     let ws = workspace(cli)?;
     let opts = plan_options(common, targets, refresh, destroy);
     let bars = progress(common, style);
-    let pending = ops::apply::prepare(&ws, &opts, &(bars.clone() as _)).await?;
+    let pending = ops::apply::prepare(&ws, &opts, bars.clone()).await?;
     run(pending, common, auto_approve, bars, style).await
 }
 
@@ -189,7 +188,7 @@ async fn run(
     });
     let interrupted = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(super::signal::watch_interrupts(interrupted.clone()));
-    let outcome = pending.execute(events, interrupted, &(bars as _)).await;
+    let outcome = pending.execute(events, interrupted, bars).await;
     watcher.abort();
     let outcome: ApplyOutcome = outcome?;
     // Output that can no longer be written does not change the exit code.

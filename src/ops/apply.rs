@@ -62,7 +62,7 @@ pub struct Pending {
 pub async fn prepare(
     ws: &Workspace,
     opts: &PlanOptions,
-    progress: &Arc<dyn Progress>,
+    progress: Arc<dyn Progress>,
 ) -> Result<Pending> {
     let operation = if opts.destroy {
         Operation::Destroy
@@ -75,7 +75,7 @@ pub async fn prepare(
     // Checked before any remote call, and again before the first change.
     backend.check_writable()?;
     let (client, emulator) = ws.connect().await?;
-    let planned = make_plan(ws, &client, prior, opts, progress).await?;
+    let planned = make_plan(ws, &client, prior, opts, &progress).await?;
     let recorder = Arc::new(Recorder::new(backend.clone(), planned.state));
     recorder.update(|_| {})?;
     Ok(Pending {
@@ -100,7 +100,7 @@ pub async fn prepare_saved(
     ws: &Workspace,
     file: &Path,
     opts: &SavedApplyOptions,
-    progress: &Arc<dyn Progress>,
+    progress: Arc<dyn Progress>,
 ) -> Result<Pending> {
     let saved = SavedPlan::read(file)?;
     let backend = ws.backend()?;
@@ -124,7 +124,7 @@ pub async fn prepare_saved(
     let derived = diff(ws, &state.tasks, saved.destroy, &saved.targets)?;
     saved.check_matches(&derived)?;
     // The stored verdicts are what was shown, not proof: ask the cloud again.
-    let gate = run_gate(&client, &derived, opts.parallelism, progress).await;
+    let gate = run_gate(&client, &derived, opts.parallelism, &progress).await;
     Ok(Pending {
         plan: saved.plan,
         gate,
@@ -172,7 +172,7 @@ impl Pending {
         self,
         reporter: Arc<dyn Reporter>,
         interrupted: Arc<AtomicBool>,
-        progress: &Arc<dyn Progress>,
+        progress: Arc<dyn Progress>,
     ) -> Result<ApplyOutcome> {
         // The state may have become unwritable while the plan was read or shown.
         self.backend.check_writable()?;

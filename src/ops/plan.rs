@@ -54,13 +54,13 @@ pub struct Planned {
 pub async fn plan(
     ws: &Workspace,
     opts: &PlanOptions,
-    progress: &Arc<dyn Progress>,
+    progress: Arc<dyn Progress>,
 ) -> Result<Planned> {
     let backend = ws.backend()?;
     let _lock = backend.lock("plan", opts.lock_timeout)?;
     let prior = backend.read()?;
     let (client, _emulator) = ws.connect().await?;
-    make_plan(ws, &client, prior, opts, progress).await
+    make_plan(ws, &client, prior, opts, &progress).await
 }
 
 impl Planned {
