@@ -5,7 +5,7 @@
 use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
 use super::output::{Style, out, outln};
 use super::progress::Bars;
-use super::{CmdResult, Failure, workspace};
+use super::{CmdResult, Exit, Failure, workspace};
 use crate::apply::{ApplyOutcome, Event};
 use crate::ops::apply::{Pending, Reporter};
 use crate::ops::{self, PlanOptions, SavedApplyOptions};
@@ -56,12 +56,12 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
         view.saved(out, &apply_command(cli, out))?;
     }
     if !planned.gate.passed() {
-        return Ok(1);
+        return Ok(Exit::Failed);
     }
     Ok(if a.detailed_exitcode && planned.plan.has_changes() {
-        2
+        Exit::Changes
     } else {
-        0
+        Exit::Success
     })
 }
 
@@ -158,25 +158,25 @@ async fn run(
     let printed = view.plan(&pending.plan, Some(&pending.gate), &pending.notes);
     if !pending.gate.passed() {
         view.gate_refused(&pending.gate);
-        return Ok(1);
+        return Ok(Exit::Failed);
     }
     if !pending.plan.has_changes() {
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     if let Err(e) = printed {
         view.not_started("write the plan", &e);
-        return Ok(1);
+        return Ok(Exit::Failed);
     }
     if !approved {
         match confirm(pending.operation == ops::Operation::Destroy) {
             Ok(true) => {}
             Ok(false) => {
                 view.cancelled()?;
-                return Ok(1);
+                return Ok(Exit::Failed);
             }
             Err(e) => {
                 view.not_started("ask for approval", &e);
-                return Ok(1);
+                return Ok(Exit::Failed);
             }
         }
     }
@@ -193,7 +193,7 @@ async fn run(
     let outcome: ApplyOutcome = outcome?;
     // Output that can no longer be written does not change the exit code.
     let _ = lock(&view).outcome(&outcome, operation);
-    Ok(if outcome.succeeded() { 0 } else { 1 })
+    Ok(Exit::failed_if(!outcome.succeeded()))
 }
 
 /// Asks for the word `yes`, as Terraform does.

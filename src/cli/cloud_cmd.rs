@@ -4,7 +4,7 @@
 use super::apply_cmd::refuse_markdown;
 use super::args::{Cli, CommonRun, ImportArgs};
 use super::output::Style;
-use super::{CmdResult, view, workspace};
+use super::{CmdResult, Exit, view, workspace};
 use crate::ops::{self, ImportOptions, RefreshOptions};
 use crate::render::view::{ImportView, RefreshView, StatusView};
 
@@ -18,7 +18,7 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult 
     let refreshed = ops::refresh::refresh(&ws, &opts).await?;
     let mut view: Box<dyn RefreshView> = view!(common.format(), style);
     view.refreshed(&refreshed)?;
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 pub async fn status(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
@@ -28,7 +28,7 @@ pub async fn status(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
     let mut view: Box<dyn StatusView> = view!(common.format(), style);
     view.status(&status)?;
     // Every format exits the same way: 1 when any task is missing or abnormal.
-    Ok(if status.problems() > 0 { 1 } else { 0 })
+    Ok(Exit::failed_if(status.problems() > 0))
 }
 
 pub async fn import(cli: &Cli, a: &ImportArgs, style: &Style) -> CmdResult {
@@ -44,5 +44,5 @@ pub async fn import(cli: &Cli, a: &ImportArgs, style: &Style) -> CmdResult {
     let imported = ops::import::import(&ws, &opts).await?;
     let mut view: Box<dyn ImportView> = view!(a.common.format(), style);
     view.imported(&imported)?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -2,7 +2,7 @@
 
 use super::args::{Cli, Format};
 use super::output::Style;
-use super::{CmdResult, Failure, view};
+use super::{CmdResult, Exit, Failure, view};
 use crate::cli::output::{out, outln};
 use crate::config;
 use crate::render::view::ValidateView;
@@ -15,11 +15,8 @@ pub fn validate(cli: &Cli, json: bool, style: &Style) -> CmdResult {
     let format = if json { Format::Json } else { Format::Human };
     let mut view: Box<dyn ValidateView> = view!(format, style);
     view.validated(&result)?;
-    Ok(if result.is_ok() { 0 } else { 1 })
+    Ok(Exit::failed_if(result.is_err()))
 }
-
-/// Exit code of `fmt --check` when some file is not formatted (as Terraform).
-const EXIT_UNFORMATTED: u8 = 3;
 
 pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
     let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -55,9 +52,9 @@ pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
         return Err(Failure::Diagnostics(config::Diagnostics(errors)));
     }
     Ok(if check && unformatted > 0 {
-        EXIT_UNFORMATTED
+        Exit::Unformatted
     } else {
-        0
+        Exit::Success
     })
 }
 

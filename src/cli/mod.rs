@@ -61,7 +61,39 @@ impl From<crate::ops::Error> for Failure {
     }
 }
 
-pub type CmdResult = Result<u8, Failure>;
+/// How a command that ran to its end finishes; [`main`] turns it into the
+/// exit code, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done, nothing to act on (0).
+    Success,
+    /// Ran, but the result needs action: a gate that did not pass, a failed,
+    /// interrupted or cancelled apply, an unhealthy task, an invalid
+    /// configuration (1).
+    Failed,
+    /// `plan --detailed-exitcode` found changes (2).
+    Changes,
+    /// `fmt --check` found unformatted files (3, as Terraform).
+    Unformatted,
+}
+
+impl Exit {
+    /// [`Exit::Failed`] when `failed`, else [`Exit::Success`].
+    pub fn failed_if(failed: bool) -> Exit {
+        if failed { Exit::Failed } else { Exit::Success }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Changes => 2,
+            Exit::Unformatted => 3,
+        }
+    }
+}
+
+pub type CmdResult = Result<Exit, Failure>;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -88,7 +120,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(dispatch(&cli, &style));
     ExitCode::from(match result {
-        Ok(code) => code,
+        Ok(exit) => exit.code(),
         Err(Failure::Diagnostics(d)) => {
             errln!("{d}");
             1
@@ -146,7 +178,7 @@ async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
             crate::emulator::run_command(a.clone())
                 .await
                 .map_err(anyhow::Error::from)?;
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::args::{Cli, Format, StateCommand};
 use super::output::Style;
-use super::{CmdResult, view, workspace};
+use super::{CmdResult, Exit, view, workspace};
 use crate::ops;
 use crate::planfile::SavedPlan;
 use crate::render::view::{Human, Json, Markdown, ShowView, StateView};
@@ -20,14 +20,14 @@ pub fn show(cli: &Cli, file: Option<&Path>, format: Format, style: &Style) -> Cm
     if let Some(file) = file {
         let saved = SavedPlan::read(file).map_err(ops::Error::from)?;
         view.saved_plan(&saved)?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     if format == Format::Markdown {
         return Err(anyhow!("--format markdown shows a saved plan: give the PLANFILE").into());
     }
     let ws = workspace(cli)?;
     view.state(ops::state::read(&ws)?.as_ref())?;
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 pub fn state(cli: &Cli, cmd: &StateCommand, style: &Style) -> CmdResult {
@@ -53,7 +53,7 @@ pub fn state(cli: &Cli, cmd: &StateCommand, style: &Style) -> CmdResult {
             view.removed(&removed, *dry_run)?;
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 pub fn force_unlock(cli: &Cli, lock_id: &str, json: bool, style: &Style) -> CmdResult {
@@ -62,5 +62,5 @@ pub fn force_unlock(cli: &Cli, lock_id: &str, json: bool, style: &Style) -> CmdR
     let format = if json { Format::Json } else { Format::Human };
     let mut view: Box<dyn StateView> = view!(format, style);
     view.unlocked(lock_id)?;
-    Ok(0)
+    Ok(Exit::Success)
 }
