@@ -10,7 +10,7 @@
 
 mod support;
 
-use htapsync::plan::file::SavedPlan;
+use htapsync::planfile::SavedPlan;
 use std::path::Path;
 use std::time::Duration;
 use support::fleet::{client, runtime};

@@ -5,5 +5,5 @@ use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = htapsync::plan::file::SavedPlan::decode(data, Path::new("fuzz.plan"));
+    let _ = htapsync::planfile::SavedPlan::decode(data, Path::new("fuzz.plan"));
 });

@@ -1,7 +1,8 @@
 //! The command line, declared with clap. Terraform's single-dash long flags
 //! (`-out`, `-target`, `-refresh=false`, `-auto-approve`) are accepted too.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use super::flags::{ApplyArgs, CommonRun, DestroyArgs, ImportArgs, PlanArgs, StateCommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -108,6 +109,9 @@ pub enum Command {
     ForceUnlock {
         /// The lock ID printed in the lock error.
         lock_id: String,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the JSON Schema of the configuration files (for editors and linters).
     Schema,
@@ -120,143 +124,11 @@ pub enum Command {
 pub enum Format {
     /// Terminal text, coloured on a terminal.
     Human,
-    /// One JSON object per line (plan, apply), or one document (show, state).
+    /// JSON lines: a message stream (plan, apply, refresh, import, ...) or
+    /// one document (show, state, status, validate).
     Json,
     /// A pull request comment (plan and show PLANFILE only).
     Markdown,
-}
-
-/// Flags of every command that reads the cloud and the state.
-#[derive(Debug, Args, Clone)]
-pub struct CommonRun {
-    /// Remote calls in flight at once.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub parallelism: u32,
-    /// How long to wait for the state lock (e.g. 10s, 2m); 0 = fail at once.
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
-    pub lock_timeout: std::time::Duration,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-    /// Same as --format json.
-    #[arg(long)]
-    pub json: bool,
-}
-
-impl CommonRun {
-    pub fn format(&self) -> Format {
-        if self.json { Format::Json } else { self.format }
-    }
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct PlanArgs {
-    #[command(flatten)]
-    pub common: CommonRun,
-    /// Write the plan to FILE for `apply FILE`.
-    #[arg(long = "out", value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Exit 0 when nothing changes, 2 when something does, 1 on error.
-    #[arg(long)]
-    pub detailed_exitcode: bool,
-    /// Read the cloud before planning (default true).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub refresh: bool,
-    /// Limit the plan to these addresses (task.NAME); repeatable.
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
-    /// Plan the deletion of everything in state.
-    #[arg(long)]
-    pub destroy: bool,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct ApplyArgs {
-    /// A plan file written by `plan -out`: applied exactly, without a prompt.
-    pub plan_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub common: CommonRun,
-    /// Skip the interactive "yes" confirmation.
-    #[arg(long)]
-    pub auto_approve: bool,
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    pub refresh: bool,
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct DestroyArgs {
-    #[command(flatten)]
-    pub common: CommonRun,
-    #[arg(long)]
-    pub auto_approve: bool,
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct ImportArgs {
-    /// The address to adopt, task.NAME (the cloud task of that name).
-    pub address: Option<String>,
-    /// Adopt every task of the configured instances that is not yet managed.
-    #[arg(long)]
-    pub all: bool,
-    /// HTAP instance to look in (default: the instance_id of the task or [defaults]).
-    #[arg(long, value_name = "ID", value_parser = parse_instance_id)]
-    pub instance: Option<String>,
-    /// Write TOML for the imported tasks to FILE (must not exist).
-    #[arg(long, value_name = "FILE")]
-    pub generate_config: Option<PathBuf>,
-    #[command(flatten)]
-    pub common: CommonRun,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum StateCommand {
-    /// List the addresses in state.
-    List {
-        /// Print every recorded task as one JSON document.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show one task's recorded attributes.
-    Show {
-        address: String,
-        /// Print the task as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Forget a task without deleting it in the cloud.
-    Rm {
-        address: String,
-        #[arg(long)]
-        dry_run: bool,
-    },
-}
-
-/// `--instance`: checked as the configuration checks `instance_id`.
-fn parse_instance_id(value: &str) -> Result<String, String> {
-    crate::config::rules::instance_id(value).map(|()| value.to_string())
-}
-
-/// Parses `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 10s, 2m, 500ms"))?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
-    };
-    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// Long flags that Terraform users type with one dash.
@@ -331,13 +203,5 @@ mod tests {
         };
         assert!(!p.refresh);
         assert_eq!(p.targets, ["task.a"]);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s").unwrap().as_secs(), 10);
-        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
-        assert_eq!(parse_duration("5").unwrap().as_secs(), 5);
-        assert!(parse_duration("5x").is_err());
     }
 }

@@ -1,44 +1,22 @@
 //! `validate` and `fmt`: commands that only read (or rewrite) configuration files.
 
-use super::args::Cli;
-use super::{CmdResult, Failure};
-use crate::cli::output::{errln, out, outln};
+use super::args::{Cli, Format};
+use super::output::Style;
+use super::{CmdResult, Exit, Failure, view};
+use crate::cli::output::{out, outln};
 use crate::config;
+use crate::render::view::ValidateView;
 use anyhow::Context;
 use std::path::PathBuf;
 
-pub fn validate(cli: &Cli, json: bool) -> CmdResult {
+pub fn validate(cli: &Cli, json: bool, style: &Style) -> CmdResult {
     let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
     let result = config::load_dir(&dir);
-    if json {
-        let doc = config::validate_json(&result);
-        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
-        return Ok(if result.is_ok() { 0 } else { 1 });
-    }
-    match result {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                errln!("{w}");
-            }
-            outln!(
-                "Success! The configuration is valid ({} task{} in {} file{}).",
-                loaded.desired.tasks.len(),
-                if loaded.desired.tasks.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                loaded.files.len(),
-                if loaded.files.len() == 1 { "" } else { "s" },
-            )?;
-            Ok(0)
-        }
-        Err(d) => Err(Failure::Diagnostics(d)),
-    }
+    let format = if json { Format::Json } else { Format::Human };
+    let mut view: Box<dyn ValidateView> = view!(format, style);
+    view.validated(&result)?;
+    Ok(Exit::failed_if(result.is_err()))
 }
-
-/// Exit code of `fmt --check` when some file is not formatted (as Terraform).
-const EXIT_UNFORMATTED: u8 = 3;
 
 pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
     let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -64,12 +42,7 @@ pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
         // Best effort: a closed stdout must not leave files half formatted.
         let _ = outln!("{}", path.display());
         if diff {
-            let text = similar::TextDiff::from_lines(&src, &formatted);
-            let _ = out!(
-                "{}",
-                text.unified_diff()
-                    .header(&path.display().to_string(), &path.display().to_string())
-            );
+            let _ = out!("{}", crate::render::unified_diff(&path, &src, &formatted));
         }
         if !check {
             replace_keeping_mode(&path, formatted.as_bytes())?;
@@ -79,9 +52,9 @@ pub fn fmt(cli: &Cli, check: bool, diff: bool) -> CmdResult {
         return Err(Failure::Diagnostics(config::Diagnostics(errors)));
     }
     Ok(if check && unformatted > 0 {
-        EXIT_UNFORMATTED
+        Exit::Unformatted
     } else {
-        0
+        Exit::Success
     })
 }
 

@@ -1,17 +1,22 @@
-//! The command-line edge: parse flags, call one operation, render, map the
-//! outcome to an exit code. `anyhow` lives here and nowhere below.
+//! The command-line edge: parse flags, call one operation of [`crate::ops`],
+//! show its outcome through the view of the chosen format
+//! ([`crate::render::view`]), and map it to an exit code, here in one place.
+//! `anyhow` lives here and nowhere below.
 //!
 //! Exit codes: 0 success (no changes), 1 error (including a failed
 //! table-config-check gate and invalid configuration), 2 changes present
 //! (`plan --detailed-exitcode` only), 3 `fmt --check` found unformatted files,
 //! 64 usage error.
 
+mod apply_cmd;
 mod args;
+mod cloud_cmd;
 mod config_cmd;
-mod context;
+mod flags;
 mod output;
-mod run;
+mod progress;
 mod schema_cmd;
+mod signal;
 mod state_cmd;
 
 pub use args::{Cli, Command};
@@ -33,17 +38,62 @@ pub enum Failure {
     /// A command line that cannot work (flags that exclude each other), found
     /// after clap accepted it: printed like an error, exits [`EXIT_USAGE`].
     Usage(anyhow::Error),
-    /// Already reported; exit with this code.
-    Exit(u8),
 }
 
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(e: E) -> Self {
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
         Failure::Error(e.into())
     }
 }
 
-pub type CmdResult = Result<u8, Failure>;
+impl From<crate::ops::Error> for Failure {
+    fn from(e: crate::ops::Error) -> Self {
+        match e {
+            crate::ops::Error::Config(d) => Failure::Diagnostics(d),
+            other => Failure::Error(other.into()),
+        }
+    }
+}
+
+/// How a command that ran to its end finishes; [`main`] turns it into the
+/// exit code, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done, nothing to act on (0).
+    Success,
+    /// Ran, but the result needs action: a gate that did not pass, a failed,
+    /// interrupted or cancelled apply, an unhealthy task, an invalid
+    /// configuration (1).
+    Failed,
+    /// `plan --detailed-exitcode` found changes (2).
+    Changes,
+    /// `fmt --check` found unformatted files (3, as Terraform).
+    Unformatted,
+}
+
+impl Exit {
+    /// [`Exit::Failed`] when `failed`, else [`Exit::Success`].
+    pub fn failed_if(failed: bool) -> Exit {
+        if failed { Exit::Failed } else { Exit::Success }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Changes => 2,
+            Exit::Unformatted => 3,
+        }
+    }
+}
+
+pub type CmdResult = Result<Exit, Failure>;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -70,8 +120,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(dispatch(&cli, &style));
     ExitCode::from(match result {
-        Ok(code) => code,
-        Err(Failure::Exit(code)) => code,
+        Ok(exit) => exit.code(),
         Err(Failure::Diagnostics(d)) => {
             errln!("{d}");
             1
@@ -108,24 +157,56 @@ fn init_tracing(verbose: u8, ansi: bool) {
 
 async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
     match &cli.command {
-        Command::Validate { json } => config_cmd::validate(cli, *json),
+        Command::Validate { json } => config_cmd::validate(cli, *json, style),
         Command::Fmt { check, diff } => config_cmd::fmt(cli, *check, *diff),
-        Command::Plan(a) => run::plan(cli, a, style).await,
-        Command::Apply(a) => run::apply(cli, a, style).await,
-        Command::Destroy(a) => run::destroy(cli, a, style).await,
-        Command::Refresh(a) => run::refresh(cli, a, style).await,
-        Command::Status(a) => run::status(cli, a, style).await,
-        Command::Import(a) => run::import(cli, a, style).await,
+        Command::Plan(a) => apply_cmd::plan(cli, a, style).await,
+        Command::Apply(a) => apply_cmd::apply(cli, a, style).await,
+        Command::Destroy(a) => apply_cmd::destroy(cli, a, style).await,
+        Command::Refresh(a) => cloud_cmd::refresh(cli, a, style).await,
+        Command::Status(a) => cloud_cmd::status(cli, a, style).await,
+        Command::Import(a) => cloud_cmd::import(cli, a, style).await,
         Command::Show { file, format, json } => {
             let format = if *json { args::Format::Json } else { *format };
             state_cmd::show(cli, file.as_deref(), format, style)
         }
-        Command::State(cmd) => state_cmd::state(cli, cmd),
+        Command::State(cmd) => state_cmd::state(cli, cmd, style),
         Command::Schema => schema_cmd::schema(),
-        Command::ForceUnlock { lock_id } => state_cmd::force_unlock(cli, lock_id),
+        Command::ForceUnlock { lock_id, json } => {
+            state_cmd::force_unlock(cli, lock_id, *json, style)
+        }
         Command::Emulator(a) => {
-            crate::emulator::run_command(a.clone()).await?;
-            Ok(0)
+            crate::emulator::run_command(a.clone())
+                .await
+                .map_err(anyhow::Error::from)?;
+            Ok(Exit::Success)
         }
     }
 }
+
+/// Loads the workspace of `-C DIR` and shows its configuration warnings.
+fn workspace(cli: &Cli) -> Result<crate::ops::Workspace, Failure> {
+    let opts = crate::ops::WorkspaceOptions {
+        dir: cli.chdir.clone().unwrap_or_else(|| ".".into()),
+        state: cli.state.clone(),
+        allowed_endpoints: cli.allow_endpoint.clone(),
+    };
+    let ws = crate::ops::Workspace::load(&opts).map_err(Failure::Diagnostics)?;
+    for w in &ws.loaded.warnings {
+        errln!("{w}");
+    }
+    Ok(ws)
+}
+
+/// The view of `format` for a command without Markdown (refused before):
+/// `let view: Box<dyn XView> = view!(format, style);`.
+macro_rules! view {
+    ($format:expr, $style:expr) => {
+        match $format {
+            $crate::cli::args::Format::Json => {
+                Box::new($crate::render::view::Json::new($style.streams()))
+            }
+            _ => Box::new($crate::render::view::Human::new($style.streams())),
+        }
+    };
+}
+use view;

@@ -4,18 +4,16 @@
 //! stays clean.
 //!
 //! Everything the CLI prints goes through [`write_stdout`] / [`write_stderr`]
-//! (the [`outln!`] and [`errln!`] macros), never `println!`, which panics
+//! (the [`Stdout`] and [`Stderr`] sinks the views write to, and the
+//! [`outln!`] and [`errln!`] macros), never `println!`, which panics
 //! when the reader of a pipe has gone (`htapsync plan | head -1`). Both
 //! writers pass the text through [`crate::render::terminal_safe`], so control
 //! sequences in names and messages that came from the server or the
 //! configuration cannot drive the terminal.
 
-use crate::render::json::Message;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// Set once a write to stdout failed with a broken pipe: its reader has gone.
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
@@ -90,10 +88,32 @@ macro_rules! errln {
 }
 pub(crate) use errln;
 
-/// Prints one message of the `--json` stream, stamped with the current time.
-pub fn emit(message: &Message) -> io::Result<()> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    outln!("{}", message.line(&now))
+/// Stdout as a sink of views: [`write_stdout`] behind `io::Write`.
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_stdout(format_args!("{}", String::from_utf8_lossy(buf)))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stderr as a sink of views: [`write_stderr`], which never fails.
+pub struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        write_stderr(format_args!("{}", String::from_utf8_lossy(buf)));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What colour and progress depend on, read from the process or given by a test.
@@ -154,43 +174,24 @@ impl Style {
         crate::render::Style { color: self.color }
     }
 
+    /// The streams of a view: this process's stdout and stderr, each
+    /// coloured as detected.
+    pub fn streams(&self) -> crate::render::view::Streams {
+        crate::render::view::Streams {
+            out: Box::new(Stdout),
+            err: Box::new(Stderr),
+            style: self.render(),
+            err_style: crate::render::Style {
+                color: self.stderr_color,
+            },
+        }
+    }
+
     pub fn error_prefix(&self) -> String {
         let stderr = crate::render::Style {
             color: self.stderr_color,
         };
         stderr.paint(crate::render::Paint::BoldRed, "error:")
-    }
-
-    /// A progress bar of `len` steps on stderr, hidden when stderr is not a
-    /// terminal or machine output was asked for.
-    pub fn progress(&self, len: usize, message: &str, machine_output: bool) -> ProgressBar {
-        if !self.progress || machine_output || len == 0 {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(len as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message(message.to_string());
-        bar
-    }
-
-    /// A spinner on stderr for work of unknown length (refresh), hidden like
-    /// [`Style::progress`].
-    pub fn spinner(&self, message: &str, machine_output: bool) -> ProgressBar {
-        if !self.progress || machine_output {
-            return ProgressBar::hidden();
-        }
-        let spinner = ProgressBar::new_spinner();
-        spinner.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        spinner.set_message(message.to_string());
-        spinner.enable_steady_tick(Duration::from_millis(120));
-        spinner
     }
 }
 

@@ -2,7 +2,6 @@
 //! recorded (optionally refreshed) ones. No I/O happens here.
 
 pub mod fields;
-pub mod file;
 
 use crate::model::{Address, DesiredTask, TaskSpec};
 use crate::state::TaskRecord;

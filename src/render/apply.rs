@@ -5,6 +5,7 @@ use super::Operation;
 use crate::apply::{ApplyOutcome, Event, Recovery};
 use crate::model::Address;
 use crate::plan::Action;
+use std::path::Path;
 
 /// The line printed when `event` happens.
 pub fn event_line(event: &Event) -> String {
@@ -105,5 +106,41 @@ fn noun(a: Action) -> &'static str {
         Action::Replace => "Replacement",
         Action::Delete => "Destruction",
         Action::NoOp => "Read",
+    }
+}
+
+/// Output failed in the middle of an apply: what happens next.
+pub fn output_lost_line(error: &std::io::Error) -> String {
+    format!(
+        "Cannot write the output ({error}): finishing the operations in flight, starting no new ones."
+    )
+}
+
+/// The command that applies the plan saved at `out`, as it must be typed from
+/// the current directory: with `-C DIR`, paths on the command line are
+/// relative to DIR (`out` and `state` were already resolved against it).
+pub fn apply_command(chdir: Option<&Path>, state: Option<&Path>, out: &Path) -> String {
+    let as_typed = |p: &Path| {
+        let relative = chdir.and_then(|dir| p.strip_prefix(dir).ok());
+        shell_word(&relative.unwrap_or(p).display().to_string())
+    };
+    let mut words = vec!["htapsync".to_string()];
+    if let Some(dir) = chdir {
+        words.extend(["-C".to_string(), shell_word(&dir.display().to_string())]);
+    }
+    if let Some(state) = state {
+        words.extend(["--state".to_string(), as_typed(state)]);
+    }
+    words.extend(["apply".to_string(), as_typed(out)]);
+    words.join(" ")
+}
+
+/// `word` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }

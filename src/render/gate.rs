@@ -82,3 +82,13 @@ fn plural(n: usize, noun: &str) -> String {
 fn quote(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
+
+/// Why an apply changed nothing when the gate did not pass (after `error:`).
+pub(super) fn refusal_line(gate: &GateReport) -> String {
+    let what = if gate.unavailable.is_some() {
+        "could not run"
+    } else {
+        "failed"
+    };
+    format!("the table-config-check gate {what}; nothing was changed in the cloud.")
+}

@@ -5,14 +5,18 @@
 //! line, modelled on Terraform's `-json` UI, so that CI tools can follow a
 //! long apply as it happens. Every message has `@level`, `@message`,
 //! `@module`, `@timestamp` and `type`; the first is always `version`.
-//! `show --json` and `state ... --json` write one document with a
-//! `format_version`. Builders here are pure: the caller supplies the clock.
+//! `refresh`, `import`, `state rm` and `force-unlock` write the same stream.
+//! `show`, `state list|show`, `status` and `validate` write one document
+//! (on one line) with a `format_version`. Builders here are pure: the caller
+//! supplies the clock.
 
 use super::{Note, Operation, summary_line};
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::{GateReport, GateUnavailable, TaskVerdict};
-use crate::plan::file::SavedPlan;
+use crate::model::Address;
+use crate::ops::{Imported, Refreshed, Status};
 use crate::plan::{Action, Change, Counts, Plan};
+use crate::planfile::SavedPlan;
 use crate::state::{State, TaskRecord};
 use serde_json::{Map, Value, json};
 
@@ -82,14 +86,15 @@ impl Message {
     }
 }
 
-/// The first message of every stream.
+/// The first message of every stream. `format_version` (equal to `ui`) is
+/// what every first line of `--json` output carries, stream or document.
 pub fn version() -> Message {
     let htapsync = env!("CARGO_PKG_VERSION");
     Message::new(
         Level::Info,
         "version",
         format!("htapsync {htapsync}"),
-        json!({"htapsync": htapsync, "ui": UI_VERSION}),
+        json!({"htapsync": htapsync, "ui": UI_VERSION, "format_version": UI_VERSION}),
     )
 }
 
@@ -369,4 +374,137 @@ pub fn task_document(record: &TaskRecord) -> Value {
         "prevent_destroy": record.prevent_destroy,
         "updated_at": record.updated_at,
     })
+}
+
+/// `state show --json ADDRESS`: one recorded task, as a versioned document.
+pub fn task_show_document(record: &TaskRecord) -> Value {
+    let mut doc = task_document(record);
+    if let Value::Object(map) = &mut doc {
+        map.insert("format_version".into(), DOCUMENT_VERSION.into());
+    }
+    doc
+}
+
+/// `status --json`: every managed task with what the cloud says of it.
+pub fn status_document(status: &Status) -> Value {
+    let tasks: Vec<Value> = status
+        .tasks
+        .iter()
+        .map(|task| {
+            let [status, stage, percentage, catchup_stage, catchup_percentage] =
+                super::status::columns(task);
+            json!({
+                "address": task.address,
+                "status": status,
+                "stage": stage,
+                "percentage": percentage,
+                "catchup_stage": catchup_stage,
+                "catchup_percentage": catchup_percentage,
+                "problem": task.problem().map(|p| p.describe()),
+            })
+        })
+        .collect();
+    let problems = status.problems();
+    json!({
+        "format_version": DOCUMENT_VERSION,
+        "tasks": tasks,
+        "healthy": problems == 0,
+        "problems": problems,
+    })
+}
+
+/// `refresh --json`: resolved intents and drift as notes, then `refresh_summary`.
+pub fn refresh_messages(refreshed: &Refreshed) -> Vec<Message> {
+    let Refreshed::Done {
+        notes,
+        read,
+        drifted,
+    } = refreshed
+    else {
+        return vec![
+            Message::new(
+                Level::Info,
+                "log",
+                "No state yet: nothing to refresh.",
+                json!({}),
+            ),
+            refresh_summary(0, 0),
+        ];
+    };
+    let mut out: Vec<Message> = notes.iter().map(note).collect();
+    out.push(refresh_summary(*read, *drifted));
+    out
+}
+
+fn refresh_summary(read: usize, drifted: usize) -> Message {
+    Message::new(
+        Level::Info,
+        "refresh_summary",
+        format!("Refresh complete: {read} task(s) read, {drifted} changed outside htapsync."),
+        json!({"refresh": {"read": read, "drifted": drifted}}),
+    )
+}
+
+/// `import --json`: warnings, what was generated, one `import_done` per task,
+/// then `import_summary`.
+pub fn import_messages(imported: &Imported) -> Vec<Message> {
+    let mut out: Vec<Message> = imported
+        .skipped
+        .iter()
+        .map(|spec| diagnostic(Level::Warn, &super::import::skipped_line(spec), ""))
+        .collect();
+    out.extend(
+        imported
+            .review
+            .iter()
+            .map(|a| diagnostic(Level::Warn, &super::import::review_line(a), "")),
+    );
+    if let Some((path, written)) = &imported.generated {
+        out.push(Message::new(
+            Level::Info,
+            "log",
+            super::import::generated_line(path, *written),
+            json!({}),
+        ));
+    }
+    out.extend(imported.imported.iter().map(|address| {
+        Message::new(
+            Level::Info,
+            "import_done",
+            format!("{address}: imported"),
+            json!({"import": {"address": address}}),
+        )
+    }));
+    out.push(Message::new(
+        Level::Info,
+        "import_summary",
+        super::import::summary_line(imported),
+        json!({"import": {"count": imported.imported.len()}}),
+    ));
+    out
+}
+
+/// `state rm --json`: the task forgotten (or, with `--dry-run`, that would be).
+pub fn state_removed(address: &Address, dry_run: bool) -> Message {
+    let text = if dry_run {
+        format!("Would remove {address}")
+    } else {
+        format!("Removed {address} (the task still exists in the cloud)")
+    };
+    Message::new(
+        Level::Info,
+        "state_removed",
+        text,
+        json!({"removed": {"address": address, "dry_run": dry_run}}),
+    )
+}
+
+/// `force-unlock --json`: the lock was removed.
+pub fn unlocked(lock_id: &str) -> Message {
+    Message::new(
+        Level::Info,
+        "unlocked",
+        super::UNLOCKED,
+        json!({"unlocked": {"lock_id": lock_id}}),
+    )
 }

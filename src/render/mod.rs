@@ -2,7 +2,10 @@
 //! rendering: a legend of the symbols used, one block per changed task with
 //! per-attribute markers, the table-config-check verdicts, and the summary
 //! line. [`json`] is the machine stream and documents, [`markdown`] the pull
-//! request comment, [`apply`] the human lines of an apply.
+//! request comment, [`apply`] the human lines of an apply, [`import`] and
+//! [`status`] those of their commands. [`view`] puts them together: one view
+//! trait per command, implemented by a human, a JSON and (for plans) a
+//! Markdown view, which the CLI chooses once from the output format.
 //!
 //! All formatting (and redaction) lives here so that `plan`, `check` and
 //! `state` stay pure data; colour is decided by the caller (`--no-color`,
@@ -12,12 +15,16 @@
 pub mod apply;
 mod block;
 mod gate;
+pub mod import;
 pub mod json;
 pub mod markdown;
+pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod view;
 
 use crate::check::GateReport;
+pub use crate::ops::{Note, Operation};
 use crate::plan::{Action, Counts, Plan};
 
 /// How to draw: only colour for now.
@@ -85,17 +92,6 @@ impl Style {
     }
 }
 
-/// Something a plan run learned besides the plan itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
-    /// A recorded task differs from what the cloud has (found by refresh).
-    Drift(String),
-    /// Worth attention, but not an error (e.g. a task the cloud reports abnormal).
-    Warning(String),
-    /// Informational (e.g. an interrupted operation that was resolved).
-    Log(String),
-}
-
 /// Human lines of the notes, as printed before the plan.
 pub fn notes_human(notes: &[Note]) -> String {
     let mut out = String::new();
@@ -116,22 +112,27 @@ pub fn notes_human(notes: &[Note]) -> String {
     out
 }
 
-/// What a run does, as the `operation` of a summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Plan,
-    Apply,
-    Destroy,
+/// What `force-unlock` says once the lock is gone (Terraform's wording).
+pub const UNLOCKED: &str = "htapsync state has been successfully unlocked!";
+
+/// `fmt --diff`: the change formatting makes to the file at `path`.
+pub fn unified_diff(path: &std::path::Path, before: &str, after: &str) -> String {
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .header(&name, &name)
+        .to_string()
 }
 
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Plan => "plan",
-            Operation::Apply => "apply",
-            Operation::Destroy => "destroy",
-        }
-    }
+/// What `validate` says of a valid configuration.
+pub fn valid_line(loaded: &crate::config::Loaded) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let (tasks, files) = (loaded.desired.tasks.len(), loaded.files.len());
+    format!(
+        "Success! The configuration is valid ({tasks} task{} in {files} file{}).",
+        plural(tasks),
+        plural(files)
+    )
 }
 
 /// `text` safe to write to a terminal: every control character (C0 but

@@ -7,10 +7,13 @@
 //! the file ([`SavedPlan::seal`]) refuses a file edited after it was written,
 //! and [`SavedPlan::check_matches`] refuses one whose changes are not what the
 //! configuration and state give, however consistently it was edited.
+//!
+//! It lives outside [`crate::plan`] because it needs the gate report and the
+//! state's identity, and reads and writes a file: `plan` stays a pure diff.
 
-use super::{Change, Plan};
 use crate::check::GateReport;
 use crate::model::{Address, TaskSpec};
+use crate::plan::{Change, Plan};
 use crate::state::TaskRecord;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -310,9 +313,11 @@ fn changed_paths(saved: &Change, derived: &Change) -> Vec<String> {
         (&saved.after, &derived.after),
     ] {
         match (s, d) {
-            (Some(s), Some(d)) => {
-                paths.extend(super::fields::diff_fields(s, d).into_iter().map(|f| f.path))
-            }
+            (Some(s), Some(d)) => paths.extend(
+                crate::plan::fields::diff_fields(s, d)
+                    .into_iter()
+                    .map(|f| f.path),
+            ),
             (s, d) if s != d => {
                 paths.insert("the whole task".to_string());
             }

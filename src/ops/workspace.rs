@@ -1,23 +1,32 @@
-//! What every command that touches state or the cloud needs: the loaded
+//! What every operation that touches state or the cloud needs: the loaded
 //! configuration, the state backend, and a client (starting the embedded
 //! emulator when the configuration asks for it).
 
-use super::Failure;
-use super::args::Cli;
+use super::{Error, Result};
 use crate::api::trust::{self, TrustedHosts};
 use crate::api::{Client, ClientConfig, Credentials};
-use crate::cli::output::errln;
-use crate::config::{self, Loaded};
+use crate::config::{self, Diagnostics, Loaded};
 use crate::emulator::{self, EmulatorError};
 use crate::state::{Backend, LocalBackend, create_private_dir_all};
-use anyhow::Context as _;
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Where the workspace is and what the command line adds to it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceOptions {
+    /// The configuration directory (every `*.toml` in it is loaded).
+    pub dir: PathBuf,
+    /// `--state`: overrides `[state] path`.
+    pub state: Option<PathBuf>,
+    /// Hosts given with `--allow-endpoint` (see [`trust`]).
+    pub allowed_endpoints: Vec<String>,
+}
+
 /// The configuration directory and what was loaded from it.
 pub struct Workspace {
     pub dir: PathBuf,
+    /// The configuration; its `warnings` are for the front end to show.
     pub loaded: Loaded,
     pub state_path: PathBuf,
     /// Hosts given with `--allow-endpoint` (see [`trust`]).
@@ -25,42 +34,41 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Loads and validates the configuration; diagnostics become a failure
-    /// that prints them all.
-    pub fn load(cli: &Cli) -> Result<Workspace, Failure> {
-        let dir = cli.chdir.clone().unwrap_or_else(|| PathBuf::from("."));
-        let loaded = config::load_dir(&dir).map_err(Failure::Diagnostics)?;
-        for w in &loaded.warnings {
-            errln!("{w}");
-        }
-        let state_path = match &cli.state {
+    /// Loads and validates the configuration.
+    pub fn load(opts: &WorkspaceOptions) -> Result<Workspace, Diagnostics> {
+        let loaded = config::load_dir(&opts.dir)?;
+        let state_path = match &opts.state {
             Some(p) => p.clone(),
-            None => dir.join(&loaded.desired.state_path),
+            None => opts.dir.join(&loaded.desired.state_path),
         };
         Ok(Workspace {
-            dir,
+            dir: opts.dir.clone(),
             loaded,
             state_path,
-            allowed_endpoints: cli.allow_endpoint.clone(),
+            allowed_endpoints: opts.allowed_endpoints.clone(),
         })
     }
 
     /// The state backend; creates the state file's directory (0700) when missing.
-    pub fn backend(&self) -> Result<Arc<dyn Backend>, Failure> {
+    pub fn backend(&self) -> Result<Arc<dyn Backend>> {
         if let Some(parent) = self
             .state_path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
         {
-            create_private_dir_all(parent)
-                .with_context(|| format!("creating the state directory {}", parent.display()))?;
+            create_private_dir_all(parent).map_err(|e| {
+                Error::context(
+                    format!("creating the state directory {}", parent.display()),
+                    e,
+                )
+            })?;
         }
         Ok(Arc::new(LocalBackend::new(self.state_path.clone())))
     }
 
     /// A client of the configured endpoint. With `endpoint = "embedded"` the
     /// emulator is started in this process and kept alive by the returned guard.
-    pub async fn connect(&self) -> anyhow::Result<(Client, Option<emulator::Running>)> {
+    pub async fn connect(&self) -> Result<(Client, Option<emulator::Running>)> {
         let provider = &self.loaded.desired.provider;
         let (endpoint, credentials, running) = if provider.endpoint == "embedded" {
             let running = start_embedded(&self.dir, provider).await?;
@@ -69,14 +77,21 @@ impl Workspace {
         } else {
             let url = self.trusted_url(&provider.endpoint)?;
             let creds = Credentials::discover(&self.dir)
-                .context("reading credentials")?
-                .context(
-                    "no credentials: set HTAPSYNC_TOKEN, or HTAPSYNC_ACCESS_KEY and \
-                     HTAPSYNC_SECRET_KEY (see docs/authentication.md)",
-                )?;
+                .map_err(|e| Error::context("reading credentials", e))?
+                .ok_or_else(|| {
+                    Error::Refused(
+                        "no credentials: set HTAPSYNC_TOKEN, or HTAPSYNC_ACCESS_KEY and \
+                         HTAPSYNC_SECRET_KEY (see docs/authentication.md)"
+                            .to_string(),
+                    )
+                })?;
             if let Some(iam) = crate::api::derived_iam_endpoint(&creds, &url) {
-                self.trusted_url(iam.as_str())
-                    .context("the IAM endpoint derived from `endpoint` for password credentials")?;
+                self.trusted_url(iam.as_str()).map_err(|e| {
+                    Error::context(
+                        "the IAM endpoint derived from `endpoint` for password credentials",
+                        e,
+                    )
+                })?;
             }
             (provider.endpoint.clone(), creds, None)
         };
@@ -88,23 +103,23 @@ impl Workspace {
         let client = Client::new(cfg)?;
         Ok((client, running))
     }
-}
 
-impl Workspace {
     /// `endpoint` parsed, if credentials may be sent there (see [`trust`]):
     /// refused before any request, naming the setting, since a pull request
     /// can write any endpoint into the configuration.
-    fn trusted_url(&self, endpoint: &str) -> anyhow::Result<url::Url> {
+    fn trusted_url(&self, endpoint: &str) -> Result<url::Url> {
         let setting = match &self.loaded.endpoint_location {
             Some(l) => format!("`endpoint` at {}:{}:{}", l.file.display(), l.line, l.column),
             None => "`endpoint`".to_string(),
         };
-        let url = trust::parse_endpoint(endpoint).with_context(|| format!("invalid {setting}"))?;
+        let url = trust::parse_endpoint(endpoint)
+            .map_err(|e| Error::context(format!("invalid {setting}"), e))?;
         let env = std::env::var(trust::ALLOWED_ENDPOINTS_VAR).ok();
-        let trusted = TrustedHosts::new(&self.allowed_endpoints, env.as_deref())?;
+        let trusted = TrustedHosts::new(&self.allowed_endpoints, env.as_deref())
+            .map_err(|e| Error::Refused(e.to_string()))?;
         trusted
             .check(&url)
-            .with_context(|| format!("refusing {setting}"))?;
+            .map_err(|e| Error::context(format!("refusing {setting}"), e))?;
         Ok(url)
     }
 }
@@ -112,25 +127,43 @@ impl Workspace {
 /// `HTAPSYNC_REQUEST_TIMEOUT` (`500ms`, `5s`, `2m`) replaces the 30 s timeout
 /// of each request attempt: for slow links, and so tests of a hung server
 /// finish quickly. An invalid value is an error, not silently ignored.
-fn request_timeout_override() -> anyhow::Result<Option<std::time::Duration>> {
+fn request_timeout_override() -> Result<Option<std::time::Duration>> {
     match std::env::var(REQUEST_TIMEOUT_VAR) {
-        Ok(v) => super::args::parse_duration(&v)
+        Ok(v) => parse_duration(&v)
             .map(Some)
-            .map_err(|e| anyhow::anyhow!("{REQUEST_TIMEOUT_VAR}: {e}")),
+            .map_err(|e| Error::Refused(format!("{REQUEST_TIMEOUT_VAR}: {e}"))),
         Err(_) => Ok(None),
     }
 }
 
 const REQUEST_TIMEOUT_VAR: &str = "HTAPSYNC_REQUEST_TIMEOUT";
 
+/// Parses `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 10s, 2m, 500ms"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 async fn start_embedded(
     dir: &Path,
     provider: &crate::model::Provider,
-) -> anyhow::Result<emulator::Running> {
-    let cloud_file = provider
-        .emulator_cloud
-        .as_deref()
-        .context("endpoint = \"embedded\" needs emulator_cloud in [provider]")?;
+) -> Result<emulator::Running> {
+    let cloud_file = provider.emulator_cloud.as_deref().ok_or_else(|| {
+        Error::Refused("endpoint = \"embedded\" needs emulator_cloud in [provider]".to_string())
+    })?;
     let cloud = emulator::load_cloud(&dir.join(cloud_file)).map_err(quote_nothing)?;
     let data = provider
         .emulator_data
@@ -138,12 +171,14 @@ async fn start_embedded(
         .unwrap_or(".htapsync/cloud.json");
     let data_path = dir.join(data);
     if let Some(parent) = data_path.parent() {
-        create_private_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        create_private_dir_all(parent)
+            .map_err(|e| Error::context(format!("creating {}", parent.display()), e))?;
     }
     let mut cfg = emulator::EmulatorConfig::new(cloud);
     cfg.data_path = Some(data_path);
     let emu = emulator::Emulator::new(cfg).map_err(quote_nothing)?;
-    let running = emulator::spawn(emu, "127.0.0.1:0".parse()?).await?;
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let running = emulator::spawn(emu, listen).await?;
     tracing::info!(url = %running.url(), "embedded emulator started");
     Ok(running)
 }
@@ -167,5 +202,18 @@ fn quote_nothing(error: EmulatorError) -> EmulatorError {
             msg: clean(msg),
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap().as_secs(), 10);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("5").unwrap().as_secs(), 5);
+        assert!(parse_duration("5x").is_err());
     }
 }

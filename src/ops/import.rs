@@ -1,79 +1,88 @@
 //! `import`: adopt tasks that already run in the cloud into state, and
 //! optionally write the TOML that describes them.
 
-use super::super::CmdResult;
-use super::super::args::{Cli, ImportArgs};
-use super::super::context::Workspace;
-use super::super::output::Style;
+use super::{Error, Result, Workspace};
 use crate::api::Client;
-use crate::cli::output::{errln, outln};
 use crate::model::fields;
 use crate::model::{Address, DbParam, ReplScope, ReplType, TaskDefaults, TaskSpec};
 use crate::refresh::spec_from_cloud;
 use crate::state::{State, TaskRecord};
-use anyhow::{Context as _, anyhow, bail};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
-    let ws = Workspace::load(cli)?;
+/// What to adopt.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The address to adopt (`task.NAME`), or `None` with `all`.
+    pub address: Option<String>,
+    /// Adopt every task of the configured instances that is not yet managed.
+    pub all: bool,
+    /// HTAP instance to look in (default: the instance_id of the task or `[defaults]`).
+    pub instance: Option<String>,
+    /// Write TOML for the imported tasks to this file (must not exist).
+    pub generate_config: Option<PathBuf>,
+    /// How long to wait for the state lock.
+    pub lock_timeout: Duration,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// Found but not imported: no block in the configuration and no
+    /// `--generate-config` (the next plan would delete them).
+    pub skipped: Vec<TaskSpec>,
+    /// Generated blocks that inherit `source_node_id` from `[defaults]` although
+    /// the task reads from the primary node: to review.
+    pub review: Vec<Address>,
+    /// With `--generate-config`: the file and how many blocks were written
+    /// (0: every task already had a block, nothing written).
+    pub generated: Option<(PathBuf, usize)>,
+    /// The tasks now in state.
+    pub imported: Vec<Address>,
+}
+
+/// `import`: reads the tasks from the cloud, optionally writes their TOML,
+/// and records them in state.
+pub async fn import(ws: &Workspace, a: &ImportOptions) -> Result<Imported> {
     let backend = ws.backend()?;
-    let _lock = backend.lock("import", a.common.lock_timeout)?;
+    let _lock = backend.lock("import", a.lock_timeout)?;
     let mut state = backend.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
     let generating = a.generate_config.is_some();
     let found = match (&a.address, a.all) {
         (Some(addr), false) => {
             let instance = a.instance.as_deref();
-            vec![import_one(&ws, &client, &state, addr, instance, generating).await?]
+            vec![import_one(ws, &client, &state, addr, instance, generating).await?]
         }
-        (None, true) => import_all(&ws, &client, &state, a.instance.as_deref()).await?,
-        _ => return Err(anyhow!("give either an address (task.NAME) or --all").into()),
+        (None, true) => import_all(ws, &client, &state, a.instance.as_deref()).await?,
+        _ => return Err(refused("give either an address (task.NAME) or --all")),
     };
     let has_block = |spec: &TaskSpec| ws.loaded.desired.tasks.contains_key(&spec.name);
     // Without a block, the next plan would delete what was just imported.
     let (imported, skipped): (Vec<TaskSpec>, Vec<TaskSpec>) = found
         .into_iter()
         .partition(|spec| generating || has_block(spec));
-    for spec in &skipped {
-        errln!(
-            "{}: not imported: no [task.{}] block in the configuration \
-             (add one, or pass --generate-config FILE to write it)",
-            spec.address(),
-            spec.name
-        );
-    }
+    let mut outcome = Imported {
+        skipped,
+        ..Imported::default()
+    };
     if let Some(path) = &a.generate_config {
         let mut new_blocks: Vec<&TaskSpec> = imported.iter().filter(|s| !has_block(s)).collect();
         new_blocks.sort_by(|a, b| a.name.cmp(&b.name));
         let defaults = &ws.loaded.defaults;
-        for spec in &new_blocks {
-            if spec.source_node_id.is_none() && defaults.source_node_id.is_some() {
-                errln!(
-                    "warning: {} reads from the primary node, but its generated block \
-                     inherits source_node_id from [defaults]: review it",
-                    spec.address()
-                );
-            }
-        }
-        if new_blocks.is_empty() {
-            let _ = outln!(
-                "Every imported task already has a block in the configuration: {} not written",
-                path.display()
-            );
-        } else {
+        outcome.review = new_blocks
+            .iter()
+            .filter(|spec| spec.source_node_id.is_none() && defaults.source_node_id.is_some())
+            .map(|spec| spec.address())
+            .collect();
+        if !new_blocks.is_empty() {
             write_generated(path, &generate_toml(&new_blocks, defaults))?;
-            // Best effort until state is written; the last line reports failures.
-            let _ = outln!(
-                "Wrote configuration for {} task(s) to {}",
-                new_blocks.len(),
-                path.display()
-            );
         }
+        outcome.generated = Some((path.clone(), new_blocks.len()));
     }
-    let count = imported.len();
     for spec in imported {
-        let _ = outln!("{}: imported", spec.address());
+        outcome.imported.push(spec.address());
         state.tasks.insert(
             spec.name.clone(),
             TaskRecord {
@@ -84,29 +93,35 @@ pub async fn import(cli: &Cli, a: &ImportArgs, _style: &Style) -> CmdResult {
         );
     }
     backend.write(&mut state)?;
-    outln!("Import successful: {count} task(s) are now managed by htapsync.")?;
-    Ok(0)
+    Ok(outcome)
+}
+
+/// An import refused for the reason `message` gives.
+fn refused(message: impl Into<String>) -> Error {
+    Error::Refused(message.into())
 }
 
 /// Writes `text` to `path`, which must not exist: created exclusively
 /// (`O_EXCL`), so that neither a file nor a symbolic link there, even a
 /// dangling one, is ever written through or replaced.
-fn write_generated(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_generated(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
     {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
-            "{} already exists (as a file or a symbolic link); --generate-config writes a new file only",
-            path.display()
-        ),
-        opened => opened.with_context(|| format!("creating {}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(refused(format!(
+                "{} already exists (as a file or a symbolic link); --generate-config writes a new file only",
+                path.display()
+            )));
+        }
+        opened => opened.map_err(|e| Error::context(format!("creating {}", path.display()), e))?,
     };
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
+        .map_err(|e| Error::context(format!("writing {}", path.display()), e))
 }
 
 fn skeleton(name: &str, instance_id: &str) -> TaskSpec {
@@ -133,12 +148,12 @@ async fn read_task(
     instance: &str,
     name: &str,
     configured: Option<&TaskSpec>,
-) -> anyhow::Result<TaskSpec> {
+) -> Result<TaskSpec> {
     let rows = client.list_tasks(instance).await?;
     let live = rows
         .iter()
         .find(|r| r.task_name == name)
-        .ok_or_else(|| anyhow!("no task named {name} on instance {instance}"))?;
+        .ok_or_else(|| refused(format!("no task named {name} on instance {instance}")))?;
     let cfg = client.task_config(instance, name).await?;
     let basis = configured
         .cloned()
@@ -153,21 +168,21 @@ async fn import_one(
     addr: &str,
     instance: Option<&str>,
     generating: bool,
-) -> anyhow::Result<TaskSpec> {
+) -> Result<TaskSpec> {
     let address = Address::parse(addr)
-        .ok_or_else(|| anyhow!("invalid address {addr:?}: expected task.NAME"))?;
+        .ok_or_else(|| refused(format!("invalid address {addr:?}: expected task.NAME")))?;
     let name = address.name();
     if state.tasks.contains_key(name) {
-        bail!(
+        return Err(refused(format!(
             "{address} is already managed; use `htapsync state rm {address}` first to re-import it"
-        );
+        )));
     }
     if !generating && !ws.loaded.desired.tasks.contains_key(name) {
-        bail!(
+        return Err(refused(format!(
             "{address} has no [task.{name}] block in the configuration: imported without one, \
              the next plan would delete it. Add the block first, or pass --generate-config FILE \
              to write it"
-        );
+        )));
     }
     let instance = match instance {
         Some(i) => i.to_string(),
@@ -178,7 +193,11 @@ async fn import_one(
             .get(name)
             .map(|t| t.spec.instance_id.clone())
             .or_else(|| ws.loaded.defaults.instance_id.clone())
-            .ok_or_else(|| anyhow!("{address} is not in the configuration; pass --instance ID"))?,
+            .ok_or_else(|| {
+                refused(format!(
+                    "{address} is not in the configuration; pass --instance ID"
+                ))
+            })?,
     };
     let configured = ws.loaded.desired.tasks.get(name).map(|t| &t.spec);
     read_task(client, &instance, name, configured).await
@@ -189,7 +208,7 @@ async fn import_all(
     client: &Client,
     state: &State,
     instance: Option<&str>,
-) -> anyhow::Result<Vec<TaskSpec>> {
+) -> Result<Vec<TaskSpec>> {
     let instances: BTreeSet<String> = match instance {
         Some(i) => [i.to_string()].into(),
         None => ws
@@ -202,7 +221,7 @@ async fn import_all(
             .collect(),
     };
     if instances.is_empty() {
-        bail!("no instance to look in: pass --instance ID");
+        return Err(refused("no instance to look in: pass --instance ID"));
     }
     let mut out = Vec::new();
     for instance in &instances {

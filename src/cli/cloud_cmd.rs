@@ -1,0 +1,48 @@
+//! `refresh`, `status` and `import`: flags to options, one operation of
+//! [`crate::ops`], its view, and the exit code.
+
+use super::apply_cmd::refuse_markdown;
+use super::args::{Cli, CommonRun, ImportArgs};
+use super::output::Style;
+use super::{CmdResult, Exit, view, workspace};
+use crate::ops::{self, ImportOptions, RefreshOptions};
+use crate::render::view::{ImportView, RefreshView, StatusView};
+
+pub async fn refresh(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
+    refuse_markdown(common.format(), "refresh")?;
+    let ws = workspace(cli)?;
+    let opts = RefreshOptions {
+        parallelism: common.parallelism as usize,
+        lock_timeout: common.lock_timeout,
+    };
+    let refreshed = ops::refresh::refresh(&ws, &opts).await?;
+    let mut view: Box<dyn RefreshView> = view!(common.format(), style);
+    view.refreshed(&refreshed)?;
+    Ok(Exit::Success)
+}
+
+pub async fn status(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
+    refuse_markdown(common.format(), "status")?;
+    let ws = workspace(cli)?;
+    let status = ops::refresh::status(&ws).await?;
+    let mut view: Box<dyn StatusView> = view!(common.format(), style);
+    view.status(&status)?;
+    // Every format exits the same way: 1 when any task is missing or abnormal.
+    Ok(Exit::failed_if(status.problems() > 0))
+}
+
+pub async fn import(cli: &Cli, a: &ImportArgs, style: &Style) -> CmdResult {
+    refuse_markdown(a.common.format(), "import")?;
+    let ws = workspace(cli)?;
+    let opts = ImportOptions {
+        address: a.address.clone(),
+        all: a.all,
+        instance: a.instance.clone(),
+        generate_config: a.generate_config.clone(),
+        lock_timeout: a.common.lock_timeout,
+    };
+    let imported = ops::import::import(&ws, &opts).await?;
+    let mut view: Box<dyn ImportView> = view!(a.common.format(), style);
+    view.imported(&imported)?;
+    Ok(Exit::Success)
+}

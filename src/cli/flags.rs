@@ -1,0 +1,124 @@
+//! The flags of the commands that read the cloud and the state, declared
+//! with clap; [`super::args`] declares the commands themselves.
+
+use super::args::Format;
+use crate::ops::parse_duration;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// Flags of every command that reads the cloud and the state.
+#[derive(Debug, Args, Clone)]
+pub struct CommonRun {
+    /// Remote calls in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallelism: u32,
+    /// How long to wait for the state lock (e.g. 10s, 2m); 0 = fail at once.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CommonRun {
+    pub fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonRun,
+    /// Write the plan to FILE for `apply FILE`.
+    #[arg(long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when nothing changes, 2 when something does, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Read the cloud before planning (default true).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+    /// Limit the plan to these addresses (task.NAME); repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Plan the deletion of everything in state.
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// A plan file written by `plan -out`: applied exactly, without a prompt.
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonRun,
+    /// Skip the interactive "yes" confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub common: CommonRun,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// The address to adopt, task.NAME (the cloud task of that name).
+    pub address: Option<String>,
+    /// Adopt every task of the configured instances that is not yet managed.
+    #[arg(long)]
+    pub all: bool,
+    /// HTAP instance to look in (default: the instance_id of the task or [defaults]).
+    #[arg(long, value_name = "ID", value_parser = parse_instance_id)]
+    pub instance: Option<String>,
+    /// Write TOML for the imported tasks to FILE (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub generate_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonRun,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses in state.
+    List {
+        /// Print every recorded task as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one task's recorded attributes.
+    Show {
+        address: String,
+        /// Print the task as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a task without deleting it in the cloud.
+    Rm {
+        address: String,
+        #[arg(long)]
+        dry_run: bool,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--instance`: checked as the configuration checks `instance_id`.
+fn parse_instance_id(value: &str) -> Result<String, String> {
+    crate::config::rules::instance_id(value).map(|()| value.to_string())
+}

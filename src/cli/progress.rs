@@ -1,0 +1,98 @@
+//! Progress on stderr: the [`Progress`] of operations drawn as one bar (or
+//! spinner) per phase, only on a terminal and only for human output, so
+//! piped, `--json` and Markdown output stays clean.
+
+use super::output::Style;
+use crate::ops::{Phase, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The progress of an operation on stderr: one bar (or spinner) per phase,
+/// hidden unless [`Style::progress`] and the format is human.
+pub struct Bars {
+    style: Style,
+    machine_output: bool,
+    current: Mutex<ProgressBar>,
+}
+
+impl Bars {
+    pub fn new(style: Style, machine_output: bool) -> Bars {
+        Bars {
+            style,
+            machine_output,
+            current: Mutex::new(ProgressBar::hidden()),
+        }
+    }
+
+    fn current(&self) -> ProgressBar {
+        self.current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` (which prints) with the bar out of the way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.current().suspend(f)
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, phase: Phase, len: Option<usize>) {
+        let machine = self.machine_output;
+        let bar = match phase {
+            Phase::Refreshing => self.style.spinner("refreshing", machine),
+            Phase::Checking => self
+                .style
+                .progress(len.unwrap_or(0), "table-config-check", machine),
+            Phase::Applying => self.style.progress(len.unwrap_or(0), "applying", machine),
+        };
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = bar;
+    }
+
+    fn step(&self) {
+        self.current().inc(1);
+    }
+
+    fn finish(&self) {
+        self.current().finish_and_clear();
+    }
+}
+
+impl Style {
+    /// A progress bar of `len` steps on stderr, hidden when stderr is not a
+    /// terminal or machine output was asked for.
+    pub fn progress(&self, len: usize, message: &str, machine_output: bool) -> ProgressBar {
+        if !self.progress || machine_output || len == 0 {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(message.to_string());
+        bar
+    }
+
+    /// A spinner on stderr for work of unknown length (refresh), hidden like
+    /// [`Style::progress`].
+    pub fn spinner(&self, message: &str, machine_output: bool) -> ProgressBar {
+        if !self.progress || machine_output {
+            return ProgressBar::hidden();
+        }
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        spinner.set_message(message.to_string());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        spinner
+    }
+}

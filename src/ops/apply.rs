@@ -1,0 +1,219 @@
+//! `apply`, `destroy` and `apply PLANFILE`: a [`Pending`] change is prepared
+//! under the state lock (planned, or a saved plan checked against the present),
+//! shown and approved by the front end, then executed.
+
+use super::plan::{PlanOptions, diff, make_plan, resolve_intents, run_gate};
+use super::{Error, Note, Operation, Phase, Progress, Result, Workspace};
+use crate::api::Client;
+use crate::apply::{self, ApplyOptions, ApplyOutcome, Event, Recorder};
+use crate::check::GateReport;
+use crate::emulator::Running;
+use crate::model::Lifecycle;
+use crate::plan::Plan;
+use crate::planfile::SavedPlan;
+use crate::state::{Backend, LockGuard, State};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How long one task may take to reach its goal, as Terraform's provider allows.
+const TASK_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+/// How a saved plan is applied.
+#[derive(Debug, Clone)]
+pub struct SavedApplyOptions {
+    /// Remote calls in flight at once.
+    pub parallelism: usize,
+    /// How long to wait for the state lock.
+    pub lock_timeout: Duration,
+}
+
+/// Where an apply reports each event as it happens (from concurrent tasks).
+pub trait Reporter: Send + Sync {
+    /// Shows `event`; an error means nobody sees the run any more.
+    fn event(&self, event: &Event) -> std::io::Result<()>;
+    /// Called once, after the first failed [`Reporter::event`]: the run
+    /// then finishes what is in flight and starts nothing new.
+    fn output_lost(&self, error: &std::io::Error);
+}
+
+/// A change ready to execute, holding the state lock until it is executed
+/// or dropped.
+pub struct Pending {
+    /// What will be done, as shown to the user.
+    pub plan: Plan,
+    /// The table-config-check verdicts, asked of the cloud in this run.
+    pub gate: GateReport,
+    pub notes: Vec<Note>,
+    pub operation: Operation,
+    backend: Arc<dyn Backend>,
+    recorder: Arc<Recorder>,
+    client: Client,
+    lifecycles: BTreeMap<String, Lifecycle>,
+    parallelism: usize,
+    _lock: LockGuard,
+    _emulator: Option<Running>,
+}
+
+/// `apply` (or, with `opts.destroy`, `destroy`): plans under the lock and
+/// persists resolved intents and refreshed attributes even when nothing changes.
+pub async fn prepare(
+    ws: &Workspace,
+    opts: &PlanOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Pending> {
+    let operation = if opts.destroy {
+        Operation::Destroy
+    } else {
+        Operation::Apply
+    };
+    let backend = ws.backend()?;
+    let lock = backend.lock(operation.as_str(), opts.lock_timeout)?;
+    let prior = backend.read()?;
+    // Checked before any remote call, and again before the first change.
+    backend.check_writable()?;
+    let (client, emulator) = ws.connect().await?;
+    let planned = make_plan(ws, &client, prior, opts, &progress).await?;
+    let recorder = Arc::new(Recorder::new(backend.clone(), planned.state));
+    recorder.update(|_| {})?;
+    Ok(Pending {
+        plan: planned.plan,
+        gate: planned.gate,
+        notes: planned.notes,
+        operation,
+        backend,
+        recorder,
+        client,
+        lifecycles: lifecycles(ws),
+        parallelism: opts.parallelism,
+        _lock: lock,
+        _emulator: emulator,
+    })
+}
+
+/// `apply PLANFILE`: the saved plan, refused unless it is fresh, made for
+/// this endpoint, passed its gate, and is exactly what the configuration and
+/// the state give now; the gate is asked again.
+pub async fn prepare_saved(
+    ws: &Workspace,
+    file: &Path,
+    opts: &SavedApplyOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Pending> {
+    let saved = SavedPlan::read(file)?;
+    let backend = ws.backend()?;
+    let lock = backend.lock("apply", opts.lock_timeout)?;
+    let current = backend.read()?;
+    backend.check_writable()?;
+    let (lineage, serial) = current
+        .as_ref()
+        .map_or((None, 0), |s| (Some(s.lineage.as_str()), s.serial));
+    saved.check_fresh(lineage, serial, &ws.loaded.digest)?;
+    check_usable(ws, &saved)?;
+    let (client, emulator) = ws.connect().await?;
+    // Apply exactly what was shown: the plan's prior tasks must be the ones
+    // in state, and diffing the configuration against them must give the
+    // saved changes. The cloud may have moved since; apply converges it to
+    // what was reviewed, as Terraform does.
+    let mut state = current.unwrap_or_else(State::new);
+    let notes = resolve_intents(&client, &mut state).await?;
+    saved.check_prior(&state.tasks)?;
+    state.tasks = saved.prior.clone();
+    let derived = diff(ws, &state.tasks, saved.destroy, &saved.targets)?;
+    saved.check_matches(&derived)?;
+    // The stored verdicts are what was shown, not proof: ask the cloud again.
+    let gate = run_gate(&client, &derived, opts.parallelism, &progress).await;
+    Ok(Pending {
+        plan: saved.plan,
+        gate,
+        notes,
+        operation: Operation::Apply,
+        recorder: Arc::new(Recorder::new(backend.clone(), state)),
+        backend,
+        client,
+        lifecycles: lifecycles(ws),
+        parallelism: opts.parallelism,
+        _lock: lock,
+        _emulator: emulator,
+    })
+}
+
+/// A saved plan made for another endpoint, or whose gate did not pass, is refused.
+fn check_usable(ws: &Workspace, saved: &SavedPlan) -> Result<()> {
+    let provider = &ws.loaded.desired.provider;
+    if saved.endpoint != provider.endpoint || saved.project_id != provider.project_id {
+        return Err(Error::Refused(format!(
+            "the saved plan was made for endpoint {} / project {}, not the configured {} / {}",
+            saved.endpoint, saved.project_id, provider.endpoint, provider.project_id
+        )));
+    }
+    if let Some(unavailable) = &saved.gate.unavailable {
+        return Err(Error::Refused(format!(
+            "the saved plan was made when the table-config-check gate could not run ({}); plan again",
+            unavailable.reason.describe()
+        )));
+    }
+    if !saved.gate.passed() {
+        return Err(Error::Refused(format!(
+            "the saved plan failed the table-config-check gate for {} task(s); fix the configuration and plan again",
+            saved.gate.failed_count()
+        )));
+    }
+    Ok(())
+}
+
+impl Pending {
+    /// Makes the changes. `interrupted` (Ctrl-C, or output that can no longer
+    /// be written) lets what is in flight finish and be recorded, and starts
+    /// nothing new. The state lock is released when this returns.
+    pub async fn execute(
+        self,
+        reporter: Arc<dyn Reporter>,
+        interrupted: Arc<AtomicBool>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ApplyOutcome> {
+        // The state may have become unwritable while the plan was read or shown.
+        self.backend.check_writable()?;
+        let opts = ApplyOptions {
+            parallelism: self.parallelism,
+            deadline: TASK_DEADLINE,
+            interrupted: interrupted.clone(),
+        };
+        progress.start(Phase::Applying, Some(self.plan.actionable().count()));
+        let output_failed = AtomicBool::new(false);
+        let step = progress.clone();
+        let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
+            if matches!(e, Event::Completed { .. } | Event::Failed { .. }) {
+                step.step();
+            }
+            if let Err(error) = reporter.event(&e)
+                && !output_failed.swap(true, Ordering::SeqCst)
+            {
+                interrupted.store(true, Ordering::SeqCst);
+                reporter.output_lost(&error);
+            }
+        });
+        let outcome = apply::execute(
+            &self.client,
+            &self.plan,
+            &self.lifecycles,
+            self.recorder.clone(),
+            &opts,
+            on_event,
+        )
+        .await;
+        progress.finish();
+        Ok(outcome)
+    }
+}
+
+fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {
+    ws.loaded
+        .desired
+        .tasks
+        .iter()
+        .map(|(k, t)| (k.clone(), t.lifecycle.clone()))
+        .collect()
+}

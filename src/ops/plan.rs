@@ -1,0 +1,201 @@
+//! `plan`: resolve interrupted intents, refresh, diff, run the gate; and the
+//! pieces `apply` and `destroy` share with it.
+
+use super::Note;
+use super::{Error, Phase, Progress, Result, Workspace};
+use crate::api::Client;
+use crate::apply;
+use crate::check::{self, GateReport};
+use crate::model::{Address, DesiredTask, TaskSpec};
+use crate::plan::{self, Plan};
+use crate::planfile::{PLAN_FORMAT_VERSION, SavedPlan};
+use crate::refresh;
+use crate::state::{State, TaskRecord};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a plan is made; a saved plan records them so that apply can make it again.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Read the cloud before diffing.
+    pub refresh: bool,
+    /// `-target` addresses as typed (`task.NAME`); empty: every task.
+    pub targets: Vec<String>,
+    /// Plan the deletion of every task in state.
+    pub destroy: bool,
+    /// Remote calls in flight at once.
+    pub parallelism: usize,
+    /// How long to wait for the state lock.
+    pub lock_timeout: Duration,
+}
+
+/// What a plan run produced.
+#[derive(Debug)]
+pub struct Planned {
+    /// The state with interrupted intents resolved and, with refresh, live attributes.
+    pub state: State,
+    pub plan: Plan,
+    pub gate: GateReport,
+    /// What the run learned besides the plan (resolved intents, drift, warnings).
+    pub notes: Vec<Note>,
+    /// Identity of the state planned against (`None`, 0 when there was none).
+    pub lineage: Option<String>,
+    pub serial: u64,
+    /// The parsed `-target` addresses.
+    pub targets: Vec<Address>,
+    pub refreshed: bool,
+    pub destroy: bool,
+}
+
+/// `plan`: diffs the configuration against the (refreshed) state under the
+/// state lock and runs the table-config-check gate. Changes nothing.
+pub async fn plan(
+    ws: &Workspace,
+    opts: &PlanOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Planned> {
+    let backend = ws.backend()?;
+    let _lock = backend.lock("plan", opts.lock_timeout)?;
+    let prior = backend.read()?;
+    let (client, _emulator) = ws.connect().await?;
+    make_plan(ws, &client, prior, opts, &progress).await
+}
+
+impl Planned {
+    /// Writes the plan to `path` (0600) for `apply PATH`, with what apply
+    /// needs to refuse it once the world moved on.
+    pub fn save(&self, ws: &Workspace, path: &Path) -> Result<()> {
+        let provider = &ws.loaded.desired.provider;
+        let mut saved = SavedPlan {
+            format_version: PLAN_FORMAT_VERSION,
+            htapsync_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_at: chrono::Utc::now().to_rfc3339(),
+            config_digest: ws.loaded.digest.clone(),
+            state_lineage: self.lineage.clone(),
+            state_serial: self.serial,
+            endpoint: provider.endpoint.clone(),
+            project_id: provider.project_id.clone(),
+            refreshed: self.refreshed,
+            targets: self.targets.clone(),
+            destroy: self.destroy,
+            plan: self.plan.clone(),
+            gate: self.gate.clone(),
+            desired: specs(&ws.loaded.desired.tasks),
+            prior: self.state.tasks.clone(),
+            digest: String::new(),
+        };
+        Ok(saved.write(path)?)
+    }
+}
+
+/// Resolves intents, refreshes, diffs and runs the gate on `prior`.
+pub(super) async fn make_plan(
+    ws: &Workspace,
+    client: &Client,
+    prior: Option<State>,
+    opts: &PlanOptions,
+    progress: &Arc<dyn Progress>,
+) -> Result<Planned> {
+    let (lineage, serial) = prior
+        .as_ref()
+        .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
+    let targets = parse_targets(&opts.targets)?;
+    let mut state = prior.unwrap_or_default();
+    let mut notes = resolve_intents(client, &mut state).await?;
+    if opts.refresh && !state.tasks.is_empty() {
+        progress.start(Phase::Refreshing, None);
+        let refreshed = refresh::refresh_all(client, &state.tasks, opts.parallelism).await;
+        progress.finish();
+        let refreshed = refreshed?;
+        notes.extend(refreshed.drift.iter().cloned().map(Note::Drift));
+        for row in &refreshed.abnormal {
+            notes.push(Note::Warning(format!(
+                "task.{} is reported abnormal by the cloud (status {}, stage {})",
+                row.task_name, row.status, row.stage
+            )));
+        }
+        state.tasks = refreshed.records;
+    }
+    // Protection follows the configuration while the task is in it, and is
+    // remembered in state once its block is removed.
+    for (name, record) in state.tasks.iter_mut() {
+        if let Some(task) = ws.loaded.desired.tasks.get(name) {
+            record.prevent_destroy = task.lifecycle.prevent_destroy;
+        }
+    }
+    let plan = diff(ws, &state.tasks, opts.destroy, &targets)?;
+    let gate = run_gate(client, &plan, opts.parallelism, progress).await;
+    Ok(Planned {
+        state,
+        plan,
+        gate,
+        notes,
+        lineage,
+        serial,
+        targets,
+        refreshed: opts.refresh,
+        destroy: opts.destroy,
+    })
+}
+
+/// Looks up the tasks whose operation an earlier run left unfinished.
+pub(super) async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<Note>> {
+    Ok(apply::resolve_intents(client, state)
+        .await?
+        .into_iter()
+        .map(Note::Log)
+        .collect())
+}
+
+fn parse_targets(targets: &[String]) -> Result<Vec<Address>> {
+    targets
+        .iter()
+        .map(|t| {
+            Address::parse(t).ok_or_else(|| {
+                Error::Refused(format!(
+                    "invalid -target {t:?}: expected an address like task.NAME"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The changes from `prior` to the configuration (to nothing, for destroy).
+pub(super) fn diff(
+    ws: &Workspace,
+    prior: &BTreeMap<String, TaskRecord>,
+    destroy: bool,
+    targets: &[Address],
+) -> Result<Plan> {
+    let empty = BTreeMap::new();
+    let desired: &BTreeMap<String, DesiredTask> = if destroy {
+        &empty
+    } else {
+        &ws.loaded.desired.tasks
+    };
+    Ok(plan::diff(desired, prior, targets)?)
+}
+
+/// The table-config-check gate on `plan`, one progress step per checked task.
+pub(super) async fn run_gate(
+    client: &Client,
+    plan: &Plan,
+    parallelism: usize,
+    progress: &Arc<dyn Progress>,
+) -> GateReport {
+    let len = check::addresses_to_check(plan).len();
+    progress.start(Phase::Checking, Some(len));
+    let tick = progress.clone();
+    let gate = check::run_gate(client, plan, parallelism, move |_| tick.step()).await;
+    progress.finish();
+    gate
+}
+
+fn specs(tasks: &BTreeMap<String, DesiredTask>) -> BTreeMap<String, TaskSpec> {
+    tasks
+        .iter()
+        .map(|(k, t)| (k.clone(), t.spec.clone()))
+        .collect()
+}
