@@ -30,6 +30,19 @@ pub fn generate(dir: &Path, tasks: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Points the workspace in `dir` at the emulator listening at `url` instead
+/// of the embedded one (the whole-process figure runs it as its own process).
+pub fn point_at(dir: &Path, url: &str) -> io::Result<()> {
+    let path = dir.join("htapsync.toml");
+    let text = std::fs::read_to_string(&path)?;
+    let pointed = text.replacen(
+        "endpoint = \"embedded\"",
+        &format!("endpoint = \"{url}\""),
+        1,
+    );
+    std::fs::write(path, pointed)
+}
+
 fn header() -> String {
     format!(
         "[provider]\nproject_id = \"{PROJECT_ID}\"\nendpoint = \"embedded\"\n\

@@ -7,6 +7,7 @@
 //! 64 usage error.
 
 mod args;
+mod completions;
 mod config_cmd;
 mod context;
 mod output;
@@ -123,6 +124,8 @@ async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
         Command::State(cmd) => state_cmd::state(cli, cmd),
         Command::Schema => schema_cmd::schema(),
         Command::ForceUnlock { lock_id } => state_cmd::force_unlock(cli, lock_id),
+        Command::Completions { shell } => completions::completions(*shell),
+        Command::Man { command } => completions::man(command),
         Command::Emulator(a) => {
             crate::emulator::run_command(a.clone()).await?;
             Ok(0)
