@@ -35,11 +35,15 @@ pub fn generate(dir: &Path, tasks: usize) -> io::Result<()> {
 pub fn point_at(dir: &Path, url: &str) -> io::Result<()> {
     let path = dir.join("htapsync.toml");
     let text = std::fs::read_to_string(&path)?;
-    let pointed = text.replacen(
-        "endpoint = \"embedded\"",
-        &format!("endpoint = \"{url}\""),
-        1,
-    );
+    // `emulator_cloud` is allowed only with the embedded emulator.
+    let pointed: String = text
+        .lines()
+        .filter(|l| !l.starts_with("emulator_cloud"))
+        .map(|l| match l {
+            "endpoint = \"embedded\"" => format!("endpoint = \"{url}\"\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
     std::fs::write(path, pointed)
 }
 
