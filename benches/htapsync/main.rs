@@ -1,5 +1,5 @@
 //! End-to-end benchmark of htapsync (issue 7): `cargo bench --bench htapsync`
-//! prints one Markdown table with the five figures of `docs/performance.md`.
+//! prints one Markdown table with the six figures of `docs/performance.md`.
 //!
 //! Everything runs through the library in release mode (the bench profile):
 //! `config::load_dir`, `plan::diff`, `check::run_gate`, `apply::execute` with
