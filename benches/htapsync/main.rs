@@ -1,14 +1,17 @@
 //! End-to-end benchmark of htapsync (issue 7): `cargo bench --bench htapsync`
-//! prints one Markdown table with the five figures of `docs/performance.md`.
+//! prints one Markdown table with the six figures of `docs/performance.md`.
 //!
 //! Everything runs through the library in release mode (the bench profile):
 //! `config::load_dir`, `plan::diff`, `check::run_gate`, `apply::execute` with
 //! the local state backend, and the emulator served over loopback HTTP with
-//! injected latency. `HTAPSYNC_BENCH_TASKS` (default 1000) shrinks figures 1,
-//! 2 and 5 for a quick try.
+//! injected latency; figure 6 runs the real binary as a whole process against
+//! `htapsync emulator` as another. `HTAPSYNC_BENCH_TASKS` (default 1000)
+//! shrinks figures 1, 2, 5 and 6 for a quick try; `HTAPSYNC_BENCH_ONLY=6`
+//! runs figure 6 alone.
 
 mod e2e;
 mod local;
+mod process;
 mod state;
 mod workspace;
 
@@ -56,6 +59,11 @@ fn run() -> Result<(), String> {
     let root = tempfile::tempdir().map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut rows = Vec::new();
+    if std::env::var("HTAPSYNC_BENCH_ONLY").is_ok_and(|v| v == "6") {
+        rows.push(process_row(root.path(), tasks)?);
+        print_table(tasks, started, rows);
+        return Ok(());
+    }
 
     // 3. Local work scaling (first: nothing else is running yet).
     let mut local_runs = Vec::new();
@@ -164,6 +172,42 @@ fn run() -> Result<(), String> {
         ]);
     }
 
+    rows.push(process_row(root.path(), tasks)?);
+    print_table(tasks, started, rows);
+    Ok(())
+}
+
+/// Figure 6: whole-process `plan` (see [`process`]).
+fn process_row(root: &Path, tasks: usize) -> Result<Row, String> {
+    let dir = root.join("process");
+    workspace::generate(&dir, tasks).map_err(|e| e.to_string())?;
+    let run = process::measure(&dir, tasks, LATENCY)?;
+    eprintln!("process: {run:?}");
+    let ratio = run.ratio(LATENCY);
+    let walls: Vec<String> = run.walls.iter().map(|w| ms(*w)).collect();
+    Ok([
+        "6 whole-process plan ratio".into(),
+        format!(
+            "`htapsync plan` {tasks} tasks, parallelism {}, emulator process",
+            process::PARALLELISM
+        ),
+        format!(
+            "median wall {} (runs {}), R = {}, floor ceil({tasks}/{}) x {} ms = {}, ratio {ratio:.3}; \
+             `validate` (start + load) {}",
+            secs(run.median()),
+            walls.join(", "),
+            run.requests,
+            process::PARALLELISM,
+            LATENCY.as_millis(),
+            secs(run.floor(LATENCY)),
+            ms(run.validate)
+        ),
+        "<= 1.10".into(),
+        yes(ratio <= 1.10),
+    ])
+}
+
+fn print_table(tasks: usize, started: Instant, rows: Vec<Row>) {
     println!(
         "\nhtapsync benchmark: {} CPUs, L = {} ms, {tasks} tasks x {} tables, bench profile, {:.0} s in all\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -176,7 +220,6 @@ fn run() -> Result<(), String> {
     for r in rows {
         println!("| {} |", r.join(" | "));
     }
-    Ok(())
 }
 
 type Row = [String; 5];

@@ -30,6 +30,23 @@ pub fn generate(dir: &Path, tasks: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Points the workspace in `dir` at the emulator listening at `url` instead
+/// of the embedded one (the whole-process figure runs it as its own process).
+pub fn point_at(dir: &Path, url: &str) -> io::Result<()> {
+    let path = dir.join("htapsync.toml");
+    let text = std::fs::read_to_string(&path)?;
+    // `emulator_cloud` is allowed only with the embedded emulator.
+    let pointed: String = text
+        .lines()
+        .filter(|l| !l.starts_with("emulator_cloud"))
+        .map(|l| match l {
+            "endpoint = \"embedded\"" => format!("endpoint = \"{url}\"\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(path, pointed)
+}
+
 fn header() -> String {
     format!(
         "[provider]\nproject_id = \"{PROJECT_ID}\"\nendpoint = \"embedded\"\n\

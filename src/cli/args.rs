@@ -117,6 +117,17 @@ pub enum Command {
     Schema,
     /// Run the emulator of the HTAP replication API.
     Emulator(crate::emulator::EmulatorArgs),
+    /// Print the shell completion script (e.g. `htapsync completions bash`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page in roff: htapsync(1), or htapsync-COMMAND(1).
+    Man {
+        /// The command whose page to print (e.g. `plan`, `state rm`).
+        command: Vec<String>,
+    },
 }
 
 /// Output formats, documented in docs/output-formats.md.

@@ -11,6 +11,7 @@
 mod apply_cmd;
 mod args;
 mod cloud_cmd;
+mod completions;
 mod config_cmd;
 mod flags;
 mod output;
@@ -174,6 +175,8 @@ async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
         Command::ForceUnlock { lock_id, json } => {
             state_cmd::force_unlock(cli, lock_id, *json, style)
         }
+        Command::Completions { shell } => completions::completions(*shell),
+        Command::Man { command } => completions::man(command),
         Command::Emulator(a) => {
             crate::emulator::run_command(a.clone())
                 .await
