@@ -36,9 +36,9 @@ struct Memory {
     written: Option<Written>,
 }
 
-/// The file a backend wrote last: how to recognise it, and its records as
-/// they were rendered into it, for the next write's splice (see
-/// [`super::fragments`]: the pieces of exactly [`Memory::content`]'s tasks).
+/// The file a backend wrote last: how to recognise it, and its task records
+/// as they were rendered into it, for the next write's splice (see
+/// [`super::fragments`]).
 #[derive(Debug)]
 struct Written {
     stamp: Stamp,
@@ -53,6 +53,13 @@ struct Content {
 }
 
 impl Content {
+    fn of(state: &State) -> Content {
+        Content {
+            tasks: state.tasks.clone(),
+            intents: state.intents.clone(),
+        }
+    }
+
     /// Brings this content up to `state`, copying only what `changes` names.
     fn apply(&mut self, changes: &Changes, state: &State) {
         for name in &changes.tasks {
@@ -136,18 +143,16 @@ enum OnDisk {
     /// Exactly what this backend last wrote (same [`Stamp`]): it was
     /// round-trip checked when written, so it is neither read nor decoded.
     Ours,
-    /// Anything else: its bytes (kept as the backup) and decoded state.
-    Foreign { bytes: Vec<u8>, state: Box<State> },
+    /// Anything else: its bytes (kept as the backup) and decoded content.
+    Foreign { bytes: Vec<u8>, content: Content },
 }
 
 impl OnDisk {
-    /// What a backend that has read and written nothing yet compares a write with.
-    fn content(&self) -> Content {
+    /// What a backend that has read and written nothing yet compares a write
+    /// with (moved out: it is needed only once).
+    fn take_content(&mut self) -> Content {
         match self {
-            OnDisk::Foreign { state, .. } => Content {
-                tasks: state.tasks.clone(),
-                intents: state.intents.clone(),
-            },
+            OnDisk::Foreign { content, .. } => std::mem::take(content),
             // `Ours` needs a write, and a write leaves content behind.
             OnDisk::Missing | OnDisk::Ours => Content::default(),
         }
@@ -238,7 +243,10 @@ impl LocalBackend {
         match self.load()? {
             Some((bytes, state)) => Ok(OnDisk::Foreign {
                 bytes,
-                state: Box::new(state),
+                content: Content {
+                    tasks: state.tasks,
+                    intents: state.intents,
+                },
             }),
             None => Ok(OnDisk::Missing),
         }
@@ -299,24 +307,17 @@ impl LocalBackend {
 
 impl Backend for LocalBackend {
     fn read(&self) -> Result<Option<State>, StateError> {
-        let state = self.load()?;
-        let content = match &state {
-            Some((_, state)) => Content {
-                tasks: state.tasks.clone(),
-                intents: state.intents.clone(),
-            },
-            None => Content::default(),
-        };
-        guard(&self.memory).content = Some(content);
-        Ok(state.map(|(_, state)| state))
+        let state = self.load()?.map(|(_, state)| state);
+        guard(&self.memory).content = Some(state.as_ref().map(Content::of).unwrap_or_default());
+        Ok(state)
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         refuse_symlink(&self.path)?;
         let mut memory = guard(&self.memory);
         let Memory { content, written } = &mut *memory;
-        let on_disk = self.load_for_write(written.as_ref().map(|w| &w.stamp))?;
-        let content = content.get_or_insert_with(|| on_disk.content());
+        let mut on_disk = self.load_for_write(written.as_ref().map(|w| &w.stamp))?;
+        let content = content.get_or_insert_with(|| on_disk.take_content());
         let changes = Changes::between(content, state);
         if changes.is_empty() {
             return Ok(());
@@ -331,6 +332,7 @@ impl Backend for LocalBackend {
         );
         state.serial += 1;
         state.format_version = FORMAT_VERSION;
+        // Over its own file the content is that file's, and `records` its rendering.
         let kept = match on_disk {
             OnDisk::Ours => written.as_ref().map(|w| &w.records),
             OnDisk::Missing | OnDisk::Foreign { .. } => None,
@@ -346,7 +348,9 @@ impl Backend for LocalBackend {
         {
             Ok(stamp) => stamp,
             Err(e) => {
-                // Nothing was persisted: the caller's state and this memory stay as they were.
+                // The caller's state and this memory stay as they were. (When
+                // only the directory sync failed, the file was replaced anyway;
+                // its stamp differs from the one kept, so it is read again.)
                 (state.serial, state.format_version, state.htapsync_version) = versions_before;
                 return Err(e);
             }
