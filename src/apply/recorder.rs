@@ -12,14 +12,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The state of a run and the backend it is persisted to.
+///
+/// Two locks, and group commit needs both: updates must go on while a write
+/// is in flight, so the state they change cannot be locked across a write.
 pub struct Recorder {
     backend: Arc<dyn Backend>,
+    /// The state updates apply to: locked only to apply a change or copy it.
     current: Mutex<Versioned>,
-    /// The generation last persisted. Held for the whole of a write, so at
-    /// most one write is in flight.
+    /// The generation last persisted, locked across each write: writes go one
+    /// at a time in order (an older copy never lands after a newer one).
     persisted: Mutex<u64>,
     /// Set when a write failed: no further update is applied or written, so
-    /// the state on disk stays what the run reports as recorded.
+    /// the state on disk stays what the run reports as recorded. Not a lock:
+    /// read before every operation without waiting for a write in flight.
     stopped: AtomicBool,
 }
 

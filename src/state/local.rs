@@ -2,17 +2,48 @@
 
 use super::atomic::{CrashHooks, StagedFile, write_atomic};
 use super::codec::{decode, encode};
-use super::fragments::Fragments;
+use super::fragments::{Fragments, header, splice};
 use super::{
     Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
+
+/// State kept in one local JSON file.
+///
+/// One value serves one command: the first write that replaces a file this
+/// backend did not write keeps that file as `<path>.backup`; later writes of
+/// the same backend replace only the state file (as Terraform's local backend
+/// does), so a run of many operations pays for one backup, not one per write.
+#[derive(Debug)]
+pub struct LocalBackend {
+    path: PathBuf,
+    /// The only lock: held for a whole write, because a write reads and then
+    /// updates what the backend remembers of its file, and `Backend` is shared.
+    memory: Mutex<Memory>,
+}
+
+/// What a backend remembers of its file between the reads and writes of one command.
+#[derive(Debug, Default)]
+struct Memory {
+    /// The tasks and intents last read or written; `None` before the first
+    /// read or write. A write that changes neither writes nothing.
+    content: Option<Content>,
+    /// The file this backend wrote last; `None` before its first write.
+    written: Option<Written>,
+}
+
+/// The file a backend wrote last: how to recognise it, and its task records
+/// as they were rendered into it, for the next write's splice (see
+/// [`super::fragments`]).
+#[derive(Debug)]
+struct Written {
+    stamp: Stamp,
+    records: Fragments,
+}
 
 /// What decides whether a write changes anything (lineage, serial and version do not).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -31,13 +62,11 @@ impl Content {
 
     /// Brings this content up to `state`, copying only what `changes` names.
     fn apply(&mut self, changes: &Changes, state: &State) {
-        for name in &changes.removed {
-            self.tasks.remove(name);
-        }
         for name in &changes.tasks {
-            if let Some(record) = state.tasks.get(name) {
-                self.tasks.insert(name.clone(), record.clone());
-            }
+            match state.tasks.get(name) {
+                Some(record) => self.tasks.insert(name.clone(), record.clone()),
+                None => self.tasks.remove(name),
+            };
         }
         if changes.intents {
             self.intents = state.intents.clone();
@@ -46,49 +75,34 @@ impl Content {
 }
 
 /// What a write changes against the content last read or written. Lets a
-/// write of a large state copy and check only the records that changed.
+/// write of a large state copy, render and check only the records that changed.
 #[derive(Debug, Default)]
 struct Changes {
-    /// Tasks added or modified.
+    /// Tasks added, modified or removed.
     tasks: Vec<String>,
-    removed: Vec<String>,
     intents: bool,
 }
 
 impl Changes {
     fn between(before: &Content, state: &State) -> Changes {
+        let changed = state
+            .tasks
+            .iter()
+            .filter(|(name, record)| before.tasks.get(*name) != Some(*record))
+            .map(|(name, _)| name);
+        let removed = before
+            .tasks
+            .keys()
+            .filter(|name| !state.tasks.contains_key(*name));
         Changes {
-            tasks: state
-                .tasks
-                .iter()
-                .filter(|(name, record)| before.tasks.get(*name) != Some(*record))
-                .map(|(name, _)| name.clone())
-                .collect(),
-            removed: before
-                .tasks
-                .keys()
-                .filter(|name| !state.tasks.contains_key(*name))
-                .cloned()
-                .collect(),
+            tasks: changed.chain(removed).cloned().collect(),
             intents: before.intents != state.intents,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.tasks.is_empty() && self.removed.is_empty() && !self.intents
+        self.tasks.is_empty() && !self.intents
     }
-}
-
-/// How much of an encoded state to read back before it is written.
-enum Check<'a> {
-    /// Decode the whole document: the first write of a backend, or over a
-    /// file it did not write.
-    Full,
-    /// Over the file this backend wrote (which was checked): the document is
-    /// the same header, records and intents serialised one after another, so
-    /// it reads back identically when the header, the changed records and the
-    /// intents each do.
-    Changed(&'a Changes, &'a Fragments),
 }
 
 /// Identifies one version of a file without reading it: a rename over it
@@ -129,26 +143,57 @@ enum OnDisk {
     /// Exactly what this backend last wrote (same [`Stamp`]): it was
     /// round-trip checked when written, so it is neither read nor decoded.
     Ours,
-    /// Anything else: its bytes (kept as the backup) and decoded state.
-    Foreign(Vec<u8>, Box<State>),
+    /// Anything else: its bytes (kept as the backup) and decoded content.
+    Foreign { bytes: Vec<u8>, content: Content },
 }
 
-/// State kept in one local JSON file.
-///
-/// One value serves one command: the first write that replaces a file this
-/// backend did not write keeps that file as `<path>.backup`; later writes of
-/// the same backend replace only the state file (as Terraform's local backend
-/// does), so a run of many operations pays for one backup, not one per write.
-#[derive(Debug)]
-pub struct LocalBackend {
-    path: PathBuf,
-    /// The content last read or written; `None` until the first read or write.
-    last: Mutex<Option<Content>>,
-    /// The stamp of the file this backend last wrote.
-    written: Mutex<Option<Stamp>>,
-    /// The task records of the content last written, rendered, so that a
-    /// write renders only the records that changed.
-    pieces: Mutex<Option<Fragments>>,
+impl OnDisk {
+    /// What a backend that has read and written nothing yet compares a write
+    /// with (moved out: it is needed only once).
+    fn take_content(&mut self) -> Content {
+        match self {
+            OnDisk::Foreign { content, .. } => std::mem::take(content),
+            // `Ours` needs a write, and a write leaves content behind.
+            OnDisk::Missing | OnDisk::Ours => Content::default(),
+        }
+    }
+}
+
+/// A document about to be written.
+struct Draft {
+    bytes: Vec<u8>,
+    /// The records rendered for it: every one, or only the changed ones when
+    /// `incremental`.
+    fresh: Fragments,
+    /// Whether `bytes` are the changed records spliced among the unchanged
+    /// ones of the file this backend wrote (which were checked when written),
+    /// so that only the header and `fresh` need to be read back.
+    incremental: bool,
+}
+
+impl Draft {
+    /// Encodes `next`. Over the file this backend wrote (`kept`: its records)
+    /// only the changed records are rendered: the incremental splice (see
+    /// [`super::fragments`] for why, and what keeps it byte-identical to [`encode`]).
+    fn of(next: &State, changes: &Changes, kept: Option<&Fragments>) -> Draft {
+        if let Some(kept) = kept {
+            let fresh = Fragments::of_names(&changes.tasks, &next.tasks);
+            if let Some(bytes) = splice(next, &fresh, kept) {
+                return Draft {
+                    bytes,
+                    fresh,
+                    incremental: true,
+                };
+            }
+        }
+        let fresh = Fragments::of(&next.tasks);
+        let bytes = splice(next, &fresh, &Fragments::default()).unwrap_or_else(|| encode(next));
+        Draft {
+            bytes,
+            fresh,
+            incremental: false,
+        }
+    }
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -159,9 +204,7 @@ impl LocalBackend {
     pub fn new(path: PathBuf) -> LocalBackend {
         LocalBackend {
             path,
-            last: Mutex::new(None),
-            written: Mutex::new(None),
-            pieces: Mutex::new(None),
+            memory: Mutex::new(Memory::default()),
         }
     }
 
@@ -186,19 +229,25 @@ impl LocalBackend {
     }
 
     /// How the file looks to a write: a `stat` when it is still the one this
-    /// backend wrote, otherwise a full read and decode (a corrupt file is
-    /// refused, never overwritten).
-    fn load_for_write(&self) -> Result<OnDisk, StateError> {
+    /// backend wrote (`written`), otherwise a full read and decode (a corrupt
+    /// file is refused, never overwritten).
+    fn load_for_write(&self, written: Option<&Stamp>) -> Result<OnDisk, StateError> {
         let meta = match std::fs::metadata(&self.path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
             Err(e) => return Err(StateError::io("reading", &self.path, e)),
         };
-        if guard(&self.written).as_ref() == Some(&Stamp::of(&meta)) {
+        if written == Some(&Stamp::of(&meta)) {
             return Ok(OnDisk::Ours);
         }
         match self.load()? {
-            Some((bytes, state)) => Ok(OnDisk::Foreign(bytes, Box::new(state))),
+            Some((bytes, state)) => Ok(OnDisk::Foreign {
+                bytes,
+                content: Content {
+                    tasks: state.tasks,
+                    intents: state.intents,
+                },
+            }),
             None => Ok(OnDisk::Missing),
         }
     }
@@ -214,28 +263,35 @@ impl LocalBackend {
         write_atomic(&backup, previous).map_err(|e| StateError::io("writing backup", &backup, e))
     }
 
-    /// Encodes `next`, checks that it reads back identically and replaces the
-    /// file with it (after keeping a foreign previous file as the backup).
-    fn replace(
-        &self,
-        next: &State,
-        bytes: &[u8],
-        previous: Option<&[u8]>,
-        check: Check<'_>,
-    ) -> Result<(), StateError> {
-        // Round-trip check before touching disk: never persist what we could not read back.
-        let reads_back = match check {
-            Check::Full => decode(bytes, &self.path)? == *next,
-            Check::Changed(changes, pieces) => self.changes_read_back(next, changes, pieces)?,
+    /// Round-trip check before touching disk: never persist what we could not
+    /// read back. The whole document is decoded, or for an incremental draft
+    /// the header (through [`decode`], so its version checks apply) and each
+    /// changed record (keyed by its own name, as `decode` demands).
+    fn check(&self, next: &State, changes: &Changes, draft: &Draft) -> Result<(), StateError> {
+        let reads_back = if draft.incremental {
+            let header = header(next);
+            decode(&encode(&header), &self.path)? == header
+                && changes.tasks.iter().all(|name| {
+                    next.tasks.get(name).is_none_or(|record| {
+                        record.spec.name == *name && draft.fresh.reads_back(name, record)
+                    })
+                })
+        } else {
+            decode(&draft.bytes, &self.path)? == *next
         };
-        if !reads_back {
-            return Err(StateError::Invalid {
-                path: self.path.clone(),
-                message: "the encoded state does not read back identically; nothing was written"
-                    .into(),
-                restore_hint: String::new(),
-            });
+        if reads_back {
+            return Ok(());
         }
+        Err(StateError::Invalid {
+            path: self.path.clone(),
+            message: "the encoded state does not read back identically; nothing was written".into(),
+            restore_hint: String::new(),
+        })
+    }
+
+    /// Replaces the file with `bytes` (after keeping a foreign `previous`
+    /// file as the backup) and returns the new file's stamp.
+    fn replace(&self, bytes: &[u8], previous: Option<&[u8]>) -> Result<Option<Stamp>, StateError> {
         let staged = StagedFile::stage(&self.path, bytes, CrashHooks::State)
             .map_err(|e| StateError::io("writing", &self.path, e))?;
         if let Some(previous) = previous {
@@ -245,75 +301,28 @@ impl LocalBackend {
             .commit()
             .map_err(|e| StateError::io("replacing", &self.path, e))?;
         // Without a stamp the next write reads the file again: slower, never wrong.
-        *guard(&self.written) = std::fs::metadata(&self.path).ok().map(|m| Stamp::of(&m));
-        Ok(())
+        Ok(std::fs::metadata(&self.path).ok().map(|m| Stamp::of(&m)))
     }
-
-    /// [`Check::Changed`]: the header (through [`decode`], so its version
-    /// checks apply), the piece of each changed record (keyed by its own
-    /// name, as `decode` demands) and the intents read back identically.
-    fn changes_read_back(
-        &self,
-        next: &State,
-        changes: &Changes,
-        pieces: &Fragments,
-    ) -> Result<bool, StateError> {
-        let header = State {
-            tasks: BTreeMap::new(),
-            intents: Vec::new(),
-            lineage: next.lineage.clone(),
-            htapsync_version: next.htapsync_version.clone(),
-            ..*next
-        };
-        if decode(&encode(&header), &self.path)? != header {
-            return Ok(false);
-        }
-        let records_ok = changes.tasks.iter().all(|name| {
-            next.tasks
-                .get(name)
-                .is_some_and(|r| r.spec.name == *name && pieces.reads_back(name, r))
-        });
-        Ok(records_ok && (!changes.intents || round_trips(&next.intents)))
-    }
-}
-
-fn round_trips<T: Serialize + DeserializeOwned + PartialEq>(value: &T) -> bool {
-    serde_json::to_vec(value)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<T>(&bytes).ok())
-        .is_some_and(|back| back == *value)
 }
 
 impl Backend for LocalBackend {
     fn read(&self) -> Result<Option<State>, StateError> {
         let state = self.load()?.map(|(_, state)| state);
-        *guard(&self.pieces) = None;
-        *guard(&self.last) = Some(state.as_ref().map(Content::of).unwrap_or_default());
+        guard(&self.memory).content = Some(state.as_ref().map(Content::of).unwrap_or_default());
         Ok(state)
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         refuse_symlink(&self.path)?;
-        let (previous, found) = match self.load_for_write()? {
-            OnDisk::Missing => (None, None),
-            OnDisk::Ours => (None, Some(None)),
-            OnDisk::Foreign(bytes, state) => (Some(bytes), Some(Some(state))),
-        };
-        let check_changes_only = matches!(found, Some(None));
-        let mut last = guard(&self.last);
-        let baseline = last.get_or_insert_with(|| match found.flatten() {
-            Some(s) => Content {
-                tasks: s.tasks,
-                intents: s.intents,
-            },
-            // Bytes this backend wrote were remembered as content too.
-            None => Content::default(),
-        });
-        let changes = Changes::between(baseline, state);
+        let mut memory = guard(&self.memory);
+        let Memory { content, written } = &mut *memory;
+        let mut on_disk = self.load_for_write(written.as_ref().map(|w| &w.stamp))?;
+        let content = content.get_or_insert_with(|| on_disk.take_content());
+        let changes = Changes::between(content, state);
         if changes.is_empty() {
             return Ok(());
         }
-        let stamped = (
+        let versions_before = (
             state.serial,
             state.format_version,
             std::mem::replace(
@@ -323,28 +332,38 @@ impl Backend for LocalBackend {
         );
         state.serial += 1;
         state.format_version = FORMAT_VERSION;
-        let mut kept = guard(&self.pieces);
-        let pieces = match kept.as_mut() {
-            Some(p) if check_changes_only => {
-                p.update(&changes.tasks, &changes.removed, &state.tasks);
-                p
+        // Over its own file the content is that file's, and `records` its rendering.
+        let kept = match on_disk {
+            OnDisk::Ours => written.as_ref().map(|w| &w.records),
+            OnDisk::Missing | OnDisk::Foreign { .. } => None,
+        };
+        let draft = Draft::of(state, &changes, kept);
+        let previous = match &on_disk {
+            OnDisk::Foreign { bytes, .. } => Some(bytes.as_slice()),
+            OnDisk::Missing | OnDisk::Ours => None,
+        };
+        let stamp = match self
+            .check(state, &changes, &draft)
+            .and_then(|()| self.replace(&draft.bytes, previous))
+        {
+            Ok(stamp) => stamp,
+            Err(e) => {
+                // The caller's state and this memory stay as they were. (When
+                // only the directory sync failed, the file was replaced anyway;
+                // its stamp differs from the one kept, so it is read again.)
+                (state.serial, state.format_version, state.htapsync_version) = versions_before;
+                return Err(e);
             }
-            _ => kept.insert(Fragments::of(&state.tasks)),
         };
-        let bytes = pieces.encode(state);
-        let check = if check_changes_only {
-            Check::Changed(&changes, pieces)
-        } else {
-            Check::Full
+        content.apply(&changes, state);
+        let records = match written.take() {
+            Some(mut last) if draft.incremental => {
+                last.records.merge(&changes.tasks, draft.fresh);
+                last.records
+            }
+            _ => draft.fresh,
         };
-        if let Err(e) = self.replace(state, &bytes, previous.as_deref(), check) {
-            // Nothing was persisted: the caller's state stays as it was, and
-            // the pieces (already updated) no longer match what was written.
-            (state.serial, state.format_version, state.htapsync_version) = stamped;
-            *kept = None;
-            return Err(e);
-        }
-        baseline.apply(&changes, state);
+        *written = stamp.map(|stamp| Written { stamp, records });
         Ok(())
     }
 
@@ -449,9 +468,10 @@ mod tests {
         }
     }
 
-    /// The remembered content is updated record by record; after adds,
-    /// changes, removals and intents it must equal the state written, or a
-    /// later write would be skipped or checked against the wrong baseline.
+    /// The remembered content and records are updated record by record;
+    /// after adds, changes, removals and intents they must equal the state
+    /// and the file written, or a later write would be skipped, checked
+    /// against the wrong baseline or spliced from stale records.
     #[test]
     fn remembered_content_follows_every_kind_of_change() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -483,11 +503,19 @@ mod tests {
             step(&mut state);
             backend.write(&mut state).expect("write");
             assert_eq!(state.serial, i as u64 + 1);
-            assert_eq!(
-                guard(&backend.last).as_ref(),
-                Some(&Content::of(&state)),
-                "step {i}"
-            );
+            {
+                let memory = guard(&backend.memory);
+                let content = memory.content.as_ref().expect("content");
+                assert_eq!(content.tasks, state.tasks, "step {i}");
+                assert_eq!(content.intents, state.intents, "step {i}");
+                let written = memory.written.as_ref().expect("written");
+                let spliced = splice(&state, &Fragments::default(), &written.records);
+                assert_eq!(
+                    spliced,
+                    Some(std::fs::read(&path).expect("file")),
+                    "step {i}"
+                );
+            }
             assert_eq!(
                 LocalBackend::new(path.clone()).read().expect("read"),
                 Some(state.clone())
