@@ -15,8 +15,8 @@
 //! `api::task_map`, and a way to change it in this module's tests; the tests
 //! name whichever of these is missing.
 
-use super::{ReplScope, ReplType, TaskDefaults, TaskSpec};
-use serde_json::Value;
+use super::{DB_PARAMS, DbParamKind, ReplScope, ReplType, TaskDefaults, TaskSpec};
+use serde_json::{Value, json};
 
 /// The value type a key takes in TOML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,12 @@ impl Applied {
 pub struct TaskField {
     /// The TOML key, which is also the attribute's name in plans and state.
     pub key: &'static str,
+    /// What the key means and takes, as the JSON Schema tells editors.
+    pub description: &'static str,
     pub shape: Shape,
+    /// JSON Schema keywords beyond what `shape` says (patterns, lengths,
+    /// known map keys), merged over the shape's own.
+    pub constraints: fn() -> Value,
     /// A task cannot be created without it (written in the task or in `[defaults]`).
     pub required: bool,
     /// `[defaults]` may set it for every task.
@@ -91,6 +96,23 @@ impl TaskField {
         self.applied == Applied::Replace
     }
 
+    /// The key's JSON Schema property: the shape's type, the description and
+    /// the constraints.
+    pub fn json_schema(&self) -> Value {
+        let mut schema = match self.shape {
+            Shape::Text => json!({"type": "string"}),
+            Shape::Choice(allowed) => json!({"type": "string", "enum": allowed}),
+            Shape::Bool => json!({"type": "boolean"}),
+            Shape::List => json!({"type": "array", "items": {"type": "string"}}),
+            Shape::Map => json!({"type": "object", "additionalProperties": {"type": "string"}}),
+        };
+        schema["description"] = Value::from(self.description);
+        if let (Value::Object(schema), Value::Object(extra)) = (&mut schema, (self.constraints)()) {
+            schema.extend(extra);
+        }
+        schema
+    }
+
     /// Whether `spec` has a value for this key worth showing (not absent, not an empty map).
     pub fn is_present(&self, spec: &TaskSpec) -> bool {
         match self.value.map(|value| value(spec)) {
@@ -99,6 +121,43 @@ impl TaskField {
             Some(_) => true,
         }
     }
+}
+
+/// A task or database name in the StarRocks instance: 3-128 of [A-Za-z0-9_].
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9_]{3,128}$";
+
+fn no_constraints() -> Value {
+    Value::Null
+}
+
+/// `db_configs`: one property per documented parameter, with its type,
+/// range, default and description taken from [`DB_PARAMS`].
+fn db_params_schema() -> Value {
+    let properties: serde_json::Map<String, Value> = DB_PARAMS
+        .iter()
+        .map(|param| {
+            let value = match param.kind {
+                DbParamKind::Bool => json!({
+                    "description": param.description,
+                    "default": param.default == "true",
+                    "anyOf": [
+                        {"type": "boolean"},
+                        {"type": "string", "enum": ["true", "false"]}
+                    ]
+                }),
+                DbParamKind::Integer { min, max } => json!({
+                    "description": format!("{} Range {}.", param.description, param.value_range()),
+                    "default": param.default.parse::<i64>().unwrap_or_default(),
+                    "anyOf": [
+                        {"type": "integer", "minimum": min, "maximum": max},
+                        {"type": "string", "pattern": "^[0-9]+$"}
+                    ]
+                }),
+            };
+            (param.name.to_string(), value)
+        })
+        .collect();
+    json!({"properties": properties, "additionalProperties": false})
 }
 
 fn text(s: &str) -> Value {
@@ -122,6 +181,8 @@ pub fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
 pub const TASK_FIELDS: &[TaskField] = &[
     TaskField {
         key: "instance_id",
+        description: "The HTAP (StarRocks) instance that runs the task: 36 letters or\ndigits ending in in17 or in07.",
+        constraints: || json!({"pattern": "^[A-Za-z0-9]{32}(in07|in17)$"}),
         shape: Shape::Text,
         required: true,
         inheritable: true,
@@ -134,6 +195,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "source_instance_id",
+        description: "The TaurusDB instance replicated from: 36 letters or digits ending in in07.",
+        constraints: || json!({"pattern": "^[A-Za-z0-9]{32}in07$"}),
         shape: Shape::Text,
         required: true,
         inheritable: true,
@@ -146,6 +209,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "source_node_id",
+        description: "A TaurusDB read replica to read from (default: the primary node):\n36 letters or digits ending in no07.",
+        constraints: || json!({"pattern": "^[A-Za-z0-9]{32}no07$"}),
         shape: Shape::Text,
         required: false,
         inheritable: true,
@@ -158,6 +223,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "source_database_name",
+        description: "The TaurusDB database replicated: 3-1024 of [A-Za-z0-9_].",
+        constraints: || json!({"pattern": "^[A-Za-z0-9_]{3,1024}$"}),
         shape: Shape::Text,
         required: true,
         inheritable: true,
@@ -170,6 +237,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "target_database_name",
+        description: "The StarRocks database written to (default: source_database_name):\n3-128 of [A-Za-z0-9_].",
+        constraints: || json!({"pattern": NAME_PATTERN}),
         shape: Shape::Text,
         required: false,
         inheritable: true,
@@ -188,6 +257,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "repl_type",
+        description: "include_tables (default): `tables` lists the tables to replicate; or\nexclude_tables: `tables` lists the tables not to replicate.",
+        constraints: no_constraints,
         shape: Shape::Choice(ReplType::ALLOWED),
         required: false,
         inheritable: true,
@@ -200,6 +271,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "repl_scope",
+        description: "all: every table (then `tables` must be empty or absent); or part:\nonly some tables (then `tables` must not be empty). Default part when\n`tables` is non-empty, else all.",
+        constraints: no_constraints,
         shape: Shape::Choice(ReplScope::ALLOWED),
         required: false,
         inheritable: true,
@@ -219,6 +292,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "tables",
+        description: "Tables to include or exclude (see repl_type); order does not matter.",
+        constraints: || json!({"items": {"type": "string", "minLength": 1, "maxLength": 128}, "uniqueItems": true}),
         shape: Shape::List,
         required: false,
         inheritable: false,
@@ -231,6 +306,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "db_configs",
+        description: "Database parameters, sent as strings; a parameter not written is not sent.",
+        constraints: db_params_schema,
         shape: Shape::Map,
         required: false,
         inheritable: true,
@@ -243,6 +320,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "table_configs",
+        description: "Table name -> table config string (1-1024 characters), e.g.\n\"order by id;key columns id\". Only replicated tables may be named.",
+        constraints: || json!({"propertyNames": {"minLength": 1, "maxLength": 128}, "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 1024}}),
         shape: Shape::Map,
         required: false,
         inheritable: false,
@@ -255,6 +334,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "paused",
+        description: "Desired run state: true keeps the task paused. Default false.",
+        constraints: no_constraints,
         shape: Shape::Bool,
         required: false,
         inheritable: true,
@@ -267,6 +348,8 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "prevent_destroy",
+        description: "Lifecycle only (never sent): any plan that would delete or replace\nthe task is an error. Default false.",
+        constraints: no_constraints,
         shape: Shape::Bool,
         required: false,
         inheritable: true,
