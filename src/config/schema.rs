@@ -3,15 +3,19 @@
 //!
 //! The structs here mirror the TOML file format only to derive the schema;
 //! the loader (`raw`, `resolve`) stays the authority, with positioned
-//! diagnostics. A schema cannot express what spans keys or files (required
-//! keys that `[defaults]` may supply, `repl_scope` against `tables`), so task
-//! keys are all optional here; patterns, enums and ranges follow `rules` and
+//! diagnostics. The task tables (`[task.NAME]`, `[defaults]`) are built from
+//! the field registry ([`crate::model::fields::TASK_FIELDS`]): each key's
+//! type, description and constraints are in its entry. A schema cannot
+//! express what spans keys or files (required keys that `[defaults]` may
+//! supply, `repl_scope` against `tables`), so task keys are all optional
+//! here; patterns, enums and ranges follow `rules` and
 //! [`crate::model::DB_PARAMS`], and every table rejects unknown keys.
 #![allow(dead_code)] // The mirror structs are never built: they only carry the schema.
 
-use crate::model::{DB_PARAMS, DbParamKind};
+use crate::model::fields::{NAME_PATTERN, TASK_FIELDS, TaskField};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Where the schema says it lives (its `$id`).
@@ -62,8 +66,6 @@ fn drop_null(value: &mut serde_json::Value) {
     }
     map.values_mut().for_each(drop_null);
 }
-
-const NAME_PATTERN: &str = "^[A-Za-z0-9_]{3,128}$";
 
 /// One htapsync configuration file. A configuration directory holds one or
 /// more such files; exactly one of them has [provider]. See docs/configuration.md.
@@ -122,120 +124,50 @@ struct StateTable {
     path: Option<String>,
 }
 
-/// Whether `tables` is a whitelist or a blacklist.
-#[derive(JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum ReplType {
-    /// `tables` lists the tables to replicate.
-    IncludeTables,
-    /// `tables` lists the tables not to replicate.
-    ExcludeTables,
-}
+/// `[defaults]`: the registry's inheritable keys.
+struct Defaults;
 
-/// Whether every table of the database is replicated or only some.
-#[derive(JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum ReplScope {
-    /// Every table (then `tables` must be empty or absent).
-    All,
-    /// Only some tables (then `tables` must not be empty).
-    Part,
-}
+/// `[task.NAME]`: every key of the registry.
+struct Task;
 
-/// The task keys shared by [defaults] and [task.NAME], plus `$extra` fields.
-macro_rules! task_table {
-    ($(#[$meta:meta])* $name:ident { $($extra:tt)* }) => {
-        $(#[$meta])*
-        #[derive(JsonSchema)]
-        #[serde(deny_unknown_fields)]
-        struct $name {
-            /// The HTAP (StarRocks) instance that runs the task: 36 letters or
-            /// digits ending in in17 or in07.
-            #[schemars(regex(pattern = "^[A-Za-z0-9]{32}(in07|in17)$"))]
-            instance_id: Option<String>,
-            /// The TaurusDB instance replicated from: 36 letters or digits ending in in07.
-            #[schemars(regex(pattern = "^[A-Za-z0-9]{32}in07$"))]
-            source_instance_id: Option<String>,
-            /// A TaurusDB read replica to read from (default: the primary node):
-            /// 36 letters or digits ending in no07.
-            #[schemars(regex(pattern = "^[A-Za-z0-9]{32}no07$"))]
-            source_node_id: Option<String>,
-            /// The TaurusDB database replicated: 3-1024 of [A-Za-z0-9_].
-            #[schemars(regex(pattern = "^[A-Za-z0-9_]{3,1024}$"))]
-            source_database_name: Option<String>,
-            /// The StarRocks database written to (default: source_database_name):
-            /// 3-128 of [A-Za-z0-9_].
-            #[schemars(regex(pattern = NAME_PATTERN))]
-            target_database_name: Option<String>,
-            /// include_tables (default) or exclude_tables.
-            repl_type: Option<ReplType>,
-            /// all, or part (default part when `tables` is non-empty, else all).
-            repl_scope: Option<ReplScope>,
-            /// Database parameters, sent as strings; a parameter not written is not sent.
-            #[serde(default)]
-            #[schemars(schema_with = "db_configs_schema")]
-            db_configs: Option<BTreeMap<String, String>>,
-            /// Desired run state: true keeps the task paused. Default false.
-            paused: Option<bool>,
-            /// Lifecycle only (never sent): any plan that would delete or replace
-            /// the task is an error. Default false.
-            prevent_destroy: Option<bool>,
-            $($extra)*
-        }
-    };
-}
+impl JsonSchema for Defaults {
+    fn schema_name() -> Cow<'static, str> {
+        "Defaults".into()
+    }
 
-task_table! {
-    /// Task keys every task inherits unless it sets them itself. At most one
-    /// [defaults]; `tables` and `table_configs` are per task.
-    Defaults {}
-}
-
-task_table! {
-    /// One replication task. instance_id, source_instance_id and
-    /// source_database_name are required here or in [defaults].
-    Task {
-        /// Tables to include or exclude (see repl_type); order does not matter.
-        #[schemars(inner(length(min = 1, max = 128)), extend("uniqueItems" = true))]
-        tables: Option<Vec<String>>,
-        /// Table name -> table config string (1-1024 characters), e.g.
-        /// "order by id;key columns id". Only replicated tables may be named.
-        #[schemars(extend(
-            "propertyNames" = {"minLength": 1, "maxLength": 128},
-            "additionalProperties" = {"type": "string", "minLength": 1, "maxLength": 1024}
-        ))]
-        table_configs: Option<BTreeMap<String, String>>,
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        task_table(
+            "Task keys every task inherits unless it sets them itself. At most one\n\
+             [defaults]; `tables` and `table_configs` are per task.",
+            |f| f.inheritable,
+        )
     }
 }
 
-/// `db_configs`: one property per documented parameter, with its type,
-/// range, default and description taken from [`DB_PARAMS`].
-fn db_configs_schema(_: &mut SchemaGenerator) -> Schema {
-    let properties: serde_json::Map<String, serde_json::Value> = DB_PARAMS
+impl JsonSchema for Task {
+    fn schema_name() -> Cow<'static, str> {
+        "Task".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        task_table(
+            "One replication task. instance_id, source_instance_id and\n\
+             source_database_name are required here or in [defaults].",
+            |_| true,
+        )
+    }
+}
+
+/// A table of the task keys `pick` selects, each as the registry describes it
+/// ([`TaskField::json_schema`]). No key is required: `[defaults]` may supply it.
+fn task_table(description: &str, pick: impl Fn(&TaskField) -> bool) -> Schema {
+    let properties: serde_json::Map<String, serde_json::Value> = TASK_FIELDS
         .iter()
-        .map(|param| {
-            let value = match param.kind {
-                DbParamKind::Bool => json_schema!({
-                    "description": param.description,
-                    "default": param.default == "true",
-                    "anyOf": [
-                        {"type": "boolean"},
-                        {"type": "string", "enum": ["true", "false"]}
-                    ]
-                }),
-                DbParamKind::Integer { min, max } => json_schema!({
-                    "description": format!("{} Range {}.", param.description, param.value_range()),
-                    "default": param.default.parse::<i64>().unwrap_or_default(),
-                    "anyOf": [
-                        {"type": "integer", "minimum": min, "maximum": max},
-                        {"type": "string", "pattern": "^[0-9]+$"}
-                    ]
-                }),
-            };
-            (param.name.to_string(), value.to_value())
-        })
+        .filter(|f| pick(f))
+        .map(|f| (f.key.to_string(), f.json_schema()))
         .collect();
     json_schema!({
+        "description": description,
         "type": "object",
         "properties": properties,
         "additionalProperties": false

@@ -2,21 +2,29 @@
 //! program needs to know about it, so that adding a field starts here.
 //!
 //! Read by: the configuration's key lists and required keys (`config::raw`,
-//! `config::resolve`), the diff (`plan::fields`: display order, what forces
-//! replacement), the plan renderer (`render::block`) and import's generated
-//! TOML (`cli::run::import`: which keys to write, what a task inherits).
-//! Checked against it by tests: the JSON Schema (`config::schema`), the
-//! loader's typed readers and inheritance, the request body and its inverse
-//! (`api::task_map`, both directions per wire path and a round-trip property)
-//! and docs/configuration.md's replacement table.
+//! `config::resolve`), the JSON Schema's `[task.NAME]` and `[defaults]`
+//! (`config::schema`: each entry's shape, description and constraints), the
+//! diff (`plan::fields`: display order, what forces replacement), the plan
+//! renderer (`render::block`), import's generated TOML (`ops::import`: which
+//! keys to write, what a task inherits), and the request body and its inverse
+//! (`api::task_map`: each entry's `to_request` and `from_cloud`).
+//! Checked against it by tests: the loader's typed readers and inheritance,
+//! that each `to_request` writes exactly its `request` paths and the cloud
+//! reports at the `response` paths, a round-trip property (spec -> request ->
+//! cloud -> spec), and docs/configuration.md's key list and replacement table.
 //!
-//! Adding a field: the [`TaskSpec`] field, one entry here, its typed reader in
-//! `config::raw`/`resolve`, its schema property, its wire mapping in
-//! `api::task_map`, and a way to change it in this module's tests; the tests
-//! name whichever of these is missing.
+//! Adding a field: the [`TaskSpec`] field, one entry here (with its schema
+//! description and constraints, wire paths, `to_request` and `from_cloud`),
+//! its typed reader in `config::raw`/`resolve`, and a way to change it in this
+//! module's tests; the tests name whichever of these is missing.
 
-use super::{ReplScope, ReplType, TaskDefaults, TaskSpec};
-use serde_json::Value;
+use super::{DB_PARAMS, DbParam, DbParamKind, ReplScope, ReplType, TaskDefaults, TaskSpec};
+use crate::api::task_map::paused_by_cloud;
+use crate::api::wire::{
+    DbConfig, ReplicationConfigResponse, ReplicationInfo, TableReplConfig, TablesConfig,
+    TaskConfigRequest,
+};
+use serde_json::{Value, json};
 
 /// The value type a key takes in TOML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +70,12 @@ impl Applied {
 pub struct TaskField {
     /// The TOML key, which is also the attribute's name in plans and state.
     pub key: &'static str,
+    /// What the key means and takes, as the JSON Schema tells editors.
+    pub description: &'static str,
     pub shape: Shape,
+    /// JSON Schema keywords beyond what `shape` says (patterns, lengths,
+    /// known map keys), merged over the shape's own.
+    pub constraints: fn() -> Value,
     /// A task cannot be created without it (written in the task or in `[defaults]`).
     pub required: bool,
     /// `[defaults]` may set it for every task.
@@ -75,6 +88,12 @@ pub struct TaskField {
     /// does not say (the instance is where the task was found; the run state
     /// is E4's `stage`).
     pub response: &'static [&'static str],
+    /// Writes the value into the request body, at the `request` paths.
+    pub to_request: fn(&TaskSpec, &mut TaskConfigRequest),
+    /// Reads the value back from the `response` paths of E5 (and E4's row)
+    /// into a spec that starts as the recorded one, which keeps what the
+    /// cloud does not say.
+    pub from_cloud: fn(&ReplicationConfigResponse, &ReplicationInfo, &mut TaskSpec),
     /// Import can read the value back from the cloud (E4/E5 or where the task was found).
     pub importable: bool,
     /// The value in a spec as plans show it; `Null` = absent. `None`: the key
@@ -91,6 +110,23 @@ impl TaskField {
         self.applied == Applied::Replace
     }
 
+    /// The key's JSON Schema property: the shape's type, the description and
+    /// the constraints.
+    pub fn json_schema(&self) -> Value {
+        let mut schema = match self.shape {
+            Shape::Text => json!({"type": "string"}),
+            Shape::Choice(allowed) => json!({"type": "string", "enum": allowed}),
+            Shape::Bool => json!({"type": "boolean"}),
+            Shape::List => json!({"type": "array", "items": {"type": "string"}}),
+            Shape::Map => json!({"type": "object", "additionalProperties": {"type": "string"}}),
+        };
+        schema["description"] = Value::from(self.description);
+        if let (Value::Object(schema), Value::Object(extra)) = (&mut schema, (self.constraints)()) {
+            schema.extend(extra);
+        }
+        schema
+    }
+
     /// Whether `spec` has a value for this key worth showing (not absent, not an empty map).
     pub fn is_present(&self, spec: &TaskSpec) -> bool {
         match self.value.map(|value| value(spec)) {
@@ -98,6 +134,55 @@ impl TaskField {
             Some(Value::Object(map)) => !map.is_empty(),
             Some(_) => true,
         }
+    }
+}
+
+/// A task or database name in the StarRocks instance: 3-128 of [A-Za-z0-9_].
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9_]{3,128}$";
+
+fn no_constraints() -> Value {
+    Value::Null
+}
+
+/// `db_configs`: one property per documented parameter, with its type,
+/// range, default and description taken from [`DB_PARAMS`].
+fn db_params_schema() -> Value {
+    let properties: serde_json::Map<String, Value> = DB_PARAMS
+        .iter()
+        .map(|param| {
+            let value = match param.kind {
+                DbParamKind::Bool => json!({
+                    "description": param.description,
+                    "default": param.default == "true",
+                    "anyOf": [
+                        {"type": "boolean"},
+                        {"type": "string", "enum": ["true", "false"]}
+                    ]
+                }),
+                DbParamKind::Integer { min, max } => json!({
+                    "description": format!("{} Range {}.", param.description, param.value_range()),
+                    "default": param.default.parse::<i64>().unwrap_or_default(),
+                    "anyOf": [
+                        {"type": "integer", "minimum": min, "maximum": max},
+                        {"type": "string", "pattern": "^[0-9]+$"}
+                    ]
+                }),
+            };
+            (param.name.to_string(), value)
+        })
+        .collect();
+    json!({"properties": properties, "additionalProperties": false})
+}
+
+/// The request's `table_repl_config`, created on first use.
+fn repl_config(request: &mut TaskConfigRequest) -> &mut TableReplConfig {
+    request.table_repl_config.get_or_insert_default()
+}
+
+/// Takes what the cloud reports unless it reports nothing.
+fn or_recorded(value: &mut String, reported: &str) {
+    if !reported.is_empty() {
+        *value = reported.to_string();
     }
 }
 
@@ -122,60 +207,87 @@ pub fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
 pub const TASK_FIELDS: &[TaskField] = &[
     TaskField {
         key: "instance_id",
+        description: "The HTAP (StarRocks) instance that runs the task: 36 letters or\ndigits ending in in17 or in07.",
+        constraints: || json!({"pattern": "^[A-Za-z0-9]{32}(in07|in17)$"}),
         shape: Shape::Text,
         required: true,
         inheritable: true,
         applied: Applied::Replace,
         request: &[],
+        to_request: |_, _| {},
         response: &[],
+        from_cloud: |_, _, _| {},
         importable: true,
         value: Some(|s| text(&s.instance_id)),
         unwritten: |_, d| optional(d.instance_id.as_deref()),
     },
     TaskField {
         key: "source_instance_id",
+        description: "The TaurusDB instance replicated from: 36 letters or digits ending in in07.",
+        constraints: || json!({"pattern": "^[A-Za-z0-9]{32}in07$"}),
         shape: Shape::Text,
         required: true,
         inheritable: true,
         applied: Applied::Replace,
         request: &["source_instance_id"],
+        to_request: |s, r| r.source_instance_id = Some(s.source_instance_id.clone()),
         response: &["source_instance_id"],
+        from_cloud: |cfg, _, s| or_recorded(&mut s.source_instance_id, &cfg.source_instance_id),
         importable: true,
         value: Some(|s| text(&s.source_instance_id)),
         unwritten: |_, d| optional(d.source_instance_id.as_deref()),
     },
     TaskField {
         key: "source_node_id",
+        description: "A TaurusDB read replica to read from (default: the primary node):\n36 letters or digits ending in no07.",
+        constraints: || json!({"pattern": "^[A-Za-z0-9]{32}no07$"}),
         shape: Shape::Text,
         required: false,
         inheritable: true,
         applied: Applied::Modify,
         request: &["source_node_id"],
+        to_request: |s, r| r.source_node_id = s.source_node_id.clone(),
         response: &["source_node_id"],
+        from_cloud: |cfg, _, s| {
+            s.source_node_id = Some(cfg.source_node_id.clone()).filter(|n| !n.is_empty())
+        },
         importable: true,
         value: Some(|s| optional(s.source_node_id.as_deref())),
         unwritten: |_, d| optional(d.source_node_id.as_deref()),
     },
     TaskField {
         key: "source_database_name",
+        description: "The TaurusDB database replicated: 3-1024 of [A-Za-z0-9_].",
+        constraints: || json!({"pattern": "^[A-Za-z0-9_]{3,1024}$"}),
         shape: Shape::Text,
         required: true,
         inheritable: true,
         applied: Applied::Modify,
         request: &["source_database_name"],
+        to_request: |s, r| r.source_database_name = Some(s.source_database_name.clone()),
         response: &["database_info.database_name"],
+        from_cloud: |cfg, _, s| {
+            or_recorded(
+                &mut s.source_database_name,
+                &cfg.database_info.database_name,
+            )
+        },
         importable: true,
         value: Some(|s| text(&s.source_database_name)),
         unwritten: |_, d| optional(d.source_database_name.as_deref()),
     },
     TaskField {
         key: "target_database_name",
+        description: "The StarRocks database written to (default: source_database_name):\n3-128 of [A-Za-z0-9_].",
+        constraints: || json!({"pattern": NAME_PATTERN}),
         shape: Shape::Text,
         required: false,
         inheritable: true,
         applied: Applied::Modify,
         request: &["target_database_name"],
+        to_request: |s, r| r.target_database_name = Some(s.target_database_name.clone()),
         response: &["target_database_name"],
+        from_cloud: |cfg, _, s| or_recorded(&mut s.target_database_name, &cfg.target_database_name),
         importable: true,
         value: Some(|s| text(&s.target_database_name)),
         unwritten: |s, d| {
@@ -188,24 +300,38 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "repl_type",
+        description: "include_tables (default): `tables` lists the tables to replicate; or\nexclude_tables: `tables` lists the tables not to replicate.",
+        constraints: no_constraints,
         shape: Shape::Choice(ReplType::ALLOWED),
         required: false,
         inheritable: true,
         applied: Applied::Modify,
         request: &["table_repl_config.repl_type"],
+        to_request: |s, r| repl_config(r).repl_type = Some(s.repl_type.as_str().to_string()),
         response: &["table_repl_config.repl_type"],
+        from_cloud: |cfg, _, s| {
+            let reported = cfg.table_repl_config.repl_type.as_deref();
+            s.repl_type = reported.and_then(ReplType::parse).unwrap_or(s.repl_type);
+        },
         importable: true,
         value: Some(|s| text(s.repl_type.as_str())),
         unwritten: |_, d| text(d.repl_type.unwrap_or_default().as_str()),
     },
     TaskField {
         key: "repl_scope",
+        description: "all: every table (then `tables` must be empty or absent); or part:\nonly some tables (then `tables` must not be empty). Default part when\n`tables` is non-empty, else all.",
+        constraints: no_constraints,
         shape: Shape::Choice(ReplScope::ALLOWED),
         required: false,
         inheritable: true,
         applied: Applied::Modify,
         request: &["table_repl_config.repl_scope"],
+        to_request: |s, r| repl_config(r).repl_scope = Some(s.repl_scope.as_str().to_string()),
         response: &["table_repl_config.repl_scope"],
+        from_cloud: |cfg, _, s| {
+            let reported = cfg.table_repl_config.repl_scope.as_deref();
+            s.repl_scope = reported.and_then(ReplScope::parse).unwrap_or(s.repl_scope);
+        },
         importable: true,
         value: Some(|s| text(s.repl_scope.as_str())),
         unwritten: |s, d| {
@@ -219,60 +345,125 @@ pub const TASK_FIELDS: &[TaskField] = &[
     },
     TaskField {
         key: "tables",
+        description: "Tables to include or exclude (see repl_type); order does not matter.",
+        constraints: || json!({"items": {"type": "string", "minLength": 1, "maxLength": 128}, "uniqueItems": true}),
         shape: Shape::List,
         required: false,
         inheritable: false,
         applied: Applied::Modify,
         request: &["table_repl_config.tables"],
+        to_request: |s, r| repl_config(r).tables = s.tables.clone(),
         response: &["table_repl_config.tables"],
+        from_cloud: |cfg, _, s| {
+            s.tables = cfg.table_repl_config.tables.clone();
+            s.tables.sort();
+            s.tables.dedup();
+        },
         importable: true,
         value: Some(|s| Value::from(s.tables.clone())),
         unwritten: |_, _| Value::Array(Vec::new()),
     },
     TaskField {
         key: "db_configs",
+        description: "Database parameters, sent as strings; a parameter not written is not sent.",
+        constraints: db_params_schema,
         shape: Shape::Map,
         required: false,
         inheritable: true,
         applied: Applied::Modify,
         request: &["db_configs"],
+        to_request: |s, r| {
+            r.db_configs = Some(
+                s.db_configs
+                    .iter()
+                    .map(|(k, v)| DbConfig {
+                        param_name: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+            )
+        },
         response: &["database_info.db_config_check_results"],
+        from_cloud: // A parameter the cloud reports at its documented default is kept only
+        // when the recorded spec sets it, so a cloud that echoes every
+        // parameter does not show drift for parameters nobody configured.
+        |cfg, _, s| {
+            s.db_configs = cfg
+                .database_info
+                .db_config_check_results
+                .iter()
+                .filter(|r| {
+                    s.db_configs.contains_key(&r.param_name)
+                        || DbParam::lookup(&r.param_name).is_none_or(|p| p.default != r.value)
+                })
+                .map(|r| (r.param_name.clone(), r.value.clone()))
+                .collect()
+        },
         importable: true,
         value: Some(|s| string_map(&s.db_configs)),
         unwritten: |_, d| string_map(&d.db_configs),
     },
     TaskField {
         key: "table_configs",
+        description: "Table name -> table config string (1-1024 characters), e.g.\n\"order by id;key columns id\". Only replicated tables may be named.",
+        constraints: || json!({"propertyNames": {"minLength": 1, "maxLength": 128}, "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 1024}}),
         shape: Shape::Map,
         required: false,
         inheritable: false,
         applied: Applied::Modify,
         request: &["tables_configs"],
+        to_request: |s, r| {
+            r.tables_configs = Some(
+                s.table_configs
+                    .iter()
+                    .map(|(t, c)| TablesConfig {
+                        table_name: t.clone(),
+                        table_config: c.clone(),
+                    })
+                    .collect(),
+            )
+        },
         response: &["table_infos"],
+        from_cloud: |cfg, _, s| {
+            s.table_configs = cfg
+                .table_infos
+                .iter()
+                .filter(|t| !t.table_config.is_empty())
+                .map(|t| (t.table_name.clone(), t.table_config.clone()))
+                .collect()
+        },
         importable: true,
         value: Some(|s| string_map(&s.table_configs)),
         unwritten: |_, _| Value::Object(Default::default()),
     },
     TaskField {
         key: "paused",
+        description: "Desired run state: true keeps the task paused. Default false.",
+        constraints: no_constraints,
         shape: Shape::Bool,
         required: false,
         inheritable: true,
         applied: Applied::PauseResume,
         request: &[],
+        to_request: |_, _| {},
         response: &[],
+        from_cloud: |_, live, s| s.paused = paused_by_cloud(live).unwrap_or(s.paused),
         importable: true,
         value: Some(|s| Value::from(s.paused)),
         unwritten: |_, d| Value::from(d.paused.unwrap_or(false)),
     },
     TaskField {
         key: "prevent_destroy",
+        description: "Lifecycle only (never sent): any plan that would delete or replace\nthe task is an error. Default false.",
+        constraints: no_constraints,
         shape: Shape::Bool,
         required: false,
         inheritable: true,
         applied: Applied::NotSent,
         request: &[],
+        to_request: |_, _| {},
         response: &[],
+        from_cloud: |_, _, _| {},
         importable: false,
         value: None,
         unwritten: |_, _| Value::from(false),

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::api::wire::{DatabaseInfo, DbConfigCheckResult, TableConfigCheckResult};
-use crate::model::DB_PARAMS;
-use crate::model::fields::{TASK_FIELDS, spec_fields};
+use crate::model::fields::spec_fields;
+use crate::model::{DB_PARAMS, DbParam, ReplScope, ReplType};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -121,21 +121,38 @@ fn a_stage_that_does_not_say_keeps_the_recorded_run_state() {
     }
 }
 
+/// Each entry's `to_request` writes its value at its `request` paths and
+/// nowhere else, and the body holds nothing but the entries' parts and the name.
 #[test]
-fn the_request_carries_each_field_where_the_registry_says_and_nothing_else() {
+fn each_field_writes_the_request_where_the_registry_says_and_nothing_else() {
     let spec = full_spec();
-    let body = serde_json::to_value(task_request(&spec)).unwrap();
     let mut claimed = vec!["task_name"];
     for field in TASK_FIELDS {
+        let mut own = TaskConfigRequest::default();
+        (field.to_request)(&spec, &mut own);
+        let body = serde_json::to_value(own).unwrap();
+        let heads: Vec<&str> = field
+            .request
+            .iter()
+            .map(|path| path.split('.').next().unwrap_or(path))
+            .collect();
         for path in field.request {
             assert!(
                 !at(&body, path).is_null(),
                 "{}: nothing at {path} in {body}",
                 field.key
             );
-            claimed.push(path.split('.').next().unwrap_or(path));
         }
+        for key in body.as_object().unwrap().keys() {
+            assert!(
+                heads.contains(&key.as_str()),
+                "{} writes `{key}`, which its `request` paths do not name",
+                field.key
+            );
+        }
+        claimed.extend(heads);
     }
+    let body = serde_json::to_value(task_request(&spec)).unwrap();
     for key in body.as_object().unwrap().keys() {
         assert!(
             claimed.contains(&key.as_str()),

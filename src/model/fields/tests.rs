@@ -173,27 +173,6 @@ fn a_task_that_writes_nothing_optional_ends_with_the_unwritten_values() {
     }
 }
 
-#[test]
-fn every_key_is_in_the_json_schema_where_it_is_allowed() {
-    let schema = crate::config::schema::config_schema();
-    let properties = |table: &str| -> Vec<String> {
-        let props = schema["definitions"][table]["properties"]
-            .as_object()
-            .unwrap_or_else(|| panic!("no {table} in the schema"));
-        props.keys().cloned().collect()
-    };
-    let mut task = properties("Task");
-    task.sort();
-    let mut expected = keys(|_| true);
-    expected.sort();
-    assert_eq!(task, expected, "[task.NAME] in the schema");
-    let mut defaults = properties("Defaults");
-    defaults.sort();
-    let mut expected = keys(|f| f.inheritable);
-    expected.sort();
-    assert_eq!(defaults, expected, "[defaults] in the schema");
-}
-
 fn plan(before: Option<&TaskSpec>, after: Option<&TaskSpec>) -> crate::plan::Plan {
     let desired: BTreeMap<String, DesiredTask> = after
         .map(|s| {
