@@ -7,23 +7,20 @@
 //! diff (`plan::fields`: display order, what forces replacement), the plan
 //! renderer (`render::block`), import's generated TOML (`ops::import`: which
 //! keys to write, what a task inherits), and the request body and its inverse
-//! (`api::task_map`: each entry's `to_request` and `from_cloud`).
+//! (`api::task_map` walks the registry; each key's way there and back sits in
+//! its `WIRE` entry beside the wire types, so `model` depends on nothing).
 //! Checked against it by tests: the loader's typed readers and inheritance,
-//! that each `to_request` writes exactly its `request` paths and the cloud
-//! reports at the `response` paths, a round-trip property (spec -> request ->
-//! cloud -> spec), and docs/configuration.md's key list and replacement table.
+//! that the wire table names every key once, that each key writes exactly its
+//! `request` paths and the cloud reports at the `response` paths, a
+//! round-trip property (spec -> request -> cloud -> spec), and
+//! docs/configuration.md's key list and replacement table.
 //!
 //! Adding a field: the [`TaskSpec`] field, one entry here (with its schema
-//! description and constraints, wire paths, `to_request` and `from_cloud`),
-//! its typed reader in `config::raw`/`resolve`, and a way to change it in this
-//! module's tests; the tests name whichever of these is missing.
+//! description and constraints and wire paths), its `WIRE` entry in
+//! `api::task_map`, its typed reader in `config::raw`/`resolve`, and a way to
+//! change it in this module's tests; the tests name whichever is missing.
 
-use super::{DB_PARAMS, DbParam, DbParamKind, ReplScope, ReplType, TaskDefaults, TaskSpec};
-use crate::api::task_map::paused_by_cloud;
-use crate::api::wire::{
-    DbConfig, ReplicationConfigResponse, ReplicationInfo, TableReplConfig, TablesConfig,
-    TaskConfigRequest,
-};
+use super::{DB_PARAMS, DbParamKind, ReplScope, ReplType, TaskDefaults, TaskSpec};
 use serde_json::{Value, json};
 
 /// The value type a key takes in TOML.
@@ -88,12 +85,6 @@ pub struct TaskField {
     /// does not say (the instance is where the task was found; the run state
     /// is E4's `stage`).
     pub response: &'static [&'static str],
-    /// Writes the value into the request body, at the `request` paths.
-    pub to_request: fn(&TaskSpec, &mut TaskConfigRequest),
-    /// Reads the value back from the `response` paths of E5 (and E4's row)
-    /// into a spec that starts as the recorded one, which keeps what the
-    /// cloud does not say.
-    pub from_cloud: fn(&ReplicationConfigResponse, &ReplicationInfo, &mut TaskSpec),
     /// Import can read the value back from the cloud (E4/E5 or where the task was found).
     pub importable: bool,
     /// The value in a spec as plans show it; `Null` = absent. `None`: the key
@@ -174,18 +165,6 @@ fn db_params_schema() -> Value {
     json!({"properties": properties, "additionalProperties": false})
 }
 
-/// The request's `table_repl_config`, created on first use.
-fn repl_config(request: &mut TaskConfigRequest) -> &mut TableReplConfig {
-    request.table_repl_config.get_or_insert_default()
-}
-
-/// Takes what the cloud reports unless it reports nothing.
-fn or_recorded(value: &mut String, reported: &str) {
-    if !reported.is_empty() {
-        *value = reported.to_string();
-    }
-}
-
 fn text(s: &str) -> Value {
     Value::from(s)
 }
@@ -214,9 +193,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Replace,
         request: &[],
-        to_request: |_, _| {},
         response: &[],
-        from_cloud: |_, _, _| {},
         importable: true,
         value: Some(|s| text(&s.instance_id)),
         unwritten: |_, d| optional(d.instance_id.as_deref()),
@@ -230,9 +207,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Replace,
         request: &["source_instance_id"],
-        to_request: |s, r| r.source_instance_id = Some(s.source_instance_id.clone()),
         response: &["source_instance_id"],
-        from_cloud: |cfg, _, s| or_recorded(&mut s.source_instance_id, &cfg.source_instance_id),
         importable: true,
         value: Some(|s| text(&s.source_instance_id)),
         unwritten: |_, d| optional(d.source_instance_id.as_deref()),
@@ -246,11 +221,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Modify,
         request: &["source_node_id"],
-        to_request: |s, r| r.source_node_id = s.source_node_id.clone(),
         response: &["source_node_id"],
-        from_cloud: |cfg, _, s| {
-            s.source_node_id = Some(cfg.source_node_id.clone()).filter(|n| !n.is_empty())
-        },
         importable: true,
         value: Some(|s| optional(s.source_node_id.as_deref())),
         unwritten: |_, d| optional(d.source_node_id.as_deref()),
@@ -264,14 +235,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Modify,
         request: &["source_database_name"],
-        to_request: |s, r| r.source_database_name = Some(s.source_database_name.clone()),
         response: &["database_info.database_name"],
-        from_cloud: |cfg, _, s| {
-            or_recorded(
-                &mut s.source_database_name,
-                &cfg.database_info.database_name,
-            )
-        },
         importable: true,
         value: Some(|s| text(&s.source_database_name)),
         unwritten: |_, d| optional(d.source_database_name.as_deref()),
@@ -285,9 +249,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Modify,
         request: &["target_database_name"],
-        to_request: |s, r| r.target_database_name = Some(s.target_database_name.clone()),
         response: &["target_database_name"],
-        from_cloud: |cfg, _, s| or_recorded(&mut s.target_database_name, &cfg.target_database_name),
         importable: true,
         value: Some(|s| text(&s.target_database_name)),
         unwritten: |s, d| {
@@ -307,12 +269,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Modify,
         request: &["table_repl_config.repl_type"],
-        to_request: |s, r| repl_config(r).repl_type = Some(s.repl_type.as_str().to_string()),
         response: &["table_repl_config.repl_type"],
-        from_cloud: |cfg, _, s| {
-            let reported = cfg.table_repl_config.repl_type.as_deref();
-            s.repl_type = reported.and_then(ReplType::parse).unwrap_or(s.repl_type);
-        },
         importable: true,
         value: Some(|s| text(s.repl_type.as_str())),
         unwritten: |_, d| text(d.repl_type.unwrap_or_default().as_str()),
@@ -326,12 +283,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Modify,
         request: &["table_repl_config.repl_scope"],
-        to_request: |s, r| repl_config(r).repl_scope = Some(s.repl_scope.as_str().to_string()),
         response: &["table_repl_config.repl_scope"],
-        from_cloud: |cfg, _, s| {
-            let reported = cfg.table_repl_config.repl_scope.as_deref();
-            s.repl_scope = reported.and_then(ReplScope::parse).unwrap_or(s.repl_scope);
-        },
         importable: true,
         value: Some(|s| text(s.repl_scope.as_str())),
         unwritten: |s, d| {
@@ -352,13 +304,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: false,
         applied: Applied::Modify,
         request: &["table_repl_config.tables"],
-        to_request: |s, r| repl_config(r).tables = s.tables.clone(),
         response: &["table_repl_config.tables"],
-        from_cloud: |cfg, _, s| {
-            s.tables = cfg.table_repl_config.tables.clone();
-            s.tables.sort();
-            s.tables.dedup();
-        },
         importable: true,
         value: Some(|s| Value::from(s.tables.clone())),
         unwritten: |_, _| Value::Array(Vec::new()),
@@ -372,33 +318,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::Modify,
         request: &["db_configs"],
-        to_request: |s, r| {
-            r.db_configs = Some(
-                s.db_configs
-                    .iter()
-                    .map(|(k, v)| DbConfig {
-                        param_name: k.clone(),
-                        value: v.clone(),
-                    })
-                    .collect(),
-            )
-        },
         response: &["database_info.db_config_check_results"],
-        from_cloud: // A parameter the cloud reports at its documented default is kept only
-        // when the recorded spec sets it, so a cloud that echoes every
-        // parameter does not show drift for parameters nobody configured.
-        |cfg, _, s| {
-            s.db_configs = cfg
-                .database_info
-                .db_config_check_results
-                .iter()
-                .filter(|r| {
-                    s.db_configs.contains_key(&r.param_name)
-                        || DbParam::lookup(&r.param_name).is_none_or(|p| p.default != r.value)
-                })
-                .map(|r| (r.param_name.clone(), r.value.clone()))
-                .collect()
-        },
         importable: true,
         value: Some(|s| string_map(&s.db_configs)),
         unwritten: |_, d| string_map(&d.db_configs),
@@ -412,26 +332,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: false,
         applied: Applied::Modify,
         request: &["tables_configs"],
-        to_request: |s, r| {
-            r.tables_configs = Some(
-                s.table_configs
-                    .iter()
-                    .map(|(t, c)| TablesConfig {
-                        table_name: t.clone(),
-                        table_config: c.clone(),
-                    })
-                    .collect(),
-            )
-        },
         response: &["table_infos"],
-        from_cloud: |cfg, _, s| {
-            s.table_configs = cfg
-                .table_infos
-                .iter()
-                .filter(|t| !t.table_config.is_empty())
-                .map(|t| (t.table_name.clone(), t.table_config.clone()))
-                .collect()
-        },
         importable: true,
         value: Some(|s| string_map(&s.table_configs)),
         unwritten: |_, _| Value::Object(Default::default()),
@@ -445,9 +346,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::PauseResume,
         request: &[],
-        to_request: |_, _| {},
         response: &[],
-        from_cloud: |_, live, s| s.paused = paused_by_cloud(live).unwrap_or(s.paused),
         importable: true,
         value: Some(|s| Value::from(s.paused)),
         unwritten: |_, d| Value::from(d.paused.unwrap_or(false)),
@@ -461,9 +360,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
         inheritable: true,
         applied: Applied::NotSent,
         request: &[],
-        to_request: |_, _| {},
         response: &[],
-        from_cloud: |_, _, _| {},
         importable: false,
         value: None,
         unwritten: |_, _| Value::from(false),

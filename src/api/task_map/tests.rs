@@ -129,7 +129,7 @@ fn each_field_writes_the_request_where_the_registry_says_and_nothing_else() {
     let mut claimed = vec!["task_name"];
     for field in TASK_FIELDS {
         let mut own = TaskConfigRequest::default();
-        (field.to_request)(&spec, &mut own);
+        (super::wire(field).to_request)(&spec, &mut own);
         let body = serde_json::to_value(own).unwrap();
         let heads: Vec<&str> = field
             .request
@@ -246,4 +246,12 @@ proptest! {
         prop_assert!(spec_fields().all(|f| f.importable), "a field import cannot read: compare the rest here");
         prop_assert_eq!(back, expected);
     }
+}
+
+/// The wire table and the registry name the same keys, in the same order, once each.
+#[test]
+fn every_registry_key_has_one_wire_mapping() {
+    let wire: Vec<&str> = super::WIRE.iter().map(|w| w.key).collect();
+    let registry: Vec<&str> = TASK_FIELDS.iter().map(|f| f.key).collect();
+    assert_eq!(wire, registry);
 }
