@@ -141,6 +141,25 @@ impl TaskSpec {
         Address::task(&self.name)
     }
 
+    /// A task known only by its name and the instance it was found on: what
+    /// import starts from before reading the cloud's configuration.
+    pub fn found_on(name: &str, instance_id: &str) -> TaskSpec {
+        TaskSpec {
+            name: name.to_string(),
+            instance_id: instance_id.to_string(),
+            source_instance_id: String::new(),
+            source_node_id: None,
+            source_database_name: String::new(),
+            target_database_name: String::new(),
+            repl_type: ReplType::IncludeTables,
+            repl_scope: ReplScope::All,
+            tables: Vec::new(),
+            db_configs: BTreeMap::new(),
+            table_configs: BTreeMap::new(),
+            paused: false,
+        }
+    }
+
     /// `db_configs` written out for every documented parameter that `other`
     /// sets and this spec does not, at its default. The one rule for
     /// db_configs: a parameter not written means its documented default, so

@@ -4,7 +4,7 @@
 use super::{Error, Result, Workspace};
 use crate::api::Client;
 use crate::model::fields;
-use crate::model::{Address, DbParam, ReplScope, ReplType, TaskDefaults, TaskSpec};
+use crate::model::{Address, DbParam, TaskDefaults, TaskSpec};
 use crate::refresh::spec_from_cloud;
 use crate::state::{State, TaskRecord};
 use std::collections::{BTreeMap, BTreeSet};
@@ -124,23 +124,6 @@ fn write_generated(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| Error::context(format!("writing {}", path.display()), e))
 }
 
-fn skeleton(name: &str, instance_id: &str) -> TaskSpec {
-    TaskSpec {
-        name: name.to_string(),
-        instance_id: instance_id.to_string(),
-        source_instance_id: String::new(),
-        source_node_id: None,
-        source_database_name: String::new(),
-        target_database_name: String::new(),
-        repl_type: ReplType::IncludeTables,
-        repl_scope: ReplScope::All,
-        tables: Vec::new(),
-        db_configs: Default::default(),
-        table_configs: Default::default(),
-        paused: false,
-    }
-}
-
 /// Reads a cloud task. `configured` (the task's block, when it has one) decides
 /// which parameters at their default value are kept, as refresh does.
 async fn read_task(
@@ -157,7 +140,7 @@ async fn read_task(
     let cfg = client.task_config(instance, name).await?;
     let basis = configured
         .cloned()
-        .unwrap_or_else(|| skeleton(name, instance));
+        .unwrap_or_else(|| TaskSpec::found_on(name, instance));
     Ok(spec_from_cloud(&basis, &cfg, live))
 }
 

@@ -86,24 +86,6 @@ fn cloud_rows(
     (cfg, row(if paused { "Paused" } else { "Incremental" }))
 }
 
-/// What import starts from: only the name and the instance the task was found on.
-fn found_on(name: &str, instance_id: &str) -> TaskSpec {
-    TaskSpec {
-        name: name.to_string(),
-        instance_id: instance_id.to_string(),
-        source_instance_id: String::new(),
-        source_node_id: None,
-        source_database_name: String::new(),
-        target_database_name: String::new(),
-        repl_type: ReplType::IncludeTables,
-        repl_scope: ReplScope::All,
-        tables: Vec::new(),
-        db_configs: BTreeMap::new(),
-        table_configs: BTreeMap::new(),
-        paused: false,
-    }
-}
-
 #[test]
 fn a_stage_that_does_not_say_keeps_the_recorded_run_state() {
     let cfg = ReplicationConfigResponse::default();
@@ -234,7 +216,7 @@ proptest! {
     #[test]
     fn import_reads_back_what_was_sent(spec in any_spec()) {
         let (cfg, live) = cloud_rows(&task_request(&spec), spec.paused);
-        let back = spec_from_cloud(&found_on(&spec.name, &spec.instance_id), &cfg, &live);
+        let back = spec_from_cloud(&TaskSpec::found_on(&spec.name, &spec.instance_id), &cfg, &live);
         let mut expected = spec.clone();
         expected
             .db_configs
