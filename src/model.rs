@@ -251,10 +251,75 @@ pub struct Provider {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub provider: Provider,
-    /// State file path as configured (relative to the configuration dir).
-    pub state_path: String,
+    /// `[state]`: where state lives.
+    pub state: StateSettings,
     /// Tasks by name, sorted.
     pub tasks: BTreeMap<String, DesiredTask>,
+}
+
+/// `[state]`: which backend keeps the state, and its settings. The
+/// PostgreSQL connection is never configured here (it holds a password): it
+/// comes from `HTAPSYNC_PG_CONN` or the libpq variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    pub backend: StateBackendKind,
+    /// The local state file (of the `default` workspace), relative to the configuration dir.
+    pub path: String,
+    /// PostgreSQL schema holding htapsync's tables.
+    pub schema: String,
+    /// The workspace when neither `--workspace` nor `HTAPSYNC_WORKSPACE` names one.
+    pub workspace: Option<String>,
+    /// How many earlier versions of a workspace's state PostgreSQL keeps.
+    pub history: u32,
+}
+
+/// Where the state is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackendKind {
+    /// One JSON file per workspace on this machine.
+    #[default]
+    Local,
+    /// A shared PostgreSQL database (teams, throw-away CI runners).
+    Postgres,
+}
+
+impl StateBackendKind {
+    pub const NAMES: &[&str] = &["local", "postgres"];
+
+    pub fn parse(name: &str) -> Option<StateBackendKind> {
+        match name {
+            "local" => Some(StateBackendKind::Local),
+            "postgres" => Some(StateBackendKind::Postgres),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateBackendKind::Local => "local",
+            StateBackendKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// The workspace used when none is named.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+/// Workspace names: 1-64 of `[A-Za-z0-9_-]`, so that they are safe as a
+/// directory name and in messages.
+pub fn check_workspace_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "workspace names are 1 to 64 letters, digits, `_` or `-`; got {name:?}"
+        ))
+    }
 }
 
 /// One tunable of a task's `db_configs`, as E7 (database-parameters) lists it.

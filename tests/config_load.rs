@@ -82,7 +82,7 @@ fn valid_fixture_loads_with_effective_values() {
     );
     assert_eq!(loaded.digest.len(), 64);
     assert_eq!(load_dir(dir).unwrap().digest, loaded.digest);
-    assert_eq!(loaded.desired.state_path, "htapsync.state.json");
+    assert_eq!(loaded.desired.state.path, "htapsync.state.json");
 
     let orders = &loaded.desired.tasks["orders_sync"].spec;
     assert_eq!(orders.instance_id, "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17");
@@ -651,7 +651,7 @@ fn state_path_is_configurable() {
         ("t.toml", &task("")),
     ])
     .expect("valid");
-    assert_eq!(loaded.desired.state_path, "states/prod.json");
+    assert_eq!(loaded.desired.state.path, "states/prod.json");
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub struct Cli {
     /// State file path (overrides [state] path).
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// The workspace (environment) whose state to use; overrides [state] workspace.
+    #[arg(long, global = true, value_name = "NAME", env = "HTAPSYNC_WORKSPACE")]
+    pub workspace: Option<String>,
     /// Also send credentials to HOST (repeatable; HTAPSYNC_ALLOWED_ENDPOINTS adds
     /// more, comma-separated). Official Huawei Cloud hosts and loopback are
     /// always allowed; see docs/ci.md.

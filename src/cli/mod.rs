@@ -191,9 +191,10 @@ fn workspace(cli: &Cli) -> Result<crate::ops::Workspace, Failure> {
     let opts = crate::ops::WorkspaceOptions {
         dir: cli.chdir.clone().unwrap_or_else(|| ".".into()),
         state: cli.state.clone(),
+        workspace: cli.workspace.clone(),
         allowed_endpoints: cli.allow_endpoint.clone(),
     };
-    let ws = crate::ops::Workspace::load(&opts).map_err(Failure::Diagnostics)?;
+    let ws = crate::ops::Workspace::load(&opts)?;
     for w in &ws.loaded.warnings {
         errln!("{w}");
     }

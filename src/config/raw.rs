@@ -29,7 +29,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "emulator_data",
     "ca_file",
 ];
-const STATE_KEYS: &[&str] = &["path"];
+const STATE_KEYS: &[&str] = &["backend", "path", "schema", "workspace", "history"];
 
 /// `[provider]` as written in one file.
 #[derive(Debug, Default)]
@@ -75,11 +75,21 @@ pub(crate) struct RawTask {
     pub fields: TaskFields,
 }
 
+/// `[state]` as written.
+#[derive(Debug, Default)]
+pub(crate) struct RawState {
+    pub backend: Option<Spanned<crate::model::StateBackendKind>>,
+    pub path: Option<Spanned<String>>,
+    pub schema: Option<Spanned<String>>,
+    pub workspace: Option<Spanned<String>>,
+    pub history: Option<Spanned<i64>>,
+}
+
 /// Everything one file contributes.
 #[derive(Debug, Default)]
 pub(crate) struct RawFile {
     pub provider: Option<Spanned<RawProvider>>,
-    pub state_path: Option<Spanned<Option<Spanned<String>>>>,
+    pub state: Option<Spanned<RawState>>,
     pub defaults: Option<Spanned<TaskFields>>,
     pub tasks: Vec<RawTask>,
 }
@@ -111,7 +121,7 @@ pub(crate) fn read_file(walker: &mut Walker, root: &dyn TableLike) -> RawFile {
             "state" => {
                 if let Some(table) = walker.table("the top level", &entry) {
                     let value = read_state(walker, table);
-                    file.state_path = Some(Spanned { value, at });
+                    file.state = Some(Spanned { value, at });
                 }
             }
             "defaults" => {
@@ -188,16 +198,31 @@ fn non_empty_path(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn read_state(walker: &mut Walker, table: &dyn TableLike) -> Option<Spanned<String>> {
-    let mut path = None;
+fn read_state(walker: &mut Walker, table: &dyn TableLike) -> RawState {
+    let context = "[state]";
+    let mut state = RawState::default();
     for entry in entries(table) {
-        if entry.name == "path" {
-            path = walker.checked_string("[state]", &entry, non_empty_path);
-        } else {
-            walker.unknown_key("[state]", &entry, STATE_KEYS);
+        match entry.name {
+            "backend" => {
+                state.backend = read_enum(
+                    walker,
+                    context,
+                    &entry,
+                    crate::model::StateBackendKind::NAMES,
+                    crate::model::StateBackendKind::parse,
+                );
+            }
+            "path" => state.path = walker.checked_string(context, &entry, non_empty_path),
+            "schema" => state.schema = walker.checked_string(context, &entry, rules::pg_schema),
+            "workspace" => {
+                state.workspace =
+                    walker.checked_string(context, &entry, crate::model::check_workspace_name);
+            }
+            "history" => state.history = walker.integer(context, &entry, 1..=1000),
+            _ => walker.unknown_key(context, &entry, STATE_KEYS),
         }
     }
-    path
+    state
 }
 
 fn read_tasks(walker: &mut Walker, table: &dyn TableLike, tasks: &mut Vec<RawTask>) {

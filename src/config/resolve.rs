@@ -6,19 +6,24 @@
 use super::Location;
 use super::diagnostic::Diagnostic;
 use super::named_files;
-use super::raw::{RawFile, RawProvider, RawTask, TaskFields};
+use super::raw::{RawFile, RawProvider, RawState, RawTask, TaskFields};
 use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
 use crate::model::fields::TASK_FIELDS;
 use crate::model::{
-    Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, TaskDefaults, TaskSpec,
+    Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, StateSettings, TaskDefaults,
+    TaskSpec,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Default `[state] path`.
 pub const DEFAULT_STATE_PATH: &str = "htapsync.state.json";
+/// Default `[state] schema` (PostgreSQL).
+pub const DEFAULT_STATE_SCHEMA: &str = "htapsync";
+/// Default `[state] history`: earlier versions PostgreSQL keeps per workspace.
+pub const DEFAULT_STATE_HISTORY: u32 = 20;
 /// Default `[provider] emulator_data` with `endpoint = "embedded"`.
 pub const DEFAULT_EMULATOR_DATA: &str = ".htapsync/cloud.json";
 
@@ -118,15 +123,9 @@ impl Resolver<'_> {
                 None
             }
         };
-        let states = files.iter().filter_map(|f| f.state_path.as_ref()).collect();
-        let state_path = self
-            .single(states, "[state]")
-            .and_then(|s| s.value.as_ref());
-        if let Some(path) = state_path {
-            self.check_inside("[state] path", path);
-        }
-        let state_path =
-            state_path.map_or_else(|| DEFAULT_STATE_PATH.to_string(), |p| p.value.clone());
+        let states = files.iter().filter_map(|f| f.state.as_ref()).collect();
+        let state = self.single(states, "[state]").map(|s| &s.value);
+        let state = self.state(state);
         let defaults = files.iter().filter_map(|f| f.defaults.as_ref()).collect();
         let defaults = self.single(defaults, "[defaults]").map(|d| &d.value);
 
@@ -164,7 +163,7 @@ impl Resolver<'_> {
         }
         let desired = Desired {
             provider: provider?,
-            state_path,
+            state,
             tasks,
         };
         Some(Resolved {
@@ -276,6 +275,27 @@ impl Resolver<'_> {
                 );
                 self.error(&cloud.at, summary, why);
             }
+        }
+    }
+
+    /// `[state]` with its defaults.
+    fn state(&mut self, raw: Option<&RawState>) -> StateSettings {
+        let text = |v: Option<&Spanned<String>>| v.map(|v| v.value.clone());
+        let empty = RawState::default();
+        let raw = raw.unwrap_or(&empty);
+        if let Some(path) = &raw.path {
+            self.check_inside("[state] path", path);
+        }
+        StateSettings {
+            backend: raw.backend.as_ref().map(|b| b.value).unwrap_or_default(),
+            path: text(raw.path.as_ref()).unwrap_or_else(|| DEFAULT_STATE_PATH.to_string()),
+            schema: text(raw.schema.as_ref()).unwrap_or_else(|| DEFAULT_STATE_SCHEMA.to_string()),
+            workspace: text(raw.workspace.as_ref()),
+            history: raw
+                .history
+                .as_ref()
+                .and_then(|h| u32::try_from(h.value).ok())
+                .unwrap_or(DEFAULT_STATE_HISTORY),
         }
     }
 

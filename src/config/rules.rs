@@ -7,6 +7,24 @@ pub fn short_name(value: &str) -> Result<(), String> {
     name_of_length(value, 3, 128)
 }
 
+/// PostgreSQL schema names htapsync creates: 1-63 of `[a-z0-9_]`, not
+/// starting with a digit, so that they never need quoting.
+pub fn pg_schema(value: &str) -> Result<(), String> {
+    let ok = (1..=63).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !value.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "use 1 to 63 lowercase letters, digits or underscores, not starting with a digit"
+                .to_string(),
+        )
+    }
+}
+
 /// Source database names: 3-1024 of `[A-Za-z0-9_]`.
 pub fn source_database_name(value: &str) -> Result<(), String> {
     name_of_length(value, 3, 1024)

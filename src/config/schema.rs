@@ -114,14 +114,36 @@ struct Provider {
     ca_file: Option<String>,
 }
 
-/// Where the state file lives. At most one [state].
+/// Where the state lives. At most one [state].
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StateTable {
-    /// State file path, relative to the configuration directory. Default
-    /// htapsync.state.json.
+    /// `local` (default): a JSON file per workspace; `postgres`: shared state
+    /// in PostgreSQL, connected through HTAPSYNC_PG_CONN or the libpq
+    /// variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE).
+    backend: Option<BackendName>,
+    /// State file path of the default workspace (local backend), relative to
+    /// the configuration directory. Default htapsync.state.json.
     #[schemars(length(min = 1))]
     path: Option<String>,
+    /// PostgreSQL schema for htapsync's tables. Default htapsync.
+    #[schemars(regex(pattern = r"^[a-z_][a-z0-9_]{0,62}$"))]
+    schema: Option<String>,
+    /// Workspace used when neither --workspace nor HTAPSYNC_WORKSPACE names
+    /// one. Default `default`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
+    workspace: Option<String>,
+    /// Earlier versions of each workspace's state kept in PostgreSQL. Default 20.
+    #[schemars(range(min = 1, max = 1000))]
+    history: Option<u32>,
+}
+
+/// The state backends.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum BackendName {
+    Local,
+    Postgres,
 }
 
 /// `[defaults]`: the registry's inheritable keys.

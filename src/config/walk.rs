@@ -175,6 +175,33 @@ impl Walker<'_> {
         }
     }
 
+    /// An integer within `range`.
+    pub fn integer(
+        &mut self,
+        context: &str,
+        entry: &Entry,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<Spanned<i64>> {
+        let Some(value) = entry.item.as_integer() else {
+            self.wrong_type(context, entry, "an integer");
+            return None;
+        };
+        let at = self.origin(entry.value_span());
+        if !range.contains(&value) {
+            self.error(
+                at.span.clone(),
+                format!("invalid {} {value} in {context}", entry.name),
+                format!(
+                    "use a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            );
+            return None;
+        }
+        Some(Spanned { value, at })
+    }
+
     pub fn table<'t>(&mut self, context: &str, entry: &Entry<'t>) -> Option<&'t dyn TableLike> {
         let table = entry.item.as_table_like();
         if table.is_none() {

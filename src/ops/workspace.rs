@@ -5,9 +5,10 @@
 use super::{Error, Result};
 use crate::api::trust::{self, TrustedHosts};
 use crate::api::{Client, ClientConfig, Credentials};
-use crate::config::{self, Diagnostics, Loaded};
+use crate::config::{self, Loaded};
 use crate::emulator::{self, EmulatorError};
-use crate::state::{Backend, LocalBackend, create_private_dir_all};
+use crate::model::{DEFAULT_WORKSPACE, StateBackendKind, check_workspace_name};
+use crate::state::{Backend, LocalStore, Store, create_private_dir_all};
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,8 +18,10 @@ use std::sync::Arc;
 pub struct WorkspaceOptions {
     /// The configuration directory (every `*.toml` in it is loaded).
     pub dir: PathBuf,
-    /// `--state`: overrides `[state] path`.
+    /// `--state`: overrides `[state] path` (local backend).
     pub state: Option<PathBuf>,
+    /// `--workspace` / `HTAPSYNC_WORKSPACE`: overrides `[state] workspace`.
+    pub workspace: Option<String>,
     /// Hosts given with `--allow-endpoint` (see [`trust`]).
     pub allowed_endpoints: Vec<String>,
 }
@@ -28,42 +31,59 @@ pub struct Workspace {
     pub dir: PathBuf,
     /// The configuration; its `warnings` are for the front end to show.
     pub loaded: Loaded,
+    /// The local state file of the `default` workspace (`--state` or `[state] path`).
     pub state_path: PathBuf,
+    /// The workspace this command works on.
+    pub workspace: String,
     /// Hosts given with `--allow-endpoint` (see [`trust`]).
     pub allowed_endpoints: Vec<String>,
 }
 
 impl Workspace {
-    /// Loads and validates the configuration.
-    pub fn load(opts: &WorkspaceOptions) -> Result<Workspace, Diagnostics> {
-        let loaded = config::load_dir(&opts.dir)?;
+    /// Loads and validates the configuration and picks the workspace.
+    pub fn load(opts: &WorkspaceOptions) -> Result<Workspace, Error> {
+        let loaded = config::load_dir(&opts.dir).map_err(Error::Config)?;
+        let settings = &loaded.desired.state;
         let state_path = match &opts.state {
             Some(p) => p.clone(),
-            None => opts.dir.join(&loaded.desired.state_path),
+            None => opts.dir.join(&settings.path),
         };
+        if opts.state.is_some() && settings.backend != StateBackendKind::Local {
+            return Err(Error::Refused(format!(
+                "--state names a local file, but [state] backend = {:?}",
+                settings.backend.as_str()
+            )));
+        }
+        let workspace = opts
+            .workspace
+            .clone()
+            .or_else(|| settings.workspace.clone())
+            .unwrap_or_else(|| DEFAULT_WORKSPACE.to_string());
+        check_workspace_name(&workspace).map_err(Error::Refused)?;
         Ok(Workspace {
             dir: opts.dir.clone(),
             loaded,
             state_path,
+            workspace,
             allowed_endpoints: opts.allowed_endpoints.clone(),
         })
     }
 
-    /// The state backend; creates the state file's directory (0700) when missing.
-    pub fn backend(&self) -> Result<Arc<dyn Backend>> {
-        if let Some(parent) = self
-            .state_path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            create_private_dir_all(parent).map_err(|e| {
-                Error::context(
-                    format!("creating the state directory {}", parent.display()),
-                    e,
-                )
-            })?;
+    /// Where the states of every workspace live, as `[state]` says.
+    pub fn store(&self) -> Result<Arc<dyn Store>> {
+        let settings = &self.loaded.desired.state;
+        match settings.backend {
+            StateBackendKind::Local => Ok(Arc::new(LocalStore::new(self.state_path.clone()))),
+            StateBackendKind::Postgres => Ok(Arc::new(crate::state::PgStore::connect(
+                &settings.schema,
+                settings.history,
+            )?)),
         }
-        Ok(Arc::new(LocalBackend::new(self.state_path.clone())))
+    }
+
+    /// The state of this command's workspace.
+    pub fn backend(&self) -> Result<Arc<dyn Backend>> {
+        Ok(self.store()?.open(&self.workspace)?)
     }
 
     /// A client of the configured endpoint. With `endpoint = "embedded"` the

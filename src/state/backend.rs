@@ -5,7 +5,22 @@
 //! beside the local file without changing its callers.
 
 use super::{LockGuard, State, StateError};
+use serde::Serialize;
 use std::time::Duration;
+
+/// One kept version of a workspace's state, as `state history` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Version {
+    pub serial: u64,
+    pub lineage: String,
+    /// RFC 3339; when the version was written (a file: its modification time).
+    pub written_at: String,
+    /// `user@host` of the writer, where the backend records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<String>,
+    /// Number of tasks it records.
+    pub tasks: usize,
+}
 
 /// Where state lives and how writers are kept apart.
 pub trait Backend: Send + Sync {
@@ -30,6 +45,14 @@ pub trait Backend: Send + Sync {
     /// lock's record. Refuses ([`StateError::LockHeld`]) while the holder still
     /// holds it: only a lock that is provably not held may be removed.
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError>;
+
+    /// The versions kept for recovery, newest first, the current one included
+    /// (the local file keeps one earlier version, its `.backup`).
+    fn history(&self) -> Result<Vec<Version>, StateError>;
+
+    /// The state written with `serial`, when it is the current one or a kept
+    /// earlier version.
+    fn read_version(&self, serial: u64) -> Result<Option<State>, StateError>;
 
     /// Where the state lives, for messages (a path, a database URL without credentials, ...).
     fn describe(&self) -> String;

@@ -93,6 +93,12 @@ pub enum StateError {
          Run `htapsync force-unlock {actual}` if that lock is stale."
     )]
     LockIdMismatch { requested: String, actual: String },
+    /// Not in this build.
+    #[error("{0} is not available in this build")]
+    Unsupported(&'static str),
+    /// The `default` workspace always exists.
+    #[error("the workspace `default` cannot be deleted")]
+    DefaultWorkspace,
     /// `force-unlock` found nothing to remove.
     #[error("Failed to unlock state: no lock is held on {lock_path}.")]
     NotLocked { lock_path: PathBuf },

@@ -4,7 +4,8 @@ use super::atomic::{CrashHooks, StagedFile, write_atomic};
 use super::codec::{decode, encode};
 use super::fragments::{Fragments, header, splice};
 use super::{
-    Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, lock,
+    Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, Version,
+    lock,
 };
 use std::collections::BTreeMap;
 use std::fs::Metadata;
@@ -386,12 +387,62 @@ impl Backend for LocalBackend {
         lock::force_unlock(&self.lock_path(), lock_id)
     }
 
+    fn history(&self) -> Result<Vec<Version>, StateError> {
+        let mut versions = Vec::new();
+        for path in [self.path.clone(), self.backup_path()] {
+            if let Some(state) = self.load_version(&path)? {
+                versions.push(Version {
+                    serial: state.serial,
+                    lineage: state.lineage,
+                    written_at: modified_at(&path),
+                    written_by: None,
+                    tasks: state.tasks.len(),
+                });
+            }
+        }
+        Ok(versions)
+    }
+
+    fn read_version(&self, serial: u64) -> Result<Option<State>, StateError> {
+        for path in [self.path.clone(), self.backup_path()] {
+            if let Some(state) = self.load_version(&path)? {
+                if state.serial == serial {
+                    return Ok(Some(state));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
 }
 
-fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+impl LocalBackend {
+    /// The state in `path` (the file or its backup), without touching what
+    /// this backend remembers for its writes.
+    fn load_version(&self, path: &Path) -> Result<Option<State>, StateError> {
+        refuse_symlink(path)?;
+        match read_optional(path)? {
+            Some(bytes) => decode(&bytes, path).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A file's modification time, RFC 3339 (empty when unknown).
+fn modified_at(path: &Path) -> String {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)

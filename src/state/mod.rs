@@ -2,8 +2,9 @@
 //! guarded by a lock, behind a small backend interface.
 //!
 //! - [`decode`]/[`encode`]: the versioned JSON document (pure, fuzzable).
-//! - [`Backend`]: read, write, lock, unlock; [`LocalBackend`] is the local file.
-//!   A shared PostgreSQL backend (advisory locks) can implement the same trait.
+//! - [`Store`]: the workspaces of one configuration; each workspace's state is
+//!   a [`Backend`] (read, write, lock, unlock, history). [`LocalStore`] /
+//!   [`LocalBackend`] keep local files.
 //! - [`write_atomic`]: the temp-file + fsync + rename protocol, also used for saved plans.
 //!
 //! Test hook for crash tests: with `HTAPSYNC_CRASH_AT` set to
@@ -23,13 +24,17 @@ mod error;
 mod fragments;
 mod local;
 mod lock;
+mod postgres;
+mod store;
 
 pub use atomic::{create_private_dir_all, write_atomic};
-pub use backend::Backend;
+pub use backend::{Backend, Version};
 pub use codec::{decode, encode};
 pub use error::StateError;
 pub use local::LocalBackend;
 pub use lock::{LockGuard, LockHandle, LockInfo};
+pub use postgres::PgStore;
+pub use store::{LocalStore, Store};
 
 use crate::model::{Address, TaskSpec};
 use serde::{Deserialize, Serialize};
