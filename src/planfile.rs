@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// The newest saved-plan format this build reads and writes. Format 2 added
 /// the integrity digest, the targets and the destroy flag; older files are refused.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// A plan as written by `plan -out`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,8 @@ pub struct SavedPlan {
     /// Lineage of the state planned against; `None` when no state existed yet.
     pub state_lineage: Option<String>,
     pub state_serial: u64,
+    /// The workspace planned in; the plan is refused in any other.
+    pub workspace: String,
     pub endpoint: String,
     pub project_id: String,
     /// Whether the prior state was refreshed from the cloud before diffing.
@@ -342,6 +344,7 @@ mod tests {
             config_digest: "sha256:abc".into(),
             state_lineage: Some("lin-1".into()),
             state_serial: 4,
+            workspace: "default".into(),
             endpoint: "embedded".into(),
             project_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             refreshed: false,

@@ -127,6 +127,27 @@ fn every_command_with_json_prints_only_versioned_json_lines() {
         "dead-1"
     );
 
+    let history = run("state history", &["state", "history", "--json"], 0);
+    assert!(!history[0]["versions"].as_array().unwrap().is_empty());
+    let pulled = ws.run_ok(&["state", "pull"], 0);
+    ws.write("pulled.json", &pulled);
+    let pushed = run("state push", &["state", "push", "--json", "pulled.json"], 0);
+    assert_eq!(
+        last_of(&pushed, "state_pushed")["pushed"]["written_serial"],
+        Value::Null
+    );
+    ws.run_ok(&["--workspace", "dev", "state", "push", "pulled.json"], 0);
+    let listed = run("workspace list", &["workspace", "list", "--json"], 0);
+    assert_eq!(listed[0]["workspaces"][1]["name"], "dev");
+    let args = ["--workspace", "dev", "workspace", "show", "--json"];
+    assert_eq!(run("workspace show", &args, 0)[0]["workspace"], "dev");
+    let args = ["workspace", "delete", "--json", "--force", "dev"];
+    let deleted = run("workspace delete", &args, 0);
+    assert_eq!(
+        last_of(&deleted, "workspace_deleted")["workspace_deleted"]["workspace"],
+        "dev"
+    );
+
     let destroyed = run("destroy", &["destroy", "--json", "--auto-approve"], 0);
     assert_eq!(
         last_of(&destroyed, "change_summary")["changes"]["remove"],
@@ -135,6 +156,8 @@ fn every_command_with_json_prints_only_versioned_json_lines() {
     let refreshed = run("refresh", &["refresh", "--json"], 0);
     assert_eq!(last_of(&refreshed, "refresh_summary")["refresh"]["read"], 0);
 
+    // Needs a PostgreSQL server: walked by tests/state_postgres_cli.rs.
+    walked.insert("state migrate".to_string());
     assert_eq!(
         walked,
         commands_with_json(),

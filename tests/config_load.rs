@@ -655,6 +655,46 @@ fn state_path_is_configurable() {
 }
 
 #[test]
+fn state_backend_settings_are_read_with_their_defaults() {
+    let loaded = load(&[("p.toml", PROVIDER), ("t.toml", &task(""))]).expect("valid");
+    let state = &loaded.desired.state;
+    assert_eq!(state.backend, htapsync::model::StateBackendKind::Local);
+    assert_eq!((state.schema.as_str(), state.history), ("htapsync", 20));
+    assert_eq!(state.workspace, None);
+    let written = "[state]\nbackend = \"postgres\"\nschema = \"team_state\"\nworkspace = \"prod\"\nhistory = 5\n";
+    let loaded = load(&[
+        ("p.toml", PROVIDER),
+        ("s.toml", written),
+        ("t.toml", &task("")),
+    ])
+    .expect("valid");
+    let state = &loaded.desired.state;
+    assert_eq!(state.backend, htapsync::model::StateBackendKind::Postgres);
+    assert_eq!((state.schema.as_str(), state.history), ("team_state", 5));
+    assert_eq!(state.workspace.as_deref(), Some("prod"));
+}
+
+#[test]
+fn invalid_state_settings_name_the_line_and_what_is_allowed() {
+    let written = "[state]\nbackend = \"s3\"\nschema = \"Bad-Name\"\nworkspace = \"a/b\"\nhistory = 0\nconn = \"x\"\n";
+    let all = errors(&[
+        ("p.toml", PROVIDER),
+        ("s.toml", written),
+        ("t.toml", &task("")),
+    ]);
+    let found: Vec<(usize, &str, &str)> = all
+        .iter()
+        .map(|d| (d.line.unwrap(), d.summary.as_str(), d.detail.as_str()))
+        .collect();
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert!(found[0].0 == 2 && found[0].2.contains("local") && found[0].2.contains("postgres"));
+    assert!(found[1].0 == 3 && found[1].2.contains("lowercase letters"));
+    assert!(found[2].0 == 4 && found[2].2.contains("1 to 64"));
+    assert!(found[3].0 == 5 && found[3].2.contains("from 1 to 1000"));
+    assert!(found[4].0 == 6 && found[4].1.contains("conn"), "{found:#?}");
+}
+
+#[test]
 fn missing_directory_is_one_error() {
     let Err(Diagnostics(all)) = load_dir(Path::new("/nonexistent/htapsync")) else {
         panic!()

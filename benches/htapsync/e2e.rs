@@ -8,7 +8,7 @@ use htapsync::apply::{self, ApplyOptions, Recorder};
 use htapsync::emulator::{CloudSpec, Emulator, EmulatorConfig};
 use htapsync::model::{DesiredTask, Lifecycle};
 use htapsync::plan::Plan;
-use htapsync::state::{Backend, LocalBackend, LockGuard, State, StateError};
+use htapsync::state::{Backend, LocalBackend, LockGuard, State, StateError, Version};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -239,6 +239,14 @@ impl Backend for Counting {
 
     fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
         self.inner.force_unlock(lock_id)
+    }
+
+    fn history(&self) -> Result<Vec<Version>, StateError> {
+        self.inner.history()
+    }
+
+    fn read_version(&self, serial: u64) -> Result<Option<State>, StateError> {
+        self.inner.read_version(serial)
     }
 
     fn describe(&self) -> String {

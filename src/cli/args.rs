@@ -1,7 +1,9 @@
 //! The command line, declared with clap. Terraform's single-dash long flags
 //! (`-out`, `-target`, `-refresh=false`, `-auto-approve`) are accepted too.
 
-pub use super::flags::{ApplyArgs, CommonRun, DestroyArgs, ImportArgs, PlanArgs, StateCommand};
+pub use super::flags::{
+    ApplyArgs, CommonRun, DestroyArgs, ImportArgs, PlanArgs, StateCommand, WorkspaceCommand,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -56,6 +58,9 @@ impl Cli {
             Command::Apply(a) => a.plan_file.iter_mut().collect(),
             Command::Show { file, .. } => file.iter_mut().collect(),
             Command::Import(a) => a.generate_config.iter_mut().collect(),
+            Command::State(StateCommand::Push { file, .. }) if file.as_os_str() != "-" => {
+                vec![file]
+            }
             _ => Vec::new(),
         };
         paths
@@ -108,6 +113,9 @@ pub enum Command {
     /// Inspect or edit the state.
     #[command(subcommand)]
     State(StateCommand),
+    /// List, show or delete workspaces (one state per environment).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Remove a lock left by a process that died.
     ForceUnlock {
         /// The lock ID printed in the lock error.

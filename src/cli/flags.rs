@@ -116,6 +116,81 @@ pub enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the kept versions of the workspace's state, newest first.
+    History {
+        /// Print the versions as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the state document (or a kept version of it) to stdout.
+    Pull {
+        /// The serial of a kept version (see `state history`), for recovery.
+        #[arg(long, value_name = "N")]
+        serial: Option<u64>,
+    },
+    /// Replace the workspace's state with a state document (from `state pull`).
+    Push {
+        /// The state document; `-` reads stdin.
+        file: PathBuf,
+        /// Push even another lineage, an older serial, or a state changed since the pull.
+        #[arg(long)]
+        force: bool,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy the state of every workspace to another backend, keeping lineage and serial.
+    Migrate {
+        /// The backend to copy to; then set [state] backend to it.
+        #[arg(long, value_enum)]
+        to: BackendArg,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The state backends, as `state migrate --to` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    Local,
+    Postgres,
+}
+
+impl From<BackendArg> for crate::model::StateBackendKind {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Local => crate::model::StateBackendKind::Local,
+            BackendArg::Postgres => crate::model::StateBackendKind::Postgres,
+        }
+    }
+}
+
+/// `workspace SUBCOMMAND`: the environments whose states one configuration keeps.
+#[derive(Debug, Clone, Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the workspaces; `*` marks the current one.
+    List {
+        /// Print them as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the current workspace (--workspace, HTAPSYNC_WORKSPACE or [state] workspace).
+    Show {
+        /// Print it as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a workspace's state (refused while it manages tasks, unless --force).
+    Delete {
+        name: String,
+        /// Delete even a workspace that still manages tasks (they stay in the cloud).
+        #[arg(long)]
+        force: bool,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `--instance`: checked as the configuration checks `instance_id`.

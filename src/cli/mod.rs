@@ -171,6 +171,7 @@ async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
             state_cmd::show(cli, file.as_deref(), format, style)
         }
         Command::State(cmd) => state_cmd::state(cli, cmd, style),
+        Command::Workspace(cmd) => state_cmd::workspace_cmd(cli, cmd, style),
         Command::Schema => schema_cmd::schema(),
         Command::ForceUnlock { lock_id, json } => {
             state_cmd::force_unlock(cli, lock_id, *json, style)

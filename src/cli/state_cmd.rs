@@ -1,13 +1,14 @@
-//! `show`, `state list|show|rm` and `force-unlock`: commands on the state
-//! file and saved plans that need no cloud.
+//! `show`, `state ...`, `workspace ...` and `force-unlock`: commands on the
+//! state and saved plans that need no cloud.
 
-use super::args::{Cli, Format, StateCommand};
+use super::args::{Cli, Format, StateCommand, WorkspaceCommand};
 use super::output::Style;
 use super::{CmdResult, Exit, view, workspace};
 use crate::ops;
 use crate::planfile::SavedPlan;
-use crate::render::view::{Human, Json, Markdown, ShowView, StateView};
+use crate::render::view::{Human, Json, Markdown, ShowView, StateView, WorkspaceView};
 use anyhow::anyhow;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// `show [PLANFILE]`: a saved plan in any format, or the state (human or JSON).
@@ -51,6 +52,62 @@ pub fn state(cli: &Cli, cmd: &StateCommand, style: &Style) -> CmdResult {
             let removed = ops::state::rm(&ws, address, *dry_run)?;
             let mut view: Box<dyn StateView> = view!(format(*json), style);
             view.removed(&removed, *dry_run)?;
+        }
+        StateCommand::History { json } => {
+            let versions = ops::state::history(&ws)?;
+            let mut view: Box<dyn StateView> = view!(format(*json), style);
+            view.history(&ws.workspace, &versions)?;
+        }
+        StateCommand::Pull { serial } => {
+            let state = ops::state::pull(&ws, *serial)?;
+            let mut out = style.streams().out;
+            out.write_all(&crate::state::encode(&state))?;
+        }
+        StateCommand::Push { file, force, json } => {
+            let state = read_state_document(file)?;
+            let pushed = ops::state::push(&ws, state, *force)?;
+            let mut view: Box<dyn StateView> = view!(format(*json), style);
+            view.pushed(&ws.workspace, &pushed)?;
+        }
+        StateCommand::Migrate { to, json } => {
+            let to = crate::model::StateBackendKind::from(*to);
+            let migrated = ops::state::migrate(&ws, to)?;
+            let mut view: Box<dyn StateView> = view!(format(*json), style);
+            view.migrated(to.as_str(), &migrated)?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// A state document for `state push`: a file, or stdin for `-`.
+fn read_state_document(file: &Path) -> Result<crate::state::State, anyhow::Error> {
+    let bytes = if file == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(file).map_err(|e| anyhow!("reading {}: {e}", file.display()))?
+    };
+    Ok(crate::state::decode(&bytes, file)?)
+}
+
+pub fn workspace_cmd(cli: &Cli, cmd: &WorkspaceCommand, style: &Style) -> CmdResult {
+    let ws = workspace(cli)?;
+    let format = |json: bool| if json { Format::Json } else { Format::Human };
+    match cmd {
+        WorkspaceCommand::List { json } => {
+            let entries = ops::state::workspaces(&ws)?;
+            let mut view: Box<dyn WorkspaceView> = view!(format(*json), style);
+            view.list(&entries)?;
+        }
+        WorkspaceCommand::Show { json } => {
+            let mut view: Box<dyn WorkspaceView> = view!(format(*json), style);
+            view.show(&ws.workspace)?;
+        }
+        WorkspaceCommand::Delete { name, force, json } => {
+            ops::state::delete_workspace(&ws, name, *force)?;
+            let mut view: Box<dyn WorkspaceView> = view!(format(*json), style);
+            view.deleted(name)?;
         }
     }
     Ok(Exit::Success)

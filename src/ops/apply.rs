@@ -103,6 +103,12 @@ pub async fn prepare_saved(
     progress: Arc<dyn Progress>,
 ) -> Result<Pending> {
     let saved = SavedPlan::read(file)?;
+    if saved.workspace != ws.workspace {
+        return Err(Error::Refused(format!(
+            "the saved plan was made in workspace {:?}, not {:?}; select it with --workspace {} or plan again",
+            saved.workspace, ws.workspace, saved.workspace
+        )));
+    }
     let backend = ws.backend()?;
     let lock = backend.lock("apply", opts.lock_timeout)?;
     let current = backend.read()?;

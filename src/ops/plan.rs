@@ -75,6 +75,7 @@ impl Planned {
             config_digest: ws.loaded.digest.clone(),
             state_lineage: self.lineage.clone(),
             state_serial: self.serial,
+            workspace: ws.workspace.clone(),
             endpoint: provider.endpoint.clone(),
             project_id: provider.project_id.clone(),
             refreshed: self.refreshed,

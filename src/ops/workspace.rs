@@ -71,8 +71,14 @@ impl Workspace {
 
     /// Where the states of every workspace live, as `[state]` says.
     pub fn store(&self) -> Result<Arc<dyn Store>> {
+        self.store_of(self.loaded.desired.state.backend)
+    }
+
+    /// The store of backend `kind` with this configuration's `[state]`
+    /// settings (`state migrate` opens the one it is not configured with).
+    pub fn store_of(&self, kind: StateBackendKind) -> Result<Arc<dyn Store>> {
         let settings = &self.loaded.desired.state;
-        match settings.backend {
+        match kind {
             StateBackendKind::Local => Ok(Arc::new(LocalStore::new(self.state_path.clone()))),
             StateBackendKind::Postgres => Ok(Arc::new(crate::state::PgStore::connect(
                 &settings.schema,

@@ -344,6 +344,7 @@ pub fn saved_plan_document(saved: &SavedPlan) -> Value {
         "refreshed": saved.refreshed,
         "state_lineage": saved.state_lineage,
         "state_serial": saved.state_serial,
+        "workspace": saved.workspace,
         "changes": saved.plan.changes,
         "gate": saved.gate,
         "gate_passed": saved.gate.passed(),
@@ -506,5 +507,39 @@ pub fn unlocked(lock_id: &str) -> Message {
         "unlocked",
         super::UNLOCKED,
         json!({"unlocked": {"lock_id": lock_id}}),
+    )
+}
+
+/// `state push --json`: what was written.
+pub fn pushed(workspace: &str, pushed: &crate::ops::state::Pushed) -> Message {
+    Message::new(
+        Level::Info,
+        "state_pushed",
+        super::state_ops::pushed_line(workspace, pushed),
+        json!({"pushed": {
+            "workspace": workspace,
+            "from_serial": pushed.from_serial,
+            "written_serial": pushed.written_serial,
+        }}),
+    )
+}
+
+/// `state migrate --json`: the workspaces copied.
+pub fn migrated(to: &str, migrated: &[crate::ops::state::Migrated]) -> Message {
+    Message::new(
+        Level::Info,
+        "state_migrated",
+        super::state_ops::migrate_next_step(to),
+        json!({"migrated": {"to": to, "workspaces": migrated}}),
+    )
+}
+
+/// `workspace delete --json`.
+pub fn workspace_deleted(workspace: &str) -> Message {
+    Message::new(
+        Level::Info,
+        "workspace_deleted",
+        format!("Deleted workspace {workspace:?}."),
+        json!({"workspace_deleted": {"workspace": workspace}}),
     )
 }

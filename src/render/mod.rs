@@ -18,6 +18,7 @@ mod gate;
 pub mod import;
 pub mod json;
 pub mod markdown;
+pub mod state_ops;
 pub mod status;
 #[cfg(test)]
 mod tests;

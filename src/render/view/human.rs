@@ -3,17 +3,18 @@
 
 use super::{
     ApplyView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView, Streams,
-    ValidateView,
+    ValidateView, WorkspaceView,
 };
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
 use crate::model::Address;
+use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::render::{self, Paint, Style};
-use crate::state::{State, TaskRecord};
+use crate::state::{State, TaskRecord, Version};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -201,6 +202,47 @@ impl StateView for Human {
 
     fn unlocked(&mut self, _lock_id: &str) -> io::Result<()> {
         writeln!(self.out, "{}", render::UNLOCKED)
+    }
+
+    fn history(&mut self, workspace: &str, versions: &[Version]) -> io::Result<()> {
+        if versions.is_empty() {
+            return writeln!(self.out, "No state in workspace {workspace:?} yet.");
+        }
+        self.out
+            .write_all(render::state_ops::history_table(versions).as_bytes())
+    }
+
+    fn pushed(&mut self, workspace: &str, pushed: &Pushed) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{}",
+            render::state_ops::pushed_line(workspace, pushed)
+        )
+    }
+
+    fn migrated(&mut self, to: &str, migrated: &[Migrated]) -> io::Result<()> {
+        for m in migrated {
+            writeln!(self.out, "{}", render::state_ops::migrated_line(m))?;
+        }
+        writeln!(self.out, "{}", render::state_ops::migrate_next_step(to))
+    }
+}
+
+impl WorkspaceView for Human {
+    fn list(&mut self, workspaces: &[WorkspaceEntry]) -> io::Result<()> {
+        for w in workspaces {
+            let mark = if w.current { "*" } else { " " };
+            writeln!(self.out, "{mark} {}", w.name)?;
+        }
+        Ok(())
+    }
+
+    fn show(&mut self, workspace: &str) -> io::Result<()> {
+        writeln!(self.out, "{workspace}")
+    }
+
+    fn deleted(&mut self, workspace: &str) -> io::Result<()> {
+        writeln!(self.out, "Deleted workspace {workspace:?}.")
     }
 }
 

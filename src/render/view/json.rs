@@ -5,18 +5,19 @@
 
 use super::{
     ApplyView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView, Streams,
-    ValidateView,
+    ValidateView, WorkspaceView,
 };
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{self, Diagnostics, Loaded};
 use crate::model::Address;
+use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::render::json::{self, Message};
 use crate::render::{self, Paint, Style};
-use crate::state::{State, TaskRecord};
+use crate::state::{State, TaskRecord, Version};
 use serde_json::Value;
 use std::io::{self, Write};
 use std::path::Path;
@@ -149,6 +150,42 @@ impl StateView for Json {
 
     fn unlocked(&mut self, lock_id: &str) -> io::Result<()> {
         self.emit(&json::unlocked(lock_id))
+    }
+
+    fn history(&mut self, workspace: &str, versions: &[Version]) -> io::Result<()> {
+        self.document(&serde_json::json!({
+            "format_version": json::DOCUMENT_VERSION,
+            "workspace": workspace,
+            "versions": versions,
+        }))
+    }
+
+    fn pushed(&mut self, workspace: &str, pushed: &Pushed) -> io::Result<()> {
+        self.emit(&json::pushed(workspace, pushed))
+    }
+
+    fn migrated(&mut self, to: &str, migrated: &[Migrated]) -> io::Result<()> {
+        self.emit(&json::migrated(to, migrated))
+    }
+}
+
+impl WorkspaceView for Json {
+    fn list(&mut self, workspaces: &[WorkspaceEntry]) -> io::Result<()> {
+        self.document(&serde_json::json!({
+            "format_version": json::DOCUMENT_VERSION,
+            "workspaces": workspaces,
+        }))
+    }
+
+    fn show(&mut self, workspace: &str) -> io::Result<()> {
+        self.document(&serde_json::json!({
+            "format_version": json::DOCUMENT_VERSION,
+            "workspace": workspace,
+        }))
+    }
+
+    fn deleted(&mut self, workspace: &str) -> io::Result<()> {
+        self.emit(&json::workspace_deleted(workspace))
     }
 }
 

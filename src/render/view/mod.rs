@@ -21,10 +21,11 @@ use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
 use crate::model::Address;
+use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
-use crate::state::{State, TaskRecord};
+use crate::state::{State, TaskRecord, Version};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -86,12 +87,22 @@ pub trait ShowView: Send {
     fn saved_plan(&mut self, saved: &SavedPlan) -> io::Result<()>;
 }
 
-/// `state list|show|rm` and `force-unlock`.
+/// `state list|show|rm|history|push|migrate` and `force-unlock`.
 pub trait StateView: Send {
     fn list(&mut self, state: Option<&State>) -> io::Result<()>;
     fn task(&mut self, record: &TaskRecord) -> io::Result<()>;
     fn removed(&mut self, address: &Address, dry_run: bool) -> io::Result<()>;
     fn unlocked(&mut self, lock_id: &str) -> io::Result<()>;
+    fn history(&mut self, workspace: &str, versions: &[Version]) -> io::Result<()>;
+    fn pushed(&mut self, workspace: &str, pushed: &Pushed) -> io::Result<()>;
+    fn migrated(&mut self, to: &str, migrated: &[Migrated]) -> io::Result<()>;
+}
+
+/// `workspace list|show|delete`.
+pub trait WorkspaceView: Send {
+    fn list(&mut self, workspaces: &[WorkspaceEntry]) -> io::Result<()>;
+    fn show(&mut self, workspace: &str) -> io::Result<()>;
+    fn deleted(&mut self, workspace: &str) -> io::Result<()>;
 }
 
 /// `validate`.
