@@ -45,21 +45,37 @@ pub fn tasks(n: usize) -> Vec<TaskDef> {
 /// A configuration directory pointing at `url`.
 pub struct Config {
     pub dir: tempfile::TempDir,
+    /// The environment of the PostgreSQL state backend; `None`: the local file.
+    postgres: Option<Vec<(String, String)>>,
 }
 
 impl Config {
     pub fn new(url: &str, tasks: &[TaskDef]) -> Config {
+        Self::with_state(url, tasks, None)
+    }
+
+    /// State in PostgreSQL, connected with `env` (see `support::postgres`).
+    pub fn with_postgres(url: &str, tasks: &[TaskDef], env: Vec<(String, String)>) -> Config {
+        Self::with_state(url, tasks, Some(env))
+    }
+
+    fn with_state(url: &str, tasks: &[TaskDef], postgres: Option<Vec<(String, String)>>) -> Config {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config { dir };
+        let config = Config { dir, postgres };
         config.write(url, tasks);
         config
     }
 
     /// Rewrites `htapsync.toml` with these tasks.
     pub fn write(&self, url: &str, tasks: &[TaskDef]) {
+        let backend = if self.postgres.is_some() {
+            "backend = \"postgres\"\n"
+        } else {
+            ""
+        };
         let mut toml = format!(
             "[provider]\nproject_id = \"{PROJECT}\"\nendpoint = \"{url}\"\nregion = \"ap-southeast-1\"\n\n\
-             [state]\npath = \"{STATE_REL}\"\n\n\
+             [state]\n{backend}path = \"{STATE_REL}\"\n\n\
              [defaults]\ninstance_id = \"{HTAP}\"\nsource_instance_id = \"{SRC}\"\nsource_database_name = \"shop\"\n"
         );
         for t in tasks {
@@ -85,6 +101,9 @@ impl Config {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = process::in_dir(self.dir.path(), args);
         cmd.env("HTAPSYNC_TOKEN", TOKEN);
+        for (k, v) in self.postgres.iter().flatten() {
+            cmd.env(k, v);
+        }
         cmd
     }
 
@@ -99,8 +118,20 @@ impl Config {
         process::run_expecting(self.cmd(args), args, code)
     }
 
-    /// The state file, which must parse when it exists; its backup must parse too.
+    /// The state file, which must parse when it exists; its backup must parse
+    /// too. With PostgreSQL: the state `state pull` prints.
     pub fn state(&self) -> Option<State> {
+        if self.postgres.is_some() {
+            let (code, out, err) = self.run(&["state", "pull"]);
+            if code == 1 && err.contains("no state in workspace") {
+                return None;
+            }
+            assert_eq!(code, 0, "state pull: {err}");
+            return Some(
+                htapsync::state::decode(out.as_bytes(), std::path::Path::new("pulled"))
+                    .unwrap_or_else(|e| panic!("the pulled state does not parse: {e}")),
+            );
+        }
         let path = self.state_path();
         let backup = PathBuf::from(format!("{}.backup", path.display()));
         if let Ok(bytes) = std::fs::read(&backup) {
