@@ -405,10 +405,10 @@ impl Backend for LocalBackend {
 
     fn read_version(&self, serial: u64) -> Result<Option<State>, StateError> {
         for path in [self.path.clone(), self.backup_path()] {
-            if let Some(state) = self.load_version(&path)? {
-                if state.serial == serial {
-                    return Ok(Some(state));
-                }
+            if let Some(state) = self.load_version(&path)?
+                && state.serial == serial
+            {
+                return Ok(Some(state));
             }
         }
         Ok(None)
