@@ -92,6 +92,19 @@ fn state_round_trips_and_a_write_bumps_the_serial_only_when_tasks_or_intents_cha
     fresh.write(&mut same).unwrap();
     assert_eq!(same.serial, 3);
     assert_eq!(rows(server, &db, "state_history", "default"), 2);
+    // Through the Unix socket (plain text: it never leaves this machine).
+    let port = server.port().to_string();
+    let socket = server.settings_from(&[
+        ("PGHOST", server.socket_dir().to_str().unwrap()),
+        ("PGPORT", &port),
+        ("PGUSER", "postgres"),
+        ("PGDATABASE", &db),
+    ]);
+    let over_socket = PgStore::connect_with(&socket, "htapsync", 20).unwrap();
+    assert_eq!(
+        over_socket.open("default").unwrap().read().unwrap(),
+        Some(state.clone())
+    );
     assert!(fresh.describe().starts_with(&format!(
         "postgresql://postgres@127.0.0.1:{}/{db} schema htapsync workspace default",
         server.port()

@@ -13,6 +13,7 @@ use super::tls::{RustlsConnect, client_config};
 use crate::state::StateError;
 use postgres::error::SqlState;
 use std::sync::mpsc;
+use std::time::Duration;
 
 /// The client and what the jobs need to word their errors.
 pub(super) struct Conn {
@@ -126,6 +127,10 @@ fn client_settings(settings: &PgSettings) -> Result<(postgres::Config, Transport
         .dbname(&settings.dbname)
         .application_name("htapsync")
         .connect_timeout(settings.connect_timeout)
+        // A cut network (no reset) fails a call within a minute instead of
+        // hanging the command for the kernel's quarter of an hour.
+        .keepalives_idle(Duration::from_secs(30))
+        .tcp_user_timeout(Duration::from_secs(60))
         .ssl_mode(match transport {
             Transport::Plain => postgres::config::SslMode::Disable,
             Transport::PreferTls => postgres::config::SslMode::Prefer,
