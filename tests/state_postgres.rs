@@ -807,3 +807,51 @@ fn tls_verify_full_trusts_a_private_ca_and_refuses_another_ca_or_name() {
     )]);
     PgStore::connect_with(&require, "htapsync", 20).expect("require");
 }
+
+#[test]
+fn without_the_binaries_a_test_is_skipped_by_name_or_fails_when_required() {
+    assert!(support::postgres::decide("some_test", true, true));
+    assert!(!support::postgres::decide("some_test", false, false));
+    let failure = std::panic::catch_unwind(|| support::postgres::decide("some_test", false, true))
+        .expect_err("required: a failure, never a silent pass");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.starts_with(&support::postgres::skip_line("some_test")),
+        "{message}"
+    );
+    assert!(message.contains("apt-get install -y postgresql"));
+}
+
+/// `Backend` is called from inside tokio workers too (plan, apply); the
+/// session lives on a thread of its own, so it works there without
+/// `block_in_place` (the sync client alone panics inside a runtime).
+#[test]
+fn the_backend_works_from_inside_a_tokio_runtime() {
+    let Some(server) = PgServer::shared("backend_inside_tokio") else {
+        return;
+    };
+    let db = server.database("tokio");
+    let settings = server.settings(&db);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let versions = runtime.block_on(async move {
+        let store = PgStore::connect_with(&settings, "htapsync", 20).unwrap();
+        let backend = store.open("default").unwrap();
+        let guard = backend.lock("apply", Duration::ZERO).unwrap();
+        let mut state = backend.read().unwrap().unwrap_or_default();
+        state.tasks.insert("a".into(), record("a"));
+        backend.write(&mut state).unwrap();
+        backend.check_writable().unwrap();
+        drop(guard);
+        tokio::spawn(async move { backend.history().map(|h| h.len()) })
+            .await
+            .unwrap()
+    });
+    assert_eq!(versions.unwrap(), 1);
+}

@@ -51,18 +51,33 @@ pub fn binaries() -> Option<PathBuf> {
 /// Whether the binaries are there; prints the skip line (or panics under
 /// [`REQUIRE_VAR`]) when they are not.
 pub fn available(test: &str) -> bool {
-    if binaries().is_some() {
+    decide(
+        test,
+        binaries().is_some(),
+        std::env::var_os(REQUIRE_VAR).is_some(),
+    )
+}
+
+/// The skip rule: run when `found`; otherwise fail when `required`, else
+/// print the skip line naming the test and the install command.
+pub fn decide(test: &str, found: bool, required: bool) -> bool {
+    if found {
         return true;
     }
-    let message = format!(
-        "SKIPPED {test}: PostgreSQL binaries not found; install them with: \
-         apt-get update && apt-get install -y postgresql"
-    );
-    if std::env::var_os(REQUIRE_VAR).is_some() {
+    let message = skip_line(test);
+    if required {
         panic!("{message} ({REQUIRE_VAR} is set)");
     }
     eprintln!("{message}");
     false
+}
+
+/// What a skipped PostgreSQL test prints.
+pub fn skip_line(test: &str) -> String {
+    format!(
+        "SKIPPED {test}: PostgreSQL binaries not found; install them with: \
+         apt-get update && apt-get install -y postgresql"
+    )
 }
 
 /// Options of a server to start.
