@@ -147,12 +147,31 @@ fn write_row(
         found: found.map(from_db),
     };
     let (states, history) = (&tables.states, &tables.history);
+    let mut prepare = |sql: String| conn.prepared(&sql).map_err(err);
+    let select = prepare(format!(
+        "SELECT serial FROM {states} WHERE workspace = $1 FOR UPDATE"
+    ))?;
+    let keep_previous = prepare(format!(
+        "INSERT INTO {history} (workspace, lineage, serial, tasks, document, written_at, written_by)
+         SELECT workspace, lineage, serial, tasks, document, written_at, written_by
+         FROM {states} WHERE workspace = $1"
+    ))?;
+    let update = prepare(format!(
+        "UPDATE {states} SET lineage = $2, serial = $3, tasks = $4, document = $5,
+           written_at = now(), written_by = $6
+         WHERE workspace = $1 AND serial = $7"
+    ))?;
+    let insert = prepare(format!(
+        "INSERT INTO {states} (workspace, lineage, serial, tasks, document, written_by)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace) DO NOTHING"
+    ))?;
+    let prune = prepare(format!(
+        "DELETE FROM {history} WHERE workspace = $1 AND id IN (
+           SELECT id FROM {history} WHERE workspace = $1 ORDER BY id DESC OFFSET $2)"
+    ))?;
     let mut tx = conn.client.transaction().map_err(err)?;
     let found: Option<i64> = tx
-        .query_opt(
-            &format!("SELECT serial FROM {states} WHERE workspace = $1 FOR UPDATE"),
-            &[&row.workspace],
-        )
+        .query_opt(&select, &[&row.workspace])
         .map_err(err)?
         .map(|r| r.get(0));
     if found != expected.map(to_db) {
@@ -168,56 +187,22 @@ fn write_row(
     ];
     let written = match found {
         Some(found) => {
-            tx.execute(
-                &format!(
-                    "INSERT INTO {history} (workspace, lineage, serial, tasks, document, written_at, written_by)
-                     SELECT workspace, lineage, serial, tasks, document, written_at, written_by
-                     FROM {states} WHERE workspace = $1"
-                ),
-                &[&row.workspace],
-            )
-            .map_err(err)?;
+            tx.execute(&keep_previous, &[&row.workspace]).map_err(err)?;
             let mut with_expected = params.to_vec();
             with_expected.push(&found);
-            tx.execute(
-                &format!(
-                    "UPDATE {states} SET lineage = $2, serial = $3, tasks = $4, document = $5,
-                       written_at = now(), written_by = $6
-                     WHERE workspace = $1 AND serial = $7"
-                ),
-                &with_expected,
-            )
-            .map_err(err)?
+            tx.execute(&update, &with_expected).map_err(err)?
         }
-        None => tx
-            .execute(
-                &format!(
-                    "INSERT INTO {states} (workspace, lineage, serial, tasks, document, written_by)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace) DO NOTHING"
-                ),
-                &params,
-            )
-            .map_err(err)?,
+        None => tx.execute(&insert, &params).map_err(err)?,
     };
     if written != 1 {
         // Inserted by someone else meanwhile (the row did not exist to be locked).
         let now: Option<i64> = tx
-            .query_opt(
-                &format!("SELECT serial FROM {states} WHERE workspace = $1"),
-                &[&row.workspace],
-            )
+            .query_opt(&select, &[&row.workspace])
             .map_err(err)?
             .map(|r| r.get(0));
         return Err(stale(now));
     }
-    tx.execute(
-        &format!(
-            "DELETE FROM {history} WHERE workspace = $1 AND id IN (
-               SELECT id FROM {history} WHERE workspace = $1 ORDER BY id DESC OFFSET $2)"
-        ),
-        &[&row.workspace, &keep],
-    )
-    .map_err(err)?;
+    tx.execute(&prune, &[&row.workspace, &keep]).map_err(err)?;
     tx.commit().map_err(err)
 }
 

@@ -18,6 +18,25 @@
 //!
 //! The password is held as a `SecretString`, and no message, log line or
 //! `describe()` names it: they say `postgresql://user@host:port/db`.
+//!
+//! Guarantees, and how they are kept:
+//! - No lost update, with or without the lock: a write is one transaction
+//!   that locks the workspace's row (`SELECT … FOR UPDATE`), compares its
+//!   serial with the one this backend last read or wrote, and otherwise
+//!   refuses ([`StateError::StaleSerial`]) writing nothing.
+//! - No stale lock: the advisory lock belongs to the backend's own session;
+//!   the server drops it when the process dies or the connection is cut. A
+//!   backend whose session is gone fails every later call, so it never writes
+//!   without the lock it took. `force-unlock` only removes the record.
+//! - Earlier versions: the replaced row moves to `state_history` in the same
+//!   transaction, pruned to the last `history` versions.
+//! - A transaction-mode pooler (PgBouncer) would make session locks
+//!   meaningless: the lock is checked in `pg_locks` from a second statement,
+//!   and the command refused ([`StateError::PgPooled`]).
+//!
+//! Not supported (refused or ignored, never guessed): several hosts in one
+//! string, client certificates (`sslcert`/`sslkey`), `~/.pgpass`, and SCRAM
+//! channel binding (over TLS, authentication is plain SCRAM-SHA-256).
 
 mod backend;
 mod lock;

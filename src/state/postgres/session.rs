@@ -12,6 +12,7 @@ use super::settings::{PgSettings, Transport};
 use super::tls::{RustlsConnect, client_config};
 use crate::state::StateError;
 use postgres::error::SqlState;
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -19,6 +20,21 @@ use std::time::Duration;
 pub(super) struct Conn {
     pub(super) client: postgres::Client,
     pub(super) endpoint: String,
+    /// Statements prepared on this session, by text: a write then costs one
+    /// round trip per statement instead of two (parse, then execute).
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl Conn {
+    /// `sql`, prepared once per session.
+    pub(super) fn prepared(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Conn) + Send>;
@@ -67,6 +83,7 @@ impl Session {
                 let mut conn = Conn {
                     client,
                     endpoint: thread_endpoint,
+                    statements: HashMap::new(),
                 };
                 while let Ok(job) = queue.recv() {
                     job(&mut conn);
