@@ -102,6 +102,93 @@ pub enum StateError {
     /// `force-unlock` found nothing to remove.
     #[error("Failed to unlock state: no lock is held on {lock_path}.")]
     NotLocked { lock_path: PathBuf },
+    /// `HTAPSYNC_PG_CONN` or a libpq variable holds a value htapsync cannot use.
+    #[error(
+        "{source_name}: {problem}.\n\
+         The PostgreSQL state is reached through HTAPSYNC_PG_CONN (a libpq key=value string\n\
+         or a postgres:// URL) or the variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE,\n\
+         PGSSLMODE, PGSSLROOTCERT. Correct it and run the command again. Nothing was changed."
+    )]
+    PgSettings {
+        /// The variable the value came from.
+        source_name: String,
+        problem: String,
+    },
+    /// No session could be opened (server down, wrong password, TLS refused, ...).
+    #[error(
+        "cannot connect to the PostgreSQL state at {endpoint}: {cause}\n{hint}\nNothing was changed."
+    )]
+    PgConnect {
+        endpoint: String,
+        cause: String,
+        /// What to check, for the kind of failure.
+        hint: &'static str,
+    },
+    /// The session ended (server stopped or restarted, network cut) during a call.
+    #[error(
+        "the connection to the PostgreSQL state at {endpoint} was lost while {action}: {cause}\n\
+         The server released this command's state lock with the connection, so nothing more\n\
+         is written by this command. A state write is one transaction: the state holds all\n\
+         of a write or none of it. Run the command again once the server is reachable."
+    )]
+    PgConnectionLost {
+        endpoint: String,
+        action: &'static str,
+        cause: String,
+    },
+    /// A statement failed for another reason.
+    #[error("the PostgreSQL state at {endpoint}: {action} failed: {cause}")]
+    PgQuery {
+        endpoint: String,
+        action: &'static str,
+        cause: String,
+    },
+    /// The role may not write the tables, or the server is a read-only standby.
+    #[error(
+        "the PostgreSQL state at {endpoint} cannot be written: {reason}\n\
+         Nothing was changed in the cloud. Grant the role INSERT, UPDATE and DELETE on the\n\
+         tables of schema {schema} (and connect to the primary server), then run the command again."
+    )]
+    PgNotWritable {
+        endpoint: String,
+        schema: String,
+        reason: String,
+    },
+    /// Compare-and-swap failed: someone wrote the state since this command read it.
+    #[error(
+        "the state of workspace {workspace} at {endpoint} was written by someone else: this\n\
+         command read serial {}, the database now holds serial {}. Nothing was written.\n\
+         Run `htapsync plan` again to plan against the current state; keep the state lock on\n\
+         (the default) so that runs wait for each other.",
+        serial_text(*expected),
+        serial_text(*found)
+    )]
+    StaleSerial {
+        endpoint: String,
+        workspace: String,
+        /// `None`: no state existed when this command read it.
+        expected: Option<u64>,
+        found: Option<u64>,
+    },
+    /// A newer htapsync migrated the tables.
+    #[error(
+        "the PostgreSQL schema {schema} at {endpoint} has table version {found}; this htapsync\n\
+         knows versions up to {supported}. Upgrade htapsync to use this state. Nothing was changed."
+    )]
+    PgSchemaNewer {
+        endpoint: String,
+        schema: String,
+        found: i32,
+        supported: i32,
+    },
+    /// The advisory lock is not visible on this session: a transaction pooler
+    /// runs statements on other server sessions, so the lock would not protect anything.
+    #[error(
+        "the state lock at {endpoint} is not held by this command's own session: a connection\n\
+         pooler in transaction mode (PgBouncer, ...) seems to sit between htapsync and PostgreSQL.\n\
+         Connect htapsync to the server directly, or through a session-mode pool. Nothing was changed."
+    )]
+    PgPooled { endpoint: String },
 }
 
 impl StateError {
@@ -112,6 +199,10 @@ impl StateError {
             cause: source,
         }
     }
+}
+
+fn serial_text(serial: Option<u64>) -> String {
+    serial.map_or_else(|| "none (no state yet)".to_string(), |s| s.to_string())
 }
 
 fn holder_block(lock_path: &std::path::Path, info: Option<&LockInfo>) -> String {

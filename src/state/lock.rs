@@ -38,17 +38,22 @@ impl LockInfo {
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
-            who: format!(
-                "{}@{}",
-                current_user(),
-                gethostname::gethostname().to_string_lossy()
-            ),
+            who: who(),
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             path: path.to_string(),
         }
     }
+}
+
+/// `user@host` of this process, as lock records and state writes name it.
+pub(crate) fn who() -> String {
+    format!(
+        "{}@{}",
+        current_user(),
+        gethostname::gethostname().to_string_lossy()
+    )
 }
 
 fn current_user() -> String {

@@ -33,7 +33,7 @@ pub use codec::{decode, encode};
 pub use error::StateError;
 pub use local::LocalBackend;
 pub use lock::{LockGuard, LockHandle, LockInfo};
-pub use postgres::PgStore;
+pub use postgres::{CONN_VAR as PG_CONN_VAR, PgSettings, PgStore, SslMode as PgSslMode};
 pub use store::{LocalStore, Store};
 
 use crate::model::{Address, TaskSpec};

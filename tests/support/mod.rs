@@ -10,12 +10,14 @@
 //! - [`fleet`]: [`Config`], many generated tasks, and the crash invariants checked against the cloud;
 //! - [`router`]: the emulator's router called in process (no socket), for the emulator tests;
 //! - [`spec`]: the [`TaskSpec`](htapsync::model::TaskSpec) fixture builder;
-//! - [`arb`]: proptest generators of specs and plan inputs.
+//! - [`arb`]: proptest generators of specs and plan inputs;
+//! - [`postgres`]: [`PgServer`](postgres::PgServer), a throwaway PostgreSQL server (skipped by name without its binaries).
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 pub mod arb;
 pub mod emulator;
 pub mod fleet;
+pub mod postgres;
 pub mod process;
 pub mod project;
 pub mod router;
