@@ -4,8 +4,9 @@
 //! and its backup parse, state matches the cloud, a re-run converges to "no
 //! changes", the stale lock does not block, and no task was created twice.
 //!
-//! `HTAPSYNC_CRASH_TRIALS` (default 12) sets the number of kill trials and
-//! `HTAPSYNC_CRASH_SEED` the seed; the 50-trial run is documented in
+//! `HTAPSYNC_CRASH_TRIALS` (default 12) and `HTAPSYNC_CRASH_TRIALS_PG`
+//! (default 20, state in PostgreSQL) set the number of kill trials and
+//! `HTAPSYNC_CRASH_SEED` the seed; the 50-trial runs are documented in
 //! docs/reliability.md.
 
 mod support;
@@ -14,6 +15,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
 use support::fleet::{assert_created_once, check_state_matches_cloud, converge};
+use support::postgres::PgServer;
 use support::{Config, EmulatorProcess, TaskDef, tasks};
 
 const TASKS: usize = 20;
@@ -107,6 +109,26 @@ fn check_and_recover(
 #[test]
 fn sigkill_at_random_moments_loses_nothing() {
     let trials: usize = env_or("HTAPSYNC_CRASH_TRIALS", 12);
+    kill_loop("state file", trials, |url, all| Config::new(url, all));
+}
+
+/// The same loop with the state in PostgreSQL: the lock dies with the killed
+/// process's connection, so the next run (lock timeout 0) never finds it held.
+#[test]
+fn sigkill_with_state_in_postgres_loses_nothing() {
+    let Some(pg) = PgServer::shared("sigkill_with_state_in_postgres_loses_nothing") else {
+        return;
+    };
+    let trials: usize = env_or("HTAPSYNC_CRASH_TRIALS_PG", 20);
+    kill_loop("PostgreSQL", trials, |url, all| {
+        let db = pg.database("crash");
+        Config::with_postgres(url, all, pg.env_for(&db))
+    });
+}
+
+/// Trials of: apply, SIGKILL at a seeded random moment, check, converge; every
+/// other trial also kills an apply of deletes and updates.
+fn kill_loop(backend: &str, trials: usize, config: impl Fn(&str, &[TaskDef]) -> Config) {
     let seed: u64 = env_or("HTAPSYNC_CRASH_SEED", 0x5eed);
     let mut rng = SmallRng::seed_from_u64(seed);
     let (mut kills, mut late, mut intents, mut registered) = (0, 0, 0, 0);
@@ -114,13 +136,13 @@ fn sigkill_at_random_moments_loses_nothing() {
         let work = tempfile::tempdir().unwrap();
         let emu = EmulatorProcess::quickstart(work.path(), &["--latency-ms", "20"], &[]);
         let all = tasks(TASKS);
-        let cfg = Config::new(&emu.url, &all);
+        let cfg = config(&emu.url, &all);
 
         let kill = apply_and_kill(&cfg, Duration::from_millis(rng.random_range(30..1500)));
         kills += 1;
         late += usize::from(kill.finished_first);
         let label = format!(
-            "trial {trial} (seed {seed:#x}) create, kill after {:?}",
+            "{backend} trial {trial} (seed {seed:#x}) create, kill after {:?}",
             kill.after
         );
         intents += check_and_recover(&cfg, &emu, &all, &label);
@@ -133,7 +155,7 @@ fn sigkill_at_random_moments_loses_nothing() {
             kills += 1;
             late += usize::from(kill.finished_first);
             let label = format!(
-                "trial {trial} (seed {seed:#x}) change, kill after {:?}",
+                "{backend} trial {trial} (seed {seed:#x}) change, kill after {:?}",
                 kill.after
             );
             intents += check_and_recover(&cfg, &emu, &next, &label);
@@ -143,9 +165,9 @@ fn sigkill_at_random_moments_loses_nothing() {
         registered += emu.creates_per_task().len();
     }
     eprintln!(
-        "crash summary: seed {seed:#x}, {trials} trials, {kills} SIGKILLs ({late} after the apply \
-         had finished), {intents} interrupted intents resolved, {registered} tasks registered, \
-         each exactly once; every re-run converged"
+        "crash summary ({backend}): seed {seed:#x}, {trials} trials, {kills} SIGKILLs ({late} after \
+         the apply had finished), {intents} interrupted intents resolved, {registered} tasks \
+         registered, each exactly once; every re-run converged"
     );
 }
 

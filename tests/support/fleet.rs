@@ -93,6 +93,11 @@ impl Config {
         self.dir.path().join(rel)
     }
 
+    /// Writes a file in the directory (a state document to push, ...).
+    pub fn write_file(&self, rel: &str, contents: &str) {
+        std::fs::write(self.path(rel), contents).unwrap();
+    }
+
     pub fn state_path(&self) -> PathBuf {
         self.path(STATE_REL)
     }
@@ -101,8 +106,12 @@ impl Config {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = process::in_dir(self.dir.path(), args);
         cmd.env("HTAPSYNC_TOKEN", TOKEN);
-        for (k, v) in self.postgres.iter().flatten() {
-            cmd.env(k, v);
+        if let Some(env) = &self.postgres {
+            // Only the test server's settings, none of the test's own PG* variables.
+            for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PG")) {
+                cmd.env_remove(k);
+            }
+            cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
         cmd
     }
