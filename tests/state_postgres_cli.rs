@@ -12,6 +12,9 @@ use support::fleet::{assert_created_once, check_state_matches_cloud};
 use support::postgres::{PASSWORD, PASSWORD_USER, PgServer};
 use support::{Config, EmulatorProcess, tasks};
 
+/// Environment variables of a child process.
+type Env = Vec<(String, String)>;
+
 const LOCKED: &str = "Error acquiring the state lock";
 
 /// Waits until `probe`'s plan finds the lock held (by `holder`, still running).
@@ -290,7 +293,7 @@ fn the_database_password_never_appears_in_output_logs_plans_or_state() {
     )];
     let cfg = Config::with_postgres(&emu.url, &tasks(2), good.clone());
     let plan = cfg.path("saved.plan").display().to_string();
-    let runs: [(&[&str], &Vec<(String, String)>, i32); 7] = [
+    let runs: [(&[&str], &Env, i32); 7] = [
         (&["plan", "-out", &plan], &good, 0),
         (&["apply", &plan], &good, 0),
         (&["state", "history"], &url_form, 0),
