@@ -109,7 +109,7 @@ fn check_and_recover(
 #[test]
 fn sigkill_at_random_moments_loses_nothing() {
     let trials: usize = env_or("HTAPSYNC_CRASH_TRIALS", 12);
-    kill_loop("state file", trials, |url, all| Config::new(url, all));
+    kill_loop("state file", trials, Config::new);
 }
 
 /// The same loop with the state in PostgreSQL: the lock dies with the killed
