@@ -31,6 +31,14 @@ pub enum ImpactClass {
 }
 
 impl ImpactClass {
+    /// Every class, least costly first.
+    pub const ALL: [ImpactClass; 4] = [
+        ImpactClass::InPlace,
+        ImpactClass::TableRebuild,
+        ImpactClass::FullResync,
+        ImpactClass::StopsReplication,
+    ];
+
     /// Whether `apply` needs an explicit yes for it (`--allow-destructive` or a typed `yes`).
     pub fn is_destructive(self) -> bool {
         matches!(
@@ -263,7 +271,7 @@ impl Impact {
         }
         if !self.table_rebuild.is_empty() {
             parts.push(format!(
-                "may rebuild {} (its table config changes; {MAY_REBUILD_WHY})",
+                "may rebuild {} (table config changed; {MAY_REBUILD_WHY})",
                 listed(&self.table_rebuild)
             ));
         }
