@@ -206,8 +206,8 @@ fn creates_and_other_updates_are_in_place() {
 fn only_stopping_and_resyncing_are_destructive() {
     let destructive: Vec<ImpactClass> = ImpactClass::ALL
         .into_iter()
-    .filter(|c| c.is_destructive())
-    .collect();
+        .filter(|c| c.is_destructive())
+        .collect();
     assert_eq!(
         destructive,
         [ImpactClass::FullResync, ImpactClass::StopsReplication]
