@@ -324,3 +324,73 @@ fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {
         .map(|(k, t)| (k.clone(), t.lifecycle.clone()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DesiredTask, TaskSpec};
+    use crate::state::TaskRecord;
+
+    /// A plan deleting one task (destructive) and creating another (not).
+    fn plan() -> Plan {
+        let record = TaskRecord {
+            spec: TaskSpec::sample("gone"),
+            prevent_destroy: false,
+            updated_at: String::new(),
+        };
+        let prior = [("gone".to_string(), record)].into();
+        let task = DesiredTask {
+            spec: TaskSpec::sample("new"),
+            lifecycle: Lifecycle::default(),
+        };
+        let desired = [("new".to_string(), task)].into();
+        crate::plan::diff(&desired, &prior, &[]).expect("plan")
+    }
+
+    fn consent(allow_destructive: bool, prompt: bool) -> Consent {
+        Consent {
+            allow_destructive,
+            prompt,
+        }
+    }
+
+    #[test]
+    fn each_policy_and_consent_gets_its_approval() {
+        use DestructivePolicy::{Allow, Deny, RequireFlag};
+        let plan = plan();
+        let kind = |policy, allow, prompt| match approve(&plan, policy, consent(allow, prompt)) {
+            Approval::Granted => "granted",
+            Approval::NameAtPrompt(_) => "prompt",
+            Approval::Refused(_) => "refused",
+        };
+        assert_eq!(kind(RequireFlag, false, false), "refused");
+        assert_eq!(kind(RequireFlag, true, false), "granted");
+        assert_eq!(kind(RequireFlag, false, true), "prompt");
+        assert_eq!(kind(Allow, false, false), "granted");
+        assert_eq!(kind(Deny, true, true), "refused");
+    }
+
+    #[test]
+    fn a_plan_without_destructive_changes_is_granted_even_under_deny() {
+        let mut plan = plan();
+        plan.changes
+            .retain(|c| c.action != crate::plan::Action::Delete);
+        let approval = approve(&plan, DestructivePolicy::Deny, Consent::default());
+        assert_eq!(approval, Approval::Granted);
+    }
+
+    #[test]
+    fn the_refusal_names_each_change_and_the_remedy() {
+        let Approval::Refused(refused) =
+            approve(&plan(), DestructivePolicy::RequireFlag, Consent::default())
+        else {
+            panic!("not refused")
+        };
+        assert_eq!(
+            refused.to_string(),
+            "refusing to apply: 1 change stops replication or fully re-syncs a task:\n  \
+             task.gone: stops replication of 1 table (orders)\n\
+             Nothing was changed; review them and apply again with --allow-destructive."
+        );
+    }
+}
