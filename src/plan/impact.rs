@@ -161,7 +161,7 @@ fn names(tables: &BTreeSet<String>) -> String {
 }
 
 /// `1 table`, `2 tables`.
-pub fn count(n: usize, noun: &str) -> String {
+fn count(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
