@@ -204,16 +204,14 @@ impl Impact {
         let (before, after) = (change.before.as_ref(), change.after.as_ref());
         let old = before.map(Tables::replicated_by);
         let new = after.map(Tables::replicated_by);
-        let stops_replication = match (before, &old, after, &new) {
-            (Some(_), Some(old), None, _) => Some(old.clone()),
-            (Some(b), Some(old), Some(a), Some(new)) => {
-                Some(if b.source_database_name == a.source_database_name {
-                    old.minus(new)
-                } else {
-                    old.clone()
-                })
-            }
-            _ => None,
+        // Table names compare only within one source database.
+        let same_database = matches!((before, after),
+            (Some(b), Some(a)) if b.source_database_name == a.source_database_name);
+        let stops_replication = match (&old, &new) {
+            (Some(old), Some(new)) if same_database => Some(old.minus(new)),
+            // Deleted, or replicating another database now.
+            (Some(old), _) => Some(old.clone()),
+            (None, _) => None,
         }
         .filter(|stopped| !stopped.is_empty());
         let full_resync = (change.action == Action::Replace).then(|| Resync {
@@ -222,10 +220,9 @@ impl Impact {
                 tables: BTreeSet::new(),
             }),
         });
-        let table_rebuild = match (before, &old, after, &new) {
-            (Some(b), Some(old), Some(a), Some(new))
-                if change.action == Action::Update
-                    && b.source_database_name == a.source_database_name =>
+        let table_rebuild = match (before, after, &old, &new) {
+            (Some(b), Some(a), Some(old), Some(new))
+                if change.action == Action::Update && same_database =>
             {
                 rebuilt_tables(b, a)
                     .filter(|t| old.contains(t) && new.contains(t))
