@@ -253,6 +253,8 @@ pub struct Desired {
     pub provider: Provider,
     /// `[state]`: where state lives.
     pub state: StateSettings,
+    /// `[policy]`: what apply may do without asking.
+    pub policy: Policy,
     /// Tasks by name, sorted.
     pub tasks: BTreeMap<String, DesiredTask>,
 }
@@ -299,6 +301,46 @@ impl StateBackendKind {
         match self {
             StateBackendKind::Local => "local",
             StateBackendKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// `[policy]` of a configuration directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub destructive: DestructivePolicy,
+}
+
+/// `[policy] destructive`: whether `apply` makes changes that stop
+/// replication or fully re-sync a task (see `plan::impact`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DestructivePolicy {
+    /// Only with `--allow-destructive`, or a typed `yes` at a prompt that names them.
+    #[default]
+    RequireFlag,
+    /// Like any other change.
+    Allow,
+    /// Never, not even with `--allow-destructive`.
+    Deny,
+}
+
+impl DestructivePolicy {
+    pub const NAMES: &[&str] = &["require-flag", "allow", "deny"];
+
+    pub fn parse(name: &str) -> Option<DestructivePolicy> {
+        match name {
+            "require-flag" => Some(DestructivePolicy::RequireFlag),
+            "allow" => Some(DestructivePolicy::Allow),
+            "deny" => Some(DestructivePolicy::Deny),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestructivePolicy::RequireFlag => "require-flag",
+            DestructivePolicy::Allow => "allow",
+            DestructivePolicy::Deny => "deny",
         }
     }
 }

@@ -135,7 +135,7 @@ fn removing_a_task_destroys_it_and_target_limits_the_run() {
     ws.write(CONFIG, &cfg[..cut]);
     let out = ws.run_ok(&["plan", "--detailed-exitcode"], 2);
     assert!(out.contains("task.catalog_sync will be destroyed"), "{out}");
-    let out = ws.run_ok(&["apply", "--auto-approve"], 0);
+    let out = ws.run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
     assert!(out.contains("0 added, 0 changed, 1 destroyed."), "{out}");
     ws.run_ok(&["plan", "--detailed-exitcode"], 0);
 }

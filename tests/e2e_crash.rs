@@ -95,7 +95,11 @@ fn crash_during_delete(emu: &EmulatorProcess) -> Project {
     let config = p.config();
     let cut = config.find("\n[task.catalog_sync]").expect("catalog block");
     p.write_config(&config[..cut]);
-    crash(&p, &["apply", "--auto-approve"], "apply-after-delete");
+    crash(
+        &p,
+        &["apply", "--auto-approve", "--allow-destructive"],
+        "apply-after-delete",
+    );
     let state = p.state();
     let pending = intents(&state);
     assert_eq!(pending.len(), 1, "{state}");
@@ -133,7 +137,7 @@ fn delete_interrupted_while_its_job_still_runs_converges() {
     // Jobs take 1.5 s: the next run starts while the delete is in progress.
     let emu = EmulatorProcess::start_timed(20, 1500);
     let p = crash_during_delete(&emu);
-    let out = p.run_ok(&["apply", "--auto-approve"], 0);
+    let out = p.run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
     assert!(
         out.contains("task.catalog_sync: an interrupted delete did not finish"),
         "{out}"

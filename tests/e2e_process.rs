@@ -140,7 +140,7 @@ fn changing_instance_replaces_the_task() {
         out.contains("Plan: 1 to add, 0 to change, 1 to destroy."),
         "{out}"
     );
-    let out = p.run_ok(&["apply", "--auto-approve"], 0);
+    let out = p.run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
     assert!(out.contains("1 added, 0 changed, 1 destroyed"), "{out}");
     assert_eq!(emu.names(HTAP), ["orders_sync"]);
     assert_eq!(emu.names(HTAP2), ["catalog_sync"]);

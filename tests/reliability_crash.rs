@@ -19,7 +19,14 @@ use support::postgres::PgServer;
 use support::{Config, EmulatorProcess, TaskDef, tasks};
 
 const TASKS: usize = 20;
-const APPLY: &[&str] = &["apply", "--auto-approve", "--parallelism", "8"];
+/// Phase two deletes tasks and removes tables: destructive, so allowed explicitly.
+const APPLY: &[&str] = &[
+    "apply",
+    "--auto-approve",
+    "--allow-destructive",
+    "--parallelism",
+    "8",
+];
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

@@ -257,7 +257,8 @@ fn a_delete_waits_while_the_task_is_busy_but_not_after_a_refusal() {
     s.project
         .write_config(&config.replace(&task(NAME, "shop_olap", &["orders"]), ""));
     assert!(!s.project.config().contains(NAME));
-    s.project.run_ok(&["apply", "--auto-approve"], 0);
+    s.project
+        .run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
     assert_eq!(s.sent(Call::Delete), 3);
     assert_eq!(s.emu.stats()["deletes"], 1);
 
@@ -266,7 +267,9 @@ fn a_delete_waits_while_the_task_is_busy_but_not_after_a_refusal() {
     s.fail(Call::Delete, &[Fault::Before(400, "DBS.280001")]);
     s.project
         .write_config(&config.replace(&task(NAME, "shop_olap", &["orders"]), ""));
-    let (code, _, err) = s.project.run(&["apply", "--auto-approve"]);
+    let (code, _, err) = s
+        .project
+        .run(&["apply", "--auto-approve", "--allow-destructive"]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(s.sent(Call::Delete), 4);
     assert_eq!(s.emu.stats()["deletes"], 1);

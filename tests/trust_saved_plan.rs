@@ -201,7 +201,8 @@ fn a_refreshed_plan_applies_what_was_reviewed_even_when_the_cloud_moved_since() 
         api.wait_job(&job, Duration::from_secs(60)).await.unwrap();
     });
 
-    let out = cfg.run_ok(&["apply", "p.plan"], 0);
+    // t000 loses a table: destructive, so allowed explicitly.
+    let out = cfg.run_ok(&["apply", "--allow-destructive", "p.plan"], 0);
     assert!(
         out.contains("task.t000"),
         "t000 is updated as reviewed: {out}"

@@ -7,8 +7,9 @@ use super::output::{Style, out, outln};
 use super::progress::Bars;
 use super::{CmdResult, Exit, Failure, workspace};
 use crate::apply::{ApplyOutcome, Event};
-use crate::ops::apply::{Pending, Reporter};
+use crate::ops::apply::{Approval, Consent, Pending, Reporter};
 use crate::ops::{self, PlanOptions, SavedApplyOptions};
+use crate::plan::impact::Destructive;
 use crate::render;
 use crate::render::view::{ApplyView, Human, Json, Markdown, PlanView};
 use anyhow::anyhow;
@@ -94,35 +95,27 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
         let opts = SavedApplyOptions {
             parallelism: a.common.parallelism as usize,
             lock_timeout: a.common.lock_timeout,
+            allow_destructive: a.allow_destructive,
         };
         let bars = progress(&a.common, style);
         let pending = ops::apply::prepare_saved(&ws, file, &opts, bars.clone()).await?;
         return run(pending, &a.common, true, bars, style).await;
     }
-    run_apply(
-        cli,
-        &a.common,
-        &a.targets,
-        a.refresh,
-        false,
-        a.auto_approve,
-        style,
-    )
-    .await
+    let consent = Consent {
+        allow_destructive: a.allow_destructive,
+        prompt: !a.auto_approve,
+    };
+    run_apply(cli, &a.common, &a.targets, a.refresh, false, consent, style).await
 }
 
 pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
     refuse_markdown(a.common.format(), "destroy")?;
-    run_apply(
-        cli,
-        &a.common,
-        &a.targets,
-        true,
-        true,
-        a.auto_approve,
-        style,
-    )
-    .await
+    // `destroy` asks its own question and is not subject to `[policy]`.
+    let consent = Consent {
+        allow_destructive: false,
+        prompt: !a.auto_approve,
+    };
+    run_apply(cli, &a.common, &a.targets, true, true, consent, style).await
 }
 
 async fn run_apply(
@@ -131,10 +124,10 @@ async fn run_apply(
     targets: &[String],
     refresh: bool,
     destroy: bool,
-    auto_approve: bool,
+    consent: Consent,
     style: &Style,
 ) -> CmdResult {
-    if common.format() == Format::Json && !auto_approve {
+    if common.format() == Format::Json && consent.prompt {
         return Err(Failure::Usage(anyhow!(
             "--json needs --auto-approve or a saved plan: there is no prompt in JSON mode"
         )));
@@ -142,13 +135,13 @@ async fn run_apply(
     let ws = workspace(cli)?;
     let opts = plan_options(common, targets, refresh, destroy);
     let bars = progress(common, style);
-    let pending = ops::apply::prepare(&ws, &opts, bars.clone()).await?;
-    run(pending, common, auto_approve, bars, style).await
+    let pending = ops::apply::prepare(&ws, &opts, consent, bars.clone()).await?;
+    run(pending, common, !consent.prompt, bars, style).await
 }
 
 /// Shows the pending change, asks for approval, executes it and reports.
 async fn run(
-    pending: Pending,
+    mut pending: Pending,
     common: &CommonRun,
     approved: bool,
     bars: Arc<Bars>,
@@ -167,9 +160,17 @@ async fn run(
         view.not_started("write the plan", &e);
         return Ok(Exit::Failed);
     }
+    if let Approval::Refused(refused) = &pending.approval {
+        view.destructive_refused(refused);
+        return Ok(Exit::Failed);
+    }
     if !approved {
-        match confirm(pending.operation == ops::Operation::Destroy) {
-            Ok(true) => {}
+        let named = match &pending.approval {
+            Approval::NameAtPrompt(changes) => changes.as_slice(),
+            _ => &[],
+        };
+        match confirm(pending.operation == ops::Operation::Destroy, named) {
+            Ok(true) => pending.confirm_destructive(),
             Ok(false) => {
                 view.cancelled()?;
                 return Ok(Exit::Failed);
@@ -196,8 +197,8 @@ async fn run(
     Ok(Exit::failed_if(!outcome.succeeded()))
 }
 
-/// Asks for the word `yes`, as Terraform does.
-fn confirm(destroy: bool) -> anyhow::Result<bool> {
+/// Asks for the word `yes`, as Terraform does, naming the `destructive` changes.
+fn confirm(destroy: bool, destructive: &[Destructive]) -> anyhow::Result<bool> {
     let (question, detail) = if destroy {
         (
             "Do you really want to destroy all managed tasks?",
@@ -209,7 +210,16 @@ fn confirm(destroy: bool) -> anyhow::Result<bool> {
             "htapsync will perform the actions described above.",
         )
     };
-    outln!("\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n")?;
+    outln!("\n{question}\n  {detail}")?;
+    if !destructive.is_empty() {
+        outln!(
+            "  These changes stop replication or fully re-sync a task, and need your explicit yes:"
+        )?;
+        for change in destructive {
+            outln!("    {}", render::terminal_safe(&change.to_string()))?;
+        }
+    }
+    outln!("  Only 'yes' will be accepted to approve.\n")?;
     out!("  Enter a value: ")?;
     std::io::stdout().flush()?;
     if !std::io::stdin().is_terminal() {

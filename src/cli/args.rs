@@ -159,6 +159,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "target",
     "refresh",
     "auto-approve",
+    "allow-destructive",
     "detailed-exitcode",
     "parallelism",
     "lock-timeout",

@@ -59,6 +59,11 @@ pub struct ApplyArgs {
     /// Skip the interactive "yes" confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Apply changes that stop replication or fully re-sync a task, which
+    /// `[policy] destructive = "require-flag"` (the default) otherwise refuses
+    /// without a prompt; `deny` refuses them even with this flag.
+    #[arg(long)]
+    pub allow_destructive: bool,
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
     #[arg(long = "target", value_name = "ADDR")]

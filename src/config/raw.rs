@@ -20,7 +20,7 @@ pub(crate) static DEFAULTS_KEYS: LazyLock<Vec<&'static str>> =
 /// Keys of `[task.NAME]`: every key of the registry.
 pub(crate) static TASK_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| fields::keys(|_| true));
 
-const TOP_LEVEL_KEYS: &[&str] = &["provider", "state", "defaults", "task"];
+const TOP_LEVEL_KEYS: &[&str] = &["provider", "state", "policy", "defaults", "task"];
 const PROVIDER_KEYS: &[&str] = &[
     "project_id",
     "endpoint",
@@ -30,6 +30,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "ca_file",
 ];
 const STATE_KEYS: &[&str] = &["backend", "path", "schema", "workspace", "history"];
+const POLICY_KEYS: &[&str] = &["destructive"];
 
 /// `[provider]` as written in one file.
 #[derive(Debug, Default)]
@@ -85,11 +86,18 @@ pub(crate) struct RawState {
     pub history: Option<Spanned<i64>>,
 }
 
+/// `[policy]` as written.
+#[derive(Debug, Default)]
+pub(crate) struct RawPolicy {
+    pub destructive: Option<Spanned<crate::model::DestructivePolicy>>,
+}
+
 /// Everything one file contributes.
 #[derive(Debug, Default)]
 pub(crate) struct RawFile {
     pub provider: Option<Spanned<RawProvider>>,
     pub state: Option<Spanned<RawState>>,
+    pub policy: Option<Spanned<RawPolicy>>,
     pub defaults: Option<Spanned<TaskFields>>,
     pub tasks: Vec<RawTask>,
 }
@@ -122,6 +130,12 @@ pub(crate) fn read_file(walker: &mut Walker, root: &dyn TableLike) -> RawFile {
                 if let Some(table) = walker.table("the top level", &entry) {
                     let value = read_state(walker, table);
                     file.state = Some(Spanned { value, at });
+                }
+            }
+            "policy" => {
+                if let Some(table) = walker.table("the top level", &entry) {
+                    let value = read_policy(walker, table);
+                    file.policy = Some(Spanned { value, at });
                 }
             }
             "defaults" => {
@@ -223,6 +237,26 @@ fn read_state(walker: &mut Walker, table: &dyn TableLike) -> RawState {
         }
     }
     state
+}
+
+fn read_policy(walker: &mut Walker, table: &dyn TableLike) -> RawPolicy {
+    let context = "[policy]";
+    let mut policy = RawPolicy::default();
+    for entry in entries(table) {
+        match entry.name {
+            "destructive" => {
+                policy.destructive = read_enum(
+                    walker,
+                    context,
+                    &entry,
+                    crate::model::DestructivePolicy::NAMES,
+                    crate::model::DestructivePolicy::parse,
+                );
+            }
+            _ => walker.unknown_key(context, &entry, POLICY_KEYS),
+        }
+    }
+    policy
 }
 
 fn read_tasks(walker: &mut Walker, table: &dyn TableLike, tasks: &mut Vec<RawTask>) {

@@ -12,8 +12,8 @@ use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
 use crate::model::fields::TASK_FIELDS;
 use crate::model::{
-    Desired, DesiredTask, Lifecycle, Provider, ReplScope, ReplType, StateSettings, TaskDefaults,
-    TaskSpec,
+    Desired, DesiredTask, Lifecycle, Policy, Provider, ReplScope, ReplType, StateSettings,
+    TaskDefaults, TaskSpec,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -126,6 +126,14 @@ impl Resolver<'_> {
         let states = files.iter().filter_map(|f| f.state.as_ref()).collect();
         let state = self.single(states, "[state]").map(|s| &s.value);
         let state = self.state(state);
+        let policies = files.iter().filter_map(|f| f.policy.as_ref()).collect();
+        let policy = Policy {
+            destructive: self
+                .single(policies, "[policy]")
+                .and_then(|p| p.value.destructive.as_ref())
+                .map(|d| d.value)
+                .unwrap_or_default(),
+        };
         let defaults = files.iter().filter_map(|f| f.defaults.as_ref()).collect();
         let defaults = self.single(defaults, "[defaults]").map(|d| &d.value);
 
@@ -164,6 +172,7 @@ impl Resolver<'_> {
         let desired = Desired {
             provider: provider?,
             state,
+            policy,
             tasks,
         };
         Some(Resolved {

@@ -75,6 +75,7 @@ fn drop_null(value: &mut serde_json::Value) {
 struct ConfigFile {
     provider: Option<Provider>,
     state: Option<StateTable>,
+    policy: Option<PolicyTable>,
     defaults: Option<Defaults>,
     /// Replication tasks by name: [task.NAME]. NAME is the task_name in the cloud
     /// API and the address task.NAME: 3-128 of [A-Za-z0-9_].
@@ -144,6 +145,27 @@ struct StateTable {
 enum BackendName {
     Local,
     Postgres,
+}
+
+/// What apply may do without asking. At most one [policy].
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PolicyTable {
+    /// Changes that stop replication (a deleted task, a table leaving the
+    /// replicated set) or fully re-sync a task (a replace):
+    /// `require-flag` (default) applies them only with --allow-destructive or
+    /// a typed `yes` at a prompt that names them; `allow` like any change;
+    /// `deny` never, not even with --allow-destructive.
+    destructive: Option<DestructiveName>,
+}
+
+/// The `[policy] destructive` settings.
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum DestructiveName {
+    RequireFlag,
+    Allow,
+    Deny,
 }
 
 /// `[defaults]`: the registry's inheritable keys.

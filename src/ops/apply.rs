@@ -8,8 +8,9 @@ use crate::api::Client;
 use crate::apply::{self, ApplyOptions, ApplyOutcome, Event, Recorder};
 use crate::check::GateReport;
 use crate::emulator::Running;
-use crate::model::Lifecycle;
+use crate::model::{DestructivePolicy, Lifecycle};
 use crate::plan::Plan;
+use crate::plan::impact::Destructive;
 use crate::planfile::SavedPlan;
 use crate::state::{Backend, LockGuard, State};
 use std::collections::BTreeMap;
@@ -28,6 +29,70 @@ pub struct SavedApplyOptions {
     pub parallelism: usize,
     /// How long to wait for the state lock.
     pub lock_timeout: Duration,
+    /// `--allow-destructive` (a saved plan is applied without a prompt).
+    pub allow_destructive: bool,
+}
+
+/// What the person running `apply` said about destructive changes (those
+/// that stop replication or fully re-sync a task, [`Destructive`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Consent {
+    /// `--allow-destructive` was given.
+    pub allow_destructive: bool,
+    /// A confirmation prompt follows, which can name the destructive changes.
+    pub prompt: bool,
+}
+
+/// Whether the destructive changes of a pending apply may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// There are none, or the policy or `--allow-destructive` allows them.
+    Granted,
+    /// The prompt must name them, and the front end calls
+    /// [`Pending::confirm_destructive`] once the user typed `yes`.
+    NameAtPrompt(Vec<Destructive>),
+    /// Refused: nothing was changed (the state is not even rewritten).
+    Refused(DestructiveRefused),
+}
+
+/// `apply` refuses destructive changes: which, and what would allow them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", refusal_message(.policy, .changes))]
+pub struct DestructiveRefused {
+    pub policy: DestructivePolicy,
+    pub changes: Vec<Destructive>,
+}
+
+fn refusal_message(policy: &DestructivePolicy, changes: &[Destructive]) -> String {
+    let n = changes.len();
+    let what = if n == 1 {
+        "1 change stops replication or fully re-syncs a task".to_string()
+    } else {
+        format!("{n} changes stop replication or fully re-sync a task")
+    };
+    let list: String = changes.iter().map(|c| format!("\n  {c}")).collect();
+    let remedy = match policy {
+        DestructivePolicy::Deny => {
+            "[policy] destructive = \"deny\" refuses them, even with --allow-destructive; \
+             change the configuration so that the plan has none, or the policy"
+        }
+        _ => "review them and apply again with --allow-destructive",
+    };
+    format!("refusing to apply: {what}:{list}\nNothing was changed; {remedy}.")
+}
+
+/// The approval the destructive changes of `plan` get under `policy`.
+pub fn approve(plan: &Plan, policy: DestructivePolicy, consent: Consent) -> Approval {
+    let changes = plan.destructive();
+    if changes.is_empty() || policy == DestructivePolicy::Allow {
+        return Approval::Granted;
+    }
+    match policy {
+        DestructivePolicy::Deny => Approval::Refused(DestructiveRefused { policy, changes }),
+        _ if consent.allow_destructive => Approval::Granted,
+        _ if consent.prompt => Approval::NameAtPrompt(changes),
+        _ => Approval::Refused(DestructiveRefused { policy, changes }),
+    }
 }
 
 /// Where an apply reports each event as it happens (from concurrent tasks).
@@ -48,6 +113,8 @@ pub struct Pending {
     pub gate: GateReport,
     pub notes: Vec<Note>,
     pub operation: Operation,
+    /// Whether the destructive changes may run; [`Pending::execute`] checks it.
+    pub approval: Approval,
     backend: Arc<dyn Backend>,
     recorder: Arc<Recorder>,
     client: Client,
@@ -58,10 +125,13 @@ pub struct Pending {
 }
 
 /// `apply` (or, with `opts.destroy`, `destroy`): plans under the lock and
-/// persists resolved intents and refreshed attributes even when nothing changes.
+/// persists resolved intents and refreshed attributes even when nothing
+/// changes, unless `[policy] destructive` and `consent` refuse the plan.
+/// `destroy` has its own confirmation and is not subject to the policy.
 pub async fn prepare(
     ws: &Workspace,
     opts: &PlanOptions,
+    consent: Consent,
     progress: Arc<dyn Progress>,
 ) -> Result<Pending> {
     let operation = if opts.destroy {
@@ -76,13 +146,21 @@ pub async fn prepare(
     backend.check_writable()?;
     let (client, emulator) = ws.connect().await?;
     let planned = make_plan(ws, &client, prior, opts, &progress).await?;
+    let approval = if opts.destroy {
+        Approval::Granted
+    } else {
+        approve(&planned.plan, ws.loaded.desired.policy.destructive, consent)
+    };
     let recorder = Arc::new(Recorder::new(backend.clone(), planned.state));
-    recorder.update(|_| {})?;
+    if !matches!(approval, Approval::Refused(_)) {
+        recorder.update(|_| {})?;
+    }
     Ok(Pending {
         plan: planned.plan,
         gate: planned.gate,
         notes: planned.notes,
         operation,
+        approval,
         backend,
         recorder,
         client,
@@ -95,7 +173,8 @@ pub async fn prepare(
 
 /// `apply PLANFILE`: the saved plan, refused unless it is fresh, made for
 /// this endpoint, passed its gate, and is exactly what the configuration and
-/// the state give now; the gate is asked again.
+/// the state give now; the gate is asked again. There is no prompt, so its
+/// destructive changes need `--allow-destructive` (or `[policy]` allow).
 pub async fn prepare_saved(
     ws: &Workspace,
     file: &Path,
@@ -131,11 +210,17 @@ pub async fn prepare_saved(
     saved.check_matches(&derived)?;
     // The stored verdicts are what was shown, not proof: ask the cloud again.
     let gate = run_gate(&client, &derived, opts.parallelism, &progress).await;
+    let consent = Consent {
+        allow_destructive: opts.allow_destructive,
+        prompt: false,
+    };
+    let approval = approve(&saved.plan, ws.loaded.desired.policy.destructive, consent);
     Ok(Pending {
         plan: saved.plan,
         gate,
         notes,
         operation: Operation::Apply,
+        approval,
         recorder: Arc::new(Recorder::new(backend.clone(), state)),
         backend,
         client,
@@ -171,6 +256,13 @@ fn check_usable(ws: &Workspace, saved: &SavedPlan) -> Result<()> {
 }
 
 impl Pending {
+    /// The user typed `yes` at a prompt that named the destructive changes.
+    pub fn confirm_destructive(&mut self) {
+        if let Approval::NameAtPrompt(_) = self.approval {
+            self.approval = Approval::Granted;
+        }
+    }
+
     /// Makes the changes. `interrupted` (Ctrl-C, or output that can no longer
     /// be written) lets what is in flight finish and be recorded, and starts
     /// nothing new. The state lock is released when this returns.
@@ -180,6 +272,15 @@ impl Pending {
         interrupted: Arc<AtomicBool>,
         progress: Arc<dyn Progress>,
     ) -> Result<ApplyOutcome> {
+        match &self.approval {
+            Approval::Granted => {}
+            Approval::NameAtPrompt(_) => {
+                return Err(Error::Refused(
+                    "the destructive changes were not confirmed; nothing was changed".into(),
+                ));
+            }
+            Approval::Refused(refused) => return Err(Error::Refused(refused.to_string())),
+        }
         // The state may have become unwritable while the plan was read or shown.
         self.backend.check_writable()?;
         let opts = ApplyOptions {
@@ -222,4 +323,74 @@ fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {
         .iter()
         .map(|(k, t)| (k.clone(), t.lifecycle.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DesiredTask, TaskSpec};
+    use crate::state::TaskRecord;
+
+    /// A plan deleting one task (destructive) and creating another (not).
+    fn plan() -> Plan {
+        let record = TaskRecord {
+            spec: TaskSpec::sample("gone"),
+            prevent_destroy: false,
+            updated_at: String::new(),
+        };
+        let prior = [("gone".to_string(), record)].into();
+        let task = DesiredTask {
+            spec: TaskSpec::sample("new"),
+            lifecycle: Lifecycle::default(),
+        };
+        let desired = [("new".to_string(), task)].into();
+        crate::plan::diff(&desired, &prior, &[]).expect("plan")
+    }
+
+    fn consent(allow_destructive: bool, prompt: bool) -> Consent {
+        Consent {
+            allow_destructive,
+            prompt,
+        }
+    }
+
+    #[test]
+    fn each_policy_and_consent_gets_its_approval() {
+        use DestructivePolicy::{Allow, Deny, RequireFlag};
+        let plan = plan();
+        let kind = |policy, allow, prompt| match approve(&plan, policy, consent(allow, prompt)) {
+            Approval::Granted => "granted",
+            Approval::NameAtPrompt(_) => "prompt",
+            Approval::Refused(_) => "refused",
+        };
+        assert_eq!(kind(RequireFlag, false, false), "refused");
+        assert_eq!(kind(RequireFlag, true, false), "granted");
+        assert_eq!(kind(RequireFlag, false, true), "prompt");
+        assert_eq!(kind(Allow, false, false), "granted");
+        assert_eq!(kind(Deny, true, true), "refused");
+    }
+
+    #[test]
+    fn a_plan_without_destructive_changes_is_granted_even_under_deny() {
+        let mut plan = plan();
+        plan.changes
+            .retain(|c| c.action != crate::plan::Action::Delete);
+        let approval = approve(&plan, DestructivePolicy::Deny, Consent::default());
+        assert_eq!(approval, Approval::Granted);
+    }
+
+    #[test]
+    fn the_refusal_names_each_change_and_the_remedy() {
+        let Approval::Refused(refused) =
+            approve(&plan(), DestructivePolicy::RequireFlag, Consent::default())
+        else {
+            panic!("not refused")
+        };
+        assert_eq!(
+            refused.to_string(),
+            "refusing to apply: 1 change stops replication or fully re-syncs a task:\n  \
+             task.gone: stops replication of 1 table (orders)\n\
+             Nothing was changed; review them and apply again with --allow-destructive."
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! recorded (optionally refreshed) ones. No I/O happens here.
 
 pub mod fields;
+pub mod impact;
 
 use crate::model::{Address, DesiredTask, TaskSpec};
 use crate::state::TaskRecord;

@@ -5,6 +5,7 @@ use super::{Paint, Style};
 use crate::model::TaskSpec;
 use crate::model::fields::{Shape, field, spec_fields};
 use crate::plan::fields::attribute_of;
+use crate::plan::impact::{Impact, ImpactClass};
 use crate::plan::{Action, Change, FieldChange};
 use serde_json::Value;
 use similar::{Algorithm, ChangeTag, capture_diff_slices};
@@ -54,6 +55,7 @@ pub(super) fn task_block(change: &Change, style: &Style) -> String {
         "  {} {verb}\n",
         style.paint(Paint::Bold, &format!("# {}", change.address))
     );
+    out.push_str(&impact_line(change, style));
     out.push_str(&format!(
         "{} task {} {{\n",
         style.symbol(change.action),
@@ -83,6 +85,18 @@ pub(super) fn task_block(change: &Change, style: &Style) -> String {
     }
     out.push_str("    }\n");
     out
+}
+
+/// `  # impact: …` under the header, for a change that is not in place.
+fn impact_line(change: &Change, style: &Style) -> String {
+    let impact = Impact::of(change);
+    let paint = match impact.class {
+        ImpactClass::InPlace => return String::new(),
+        ImpactClass::TableRebuild => Paint::Yellow,
+        ImpactClass::FullResync | ImpactClass::StopsReplication => Paint::Red,
+    };
+    let text = format!("# impact: {}", impact.describe());
+    format!("  {}\n", style.paint(paint, &text))
 }
 
 /// Consecutive fields of the same top-level attribute (maps are flattened per key).

@@ -15,6 +15,7 @@ use crate::apply::{ApplyOutcome, Event};
 use crate::check::{GateReport, GateUnavailable, TaskVerdict};
 use crate::model::Address;
 use crate::ops::{Imported, Refreshed, Status};
+use crate::plan::impact::{Impact, ImpactClass, PlanImpact};
 use crate::plan::{Action, Change, Counts, Plan};
 use crate::planfile::SavedPlan;
 use crate::state::{State, TaskRecord};
@@ -121,8 +122,30 @@ pub fn planned_change(change: &Change) -> Message {
             "name": change.address.name(),
             "action": change.action,
             "fields": fields,
+            "impact": impact_value(&Impact::of(change)),
         }}),
     )
+}
+
+/// A change's impact: its class, the sentence plans show, and the details.
+fn impact_value(impact: &Impact) -> Value {
+    let mut value = json!(impact);
+    value["summary"] = Value::from(impact.describe());
+    value
+}
+
+/// The plan's impact: the most severe class (`null` without changes), the
+/// banner (`null` when everything is in place), and how many changes have each class.
+fn plan_impact_value(impact: &PlanImpact) -> Value {
+    let mut value = json!({
+        "class": impact.class,
+        "banner": impact.banner(),
+    });
+    for class in ImpactClass::ALL {
+        let n = impact.by_class.get(&class).copied().unwrap_or(0);
+        value[json!(class).as_str().unwrap_or_default()] = Value::from(n);
+    }
+    value
 }
 
 /// The table-config-check verdict of one task, per table and per parameter.
@@ -229,11 +252,11 @@ pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> 
         out.extend(gate.verdicts.values().map(check_result));
     }
     let counts = plan.counts();
-    out.push(change_summary(
-        counts,
-        Operation::Plan,
-        &summary_line(counts),
-    ));
+    let mut summary = change_summary(counts, Operation::Plan, &summary_line(counts));
+    if let Some(Value::Object(changes)) = summary.body.get_mut("changes") {
+        changes.insert("impact".into(), plan_impact_value(&plan.impact()));
+    }
+    out.push(summary);
     if let Some(unavailable) = gate.and_then(|g| g.unavailable.as_ref()) {
         out.push(check_unavailable(unavailable));
     } else if let Some(gate) = gate.filter(|g| !g.passed()) {
@@ -346,6 +369,11 @@ pub fn saved_plan_document(saved: &SavedPlan) -> Value {
         "state_serial": saved.state_serial,
         "workspace": saved.workspace,
         "changes": saved.plan.changes,
+        "impacts": saved.plan.impacts().map(|(change, impact)| json!({
+            "address": change.address,
+            "impact": impact_value(&impact),
+        })).collect::<Vec<_>>(),
+        "impact": plan_impact_value(&saved.plan.impact()),
         "gate": saved.gate,
         "gate_passed": saved.gate.passed(),
         "summary": {"add": counts.add, "change": counts.change, "remove": counts.destroy},

@@ -11,6 +11,7 @@
 
 use super::{Note, summary_line};
 use crate::check::{GateReport, TaskVerdict};
+use crate::plan::impact::{Impact, ImpactClass};
 use crate::plan::{Action, Change, FieldChange, Plan};
 use serde_json::Value;
 use similar::{Algorithm, ChangeTag, capture_diff_slices};
@@ -38,6 +39,7 @@ pub fn plan_markdown_within(
 ) -> String {
     let budget = limit.saturating_sub(TAIL_RESERVE);
     let mut out = format!("{COMMENT_MARKER}\n## htapsync plan\n\n");
+    out.push_str(&impact_banner(plan));
     out.push_str(&headline(plan, gate));
     let mut omitted = Omitted::default();
     if let Some(gate) = gate.filter(|g| !g.passed() && g.unavailable.is_none()) {
@@ -105,6 +107,20 @@ impl Omitted {
             parts.join(", ")
         )
     }
+}
+
+/// The plan's impact first of all, as a GitHub alert: what a reviewer must not miss.
+fn impact_banner(plan: &Plan) -> String {
+    let impact = plan.impact();
+    let Some(banner) = impact.banner() else {
+        return String::new();
+    };
+    let alert = if impact.class.is_some_and(|c| c.is_destructive()) {
+        "CAUTION"
+    } else {
+        "WARNING"
+    };
+    format!("> [!{alert}]\n> **{}**\n\n", escape(&banner))
 }
 
 fn headline(plan: &Plan, gate: Option<&GateReport>) -> String {
@@ -214,11 +230,19 @@ fn task_section(change: &Change, verdict: Option<&TaskVerdict>) -> String {
         Some(_) => " · check ❌",
         None => "",
     };
+    let impact = Impact::of(change);
+    let (class, detail) = match impact.class {
+        ImpactClass::InPlace => (String::new(), String::new()),
+        class => (
+            format!(" · <b>{class}</b>"),
+            format!("**Impact:** {}\n\n", escape(&impact.describe())),
+        ),
+    };
     let body = diff_body(change);
     let fence = fence_for(&body);
     format!(
-        "<details><summary><code>{symbol}</code> <code>{}</code> {words}{check}</summary>\n\n\
-         {fence}diff\n{body}{fence}\n\n</details>\n",
+        "<details><summary><code>{symbol}</code> <code>{}</code> {words}{class}{check}</summary>\n\n\
+         {detail}{fence}diff\n{body}{fence}\n\n</details>\n",
         html(change.address.as_str())
     )
 }

@@ -212,6 +212,7 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         out.push_str(&gate::gate_section(report, style));
         out.push('\n');
     }
+    out.push_str(&impact_banner(plan, style));
     out.push_str(&summary_line(plan.counts()));
     out.push('\n');
     if let Some(unavailable) = gate.and_then(|g| g.unavailable.as_ref()) {
@@ -230,6 +231,21 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         }
     }
     out
+}
+
+/// The plan's impact over the summary, when a change is not in place: red
+/// when apply will need an explicit yes, yellow when tables may be rebuilt.
+fn impact_banner(plan: &Plan, style: &Style) -> String {
+    let impact = plan.impact();
+    let Some(banner) = impact.banner() else {
+        return String::new();
+    };
+    let paint = if impact.class.is_some_and(|c| c.is_destructive()) {
+        Paint::BoldRed
+    } else {
+        Paint::Yellow
+    };
+    format!("{}\n", style.paint(paint, &banner))
 }
 
 /// The symbols this plan uses, and only those, in Terraform's wording.

@@ -249,8 +249,16 @@ pub fn assert_created_once(emu: &EmulatorProcess) {
 
 /// Applies until it succeeds (a run may be refused by a stale lock only if
 /// locking is broken: the test fails then), then asserts `plan
-/// --detailed-exitcode` reports no changes.
+/// --detailed-exitcode` reports no changes. The run may finish deletes, so
+/// destructive changes are allowed.
 pub fn converge(cfg: &Config) {
-    cfg.run_ok(&["apply", "--auto-approve", "--parallelism", "8"], 0);
+    let apply = [
+        "apply",
+        "--auto-approve",
+        "--allow-destructive",
+        "--parallelism",
+        "8",
+    ];
+    cfg.run_ok(&apply, 0);
     cfg.run_ok(&["plan", "--detailed-exitcode"], 0);
 }

@@ -9,6 +9,7 @@ use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
 use crate::model::Address;
+use crate::ops::apply::DestructiveRefused;
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
@@ -76,6 +77,10 @@ impl PlanView for Human {
 impl ApplyView for Human {
     fn gate_refused(&mut self, gate: &GateReport) {
         self.error(&render::gate::refusal_line(gate));
+    }
+
+    fn destructive_refused(&mut self, refused: &DestructiveRefused) {
+        self.error(&render::terminal_safe(&refused.to_string()));
     }
 
     fn not_started(&mut self, what: &str, error: &dyn std::fmt::Display) {

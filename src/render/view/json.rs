@@ -11,6 +11,7 @@ use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{self, Diagnostics, Loaded};
 use crate::model::Address;
+use crate::ops::apply::DestructiveRefused;
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
@@ -81,6 +82,15 @@ impl PlanView for Json {
 impl ApplyView for Json {
     fn gate_refused(&mut self, gate: &GateReport) {
         self.error(&render::gate::refusal_line(gate));
+    }
+
+    /// In the stream as an error diagnostic (for the CI log), and on stderr.
+    fn destructive_refused(&mut self, refused: &DestructiveRefused) {
+        let text = refused.to_string();
+        let (summary, detail) = text.split_once('\n').unwrap_or((&text, ""));
+        let summary = summary.trim_end_matches(':');
+        let _ = self.emit(&json::diagnostic(json::Level::Error, summary, detail));
+        self.error(&text);
     }
 
     fn not_started(&mut self, what: &str, error: &dyn std::fmt::Display) {

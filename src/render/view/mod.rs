@@ -21,6 +21,7 @@ use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
 use crate::model::Address;
+use crate::ops::apply::DestructiveRefused;
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
@@ -54,6 +55,8 @@ pub trait PlanView: Send {
 pub trait ApplyView: PlanView {
     /// The gate did not pass: nothing was changed.
     fn gate_refused(&mut self, gate: &GateReport);
+    /// `[policy] destructive` refused the plan's destructive changes: nothing was changed.
+    fn destructive_refused(&mut self, refused: &DestructiveRefused);
     /// The plan could not be shown, or approval asked: nothing was changed.
     fn not_started(&mut self, what: &str, error: &dyn std::fmt::Display);
     /// The user did not approve.
