@@ -191,7 +191,7 @@ fn migrate_to_postgres_and_back_keeps_lineage_and_serial() {
 
     // An apply on PostgreSQL, then back to a fresh local directory.
     shared.write(&emu.url, &all[..2]);
-    shared.run_ok(&["apply", "--auto-approve"], 0);
+    shared.run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
     let newer = shared.state().unwrap();
     assert!(newer.serial > before.serial);
     // Back to a local file (in the directory that now uses PostgreSQL).

@@ -165,10 +165,22 @@ pub async fn apply(
     desired: &BTreeMap<String, DesiredTask>,
     parallelism: usize,
 ) -> Result<NetRun, String> {
-    let client = client(url)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let local = LocalBackend::new(dir.path().join("htapsync.state.json"));
+    apply_into(url, plan, desired, parallelism, Arc::new(local)).await
+}
+
+/// Figure 2 (and 7): the apply of every change of `plan` into `state`.
+pub async fn apply_into(
+    url: &str,
+    plan: &Plan,
+    desired: &BTreeMap<String, DesiredTask>,
+    parallelism: usize,
+    state: Arc<dyn Backend>,
+) -> Result<NetRun, String> {
+    let client = client(url)?;
     let backend = Arc::new(Counting {
-        inner: LocalBackend::new(dir.path().join("htapsync.state.json")),
+        inner: state,
         writes: AtomicU64::new(0),
         nanos: AtomicU64::new(0),
     });
@@ -208,9 +220,9 @@ pub async fn apply(
     })
 }
 
-/// The local backend, counting writes and the time they take.
+/// A state backend, counting writes and the time they take.
 struct Counting {
-    inner: LocalBackend,
+    inner: Arc<dyn Backend>,
     writes: AtomicU64,
     nanos: AtomicU64,
 }

@@ -11,6 +11,7 @@
 
 mod e2e;
 mod local;
+mod postgres;
 mod process;
 mod state;
 mod workspace;
@@ -123,6 +124,7 @@ fn run() -> Result<(), String> {
         }
         Ok::<_, String>(run)
     })?;
+    let pg_rows = postgres_rows(&rt, &cloud, &plan, desired)?;
 
     for g in &gates {
         rows.push(net_row("1 gate floor ratio", "plan", g, 1.15, None));
@@ -130,6 +132,7 @@ fn run() -> Result<(), String> {
     for a in &applies {
         rows.push(net_row("2 apply floor ratio", "apply", a, 1.25, None));
     }
+    rows.extend(pg_rows);
     rows.extend(local_rows(&local_runs));
     rows.push([
         "4 state write".into(),
@@ -175,6 +178,49 @@ fn run() -> Result<(), String> {
     rows.push(process_row(root.path(), tasks)?);
     print_table(tasks, started, rows);
     Ok(())
+}
+
+/// Figure 7: the apply of figure 2 at the larger parallelism with the state in
+/// PostgreSQL, and the overhead of a no-change run (see [`postgres`]).
+fn postgres_rows(
+    rt: &tokio::runtime::Runtime,
+    cloud: &htapsync::emulator::CloudSpec,
+    plan: &htapsync::plan::Plan,
+    desired: &BTreeMap<String, htapsync::model::DesiredTask>,
+) -> Result<Vec<Row>, String> {
+    let Some((pg, db)) = postgres::start() else {
+        return Ok(Vec::new());
+    };
+    let c = PARALLELISMS[PARALLELISMS.len() - 1];
+    let store = postgres::store(&pg, &db)?;
+    let backend = htapsync::state::Store::open(&store, "apply").map_err(|e| e.to_string())?;
+    let run = rt.block_on(async {
+        let server = e2e::server(cloud, LATENCY)?;
+        e2e::apply_into(&server.url, plan, desired, c, backend.clone()).await
+    })?;
+    eprintln!("apply, PostgreSQL: {run:?}");
+    let state = backend.read().map_err(|e| e.to_string())?.ok_or("no state")?;
+    drop((backend, store));
+    let (whole, warm) = postgres::overhead(&pg, &db, &state)?;
+    let mut rows = vec![net_row(
+        "7 apply floor ratio, PostgreSQL",
+        "apply",
+        &run,
+        1.30,
+        None,
+    )];
+    rows.push([
+        "7 no-change overhead, PostgreSQL".into(),
+        format!("{} tasks in state", state.tasks.len()),
+        format!(
+            "connect + lock + read + unchanged write + release {} ({} without connect)",
+            ms(whole),
+            ms(warm)
+        ),
+        "30 ms".into(),
+        yes(whole < Duration::from_millis(30)),
+    ]);
+    Ok(rows)
 }
 
 /// Figure 6: whole-process `plan` (see [`process`]).
