@@ -192,14 +192,17 @@ fn postgres_rows(
         return Ok(Vec::new());
     };
     let c = PARALLELISMS[PARALLELISMS.len() - 1];
-    let store = postgres::store(&pg, &db)?;
+    let store = postgres::connect(&pg, &db)?;
     let backend = htapsync::state::Store::open(&store, "apply").map_err(|e| e.to_string())?;
     let run = rt.block_on(async {
         let server = e2e::server(cloud, LATENCY)?;
         e2e::apply_into(&server.url, plan, desired, c, backend.clone()).await
     })?;
     eprintln!("apply, PostgreSQL: {run:?}");
-    let state = backend.read().map_err(|e| e.to_string())?.ok_or("no state")?;
+    let state = backend
+        .read()
+        .map_err(|e| e.to_string())?
+        .ok_or("no state")?;
     drop((backend, store));
     let (whole, warm) = postgres::overhead(&pg, &db, &state)?;
     let mut rows = vec![net_row(

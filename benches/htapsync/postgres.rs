@@ -20,14 +20,18 @@ pub fn start() -> Option<(PgServer, String)> {
 }
 
 /// The store of `db`.
-pub fn store(server: &PgServer, db: &str) -> Result<PgStore, String> {
+pub fn connect(server: &PgServer, db: &str) -> Result<PgStore, String> {
     PgStore::connect_with(&server.settings(db), "htapsync", 20).map_err(|e| e.to_string())
 }
 
 /// Medians of what a no-change run pays with `state` in the workspace:
 /// (connect + lock + read + unchanged write + release, the same without connect).
-pub fn overhead(server: &PgServer, db: &str, state: &State) -> Result<(Duration, Duration), String> {
-    let store = store(server, db)?;
+pub fn overhead(
+    server: &PgServer,
+    db: &str,
+    state: &State,
+) -> Result<(Duration, Duration), String> {
+    let store = connect(server, db)?;
     let backend = store.open("overhead").map_err(|e| e.to_string())?;
     let mut seeded = state.clone();
     backend.write(&mut seeded).map_err(|e| e.to_string())?;
@@ -35,7 +39,7 @@ pub fn overhead(server: &PgServer, db: &str, state: &State) -> Result<(Duration,
     let (mut whole, mut without_connect) = (Vec::new(), Vec::new());
     for _ in 0..15 {
         let started = Instant::now();
-        let store = store(server, db)?;
+        let store = connect(server, db)?;
         let backend = store.open("overhead").map_err(|e| e.to_string())?;
         let connected = started.elapsed();
         let lock = backend
