@@ -7,7 +7,7 @@
 #[allow(dead_code)]
 mod server;
 
-use htapsync::state::{Backend, PgStore, State, Store};
+use htapsync::state::{PgStore, State, Store};
 use std::time::{Duration, Instant};
 
 pub use server::PgServer;
