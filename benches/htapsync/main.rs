@@ -6,8 +6,9 @@
 //! the local state backend, and the emulator served over loopback HTTP with
 //! injected latency; figure 6 runs the real binary as a whole process against
 //! `htapsync emulator` as another. `HTAPSYNC_BENCH_TASKS` (default 1000)
-//! shrinks figures 1, 2, 5 and 6 for a quick try; `HTAPSYNC_BENCH_ONLY=6`
-//! runs figure 6 alone.
+//! shrinks figures 1, 2, 5, 6 and 7 for a quick try; `HTAPSYNC_BENCH_ONLY=6`
+//! (or `7`) runs figure 6 (or 7) alone. Figure 7 needs PostgreSQL's binaries
+//! (as the tests do) and is left out without them.
 
 mod e2e;
 mod local;
@@ -60,8 +61,26 @@ fn run() -> Result<(), String> {
     let root = tempfile::tempdir().map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut rows = Vec::new();
-    if std::env::var("HTAPSYNC_BENCH_ONLY").is_ok_and(|v| v == "6") {
+    let only = std::env::var("HTAPSYNC_BENCH_ONLY").unwrap_or_default();
+    if only == "6" {
         rows.push(process_row(root.path(), tasks)?);
+        print_table(tasks, started, rows);
+        return Ok(());
+    }
+    if only == "7" {
+        let dir = root.path().join("e2e");
+        workspace::generate(&dir, tasks).map_err(|e| e.to_string())?;
+        let loaded = htapsync::config::load_dir(&dir).map_err(|d| d.to_string())?;
+        let cloud = htapsync::emulator::load_cloud(&dir.join("cloud/cloud.toml"))
+            .map_err(|e| e.to_string())?;
+        let desired = &loaded.desired.tasks;
+        let plan =
+            htapsync::plan::diff(desired, &BTreeMap::new(), &[]).map_err(|e| e.to_string())?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rows.extend(postgres_rows(&rt, &cloud, &plan, desired)?);
         print_table(tasks, started, rows);
         return Ok(());
     }
