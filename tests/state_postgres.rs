@@ -91,7 +91,8 @@ fn state_round_trips_and_a_write_bumps_the_serial_only_when_tasks_or_intents_cha
     let mut same = state.clone();
     fresh.write(&mut same).unwrap();
     assert_eq!(same.serial, 3);
-    assert_eq!(rows(server, &db, "state_history", "default"), 2);
+    // One backend is one command: it kept the version it found (there was none).
+    assert_eq!(rows(server, &db, "state_history", "default"), 0);
     // Through the Unix socket (plain text: it never leaves this machine).
     let port = server.port().to_string();
     let socket = server.settings_from(&[
@@ -434,22 +435,35 @@ fn history_keeps_the_last_versions_and_any_of_them_can_be_read_back() {
         return;
     };
     let db = server.database("history");
-    let backend = store(server, &db, "htapsync", 3).open("default").unwrap();
+    let store = store(server, &db, "htapsync", 3);
     let mut state = State::new();
     let mut written = Vec::new();
+    // Six commands, each writing twice: the history keeps what each found.
     for i in 0..6 {
+        let run = store.open("default").unwrap();
         state
             .tasks
             .insert(format!("t{i}"), record(&format!("t{i}")));
-        backend.write(&mut state).unwrap();
+        run.write(&mut state).unwrap();
+        state.intents.push(htapsync::state::Intent {
+            id: format!("i{i}"),
+            address: record("x").spec.address(),
+            operation: htapsync::state::IntentOp::Create,
+            spec: record("x").spec,
+            started_at: String::new(),
+        });
+        run.write(&mut state).unwrap();
+        state.intents.clear();
+        run.write(&mut state).unwrap();
         written.push(state.clone());
     }
+    let backend = store.open("default").unwrap();
     let history = backend.history().unwrap();
     let serials: Vec<u64> = history.iter().map(|v| v.serial).collect();
     assert_eq!(
         serials,
-        [6, 5, 4, 3],
-        "the current one and the last 3 before it"
+        [18, 15, 12, 9],
+        "the current one and the last 3 versions runs found"
     );
     assert_eq!(history[0].tasks, 6);
     assert_eq!(history[1].tasks, 5);
@@ -465,13 +479,14 @@ fn history_keeps_the_last_versions_and_any_of_them_can_be_read_back() {
         "{}",
         history[0].written_at
     );
-    for serial in 3..=6 {
+    for serial in [9, 12, 15, 18] {
         assert_eq!(
             backend.read_version(serial).unwrap().as_ref(),
-            Some(&written[serial as usize - 1])
+            Some(&written[serial as usize / 3 - 1])
         );
     }
-    assert_eq!(backend.read_version(2).unwrap(), None, "pruned");
+    assert_eq!(backend.read_version(6).unwrap(), None, "pruned");
+    assert_eq!(backend.read_version(10).unwrap(), None, "not kept");
     assert_eq!(rows(server, &db, "state_history", "default"), 3);
 }
 
@@ -484,12 +499,11 @@ fn workspaces_are_listed_and_deleted_with_their_history_unless_default_or_locked
     let store = store(server, &db, "htapsync", 20);
     assert_eq!(store.workspaces().unwrap(), ["default"]);
     for name in ["staging", "prod"] {
-        let backend = store.open(name).unwrap();
         let mut state = State::new();
         state.tasks.insert("a".into(), record("a"));
-        backend.write(&mut state).unwrap();
+        store.open(name).unwrap().write(&mut state).unwrap();
         state.tasks.insert("b".into(), record("b"));
-        backend.write(&mut state).unwrap();
+        store.open(name).unwrap().write(&mut state).unwrap();
     }
     assert_eq!(store.workspaces().unwrap(), ["default", "prod", "staging"]);
     assert!(matches!(
@@ -538,7 +552,7 @@ fn the_schema_is_created_once_even_by_concurrent_first_users() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
 
     // A newer htapsync's tables are refused, not written over.
     server

@@ -179,3 +179,20 @@ fn workspace_delete_refuses_one_that_manages_tasks() {
     assert!(err.contains("does not exist"), "{err}");
     ws.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
+
+#[test]
+fn a_state_file_flag_is_refused_with_the_postgres_backend() {
+    let ws = Workspace::example("quickstart");
+    ws.edit(
+        "htapsync.toml",
+        "[state]\n",
+        "[state]\nbackend = \"postgres\"\n",
+    );
+    let (code, _, err) = ws.run(&["--state", "elsewhere.json", "plan"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--state names a local file, but [state] backend = \"postgres\""),
+        "{err}"
+    );
+    assert!(!ws.path("elsewhere.json").exists());
+}

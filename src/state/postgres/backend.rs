@@ -30,12 +30,25 @@ pub(super) struct PgBackend {
     seen: Mutex<Option<Seen>>,
 }
 
+/// Whether a write keeps the version it replaces in the history: only the
+/// first write of a backend (one command) does, as the local file keeps one
+/// `.backup` per run. The history then holds the state as each run found it,
+/// not the many intermediate writes of one apply, which would push the useful
+/// versions out and cost a copy of the whole document per write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeepPrevious {
+    Yes,
+    No,
+}
+
 /// The row as this backend last saw it.
 struct Seen {
     /// `None`: there was no row.
     serial: Option<u64>,
     tasks: BTreeMap<String, TaskRecord>,
     intents: Vec<Intent>,
+    /// This backend has written (and so kept the version it found).
+    wrote: bool,
 }
 
 impl Seen {
@@ -44,6 +57,7 @@ impl Seen {
             serial,
             tasks: state.map(|s| s.tasks.clone()).unwrap_or_default(),
             intents: state.map(|s| s.intents.clone()).unwrap_or_default(),
+            wrote: false,
         }
     }
 }
@@ -137,6 +151,7 @@ fn write_row(
     expected: Option<u64>,
     row: &Row,
     keep: i64,
+    keep_previous: KeepPrevious,
 ) -> Result<(), StateError> {
     let endpoint = conn.endpoint.clone();
     let err = |e| sql_error(&endpoint, &tables.schema, "writing the state", e);
@@ -151,7 +166,7 @@ fn write_row(
     let select = prepare(format!(
         "SELECT serial FROM {states} WHERE workspace = $1 FOR UPDATE"
     ))?;
-    let keep_previous = prepare(format!(
+    let copy_previous = prepare(format!(
         "INSERT INTO {history} (workspace, lineage, serial, tasks, document, written_at, written_by)
          SELECT workspace, lineage, serial, tasks, document, written_at, written_by
          FROM {states} WHERE workspace = $1"
@@ -187,7 +202,9 @@ fn write_row(
     ];
     let written = match found {
         Some(found) => {
-            tx.execute(&keep_previous, &[&row.workspace]).map_err(err)?;
+            if keep_previous == KeepPrevious::Yes {
+                tx.execute(&copy_previous, &[&row.workspace]).map_err(err)?;
+            }
             let mut with_expected = params.to_vec();
             with_expected.push(&found);
             tx.execute(&update, &with_expected).map_err(err)?
@@ -253,8 +270,13 @@ impl Backend for PgBackend {
                 written_by: crate::state::lock::who(),
             };
             let (tables, expected, keep) = (self.tables(), seen.serial, i64::from(self.history));
+            let keep_previous = if seen.wrote {
+                KeepPrevious::No
+            } else {
+                KeepPrevious::Yes
+            };
             self.target.session.run("writing the state", move |conn| {
-                write_row(conn, &tables, expected, &row, keep)
+                write_row(conn, &tables, expected, &row, keep, keep_previous)
             })
         });
         if let Err(e) = written {
@@ -262,7 +284,10 @@ impl Backend for PgBackend {
             (state.serial, state.format_version, state.htapsync_version) = before;
             return Err(e);
         }
-        *seen = Seen::of(Some(state.serial), Some(state));
+        *seen = Seen {
+            wrote: true,
+            ..Seen::of(Some(state.serial), Some(state))
+        };
         Ok(())
     }
 
