@@ -330,7 +330,11 @@ fn the_database_password_never_appears_in_output_logs_plans_or_state() {
     assert!(!saved.contains(PASSWORD));
     let mut admin = pg.admin(&db);
     for row in admin
-        .query("SELECT document FROM htapsync.states UNION ALL SELECT document FROM htapsync.state_history", &[])
+        .query(
+            "SELECT record FROM htapsync.state_tasks UNION ALL SELECT intents || written_by
+             FROM htapsync.states UNION ALL SELECT document FROM htapsync.state_history",
+            &[],
+        )
         .unwrap()
     {
         let doc: String = row.get(0);

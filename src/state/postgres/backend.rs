@@ -1,12 +1,16 @@
-//! One workspace's state in PostgreSQL: its row in `states`, earlier versions
-//! in `state_history`, its lock (see [`super::lock`]).
+//! One workspace's state in PostgreSQL: its header row in `states` (lineage,
+//! serial, intents), one row per task in `state_tasks`, the versions commands
+//! found in `state_history`, its lock (see [`super::lock`]).
 //!
 //! Every write is one transaction that checks the serial this backend last
-//! read or wrote against the row (compare-and-swap under `SELECT … FOR
-//! UPDATE`), moves the row it replaces into the history, prunes the history
-//! to the kept count and writes the new row; so an update is never lost even
-//! by a writer that runs without the lock, and the intents (part of the
-//! document) are written exactly when the tasks are.
+//! read or wrote against the header (compare-and-swap under `SELECT … FOR
+//! UPDATE`) and writes only what changed: the task rows added, changed or
+//! removed, and the header with the intents. So an update is never lost even
+//! by a writer that runs without the lock, the intents are written exactly
+//! when the tasks are, and a write of an apply of 1,000 tasks costs what its
+//! few changed tasks cost, not the whole document (docs/performance.md).
+//! A command's first write also keeps the whole version it found in the
+//! history (as the local file keeps one `.backup` per run).
 
 use super::lock::Target;
 use super::schema::Tables;
@@ -15,7 +19,6 @@ use crate::state::{
     Backend, FORMAT_VERSION, Intent, LockGuard, State, StateError, TaskRecord, Version, decode,
     encode,
 };
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -30,46 +33,83 @@ pub(super) struct PgBackend {
     seen: Mutex<Option<Seen>>,
 }
 
-/// Whether a write keeps the version it replaces in the history: only the
-/// first write of a backend (one command) does, as the local file keeps one
-/// `.backup` per run. The history then holds the state as each run found it,
-/// not the many intermediate writes of one apply, which would push the useful
-/// versions out and cost a copy of the whole document per write.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum KeepPrevious {
-    Yes,
-    No,
-}
-
-/// The row as this backend last saw it.
+/// The workspace as this backend last saw it.
 struct Seen {
-    /// `None`: there was no row.
+    /// `None`: there was no header row.
     serial: Option<u64>,
-    tasks: BTreeMap<String, TaskRecord>,
-    intents: Vec<Intent>,
-    /// This backend has written (and so kept the version it found).
+    state: State,
+    /// This backend has written, so it has kept the version it found.
     wrote: bool,
 }
 
 impl Seen {
-    fn of(serial: Option<u64>, state: Option<&State>) -> Seen {
+    fn of(found: Option<State>) -> Seen {
         Seen {
-            serial,
-            tasks: state.map(|s| s.tasks.clone()).unwrap_or_default(),
-            intents: state.map(|s| s.intents.clone()).unwrap_or_default(),
+            serial: found.as_ref().map(|s| s.serial),
+            state: found.unwrap_or_default(),
             wrote: false,
         }
     }
 }
 
-/// A new row, owned so that it can be sent to the session thread.
-struct Row {
+/// What a write changes against what this backend saw.
+struct Changes {
+    /// Task rows to insert or replace: (name, record JSON).
+    upserts: (Vec<String>, Vec<String>),
+    removed: Vec<String>,
+}
+
+impl Changes {
+    fn between(seen: &State, next: &State) -> Changes {
+        let changed = next
+            .tasks
+            .iter()
+            .filter(|(name, record)| seen.tasks.get(*name) != Some(*record));
+        let (names, records) = changed
+            .map(|(name, record)| (name.clone(), record_json(record)))
+            .unzip();
+        let removed = seen
+            .tasks
+            .keys()
+            .filter(|name| !next.tasks.contains_key(*name))
+            .cloned()
+            .collect();
+        Changes {
+            upserts: (names, records),
+            removed,
+        }
+    }
+}
+
+fn record_json(record: &TaskRecord) -> String {
+    serde_json::to_string(record).expect("TaskRecord always serializes to JSON")
+}
+
+/// The header row and the changed task rows, owned so that they can be sent
+/// to the session thread.
+struct Write {
     workspace: String,
     lineage: String,
     serial: i64,
+    format_version: i32,
+    htapsync_version: String,
     tasks: i32,
-    document: String,
+    intents: String,
     written_by: String,
+    changes: Changes,
+    /// The whole version this write replaces, for the history: only on a
+    /// command's first write over an existing row.
+    previous: Option<String>,
+}
+
+/// The rows of a workspace as read, before they are decoded.
+struct Raw {
+    serial: i64,
+    lineage: String,
+    format_version: i32,
+    htapsync_version: String,
+    intents: String,
+    tasks: Vec<(String, String)>,
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,83 +142,143 @@ impl PgBackend {
         PathBuf::from(&self.target.describe)
     }
 
-    /// The current row's serial and document.
-    fn fetch(&self) -> Result<Option<(u64, State)>, StateError> {
+    /// The current state: its header and task rows, read in one snapshot.
+    fn fetch(&self) -> Result<Option<State>, StateError> {
         let (tables, workspace) = (self.tables(), self.target.workspace.clone());
-        let row = self.target.session.run("reading the state", move |conn| {
+        let raw = self.target.session.run("reading the state", move |conn| {
             let endpoint = conn.endpoint.clone();
-            conn.client
-                .query_opt(
-                    &format!(
-                        "SELECT serial, document FROM {} WHERE workspace = $1",
-                        tables.states
-                    ),
-                    &[&workspace],
-                )
-                .map(|row| row.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))))
-                .map_err(|e| sql_error(&endpoint, &tables.schema, "reading the state", e))
+            let err = |e| sql_error(&endpoint, &tables.schema, "reading the state", e);
+            let header = conn.prepared(&format!(
+                "SELECT serial, lineage, format_version, htapsync_version, intents
+                 FROM {} WHERE workspace = $1",
+                tables.states
+            ));
+            let rows = conn.prepared(&format!(
+                "SELECT name, record FROM {} WHERE workspace = $1",
+                tables.tasks
+            ));
+            let (header, rows) = (header.map_err(err)?, rows.map_err(err)?);
+            let mut tx = conn
+                .client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(err)?;
+            let Some(head) = tx.query_opt(&header, &[&workspace]).map_err(err)? else {
+                return Ok(None);
+            };
+            let tasks = tx
+                .query(&rows, &[&workspace])
+                .map_err(err)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            tx.commit().map_err(err)?;
+            Ok(Some(Raw {
+                serial: head.get(0),
+                lineage: head.get(1),
+                format_version: head.get(2),
+                htapsync_version: head.get(3),
+                intents: head.get(4),
+                tasks,
+            }))
         })?;
-        match row {
-            Some((serial, document)) => Ok(Some((
-                from_db(serial),
-                decode(document.as_bytes(), &self.path())?,
-            ))),
-            None => Ok(None),
-        }
+        raw.map(|raw| self.assemble(raw)).transpose()
     }
 
-    /// Encodes `state` and checks that it reads back identically: never
-    /// persist what could not be read.
-    fn document(&self, state: &State) -> Result<String, StateError> {
-        let bytes = encode(state);
-        if decode(&bytes, &self.path())? != *state {
-            return Err(StateError::Invalid {
-                path: self.path(),
-                message: "the encoded state does not read back identically; nothing was written"
-                    .into(),
-                restore_hint: String::new(),
-            });
+    /// The state document of `raw`, decoded as a state file is (format
+    /// version, task keys), so that a damaged row is refused the same way.
+    fn assemble(&self, raw: Raw) -> Result<State, StateError> {
+        let quote = |s: &str| serde_json::to_string(s).expect("strings serialize");
+        let mut doc = format!(
+            "{{\"format_version\":{},\"htapsync_version\":{},\"lineage\":{},\"serial\":{},\"intents\":{},\"tasks\":{{",
+            raw.format_version,
+            quote(&raw.htapsync_version),
+            quote(&raw.lineage),
+            raw.serial,
+            raw.intents
+        );
+        for (i, (name, record)) in raw.tasks.iter().enumerate() {
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&quote(name));
+            doc.push(':');
+            doc.push_str(record);
         }
-        Ok(String::from_utf8(bytes).expect("JSON is UTF-8"))
+        doc.push_str("}}");
+        decode(doc.as_bytes(), &self.path())
+    }
+
+    /// Encodes what changed and checks that it reads back identically: never
+    /// persist what could not be read.
+    fn check(&self, next: &State, changes: &Changes) -> Result<String, StateError> {
+        let invalid = |what: &str| StateError::Invalid {
+            path: self.path(),
+            message: format!("{what} does not read back identically; nothing was written"),
+            restore_hint: String::new(),
+        };
+        for (name, json) in changes.upserts.0.iter().zip(&changes.upserts.1) {
+            let back: Option<TaskRecord> = serde_json::from_str(json).ok();
+            if back.as_ref() != next.tasks.get(name) {
+                return Err(invalid(&format!("the encoded task {name}")));
+            }
+        }
+        let intents = serde_json::to_string(&next.intents).expect("intents serialize");
+        let back: Option<Vec<Intent>> = serde_json::from_str(&intents).ok();
+        if back.as_ref() != Some(&next.intents) {
+            return Err(invalid("the encoded intents"));
+        }
+        Ok(intents)
     }
 }
 
-/// The write transaction: compare-and-swap on the serial, the replaced row
-/// into the history, the history pruned to `keep`.
-fn write_row(
+/// The write transaction: compare-and-swap on the serial, the version found
+/// into the history (first write of a command), the changed task rows, the
+/// header; the history pruned to `keep`.
+fn write_rows(
     conn: &mut Conn,
     tables: &Tables,
     expected: Option<u64>,
-    row: &Row,
+    write: &Write,
     keep: i64,
-    keep_previous: KeepPrevious,
 ) -> Result<(), StateError> {
     let endpoint = conn.endpoint.clone();
     let err = |e| sql_error(&endpoint, &tables.schema, "writing the state", e);
     let stale = |found: Option<i64>| StateError::StaleSerial {
         endpoint: endpoint.clone(),
-        workspace: row.workspace.clone(),
+        workspace: write.workspace.clone(),
         expected,
         found: found.map(from_db),
     };
-    let (states, history) = (&tables.states, &tables.history);
+    let (states, history, task_rows) = (&tables.states, &tables.history, &tables.tasks);
     let mut prepare = |sql: String| conn.prepared(&sql).map_err(err);
     let select = prepare(format!(
         "SELECT serial FROM {states} WHERE workspace = $1 FOR UPDATE"
     ))?;
-    let copy_previous = prepare(format!(
+    let keep_previous = prepare(format!(
         "INSERT INTO {history} (workspace, lineage, serial, tasks, document, written_at, written_by)
-         SELECT workspace, lineage, serial, tasks, document, written_at, written_by
+         SELECT workspace, lineage, serial, tasks, $2, written_at, written_by
          FROM {states} WHERE workspace = $1"
     ))?;
     let update = prepare(format!(
-        "UPDATE {states} SET lineage = $2, serial = $3, tasks = $4, document = $5,
-           written_at = now(), written_by = $6
-         WHERE workspace = $1 AND serial = $7"
+        "UPDATE {states} SET lineage = $2, serial = $3, format_version = $4,
+           htapsync_version = $5, tasks = $6, intents = $7, written_at = now(), written_by = $8
+         WHERE workspace = $1 AND serial = $9"
     ))?;
     let insert = prepare(format!(
-        "INSERT INTO {states} (workspace, lineage, serial, tasks, document, written_by)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace) DO NOTHING"
+        "INSERT INTO {states} (workspace, lineage, serial, format_version, htapsync_version,
+           tasks, intents, written_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace) DO NOTHING"
+    ))?;
+    let upsert = prepare(format!(
+        "INSERT INTO {task_rows} (workspace, name, record)
+         SELECT $1, name, record FROM unnest($2::text[], $3::text[]) AS u(name, record)
+         ON CONFLICT (workspace, name) DO UPDATE SET record = EXCLUDED.record"
+    ))?;
+    let remove = prepare(format!(
+        "DELETE FROM {task_rows} WHERE workspace = $1 AND name = ANY($2)"
     ))?;
     let prune = prepare(format!(
         "DELETE FROM {history} WHERE workspace = $1 AND id IN (
@@ -186,40 +286,53 @@ fn write_row(
     ))?;
     let mut tx = conn.client.transaction().map_err(err)?;
     let found: Option<i64> = tx
-        .query_opt(&select, &[&row.workspace])
+        .query_opt(&select, &[&write.workspace])
         .map_err(err)?
         .map(|r| r.get(0));
     if found != expected.map(to_db) {
         return Err(stale(found));
     }
-    let params: [&(dyn postgres::types::ToSql + Sync); 6] = [
-        &row.workspace,
-        &row.lineage,
-        &row.serial,
-        &row.tasks,
-        &row.document,
-        &row.written_by,
+    let header: [&(dyn postgres::types::ToSql + Sync); 8] = [
+        &write.workspace,
+        &write.lineage,
+        &write.serial,
+        &write.format_version,
+        &write.htapsync_version,
+        &write.tasks,
+        &write.intents,
+        &write.written_by,
     ];
     let written = match found {
         Some(found) => {
-            if keep_previous == KeepPrevious::Yes {
-                tx.execute(&copy_previous, &[&row.workspace]).map_err(err)?;
+            if let Some(previous) = &write.previous {
+                tx.execute(&keep_previous, &[&write.workspace, previous])
+                    .map_err(err)?;
+                tx.execute(&prune, &[&write.workspace, &keep])
+                    .map_err(err)?;
             }
-            let mut with_expected = params.to_vec();
+            let mut with_expected = header.to_vec();
             with_expected.push(&found);
             tx.execute(&update, &with_expected).map_err(err)?
         }
-        None => tx.execute(&insert, &params).map_err(err)?,
+        None => tx.execute(&insert, &header).map_err(err)?,
     };
     if written != 1 {
         // Inserted by someone else meanwhile (the row did not exist to be locked).
         let now: Option<i64> = tx
-            .query_opt(&select, &[&row.workspace])
+            .query_opt(&select, &[&write.workspace])
             .map_err(err)?
             .map(|r| r.get(0));
         return Err(stale(now));
     }
-    tx.execute(&prune, &[&row.workspace, &keep]).map_err(err)?;
+    let (names, records) = &write.changes.upserts;
+    if !names.is_empty() {
+        tx.execute(&upsert, &[&write.workspace, names, records])
+            .map_err(err)?;
+    }
+    if !write.changes.removed.is_empty() {
+        tx.execute(&remove, &[&write.workspace, &write.changes.removed])
+            .map_err(err)?;
+    }
     tx.commit().map_err(err)
 }
 
@@ -227,27 +340,18 @@ impl Backend for PgBackend {
     fn read(&self) -> Result<Option<State>, StateError> {
         let mut seen = guard(&self.seen);
         let current = self.fetch()?;
-        *seen = Some(Seen::of(
-            current.as_ref().map(|(serial, _)| *serial),
-            current.as_ref().map(|(_, state)| state),
-        ));
-        Ok(current.map(|(_, state)| state))
+        *seen = Some(Seen::of(current.clone()));
+        Ok(current)
     }
 
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         let mut seen = guard(&self.seen);
         let seen = match &mut *seen {
             Some(seen) => seen,
-            unseen => {
-                // Never read: what is there now is the baseline (as the local file's).
-                let current = self.fetch()?;
-                unseen.insert(Seen::of(
-                    current.as_ref().map(|(serial, _)| *serial),
-                    current.as_ref().map(|(_, state)| state),
-                ))
-            }
+            // Never read: what is there now is the baseline (as the local file's).
+            unseen => unseen.insert(Seen::of(self.fetch()?)),
         };
-        if seen.tasks == state.tasks && seen.intents == state.intents {
+        if seen.state.tasks == state.tasks && seen.state.intents == state.intents {
             return Ok(());
         }
         let before = (
@@ -260,23 +364,25 @@ impl Backend for PgBackend {
         );
         state.serial += 1;
         state.format_version = FORMAT_VERSION;
-        let written = self.document(state).and_then(|document| {
-            let row = Row {
+        let changes = Changes::between(&seen.state, state);
+        let written = self.check(state, &changes).and_then(|intents| {
+            let previous = (!seen.wrote && seen.serial.is_some())
+                .then(|| String::from_utf8(encode(&seen.state)).expect("JSON is UTF-8"));
+            let write = Write {
                 workspace: self.target.workspace.clone(),
                 lineage: state.lineage.clone(),
                 serial: to_db(state.serial),
+                format_version: i32::try_from(state.format_version).unwrap_or(i32::MAX),
+                htapsync_version: state.htapsync_version.clone(),
                 tasks: i32::try_from(state.tasks.len()).unwrap_or(i32::MAX),
-                document,
+                intents,
                 written_by: crate::state::lock::who(),
+                changes,
+                previous,
             };
             let (tables, expected, keep) = (self.tables(), seen.serial, i64::from(self.history));
-            let keep_previous = if seen.wrote {
-                KeepPrevious::No
-            } else {
-                KeepPrevious::Yes
-            };
             self.target.session.run("writing the state", move |conn| {
-                write_row(conn, &tables, expected, &row, keep, keep_previous)
+                write_rows(conn, &tables, expected, &write, keep)
             })
         });
         if let Err(e) = written {
@@ -284,10 +390,21 @@ impl Backend for PgBackend {
             (state.serial, state.format_version, state.htapsync_version) = before;
             return Err(e);
         }
-        *seen = Seen {
-            wrote: true,
-            ..Seen::of(Some(state.serial), Some(state))
-        };
+        // Brings what was seen up to `state`, copying only what changed.
+        let kept = &mut seen.state;
+        kept.tasks.retain(|name, _| state.tasks.contains_key(name));
+        for (name, record) in &state.tasks {
+            if kept.tasks.get(name) != Some(record) {
+                kept.tasks.insert(name.clone(), record.clone());
+            }
+        }
+        kept.intents.clone_from(&state.intents);
+        kept.lineage.clone_from(&state.lineage);
+        kept.serial = state.serial;
+        kept.format_version = state.format_version;
+        kept.htapsync_version.clone_from(&state.htapsync_version);
+        seen.serial = Some(state.serial);
+        seen.wrote = true;
         Ok(())
     }
 
@@ -311,8 +428,14 @@ impl Backend for PgBackend {
                         "SELECT current_setting('transaction_read_only') = 'on',
                            has_table_privilege($1, 'INSERT, UPDATE')
                            AND has_table_privilege($2, 'INSERT, DELETE')
-                           AND has_table_privilege($3, 'INSERT, UPDATE, DELETE')",
-                        &[&job_tables.states, &job_tables.history, &job_tables.locks],
+                           AND has_table_privilege($3, 'INSERT, UPDATE, DELETE')
+                           AND has_table_privilege($4, 'INSERT, UPDATE, DELETE')",
+                        &[
+                            &job_tables.states,
+                            &job_tables.history,
+                            &job_tables.locks,
+                            &job_tables.tasks,
+                        ],
                     )
                     .map(|row| (row.get(0), row.get(1)))
                     .map_err(|e| {
@@ -336,8 +459,8 @@ impl Backend for PgBackend {
         }
         if !may_write {
             return Err(not_writable(format!(
-                "the role may not insert, update and delete in {}, {} and {}",
-                tables.states, tables.history, tables.locks
+                "the role may not insert, update and delete in {}, {}, {} and {}",
+                tables.states, tables.tasks, tables.history, tables.locks
             )));
         }
         Ok(())
@@ -385,23 +508,27 @@ impl Backend for PgBackend {
     }
 
     fn read_version(&self, serial: u64) -> Result<Option<State>, StateError> {
+        if let Some(current) = self.fetch()?.filter(|s| s.serial == serial) {
+            return Ok(Some(current));
+        }
         let (tables, workspace) = (self.tables(), self.target.workspace.clone());
-        let document = self.target.session.run("reading a state version", move |conn| {
-            let endpoint = conn.endpoint.clone();
-            conn.client
-                .query_opt(
-                    &format!(
-                        "(SELECT document, 0 AS current, NULL::bigint AS id FROM {} WHERE workspace = $1 AND serial = $2)
-                         UNION ALL
-                         (SELECT document, 1, id FROM {} WHERE workspace = $1 AND serial = $2)
-                         ORDER BY current, id DESC LIMIT 1",
-                        tables.states, tables.history
-                    ),
-                    &[&workspace, &to_db(serial)],
-                )
-                .map(|row| row.map(|r| r.get::<_, String>(0)))
-                .map_err(|e| sql_error(&endpoint, &tables.schema, "reading a state version", e))
-        })?;
+        let document = self
+            .target
+            .session
+            .run("reading a state version", move |conn| {
+                let endpoint = conn.endpoint.clone();
+                conn.client
+                    .query_opt(
+                        &format!(
+                            "SELECT document FROM {} WHERE workspace = $1 AND serial = $2
+                         ORDER BY id DESC LIMIT 1",
+                            tables.history
+                        ),
+                        &[&workspace, &to_db(serial)],
+                    )
+                    .map(|row| row.map(|r| r.get::<_, String>(0)))
+                    .map_err(|e| sql_error(&endpoint, &tables.schema, "reading a state version", e))
+            })?;
         document
             .map(|document| decode(document.as_bytes(), &self.path()))
             .transpose()

@@ -133,11 +133,7 @@ impl Target {
                 break;
             }
             if Instant::now() >= deadline {
-                let (tables, workspace) = (self.tables.clone(), self.workspace.clone());
-                let info = self.session.run("reading the lock record", move |conn| {
-                    holder(conn, &tables, &workspace)
-                })?;
-                return Err(self.locked(info));
+                return Err(self.locked(self.read_holder()?));
             }
             std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
             pause = (pause * 2).min(Duration::from_millis(500));
@@ -155,6 +151,23 @@ impl Target {
             record(conn, &tables, &workspace, &info)
         })?;
         Ok(guard)
+    }
+
+    /// The holder's record. A holder writes it right after taking the lock,
+    /// so a run that lost the race by milliseconds waits briefly for it rather
+    /// than reporting an anonymous holder (as the local lock does).
+    fn read_holder(&self) -> Result<Option<LockInfo>, StateError> {
+        for _ in 0..20 {
+            let (tables, workspace) = (self.tables.clone(), self.workspace.clone());
+            let info = self.session.run("reading the lock record", move |conn| {
+                holder(conn, &tables, &workspace)
+            })?;
+            if info.is_some() {
+                return Ok(info);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(None)
     }
 
     /// Removes a record whose holder is gone (see [`crate::state::Backend::force_unlock`]).

@@ -153,7 +153,12 @@ impl Store for PgStore {
             let endpoint = conn.endpoint.clone();
             let err = |e| sql_error(&endpoint, &tables.schema, "deleting the workspace", e);
             let mut tx = conn.client.transaction().map_err(err)?;
-            for table in [&tables.states, &tables.history, &tables.locks] {
+            for table in [
+                &tables.states,
+                &tables.tasks,
+                &tables.history,
+                &tables.locks,
+            ] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE workspace = $1"),
                     &[&name],

@@ -9,19 +9,28 @@ use super::session::{Conn, sql_error};
 use crate::state::StateError;
 
 /// The table version this build writes; a higher one is refused.
-pub(super) const VERSION: i32 = 2;
+pub(super) const VERSION: i32 = 1;
 
 /// Migration N brings the tables from version N-1 to N (`{s}`: the quoted schema).
 const MIGRATIONS: [&str; VERSION as usize] = [
-    // 1: one row per workspace, its earlier versions, its lock record.
+    // 1: one header row per workspace (intents included), one row per task,
+    // the versions commands found, the lock records.
     "CREATE TABLE {s}.states (
         workspace text PRIMARY KEY,
         lineage text NOT NULL,
         serial bigint NOT NULL,
+        format_version integer NOT NULL,
+        htapsync_version text NOT NULL,
         tasks integer NOT NULL,
-        document text NOT NULL,
+        intents text NOT NULL,
         written_at timestamptz NOT NULL DEFAULT now(),
         written_by text NOT NULL
+     );
+     CREATE TABLE {s}.state_tasks (
+        workspace text NOT NULL,
+        name text NOT NULL,
+        record text NOT NULL,
+        PRIMARY KEY (workspace, name)
      );
      CREATE TABLE {s}.state_history (
         id bigserial PRIMARY KEY,
@@ -39,10 +48,6 @@ const MIGRATIONS: [&str; VERSION as usize] = [
         info text NOT NULL,
         locked_at timestamptz NOT NULL DEFAULT now()
      );",
-    // 2: documents stored out of line without compression: pglz made each
-    // write of a large state several milliseconds slower (docs/performance.md).
-    "ALTER TABLE {s}.states ALTER COLUMN document SET STORAGE EXTERNAL;
-     ALTER TABLE {s}.state_history ALTER COLUMN document SET STORAGE EXTERNAL;",
 ];
 
 /// The schema's tables, quoted for SQL.
@@ -51,6 +56,7 @@ pub(super) struct Tables {
     /// As configured, for messages.
     pub(super) schema: String,
     pub(super) states: String,
+    pub(super) tasks: String,
     pub(super) history: String,
     pub(super) locks: String,
     quoted: String,
@@ -62,6 +68,7 @@ impl Tables {
         Tables {
             schema: schema.to_string(),
             states: format!("{quoted}.states"),
+            tasks: format!("{quoted}.state_tasks"),
             history: format!("{quoted}.state_history"),
             locks: format!("{quoted}.locks"),
             quoted,
