@@ -156,3 +156,17 @@ fn a_plan_drawn_in_parts_keeps_every_block_once_and_in_order() {
         .collect();
     assert_eq!(headers, names);
 }
+
+#[test]
+fn terminal_safe_escapes_every_control_character_and_nothing_else() {
+    use super::terminal_safe;
+    for c in (0..=0x10ffff).filter_map(char::from_u32) {
+        let text = format!("a{c}b");
+        let shown = terminal_safe(&text);
+        if c.is_control() && c != '\n' && c != '\t' {
+            assert_eq!(shown, format!("a\\u{:04x}b", u32::from(c)), "{c:?}");
+        } else {
+            assert_eq!(shown, text, "{c:?}");
+        }
+    }
+}
