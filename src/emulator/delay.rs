@@ -154,7 +154,10 @@ mod tests {
         drop(done);
         let mut order = Vec::new();
         while let Some((ms, elapsed)) = finished.recv().await {
-            assert!(elapsed >= Duration::from_millis(ms), "{ms} ms ended after {elapsed:?}");
+            assert!(
+                elapsed >= Duration::from_millis(ms),
+                "{ms} ms ended after {elapsed:?}"
+            );
             order.push(ms);
         }
         assert_eq!(order, [10, 20, 30, 40]);
@@ -170,6 +173,10 @@ mod tests {
         while clock.strong_count() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        assert_eq!(clock.strong_count(), 0, "the clock thread still holds its queue");
+        assert_eq!(
+            clock.strong_count(),
+            0,
+            "the clock thread still holds its queue"
+        );
     }
 }
