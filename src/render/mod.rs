@@ -25,7 +25,7 @@ pub mod view;
 
 use crate::check::GateReport;
 pub use crate::ops::{Note, Operation};
-use crate::plan::{Action, Change, Counts, Plan};
+use crate::plan::{Action, Counts, Plan};
 
 /// How to draw: only colour for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -144,8 +144,8 @@ pub fn valid_line(loaded: &crate::config::Loaded) -> String {
 pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
     // Every control character starts with one of these bytes in UTF-8 (C1
-    // ones with 0xC2): a byte scan clears a whole plan (1 MB and more) about
-    // ten times faster than decoding it char by char.
+    // ones with 0xC2): a byte scan clears a whole plan (1 MB and more)
+    // without decoding it char by char; a hit is then checked per char.
     let may_start_one = |b: u8| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2;
     if !text.bytes().any(may_start_one) || !text.contains(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
@@ -205,8 +205,10 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
     if plan.has_changes() {
         out.push_str(&legend(plan, style));
         out.push_str("\nhtapsync will perform the following actions:\n\n");
-        let changes: Vec<&Change> = plan.actionable().collect();
-        out.push_str(&task_blocks(&changes, style));
+        for change in plan.actionable() {
+            out.push_str(&block::task_block(change, style));
+            out.push('\n');
+        }
     }
     let judged = |g: &&GateReport| g.unavailable.is_none() && !g.required.is_empty();
     if let Some(report) = gate.filter(|g| judged(g) || !g.verdicts.is_empty()) {
@@ -231,49 +233,6 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         }
     }
     out
-}
-
-/// Changes per thread below which a plan's blocks are drawn on one thread.
-const BLOCKS_PER_THREAD: usize = 250;
-
-/// The blocks of `changes`, each followed by a blank line. A large plan is
-/// drawn in consecutive parts on the machine's cores and joined in order
-/// (1,000 tasks: ≈ 12 ms on one core, at the end of every `plan`); if a
-/// thread cannot be started, its part is drawn here.
-fn task_blocks(changes: &[&Change], style: &Style) -> String {
-    let draw = |part: &[&Change]| {
-        let mut out = String::new();
-        for change in part {
-            out.push_str(&block::task_block(change, style));
-            out.push('\n');
-        }
-        out
-    };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.min(changes.len() / BLOCKS_PER_THREAD).max(1);
-    if threads == 1 {
-        return draw(changes);
-    }
-    let mut parts = changes.chunks(changes.len().div_ceil(threads));
-    let first = parts.next().unwrap_or_default();
-    std::thread::scope(|scope| {
-        let others: Vec<_> = parts
-            .map(|part| {
-                std::thread::Builder::new()
-                    .spawn_scoped(scope, move || draw(part))
-                    .map_err(|_| part)
-            })
-            .collect();
-        let mut out = draw(first);
-        for other in others {
-            match other.map(|thread| thread.join()) {
-                Ok(Ok(text)) => out.push_str(&text),
-                Ok(Err(panic)) => std::panic::resume_unwind(panic),
-                Err(part) => out.push_str(&draw(part)),
-            }
-        }
-        out
-    })
 }
 
 /// The symbols this plan uses, and only those, in Terraform's wording.

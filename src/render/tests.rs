@@ -126,38 +126,6 @@ fn tasks_not_started_are_one_line_in_every_format() {
 }
 
 #[test]
-fn a_plan_drawn_in_parts_keeps_every_block_once_and_in_order() {
-    // Creates, updates and deletes interleaved, more than one part's worth.
-    let names: Vec<String> = (0..3 * BLOCKS_PER_THREAD + 7)
-        .map(|i| format!("t{i:05}"))
-        .collect();
-    let desired: Vec<TaskSpec> = names
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % 3 != 2)
-        .map(|(i, n)| if i % 3 == 1 { updated(n) } else { spec(n) })
-        .collect();
-    let prior: Vec<TaskSpec> = names.iter().skip(1).step_by(3).map(|n| spec(n)).collect();
-    let mut prior = prior;
-    prior.extend(names.iter().skip(2).step_by(3).map(|n| spec(n)));
-    let plan = plan_of(&desired, &prior);
-
-    let text = plan_human(&plan, None, &PLAIN);
-
-    let one_by_one: String = plan
-        .actionable()
-        .map(|c| format!("{}\n", block::task_block(c, &PLAIN)))
-        .collect();
-    assert!(text.contains(&one_by_one));
-    let headers: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("  # task."))
-        .map(|l| l.split(' ').next().unwrap_or_default())
-        .collect();
-    assert_eq!(headers, names);
-}
-
-#[test]
 fn terminal_safe_escapes_every_control_character_and_nothing_else() {
     use super::terminal_safe;
     for c in (0..=0x10ffff).filter_map(char::from_u32) {
