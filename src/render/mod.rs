@@ -206,7 +206,7 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         out.push_str(&legend(plan, style));
         out.push_str("\nhtapsync will perform the following actions:\n\n");
         for change in plan.actionable() {
-            out.push_str(&block::task_block(change, style));
+            block::task_block(change, style, &mut out);
             out.push('\n');
         }
     }
