@@ -82,6 +82,11 @@ impl TokenCache {
         })
     }
 
+    /// Where tokens are bought, if anywhere.
+    pub(crate) fn iam_base(&self) -> Option<&Url> {
+        self.iam_base.as_ref()
+    }
+
     /// Drops the cached token (after the API answered 401).
     pub(crate) async fn forget(&self) {
         if self.iam_base.is_some() {

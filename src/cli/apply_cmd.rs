@@ -56,14 +56,15 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     if let Some(out) = &a.out {
         view.saved(out, &apply_command(cli, out))?;
     }
-    if !planned.gate.passed() {
-        return Ok(Exit::Failed);
-    }
-    Ok(if a.detailed_exitcode && planned.plan.has_changes() {
+    let exit = if !planned.gate.passed() {
+        Exit::Failed
+    } else if a.detailed_exitcode && planned.plan.has_changes() {
         Exit::Changes
     } else {
         Exit::Success
-    })
+    };
+    super::left_to_exit((ws, planned));
+    Ok(exit)
 }
 
 /// The command that applies the plan saved at `out`, as typed from here.

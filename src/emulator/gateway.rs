@@ -41,10 +41,8 @@ pub async fn gateway(State(emu): State<Emulator>, req: Request, next: Next) -> R
 
 async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> Response {
     emu.count(|s| s.requests += 1);
+    emu.delay().await;
     let cfg = emu.config();
-    if !cfg.latency.is_zero() {
-        tokio::time::sleep(cfg.latency).await;
-    }
     let (parts, body) = req.into_parts();
     let request = RequestParts {
         method: parts.method.as_str(),

@@ -12,6 +12,7 @@ mod auth;
 mod checks;
 mod cloud;
 mod db_params;
+mod delay;
 mod error;
 mod gateway;
 mod handlers;
@@ -56,6 +57,8 @@ pub enum EmulatorError {
     },
     #[error("invalid emulator option: {0}")]
     Option(String),
+    #[error("cannot start the emulator's latency clock: {0}")]
+    Clock(std::io::Error),
 }
 
 /// Everything that shapes an emulator instance.
@@ -106,6 +109,8 @@ struct Shared {
     cfg: EmulatorConfig,
     store: Mutex<Store>,
     rng: Mutex<SmallRng>,
+    /// Keeps the injected latency to what was asked; `None` without latency.
+    delays: Option<delay::Delays>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -133,10 +138,16 @@ impl Emulator {
             Some(path) => persist::load(path)?,
             None => Store::new(),
         };
+        let delays = if cfg.latency.is_zero() {
+            None
+        } else {
+            Some(delay::Delays::start().map_err(EmulatorError::Clock)?)
+        };
         Ok(Emulator {
             shared: Arc::new(Shared {
                 rng: Mutex::new(SmallRng::seed_from_u64(cfg.seed)),
                 store: Mutex::new(store),
+                delays,
                 cfg,
             }),
         })
@@ -144,6 +155,13 @@ impl Emulator {
 
     pub fn config(&self) -> &EmulatorConfig {
         &self.shared.cfg
+    }
+
+    /// Waits the configured latency (see [`delay`]).
+    async fn delay(&self) {
+        if let Some(delays) = &self.shared.delays {
+            delays.sleep(self.shared.cfg.latency).await;
+        }
     }
 
     /// A snapshot of the counters.

@@ -1,5 +1,6 @@
 //! One task's block in the human plan: header, then one line (or nested
-//! block) per attribute with `+`/`~`/`-` markers and aligned `=`.
+//! block) per attribute with `+`/`~`/`-` markers and aligned `=`. Lines are
+//! written into the plan's one buffer: a 1,000-task plan has ≈ 30,000 of them.
 
 use super::{Paint, Style};
 use crate::model::TaskSpec;
@@ -9,6 +10,8 @@ use crate::plan::impact::{Impact, ImpactClass};
 use crate::plan::{Action, Change, FieldChange};
 use serde_json::Value;
 use similar::{Algorithm, ChangeTag, capture_diff_slices};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Column where an attribute's marker sits; unmarked lines start two further right.
 const ATTR_INDENT: &str = "      ";
@@ -32,17 +35,24 @@ impl Mark {
         }
     }
 
-    fn draw(self, style: &Style) -> String {
-        match self {
-            Mark::Add => style.paint(Paint::Green, "+"),
-            Mark::Change => style.paint(Paint::Yellow, "~"),
-            Mark::Remove => style.paint(Paint::Red, "-"),
-            Mark::Keep => " ".to_string(),
+    fn draw(self, style: &Style) -> Cow<'static, str> {
+        let (paint, text) = match self {
+            Mark::Add => (Paint::Green, "+"),
+            Mark::Change => (Paint::Yellow, "~"),
+            Mark::Remove => (Paint::Red, "-"),
+            Mark::Keep => return Cow::Borrowed(" "),
+        };
+        if style.color {
+            Cow::Owned(style.paint(paint, text))
+        } else {
+            Cow::Borrowed(text)
         }
     }
 }
 
-pub(super) fn task_block(change: &Change, style: &Style) -> String {
+/// Appends the block of `change` to `out`. (Writing to a `String` cannot
+/// fail, so the results of `write!` are ignored.)
+pub(super) fn task_block(change: &Change, style: &Style, out: &mut String) {
     let name = change.address.name();
     let verb = match change.action {
         Action::Create => "will be created",
@@ -51,24 +61,25 @@ pub(super) fn task_block(change: &Change, style: &Style) -> String {
         Action::Delete => "will be destroyed",
         Action::NoOp => "has no changes",
     };
-    let mut out = format!(
-        "  {} {verb}\n",
+    let _ = writeln!(
+        out,
+        "  {} {verb}",
         style.paint(Paint::Bold, &format!("# {}", change.address))
     );
     out.push_str(&impact_line(change, style));
-    out.push_str(&format!(
-        "{} task {} {{\n",
+    let _ = writeln!(
+        out,
+        "{} task {} {{",
         style.symbol(change.action),
         quote(name)
-    ));
+    );
     let groups = group_by_attribute(&change.fields);
     let width = groups.iter().map(|(attr, _)| attr.len()).max().unwrap_or(0);
     for (attribute, fields) in &groups {
-        let line = match fields.as_slice() {
-            [single] if !is_map(attribute) => attribute_line(single, width, style),
-            _ => map_block(attribute, fields, width, change, style),
-        };
-        out.push_str(&line);
+        match fields.as_slice() {
+            [single] if !is_map(attribute) => attribute_line(single, width, style, out),
+            _ => map_block(attribute, fields, width, change, style, out),
+        }
     }
     if matches!(change.action, Action::Update | Action::Replace) {
         let hidden = hidden_attributes(change, &groups);
@@ -78,13 +89,10 @@ pub(super) fn task_block(change: &Change, style: &Style) -> String {
             } else {
                 "attributes"
             };
-            out.push_str(&format!(
-                "{ATTR_INDENT}  # ({hidden} unchanged {noun} hidden)\n"
-            ));
+            let _ = writeln!(out, "{ATTR_INDENT}  # ({hidden} unchanged {noun} hidden)");
         }
     }
     out.push_str("    }\n");
-    out
 }
 
 /// `  # impact: …` under the header, for a change that is not in place.
@@ -113,9 +121,10 @@ fn group_by_attribute(fields: &[FieldChange]) -> Vec<(&str, Vec<&FieldChange>)> 
 }
 
 /// A scalar (`a -> b`) or list (element by element) attribute.
-fn attribute_line(field: &FieldChange, width: usize, style: &Style) -> String {
+fn attribute_line(field: &FieldChange, width: usize, style: &Style, out: &mut String) {
     let mark = Mark::of(field.before.as_ref(), field.after.as_ref());
-    let lead = format!(
+    let _ = write!(
+        out,
         "{ATTR_INDENT}{} {:<width$} = ",
         mark.draw(style),
         field.path
@@ -125,20 +134,18 @@ fn attribute_line(field: &FieldChange, width: usize, style: &Style) -> String {
         field.after.as_ref().and_then(Value::as_array),
     );
     if arrays.0.is_some() || arrays.1.is_some() {
-        return lead + &list_value(arrays.0, arrays.1, mark, style);
+        return list_value(arrays.0, arrays.1, mark, style, out);
     }
-    let value = match (&field.before, &field.after) {
-        (Some(b), Some(a)) => format!("{b} -> {a}"),
-        (Some(b), None) => format!("{b} -> null"),
-        (None, Some(a)) => a.to_string(),
-        (None, None) => "null".to_string(),
+    let _ = match (&field.before, &field.after) {
+        (Some(b), Some(a)) => write!(out, "{b} -> {a}"),
+        (Some(b), None) => write!(out, "{b} -> null"),
+        (None, Some(a)) => write!(out, "{a}"),
+        (None, None) => write!(out, "null"),
     };
-    let forces = if field.forces_replacement {
-        format!(" {}", style.paint(Paint::Red, "# forces replacement"))
-    } else {
-        String::new()
-    };
-    format!("{lead}{value}{forces}\n")
+    if field.forces_replacement {
+        let _ = write!(out, " {}", style.paint(Paint::Red, "# forces replacement"));
+    }
+    out.push('\n');
 }
 
 /// `[`, one line per element (unchanged ones unmarked), `]`.
@@ -147,30 +154,46 @@ fn list_value(
     after: Option<&Vec<Value>>,
     mark: Mark,
     style: &Style,
-) -> String {
-    let old: Vec<String> = before.into_iter().flatten().map(Value::to_string).collect();
-    let new: Vec<String> = after.into_iter().flatten().map(Value::to_string).collect();
+    out: &mut String,
+) {
+    let (old, new) = (
+        before.map_or(&[][..], Vec::as_slice),
+        after.map_or(&[][..], Vec::as_slice),
+    );
     let tail = if mark == Mark::Remove { " -> null" } else { "" };
     if old.is_empty() && new.is_empty() {
-        return format!("[]{tail}\n");
+        let _ = writeln!(out, "[]{tail}");
+        return;
     }
-    let mut out = String::from("[\n");
-    for op in capture_diff_slices(Algorithm::Myers, &old, &new) {
-        for element in op.iter_changes(&old, &new) {
-            let element_mark = match element.tag() {
-                ChangeTag::Equal => Mark::Keep,
-                ChangeTag::Delete => Mark::Remove,
-                ChangeTag::Insert => Mark::Add,
-            };
-            out.push_str(&format!(
-                "{NESTED_INDENT}{} {},\n",
-                element_mark.draw(style),
-                element.value()
-            ));
+    out.push_str("[\n");
+    let mut element = |element_mark: Mark, value: &dyn std::fmt::Display| {
+        let _ = writeln!(out, "{NESTED_INDENT}{} {value},", element_mark.draw(style));
+    };
+    if old.is_empty() || new.is_empty() {
+        // All added or all removed: the diff below would say just that.
+        let (element_mark, values) = if old.is_empty() {
+            (Mark::Add, new)
+        } else {
+            (Mark::Remove, old)
+        };
+        for value in values {
+            element(element_mark, value);
+        }
+    } else {
+        let old: Vec<String> = old.iter().map(Value::to_string).collect();
+        let new: Vec<String> = new.iter().map(Value::to_string).collect();
+        for op in capture_diff_slices(Algorithm::Myers, &old, &new) {
+            for change in op.iter_changes(&old, &new) {
+                let element_mark = match change.tag() {
+                    ChangeTag::Equal => Mark::Keep,
+                    ChangeTag::Delete => Mark::Remove,
+                    ChangeTag::Insert => Mark::Add,
+                };
+                element(element_mark, &change.value());
+            }
         }
     }
-    out.push_str(&format!("{ATTR_INDENT}  ]{tail}\n"));
-    out
+    let _ = writeln!(out, "{ATTR_INDENT}  ]{tail}");
 }
 
 /// A map attribute (`db_configs`, `table_configs`) shown per key.
@@ -180,7 +203,8 @@ fn map_block(
     width: usize,
     change: &Change,
     style: &Style,
-) -> String {
+    out: &mut String,
+) {
     let mark = match change.action {
         Action::Create => Mark::Add,
         Action::Delete => Mark::Remove,
@@ -188,24 +212,26 @@ fn map_block(
     };
     let keys: Vec<String> = fields.iter().map(|f| quote(map_key(&f.path))).collect();
     let key_width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
-    let mut out = format!(
-        "{ATTR_INDENT}{} {attribute:<width$} = {{\n",
+    let _ = writeln!(
+        out,
+        "{ATTR_INDENT}{} {attribute:<width$} = {{",
         mark.draw(style)
     );
     for (field, key) in fields.iter().zip(&keys) {
-        let value = match (&field.before, &field.after) {
-            (Some(b), Some(a)) => format!("{b} -> {a}"),
-            // Inside a destroyed map the closing `} -> null` already says it.
-            (Some(b), None) if mark == Mark::Remove => b.to_string(),
-            (Some(b), None) => format!("{b} -> null"),
-            (None, Some(a)) => a.to_string(),
-            (None, None) => "null".to_string(),
-        };
         let entry_mark = Mark::of(field.before.as_ref(), field.after.as_ref());
-        out.push_str(&format!(
-            "{NESTED_INDENT}{} {key:<key_width$} = {value}\n",
+        let _ = write!(
+            out,
+            "{NESTED_INDENT}{} {key:<key_width$} = ",
             entry_mark.draw(style)
-        ));
+        );
+        let _ = match (&field.before, &field.after) {
+            (Some(b), Some(a)) => writeln!(out, "{b} -> {a}"),
+            // Inside a destroyed map the closing `} -> null` already says it.
+            (Some(b), None) if mark == Mark::Remove => writeln!(out, "{b}"),
+            (Some(b), None) => writeln!(out, "{b} -> null"),
+            (None, Some(a)) => writeln!(out, "{a}"),
+            (None, None) => writeln!(out, "null"),
+        };
     }
     let unchanged = change
         .before
@@ -221,13 +247,13 @@ fn map_block(
         } else {
             "elements"
         };
-        out.push_str(&format!(
-            "{NESTED_INDENT}  # ({unchanged} unchanged {noun} hidden)\n"
-        ));
+        let _ = writeln!(
+            out,
+            "{NESTED_INDENT}  # ({unchanged} unchanged {noun} hidden)"
+        );
     }
     let tail = if mark == Mark::Remove { " -> null" } else { "" };
-    out.push_str(&format!("{ATTR_INDENT}  }}{tail}\n"));
-    out
+    let _ = writeln!(out, "{ATTR_INDENT}  }}{tail}");
 }
 
 /// Keys of the before-map that this change touches (the rest are unchanged).

@@ -3,11 +3,12 @@
 
 use super::{Paint, Style};
 use crate::check::{GateReport, TaskVerdict};
+use std::fmt::Write as _;
 
 pub(super) fn gate_section(report: &GateReport, style: &Style) -> String {
     let mut out = String::from("Table-config-check results:\n\n");
     for verdict in report.verdicts.values() {
-        out.push_str(&task_line(verdict, style));
+        task_line(verdict, style, &mut out);
         out.push_str(&failed_rows(verdict, style));
     }
     let failed = style.paint(Paint::Red, "table-config-check failed");
@@ -19,22 +20,24 @@ pub(super) fn gate_section(report: &GateReport, style: &Style) -> String {
     out
 }
 
-fn task_line(verdict: &TaskVerdict, style: &Style) -> String {
-    let (paint, word) = if verdict.passed() {
-        (Paint::Green, "passed")
+/// Appends the task's verdict line (writing to a `String` cannot fail).
+fn task_line(verdict: &TaskVerdict, style: &Style, out: &mut String) {
+    let (paint, status) = if verdict.passed() {
+        (Paint::Green, "table-config-check passed")
     } else {
-        (Paint::Red, "failed")
+        (Paint::Red, "table-config-check failed")
     };
-    let status = style.paint(paint, &format!("table-config-check {word}"));
-    match &verdict.error {
-        Some(error) => format!("  {}: {status}: {error}\n", verdict.address),
-        None => format!(
-            "  {}: {status} ({}, {})\n",
+    let status = style.paint(paint, status);
+    let _ = match &verdict.error {
+        Some(error) => writeln!(out, "  {}: {status}: {error}", verdict.address),
+        None => writeln!(
+            out,
+            "  {}: {status} ({}, {})",
             verdict.address,
             plural(verdict.tables.len(), "table"),
             plural(verdict.params.len(), "parameter")
         ),
-    }
+    };
 }
 
 /// Failed tables as aligned columns `✗ table  "config"  -> result`, then failed parameters.

@@ -144,7 +144,11 @@ pub fn valid_line(loaded: &crate::config::Loaded) -> String {
 /// also a valid JSON escape of the same character, so JSON stays valid.
 pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if !text.contains(unsafe_char) {
+    // Every control character starts with one of these bytes in UTF-8 (C1
+    // ones with 0xC2): a byte scan clears a whole plan (1 MB and more)
+    // without decoding it char by char; a hit is then checked per char.
+    let may_start_one = |b: u8| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2;
+    if !text.bytes().any(may_start_one) || !text.contains(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
     let own = |rest: &str| {
@@ -203,7 +207,7 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         out.push_str(&legend(plan, style));
         out.push_str("\nhtapsync will perform the following actions:\n\n");
         for change in plan.actionable() {
-            out.push_str(&block::task_block(change, style));
+            block::task_block(change, style, &mut out);
             out.push('\n');
         }
     }

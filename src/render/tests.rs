@@ -124,3 +124,17 @@ fn tasks_not_started_are_one_line_in_every_format() {
     let messages = json::apply_outcome(&outcome, Operation::Apply);
     assert_eq!(messages.len(), 2, "one diagnostic and the summary");
 }
+
+#[test]
+fn terminal_safe_escapes_every_control_character_and_nothing_else() {
+    use super::terminal_safe;
+    for c in (0..=0x10ffff).filter_map(char::from_u32) {
+        let text = format!("a{c}b");
+        let shown = terminal_safe(&text);
+        if c.is_control() && c != '\n' && c != '\t' {
+            assert_eq!(shown, format!("a\\u{:04x}b", u32::from(c)), "{c:?}");
+        } else {
+            assert_eq!(shown, text, "{c:?}");
+        }
+    }
+}
