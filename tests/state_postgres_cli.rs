@@ -17,6 +17,24 @@ type Env = Vec<(String, String)>;
 
 const LOCKED: &str = "Error acquiring the state lock";
 
+/// An apply of `cfg` (four at a time, so that it lasts) in the background;
+/// it waits for the lock, which the probe of [`wait_until_locked`] may hold
+/// for an instant.
+fn spawn_apply(cfg: &Config) -> std::process::Child {
+    cfg.cmd(&[
+        "apply",
+        "--auto-approve",
+        "--parallelism",
+        "4",
+        "--lock-timeout",
+        "1m",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
 /// Waits until `probe`'s plan finds the lock held (by `holder`, still running).
 fn wait_until_locked(probe: &Config, holder: &mut std::process::Child) -> String {
     let started = Instant::now();
@@ -50,20 +68,7 @@ fn two_runners_on_one_workspace_one_applies_the_other_waits_then_finds_no_change
     let a = Config::with_postgres(&emu.url, &all, pg.env_for(&db));
     let b = Config::with_postgres(&emu.url, &all, pg.env_for(&db));
 
-    // The probe below takes the lock for an instant when it wins the race.
-    let mut first = a
-        .cmd(&[
-            "apply",
-            "--auto-approve",
-            "--parallelism",
-            "4",
-            "--lock-timeout",
-            "1m",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_apply(&a);
     let refused = wait_until_locked(&b, &mut first);
     assert!(refused.contains("Operation: apply"), "{refused}");
     assert!(refused.contains("Who:"), "{refused}");
@@ -100,19 +105,7 @@ fn a_server_stopped_mid_apply_fails_the_run_cleanly_and_the_next_apply_converges
     let cfg = Config::with_postgres(&emu.url, &all, pg.env_for(&db));
     let probe = Config::with_postgres(&emu.url, &all, pg.env_for(&db));
 
-    let mut apply = cfg
-        .cmd(&[
-            "apply",
-            "--auto-approve",
-            "--parallelism",
-            "4",
-            "--lock-timeout",
-            "1m",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut apply = spawn_apply(&cfg);
     wait_until_locked(&probe, &mut apply);
     // Let some tasks be created, then take the server away.
     while emu.creates_per_task().len() < 4 {

@@ -4,8 +4,7 @@ use super::atomic::{CrashHooks, StagedFile, write_atomic};
 use super::codec::{decode, encode};
 use super::fragments::{Fragments, header, splice};
 use super::{
-    Backend, FORMAT_VERSION, Intent, LockGuard, LockInfo, State, StateError, TaskRecord, Version,
-    lock,
+    Backend, Intent, LockGuard, LockInfo, Stamped, State, StateError, TaskRecord, Version, lock,
 };
 use std::collections::BTreeMap;
 use std::fs::Metadata;
@@ -323,16 +322,7 @@ impl Backend for LocalBackend {
         if changes.is_empty() {
             return Ok(());
         }
-        let versions_before = (
-            state.serial,
-            state.format_version,
-            std::mem::replace(
-                &mut state.htapsync_version,
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-        );
-        state.serial += 1;
-        state.format_version = FORMAT_VERSION;
+        let versions_before = Stamped::stamp(state);
         // Over its own file the content is that file's, and `records` its rendering.
         let kept = match on_disk {
             OnDisk::Ours => written.as_ref().map(|w| &w.records),
@@ -352,7 +342,7 @@ impl Backend for LocalBackend {
                 // The caller's state and this memory stay as they were. (When
                 // only the directory sync failed, the file was replaced anyway;
                 // its stamp differs from the one kept, so it is read again.)
-                (state.serial, state.format_version, state.htapsync_version) = versions_before;
+                versions_before.restore(state);
                 return Err(e);
             }
         };

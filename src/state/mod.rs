@@ -76,6 +76,39 @@ impl State {
     }
 }
 
+/// What a write changes in the caller's [`State`] before it persists it (the
+/// next serial, this build's format and version), kept so that a failed write
+/// can give the caller its state back exactly as it was.
+pub(crate) struct Stamped {
+    serial: u64,
+    format_version: u32,
+    htapsync_version: String,
+}
+
+impl Stamped {
+    /// Stamps `state` for the write that follows.
+    pub(crate) fn stamp(state: &mut State) -> Stamped {
+        let before = Stamped {
+            serial: state.serial,
+            format_version: state.format_version,
+            htapsync_version: std::mem::replace(
+                &mut state.htapsync_version,
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+        };
+        state.serial += 1;
+        state.format_version = FORMAT_VERSION;
+        before
+    }
+
+    /// Undoes [`Stamped::stamp`] after a failed write.
+    pub(crate) fn restore(self, state: &mut State) {
+        state.serial = self.serial;
+        state.format_version = self.format_version;
+        state.htapsync_version = self.htapsync_version;
+    }
+}
+
 impl Default for State {
     fn default() -> Self {
         State::new()

@@ -16,8 +16,7 @@ use super::lock::Target;
 use super::schema::Tables;
 use super::session::{Conn, sql_error};
 use crate::state::{
-    Backend, FORMAT_VERSION, Intent, LockGuard, State, StateError, TaskRecord, Version, decode,
-    encode,
+    Backend, Intent, LockGuard, Stamped, State, StateError, TaskRecord, Version, decode, encode,
 };
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -354,16 +353,7 @@ impl Backend for PgBackend {
         if seen.state.tasks == state.tasks && seen.state.intents == state.intents {
             return Ok(());
         }
-        let before = (
-            state.serial,
-            state.format_version,
-            std::mem::replace(
-                &mut state.htapsync_version,
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-        );
-        state.serial += 1;
-        state.format_version = FORMAT_VERSION;
+        let before = Stamped::stamp(state);
         let changes = Changes::between(&seen.state, state);
         let written = self.check(state, &changes).and_then(|intents| {
             let previous = (!seen.wrote && seen.serial.is_some())
@@ -387,7 +377,7 @@ impl Backend for PgBackend {
         });
         if let Err(e) = written {
             // The caller's state and what this backend saw stay as they were.
-            (state.serial, state.format_version, state.htapsync_version) = before;
+            before.restore(state);
             return Err(e);
         }
         // Brings what was seen up to `state`, copying only what changed.
