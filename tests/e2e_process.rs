@@ -90,7 +90,9 @@ fn task_modified_out_of_band_is_refreshed_and_updated_back() {
     );
     // Every drifted attribute with its recorded and live values (issue 13).
     assert!(
-        out.contains(r#"table_configs.orders recorded "order by id" -> live "order by customer_id,id""#),
+        out.contains(
+            r#"table_configs.orders recorded "order by id" -> live "order by customer_id,id""#
+        ),
         "{out}"
     );
     assert!(

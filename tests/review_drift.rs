@@ -50,7 +50,8 @@ fn narrow_out_of_band(emu: &EmulatorProcess, tables: &[&str]) {
 /// `POST /_emulator/tasks/{HTAP}/{task}/repair`.
 fn set_repair(emu: &EmulatorProcess, task: &str, need_repair: bool, error: &str) {
     let url = format!("{}/_emulator/tasks/{HTAP}/{task}/repair", emu.url);
-    let body = serde_json::json!({"is_need_repair": need_repair, "last_error_of_alter_table": error});
+    let body =
+        serde_json::json!({"is_need_repair": need_repair, "last_error_of_alter_table": error});
     let status = emu
         .block_on(async { reqwest::Client::new().post(url).json(&body).send().await })
         .expect("repair endpoint answers")
@@ -65,10 +66,17 @@ fn state_hash(p: &Project) -> String {
 /// The emulator's counters of calls that change the cloud.
 fn writes(emu: &EmulatorProcess) -> Vec<Value> {
     let stats = emu.stats();
-    ["creates_per_task", "starts", "modifies", "pauses", "resumes", "deletes"]
-        .iter()
-        .map(|k| stats[k].clone())
-        .collect()
+    [
+        "creates_per_task",
+        "starts",
+        "modifies",
+        "pauses",
+        "resumes",
+        "deletes",
+    ]
+    .iter()
+    .map(|k| stats[k].clone())
+    .collect()
 }
 
 /// `drift --json`, parsed, after checking its exit code.
@@ -105,7 +113,10 @@ fn drift_shows_values_exits_0_2_1_and_never_writes() {
     let item = &doc["drift"][0];
     assert_eq!(item["address"], "task.orders_sync");
     assert_eq!(item["attribute"], "tables");
-    assert_eq!(item["recorded"], serde_json::json!(["order_items", "orders"]));
+    assert_eq!(
+        item["recorded"],
+        serde_json::json!(["order_items", "orders"])
+    );
     assert_eq!(item["live"], serde_json::json!(["orders"]));
     assert_eq!(doc["tasks"][0]["is_need_repair"], false);
     // Nothing was written: not the state, not the cloud.
@@ -121,7 +132,11 @@ fn drift_shows_values_exits_0_2_1_and_never_writes() {
     while !String::from_utf8_lossy(&seen).contains("Enter a value") {
         let mut chunk = [0u8; 4096];
         let n = stdout.read(&mut chunk).expect("apply output");
-        assert!(n > 0, "apply ended before its prompt: {}", String::from_utf8_lossy(&seen));
+        assert!(
+            n > 0,
+            "apply ended before its prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&chunk[..n]);
     }
     let (code, _, err) = p.run(&["plan"]);
@@ -130,7 +145,11 @@ fn drift_shows_values_exits_0_2_1_and_never_writes() {
     drift_json(&p, &[], 0);
     apply.stdin.take().unwrap().write_all(b"no\n").unwrap();
     apply.wait().expect("apply ends");
-    assert_eq!(writes(&emu), remote, "the cancelled apply changed the cloud");
+    assert_eq!(
+        writes(&emu),
+        remote,
+        "the cancelled apply changed the cloud"
+    );
 
     // An error (an unreachable cloud) exits 1.
     let config = p.config();
@@ -152,7 +171,11 @@ fn drift_fingerprints_are_stable_and_differ_with_the_drift() {
     assert_eq!(fingerprint(&first), fingerprint(&again), "not stable");
     narrow_out_of_band(&emu, &["order_items"]);
     let other = drift_json(&p, &[], 2);
-    assert_ne!(fingerprint(&first), fingerprint(&other), "different drift, same fingerprint");
+    assert_ne!(
+        fingerprint(&first),
+        fingerprint(&other),
+        "different drift, same fingerprint"
+    );
 
     // plan -refresh-only shows the same values and plans nothing.
     let out = p.run_ok(&["plan", "-refresh-only", "--detailed-exitcode"], 0);
@@ -162,6 +185,17 @@ fn drift_fingerprints_are_stable_and_differ_with_the_drift() {
     );
     assert!(out.contains("refresh-only plan"), "{out}");
     assert!(out.contains("No changes."), "{out}");
+
+    // apply -refresh-only accepts the cloud's values into state, changing nothing remote.
+    let remote = writes(&emu);
+    p.run_ok(&["apply", "-refresh-only"], 0);
+    assert_eq!(
+        writes(&emu),
+        remote,
+        "apply -refresh-only changed the cloud"
+    );
+    let doc = drift_json(&p, &[], 0);
+    assert_eq!(doc["drift"], serde_json::json!([]));
 }
 
 #[test]
@@ -186,26 +220,44 @@ fn drift_honours_target_and_exclude() {
 fn a_task_that_needs_repair_is_a_warning_everywhere_and_apply_refuses_to_change_it() {
     let emu = EmulatorProcess::start();
     let p = shop(&emu);
-    set_repair(&emu, "orders_sync", true, "ALTER TABLE orders failed: disk full");
+    set_repair(
+        &emu,
+        "orders_sync",
+        true,
+        "ALTER TABLE orders failed: disk full",
+    );
 
     let (code, out, _) = p.run(&["status"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("orders_sync"), "{out}");
     assert!(
-        out.contains("task.orders_sync: last table change failed: ALTER TABLE orders failed: disk full"),
+        out.contains(
+            "task.orders_sync: last table change failed: ALTER TABLE orders failed: disk full"
+        ),
         "{out}"
     );
     let status: Value = serde_json::from_str(&p.run(&["status", "--json"]).1).unwrap();
     let orders = &status["tasks"][1];
     assert_eq!(orders["address"], "task.orders_sync");
     assert_eq!(orders["is_need_repair"], true);
-    assert_eq!(orders["last_error_of_alter_table"], "ALTER TABLE orders failed: disk full");
+    assert_eq!(
+        orders["last_error_of_alter_table"],
+        "ALTER TABLE orders failed: disk full"
+    );
     let doc = drift_json(&p, &[], 0);
     assert_eq!(doc["healthy"], false);
-    assert!(doc["warnings"][0].as_str().unwrap().contains("needs repair"), "{doc}");
+    assert!(
+        doc["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("needs repair"),
+        "{doc}"
+    );
 
     // A change of both tasks: the plan warns, the comment warns at the top.
-    let config = p.config().replace("\"products\"]", "\"products\", \"orders\"]");
+    let config = p
+        .config()
+        .replace("\"products\"]", "\"products\", \"orders\"]");
     p.write_config(&config.replace(
         "tables = [\"orders\", \"order_items\"]",
         "tables = [\"orders\", \"order_items\", \"customers\"]",
@@ -240,7 +292,10 @@ fn a_task_that_needs_repair_is_a_warning_everywhere_and_apply_refuses_to_change_
     assert!(err.contains("--allow-unhealthy"), "{err}");
     assert_eq!(writes(&emu), remote, "the refusal changed the cloud");
     // The healthy task alone may change.
-    p.run_ok(&["apply", "--auto-approve", "-exclude", "task.orders_sync"], 0);
+    p.run_ok(
+        &["apply", "--auto-approve", "-exclude", "task.orders_sync"],
+        0,
+    );
     p.run_ok(&["apply", "--auto-approve", "--allow-unhealthy"], 0);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
@@ -249,7 +304,9 @@ fn a_task_that_needs_repair_is_a_warning_everywhere_and_apply_refuses_to_change_
 fn exclude_and_address_files_limit_plan_apply_refresh_and_destroy_and_saved_plans_keep_them() {
     let emu = EmulatorProcess::start();
     let p = shop(&emu);
-    let config = p.config().replace("\"products\"]", "\"products\", \"orders\"]");
+    let config = p
+        .config()
+        .replace("\"products\"]", "\"products\", \"orders\"]");
     p.write_config(&config.replace(
         "tables = [\"orders\", \"order_items\"]",
         "tables = [\"orders\", \"order_items\", \"customers\"]",
@@ -264,7 +321,10 @@ fn exclude_and_address_files_limit_plan_apply_refresh_and_destroy_and_saved_plan
     let (code, out, err) = p.run(&["plan", "-exclude-file", "exclude.txt"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("resource targeting is in effect"), "{out}");
-    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{out}"
+    );
     assert!(!out.contains("task.orders_sync will be"), "{out}");
     let out = p.run_ok(&["plan", "-target-file", "target.txt"], 0);
     assert!(out.contains("task.catalog_sync will be updated"), "{out}");
@@ -274,10 +334,16 @@ fn exclude_and_address_files_limit_plan_apply_refresh_and_destroy_and_saved_plan
     std::fs::write(p.path("bad.txt"), "task.orders_sync\n# fine\norders_sync\n").unwrap();
     let (code, _, err) = p.run(&["plan", "-exclude-file", "bad.txt"]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("bad.txt:3: invalid address \"orders_sync\""), "{err}");
+    assert!(
+        err.contains("bad.txt:3: invalid address \"orders_sync\""),
+        "{err}"
+    );
 
     // A saved plan records its exclusion: apply derives it again with it.
-    p.run_ok(&["plan", "-exclude-file", "exclude.txt", "-out", "p.plan"], 0);
+    p.run_ok(
+        &["plan", "-exclude-file", "exclude.txt", "-out", "p.plan"],
+        0,
+    );
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(p.path("p.plan")).unwrap()).unwrap();
     assert_eq!(saved["excludes"], serde_json::json!(["task.orders_sync"]));
@@ -294,7 +360,10 @@ fn exclude_and_address_files_limit_plan_apply_refresh_and_destroy_and_saved_plan
     narrow_out_of_band(&emu, &["orders"]);
     let out = p.run_ok(&["refresh", "-exclude", "task.orders_sync"], 0);
     assert!(out.contains("1 task(s) read, 0 changed"), "{out}");
-    let out = p.run_ok(&["destroy", "--auto-approve", "-exclude", "task.orders_sync"], 0);
+    let out = p.run_ok(
+        &["destroy", "--auto-approve", "-exclude", "task.orders_sync"],
+        0,
+    );
     assert!(out.contains("1 destroyed"), "{out}");
     let state = p.state();
     let tasks: Vec<&String> = state["tasks"].as_object().unwrap().keys().collect();

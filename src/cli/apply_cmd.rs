@@ -2,7 +2,7 @@
 //! Ctrl-C, and exit codes. The work is [`crate::ops::plan`] and
 //! [`crate::ops::apply`]; what is shown is the command's view.
 
-use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs, SelectArgs};
+use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs, ReadArgs, SelectArgs};
 use super::output::{Style, out, outln};
 use super::progress::Bars;
 use super::{CmdResult, Exit, Failure, workspace};
@@ -95,6 +95,13 @@ pub(super) fn refuse_markdown(format: Format, command: &str) -> Result<(), Failu
 
 pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
     refuse_markdown(a.common.format(), "apply")?;
+    if a.refresh_only {
+        let read = ReadArgs {
+            common: a.common.clone(),
+            select: a.select.clone(),
+        };
+        return super::cloud_cmd::refresh(cli, &read, style).await;
+    }
     if let Some(file) = &a.plan_file {
         if !a.select.is_empty() || !a.refresh {
             return Err(anyhow!(

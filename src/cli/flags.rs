@@ -125,6 +125,10 @@ pub struct ApplyArgs {
     pub allow_unhealthy: bool,
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
+    /// Accept the cloud's values into state, changing nothing remote (the
+    /// same as `refresh`; `plan -refresh-only` shows them first).
+    #[arg(long, conflicts_with_all = ["plan_file", "allow_destructive", "allow_unhealthy"])]
+    pub refresh_only: bool,
     #[command(flatten)]
     pub select: SelectArgs,
 }

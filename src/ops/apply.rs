@@ -9,10 +9,10 @@ use crate::apply::{self, ApplyOptions, ApplyOutcome, Event, Recorder};
 use crate::check::GateReport;
 use crate::emulator::Running;
 use crate::model::{Address, DestructivePolicy, Lifecycle, TaskSpec};
-use crate::plan::{Plan, Selection};
-use crate::refresh::{TaskStatus, listed_health};
 use crate::plan::impact::Destructive;
+use crate::plan::{Plan, Selection};
 use crate::planfile::SavedPlan;
+use crate::refresh::{TaskStatus, listed_health};
 use crate::state::{Backend, LockGuard, State};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -73,11 +73,7 @@ fn plural(n: usize) -> String {
 
 /// The refusal, unless `allowed`, of the changes `plan` makes to tasks that
 /// need repair according to `health`.
-pub fn check_health(
-    plan: &Plan,
-    health: &[TaskStatus],
-    allowed: bool,
-) -> Option<UnhealthyRefused> {
+pub fn check_health(plan: &Plan, health: &[TaskStatus], allowed: bool) -> Option<UnhealthyRefused> {
     let broken = |address: &Address| {
         health
             .iter()

@@ -19,10 +19,10 @@ pub mod workspace;
 
 pub use apply::{Pending, SavedApplyOptions};
 pub use drift::{DriftOptions, Drifted};
-pub use select::SelectOptions;
 pub use import::{ImportOptions, Imported};
 pub use plan::{PlanOptions, Planned};
 pub use refresh::{Problem, RefreshOptions, Refreshed, Status, TaskStatus};
+pub use select::SelectOptions;
 pub use workspace::{Workspace, WorkspaceOptions, parse_duration};
 
 use crate::api::ApiError;

@@ -2,11 +2,11 @@
 //! pieces `apply` and `destroy` share with it.
 
 use super::Note;
+use super::select::SelectOptions;
 use super::{Phase, Progress, Result, Workspace};
 use crate::api::Client;
 use crate::apply;
 use crate::check::{self, GateReport};
-use super::select::SelectOptions;
 use crate::model::{DesiredTask, TaskSpec};
 use crate::plan::{self, Plan, Selection};
 use crate::planfile::{PLAN_FORMAT_VERSION, SavedPlan};

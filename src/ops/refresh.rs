@@ -5,8 +5,8 @@ use super::plan::{health_notes, resolve_intents, selected};
 use super::select::SelectOptions;
 use super::{Note, Result, Workspace};
 use crate::plan::{PlanErrors, Selection};
-pub use crate::refresh::{Problem, TaskStatus};
 use crate::refresh;
+pub use crate::refresh::{Problem, TaskStatus};
 use crate::state::State;
 use std::time::Duration;
 

@@ -108,7 +108,11 @@ mod tests {
     fn an_address_file_allows_comments_and_blank_lines_and_names_a_bad_line() {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.txt");
-        std::fs::write(&good, "# tasks to leave alone\n\ntask.a\n  task.b  # trailing\n").unwrap();
+        std::fs::write(
+            &good,
+            "# tasks to leave alone\n\ntask.a\n  task.b  # trailing\n",
+        )
+        .unwrap();
         let opts = SelectOptions {
             excludes: vec!["task.c".into()],
             exclude_files: vec![good.clone()],

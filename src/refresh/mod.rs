@@ -107,9 +107,7 @@ impl Problem {
             Problem::Missing => "missing: in state but not in the cloud",
             Problem::NeedsRepair => "needs repair: the cloud reports is_need_repair",
             Problem::Abnormal => "abnormal: the cloud reports its status",
-            Problem::AlterFailed => {
-                "alter failed: the cloud reports last_error_of_alter_table"
-            }
+            Problem::AlterFailed => "alter failed: the cloud reports last_error_of_alter_table",
         }
     }
 }

@@ -2,8 +2,8 @@
 //! stdout, errors and warnings on stderr.
 
 use super::{
-    ApplyView, DriftView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView, Streams,
-    ValidateView, WorkspaceView,
+    ApplyView, DriftView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView,
+    Streams, ValidateView, WorkspaceView,
 };
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
@@ -175,8 +175,7 @@ impl StatusView for Human {
 
 impl DriftView for Human {
     fn drift(&mut self, drifted: &Drifted) -> io::Result<()> {
-        self.out
-            .write_all(render::drift_human(drifted).as_bytes())
+        self.out.write_all(render::drift_human(drifted).as_bytes())
     }
 }
 

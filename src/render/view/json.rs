@@ -4,8 +4,8 @@
 //! Either way the first line carries `format_version`.
 
 use super::{
-    ApplyView, DriftView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView, Streams,
-    ValidateView, WorkspaceView,
+    ApplyView, DriftView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView,
+    Streams, ValidateView, WorkspaceView,
 };
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
