@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 /// The newest saved-plan format this build reads and writes. Format 2 added
 /// the integrity digest, the targets and the destroy flag; older files are refused.
-pub const PLAN_FORMAT_VERSION: u32 = 3;
+/// Format 4 added the `-exclude` addresses.
+pub const PLAN_FORMAT_VERSION: u32 = 4;
 
 /// A plan as written by `plan -out`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +45,8 @@ pub struct SavedPlan {
     pub refreshed: bool,
     /// `-target` addresses the plan was limited to (empty: every task).
     pub targets: Vec<Address>,
+    /// `-exclude` addresses the plan left out: apply derives the plan again without them.
+    pub excludes: Vec<Address>,
     /// Whether this is a `plan -destroy`: every task in state is deleted.
     pub destroy: bool,
     pub plan: Plan,
@@ -349,6 +352,7 @@ mod tests {
             project_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             refreshed: false,
             targets: Vec::new(),
+            excludes: Vec::new(),
             destroy: false,
             plan: Plan::default(),
             gate: GateReport::default(),

@@ -90,6 +90,8 @@ fn every_command_with_json_prints_only_versioned_json_lines() {
     assert_eq!(last_of(&refreshed, "refresh_summary")["refresh"]["read"], 2);
     let status = run("status", &["status", "--json"], 0);
     assert_eq!(status[0]["healthy"], true);
+    let drift = run("drift", &["drift", "--json"], 0);
+    assert_eq!(drift[0]["drifted"], false);
     let state = run("show", &["show", "--json"], 0);
     assert_eq!(state[0]["tasks"].as_array().map(Vec::len), Some(2));
     let list = run("state list", &["state", "list", "--json"], 0);

@@ -85,7 +85,18 @@ fn task_modified_out_of_band_is_refreshed_and_updated_back() {
 
     let out = p.run_ok(&["plan", "--detailed-exitcode"], 2);
     assert!(
-        out.contains("task.orders_sync changed outside htapsync: table_configs, tables"),
+        out.contains("task.orders_sync changed outside htapsync: "),
+        "{out}"
+    );
+    // Every drifted attribute with its recorded and live values (issue 13).
+    assert!(
+        out.contains(
+            r#"table_configs.orders recorded "order by id" -> live "order by customer_id,id""#
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"tables recorded ["order_items","orders"] -> live ["orders"]"#),
         "{out}"
     );
     assert!(

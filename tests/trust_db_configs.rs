@@ -106,7 +106,7 @@ fn an_unwritten_parameter_changed_outside_is_drift_back_to_its_default() {
     let out = project.run_ok(&["plan", "--detailed-exitcode"], 2);
     assert!(out.contains(r#""3600" -> "86400""#), "{out}");
     assert!(
-        out.contains("task.orders_sync changed outside htapsync: db_configs"),
+        out.contains("task.orders_sync changed outside htapsync: db_configs."),
         "{out}"
     );
     project.run_ok(&["apply", "--auto-approve"], 0);

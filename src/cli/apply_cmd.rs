@@ -2,7 +2,7 @@
 //! Ctrl-C, and exit codes. The work is [`crate::ops::plan`] and
 //! [`crate::ops::apply`]; what is shown is the command's view.
 
-use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs};
+use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs, ReadArgs, SelectArgs};
 use super::output::{Style, out, outln};
 use super::progress::Bars;
 use super::{CmdResult, Exit, Failure, workspace};
@@ -20,13 +20,14 @@ use std::sync::{Arc, Mutex};
 
 fn plan_options(
     common: &CommonRun,
-    targets: &[String],
+    select: &SelectArgs,
     refresh: bool,
     destroy: bool,
 ) -> PlanOptions {
     PlanOptions {
         refresh,
-        targets: targets.to_vec(),
+        select: select.options(),
+        refresh_only: false,
         destroy,
         parallelism: common.parallelism as usize,
         lock_timeout: common.lock_timeout,
@@ -39,7 +40,16 @@ fn progress(common: &CommonRun, style: &Style) -> Arc<Bars> {
 
 pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     let ws = workspace(cli)?;
-    let opts = plan_options(&a.common, &a.targets, a.refresh, a.destroy);
+    let opts = PlanOptions {
+        refresh_only: a.refresh_only,
+        ..plan_options(&a.common, &a.select, a.refresh, a.destroy)
+    };
+    if a.refresh_only && (!a.refresh || a.out.is_some()) {
+        return Err(Failure::Usage(anyhow!(
+            "-refresh-only reads the cloud (it cannot go with -refresh=false) and plans no change to save with -out; \
+             `htapsync refresh` records what it shows"
+        )));
+    }
     let planned = ops::plan::plan(&ws, &opts, progress(&a.common, style)).await?;
     let mut view: Box<dyn PlanView> = match a.common.format() {
         Format::Json => Box::new(Json::new(style.streams())),
@@ -85,10 +95,17 @@ pub(super) fn refuse_markdown(format: Format, command: &str) -> Result<(), Failu
 
 pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
     refuse_markdown(a.common.format(), "apply")?;
+    if a.refresh_only {
+        let read = ReadArgs {
+            common: a.common.clone(),
+            select: a.select.clone(),
+        };
+        return super::cloud_cmd::refresh(cli, &read, style).await;
+    }
     if let Some(file) = &a.plan_file {
-        if !a.targets.is_empty() || !a.refresh {
+        if !a.select.is_empty() || !a.refresh {
             return Err(anyhow!(
-                "planning flags (-target, -refresh) cannot be used with a saved plan"
+                "planning flags (-target, -exclude, their files, -refresh) cannot be used with a saved plan: it applies the targets and exclusions it was made with"
             )
             .into());
         }
@@ -97,6 +114,7 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
             parallelism: a.common.parallelism as usize,
             lock_timeout: a.common.lock_timeout,
             allow_destructive: a.allow_destructive,
+            allow_unhealthy: a.allow_unhealthy,
         };
         let bars = progress(&a.common, style);
         let pending = ops::apply::prepare_saved(&ws, file, &opts, bars.clone()).await?;
@@ -105,8 +123,9 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
     let consent = Consent {
         allow_destructive: a.allow_destructive,
         prompt: !a.auto_approve,
+        allow_unhealthy: a.allow_unhealthy,
     };
-    run_apply(cli, &a.common, &a.targets, a.refresh, false, consent, style).await
+    run_apply(cli, &a.common, &a.select, a.refresh, false, consent, style).await
 }
 
 pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
@@ -115,14 +134,15 @@ pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
     let consent = Consent {
         allow_destructive: false,
         prompt: !a.auto_approve,
+        allow_unhealthy: false,
     };
-    run_apply(cli, &a.common, &a.targets, true, true, consent, style).await
+    run_apply(cli, &a.common, &a.select, true, true, consent, style).await
 }
 
 async fn run_apply(
     cli: &Cli,
     common: &CommonRun,
-    targets: &[String],
+    select: &SelectArgs,
     refresh: bool,
     destroy: bool,
     consent: Consent,
@@ -134,7 +154,7 @@ async fn run_apply(
         )));
     }
     let ws = workspace(cli)?;
-    let opts = plan_options(common, targets, refresh, destroy);
+    let opts = plan_options(common, select, refresh, destroy);
     let bars = progress(common, style);
     let pending = ops::apply::prepare(&ws, &opts, consent, bars.clone()).await?;
     run(pending, common, !consent.prompt, bars, style).await
@@ -163,6 +183,10 @@ async fn run(
     }
     if let Approval::Refused(refused) = &pending.approval {
         view.destructive_refused(refused);
+        return Ok(Exit::Failed);
+    }
+    if let Some(refused) = &pending.unhealthy {
+        view.unhealthy_refused(refused);
         return Ok(Exit::Failed);
     }
     if !approved {

@@ -2,7 +2,8 @@
 //! (`-out`, `-target`, `-refresh=false`, `-auto-approve`) are accepted too.
 
 pub use super::flags::{
-    ApplyArgs, CommonRun, DestroyArgs, ImportArgs, PlanArgs, StateCommand, WorkspaceCommand,
+    ApplyArgs, CommonRun, DestroyArgs, ImportArgs, PlanArgs, ReadArgs, SelectArgs, StateCommand,
+    WorkspaceCommand,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -54,8 +55,10 @@ impl Cli {
             }
         };
         let paths: Vec<&mut PathBuf> = match &mut self.command {
-            Command::Plan(a) => a.out.iter_mut().collect(),
-            Command::Apply(a) => a.plan_file.iter_mut().collect(),
+            Command::Plan(a) => a.out.iter_mut().chain(a.select.files_mut()).collect(),
+            Command::Apply(a) => a.plan_file.iter_mut().chain(a.select.files_mut()).collect(),
+            Command::Destroy(a) => a.select.files_mut().collect(),
+            Command::Refresh(a) | Command::Drift(a) => a.select.files_mut().collect(),
             Command::Show { file, .. } => file.iter_mut().collect(),
             Command::Import(a) => a.generate_config.iter_mut().collect(),
             Command::State(StateCommand::Push { file, .. }) if file.as_os_str() != "-" => {
@@ -94,7 +97,12 @@ pub enum Command {
     /// Delete every task in state.
     Destroy(DestroyArgs),
     /// Update state from what the cloud has, changing nothing remote.
-    Refresh(CommonRun),
+    Refresh(ReadArgs),
+    /// Compare the state with the cloud, changing nothing anywhere: every
+    /// drifted attribute with its recorded and live values, and each task's
+    /// health. Exit 0 no drift, 2 drift, 1 error (e.g. in a scheduled job:
+    /// `htapsync drift --json > drift.json`).
+    Drift(ReadArgs),
     /// Live status, stage and progress of every managed task.
     Status(CommonRun),
     /// Adopt existing cloud tasks into state.
@@ -157,6 +165,11 @@ pub enum Format {
 const SINGLE_DASH_LONG: &[&str] = &[
     "out",
     "target",
+    "exclude",
+    "target-file",
+    "exclude-file",
+    "refresh-only",
+    "allow-unhealthy",
     "refresh",
     "auto-approve",
     "allow-destructive",
@@ -225,6 +238,6 @@ mod tests {
             panic!("not plan")
         };
         assert!(!p.refresh);
-        assert_eq!(p.targets, ["task.a"]);
+        assert_eq!(p.select.targets, ["task.a"]);
     }
 }

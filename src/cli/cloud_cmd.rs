@@ -2,18 +2,20 @@
 //! [`crate::ops`], its view, and the exit code.
 
 use super::apply_cmd::refuse_markdown;
-use super::args::{Cli, CommonRun, ImportArgs};
+use super::args::{Cli, CommonRun, ImportArgs, ReadArgs};
 use super::output::Style;
 use super::{CmdResult, Exit, view, workspace};
-use crate::ops::{self, ImportOptions, RefreshOptions};
-use crate::render::view::{ImportView, RefreshView, StatusView};
+use crate::ops::{self, DriftOptions, ImportOptions, RefreshOptions};
+use crate::render::view::{DriftView, ImportView, RefreshView, StatusView};
 
-pub async fn refresh(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
+pub async fn refresh(cli: &Cli, a: &ReadArgs, style: &Style) -> CmdResult {
+    let common = &a.common;
     refuse_markdown(common.format(), "refresh")?;
     let ws = workspace(cli)?;
     let opts = RefreshOptions {
         parallelism: common.parallelism as usize,
         lock_timeout: common.lock_timeout,
+        select: a.select.options(),
     };
     let refreshed = ops::refresh::refresh(&ws, &opts).await?;
     let mut view: Box<dyn RefreshView> = view!(common.format(), style);
@@ -24,11 +26,30 @@ pub async fn refresh(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult 
 pub async fn status(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
     refuse_markdown(common.format(), "status")?;
     let ws = workspace(cli)?;
-    let status = ops::refresh::status(&ws).await?;
+    let status = ops::refresh::status(&ws, common.parallelism as usize).await?;
     let mut view: Box<dyn StatusView> = view!(common.format(), style);
     view.status(&status)?;
-    // Every format exits the same way: 1 when any task is missing or abnormal.
+    // Every format exits the same way: 1 when any task is missing,
+    // needs repair, is abnormal or failed its last table change.
     Ok(Exit::failed_if(status.problems() > 0))
+}
+
+/// `drift`: read-only; exit 0 without drift, 2 with drift, 1 on error.
+pub async fn drift(cli: &Cli, a: &ReadArgs, style: &Style) -> CmdResult {
+    refuse_markdown(a.common.format(), "drift")?;
+    let ws = workspace(cli)?;
+    let opts = DriftOptions {
+        parallelism: a.common.parallelism as usize,
+        select: a.select.options(),
+    };
+    let drifted = ops::drift::drift(&ws, &opts).await?;
+    let mut view: Box<dyn DriftView> = view!(a.common.format(), style);
+    view.drift(&drifted)?;
+    Ok(if drifted.has_drift() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
 }
 
 pub async fn import(cli: &Cli, a: &ImportArgs, style: &Style) -> CmdResult {

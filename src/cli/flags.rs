@@ -29,6 +29,58 @@ impl CommonRun {
     }
 }
 
+/// Which tasks a run looks at, as OpenTofu's targeting and exclusion.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Limit the run to this address (task.NAME); repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Leave this address (task.NAME) out of the run; repeatable.
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub excludes: Vec<String>,
+    /// Limit the run to the addresses in FILE (one a line; # comments and
+    /// blank lines allowed); repeatable.
+    #[arg(long = "target-file", value_name = "FILE")]
+    pub target_files: Vec<PathBuf>,
+    /// Leave out the addresses in FILE (one a line, as -target-file); repeatable.
+    #[arg(long = "exclude-file", value_name = "FILE")]
+    pub exclude_files: Vec<PathBuf>,
+}
+
+impl SelectArgs {
+    pub fn options(&self) -> crate::ops::SelectOptions {
+        crate::ops::SelectOptions {
+            targets: self.targets.clone(),
+            excludes: self.excludes.clone(),
+            target_files: self.target_files.clone(),
+            exclude_files: self.exclude_files.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+            && self.excludes.is_empty()
+            && self.target_files.is_empty()
+            && self.exclude_files.is_empty()
+    }
+
+    /// The address files, to resolve against `-C DIR`.
+    pub fn files_mut(&mut self) -> impl Iterator<Item = &mut PathBuf> {
+        self.target_files
+            .iter_mut()
+            .chain(self.exclude_files.iter_mut())
+    }
+}
+
+/// `refresh` and `drift`: the common flags and the selection.
+#[derive(Debug, Args, Clone)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub common: CommonRun,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -42,9 +94,12 @@ pub struct PlanArgs {
     /// Read the cloud before planning (default true).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
-    /// Limit the plan to these addresses (task.NAME); repeatable.
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Only show what changed outside htapsync (with recorded and live
+    /// values), planning no change.
+    #[arg(long, conflicts_with = "destroy")]
+    pub refresh_only: bool,
     /// Plan the deletion of everything in state.
     #[arg(long)]
     pub destroy: bool,
@@ -64,10 +119,18 @@ pub struct ApplyArgs {
     /// without a prompt; `deny` refuses them even with this flag.
     #[arg(long)]
     pub allow_destructive: bool,
+    /// Change tasks the cloud says need repair (is_need_repair), which apply
+    /// otherwise refuses: changing a broken task compounds the damage.
+    #[arg(long)]
+    pub allow_unhealthy: bool,
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    /// Accept the cloud's values into state, changing nothing remote (the
+    /// same as `refresh`; `plan -refresh-only` shows them first).
+    #[arg(long, conflicts_with_all = ["plan_file", "allow_destructive", "allow_unhealthy"])]
+    pub refresh_only: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -76,8 +139,8 @@ pub struct DestroyArgs {
     pub common: CommonRun,
     #[arg(long)]
     pub auto_approve: bool,
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
 }
 
 #[derive(Debug, Args, Clone)]

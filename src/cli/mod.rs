@@ -5,7 +5,7 @@
 //!
 //! Exit codes: 0 success (no changes), 1 error (including a failed
 //! table-config-check gate and invalid configuration), 2 changes present
-//! (`plan --detailed-exitcode` only), 3 `fmt --check` found unformatted files,
+//! (`plan --detailed-exitcode`) or drift found (`drift`), 3 `fmt --check` found unformatted files,
 //! 64 usage error.
 
 mod apply_cmd;
@@ -72,7 +72,7 @@ pub enum Exit {
     /// interrupted or cancelled apply, an unhealthy task, an invalid
     /// configuration (1).
     Failed,
-    /// `plan --detailed-exitcode` found changes (2).
+    /// `plan --detailed-exitcode` found changes, or `drift` found drift (2).
     Changes,
     /// `fmt --check` found unformatted files (3, as Terraform).
     Unformatted,
@@ -165,6 +165,7 @@ async fn dispatch(cli: &Cli, style: &output::Style) -> CmdResult {
         Command::Destroy(a) => apply_cmd::destroy(cli, a, style).await,
         Command::Refresh(a) => cloud_cmd::refresh(cli, a, style).await,
         Command::Status(a) => cloud_cmd::status(cli, a, style).await,
+        Command::Drift(a) => cloud_cmd::drift(cli, a, style).await,
         Command::Import(a) => cloud_cmd::import(cli, a, style).await,
         Command::Show { file, format, json } => {
             let format = if *json { args::Format::Json } else { *format };

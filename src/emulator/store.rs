@@ -62,6 +62,13 @@ pub struct Task {
     /// exercise htapsync's health warnings.
     #[serde(default)]
     pub abnormal: bool,
+    /// Reported by E4 as `is_need_repair = "true"`; set only through
+    /// `POST /_emulator/tasks/{instance}/{task}/repair`.
+    #[serde(default)]
+    pub need_repair: bool,
+    /// Reported by E5 as `last_error_of_alter_table`; set the same way.
+    #[serde(default)]
+    pub alter_error: String,
 }
 
 /// Where a task is in its lifecycle.
@@ -232,6 +239,8 @@ mod tests {
             run,
             pending: None,
             abnormal: false,
+            need_repair: false,
+            alter_error: String::new(),
         }
     }
 

@@ -8,10 +8,11 @@ use crate::api::Client;
 use crate::apply::{self, ApplyOptions, ApplyOutcome, Event, Recorder};
 use crate::check::GateReport;
 use crate::emulator::Running;
-use crate::model::{DestructivePolicy, Lifecycle};
-use crate::plan::Plan;
+use crate::model::{Address, DestructivePolicy, Lifecycle, TaskSpec};
 use crate::plan::impact::Destructive;
+use crate::plan::{Plan, Selection};
 use crate::planfile::SavedPlan;
+use crate::refresh::{TaskStatus, listed_health};
 use crate::state::{Backend, LockGuard, State};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,6 +32,8 @@ pub struct SavedApplyOptions {
     pub lock_timeout: Duration,
     /// `--allow-destructive` (a saved plan is applied without a prompt).
     pub allow_destructive: bool,
+    /// `--allow-unhealthy`: change tasks the cloud says need repair.
+    pub allow_unhealthy: bool,
 }
 
 /// What the person running `apply` said about destructive changes (those
@@ -41,6 +44,48 @@ pub struct Consent {
     pub allow_destructive: bool,
     /// A confirmation prompt follows, which can name the destructive changes.
     pub prompt: bool,
+    /// `--allow-unhealthy` was given: tasks that need repair may be changed.
+    pub allow_unhealthy: bool,
+}
+
+/// `apply` refuses to change tasks the cloud says need repair: changing a
+/// broken task compounds the damage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing to apply: {} need{} repair according to the cloud (is_need_repair), and the plan changes {}: {}\n\
+     Nothing was changed; repair {} first, or apply again with --allow-unhealthy.",
+    plural(.tasks.len()), if .tasks.len() == 1 { "s" } else { "" },
+    if .tasks.len() == 1 { "it" } else { "them" },
+    .tasks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+    if .tasks.len() == 1 { "it" } else { "them" }
+)]
+pub struct UnhealthyRefused {
+    pub tasks: Vec<Address>,
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 task".to_string()
+    } else {
+        format!("{n} tasks")
+    }
+}
+
+/// The refusal, unless `allowed`, of the changes `plan` makes to tasks that
+/// need repair according to `health`.
+pub fn check_health(plan: &Plan, health: &[TaskStatus], allowed: bool) -> Option<UnhealthyRefused> {
+    let broken = |address: &Address| {
+        health
+            .iter()
+            .any(|h| &h.address == address && h.needs_repair())
+    };
+    let tasks: Vec<Address> = plan
+        .actionable()
+        .map(|c| &c.address)
+        .filter(|a| broken(a))
+        .cloned()
+        .collect();
+    (!allowed && !tasks.is_empty()).then_some(UnhealthyRefused { tasks })
 }
 
 /// Whether the destructive changes of a pending apply may run.
@@ -115,6 +160,9 @@ pub struct Pending {
     pub operation: Operation,
     /// Whether the destructive changes may run; [`Pending::execute`] checks it.
     pub approval: Approval,
+    /// The plan changes tasks that need repair, without `--allow-unhealthy`:
+    /// [`Pending::execute`] refuses.
+    pub unhealthy: Option<UnhealthyRefused>,
     backend: Arc<dyn Backend>,
     recorder: Arc<Recorder>,
     client: Client,
@@ -151,8 +199,14 @@ pub async fn prepare(
     } else {
         approve(&planned.plan, ws.loaded.desired.policy.destructive, consent)
     };
+    // `destroy` is how a broken task is removed: only apply is held back.
+    let unhealthy = if opts.destroy {
+        None
+    } else {
+        check_health(&planned.plan, &planned.health, consent.allow_unhealthy)
+    };
     let recorder = Arc::new(Recorder::new(backend.clone(), planned.state));
-    if !matches!(approval, Approval::Refused(_)) {
+    if !matches!(approval, Approval::Refused(_)) && unhealthy.is_none() {
         recorder.update(|_| {})?;
     }
     Ok(Pending {
@@ -161,6 +215,7 @@ pub async fn prepare(
         notes: planned.notes,
         operation,
         approval,
+        unhealthy,
         backend,
         recorder,
         client,
@@ -206,13 +261,34 @@ pub async fn prepare_saved(
     let notes = resolve_intents(&client, &mut state).await?;
     saved.check_prior(&state.tasks)?;
     state.tasks = saved.prior.clone();
-    let derived = diff(ws, &state.tasks, saved.destroy, &saved.targets)?;
+    let selection = Selection {
+        targets: saved.targets.clone(),
+        excludes: saved.excludes.clone(),
+    };
+    let derived = diff(ws, &state.tasks, saved.destroy, &selection)?;
     saved.check_matches(&derived)?;
+    // Health is asked of the cloud now (the task lists), as the gate is.
+    let changing: Vec<&TaskSpec> = derived
+        .actionable()
+        .filter_map(|c| state.tasks.get(c.address.name()))
+        .map(|r| &r.spec)
+        .collect();
+    let health = if changing.is_empty() {
+        Vec::new()
+    } else {
+        listed_health(&client, changing).await?
+    };
+    let unhealthy = if saved.destroy {
+        None
+    } else {
+        check_health(&derived, &health, opts.allow_unhealthy)
+    };
     // The stored verdicts are what was shown, not proof: ask the cloud again.
     let gate = run_gate(&client, &derived, opts.parallelism, &progress).await;
     let consent = Consent {
         allow_destructive: opts.allow_destructive,
         prompt: false,
+        allow_unhealthy: opts.allow_unhealthy,
     };
     let approval = approve(&saved.plan, ws.loaded.desired.policy.destructive, consent);
     Ok(Pending {
@@ -221,6 +297,7 @@ pub async fn prepare_saved(
         notes,
         operation: Operation::Apply,
         approval,
+        unhealthy,
         recorder: Arc::new(Recorder::new(backend.clone(), state)),
         backend,
         client,
@@ -281,6 +358,9 @@ impl Pending {
             }
             Approval::Refused(refused) => return Err(Error::Refused(refused.to_string())),
         }
+        if let Some(refused) = &self.unhealthy {
+            return Err(Error::Refused(refused.to_string()));
+        }
         // The state may have become unwritable while the plan was read or shown.
         self.backend.check_writable()?;
         let opts = ApplyOptions {
@@ -328,7 +408,7 @@ fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DesiredTask, TaskSpec};
+    use crate::model::DesiredTask;
     use crate::state::TaskRecord;
 
     /// A plan deleting one task (destructive) and creating another (not).
@@ -351,6 +431,7 @@ mod tests {
         Consent {
             allow_destructive,
             prompt,
+            allow_unhealthy: false,
         }
     }
 

@@ -9,16 +9,20 @@
 //! rendered by a view of [`crate::render::view`] that the CLI chooses.
 
 pub mod apply;
+pub mod drift;
 pub mod import;
 pub mod plan;
 pub mod refresh;
+pub mod select;
 pub mod state;
 pub mod workspace;
 
 pub use apply::{Pending, SavedApplyOptions};
+pub use drift::{DriftOptions, Drifted};
 pub use import::{ImportOptions, Imported};
 pub use plan::{PlanOptions, Planned};
-pub use refresh::{RefreshOptions, Refreshed, Status, TaskStatus};
+pub use refresh::{Problem, RefreshOptions, Refreshed, Status, TaskStatus};
+pub use select::SelectOptions;
 pub use workspace::{Workspace, WorkspaceOptions, parse_duration};
 
 use crate::api::ApiError;

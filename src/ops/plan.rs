@@ -2,14 +2,15 @@
 //! pieces `apply` and `destroy` share with it.
 
 use super::Note;
-use super::{Error, Phase, Progress, Result, Workspace};
+use super::select::SelectOptions;
+use super::{Phase, Progress, Result, Workspace};
 use crate::api::Client;
 use crate::apply;
 use crate::check::{self, GateReport};
-use crate::model::{Address, DesiredTask, TaskSpec};
-use crate::plan::{self, Plan};
+use crate::model::{DesiredTask, TaskSpec};
+use crate::plan::{self, Plan, Selection};
 use crate::planfile::{PLAN_FORMAT_VERSION, SavedPlan};
-use crate::refresh;
+use crate::refresh::{self, Problem, TaskStatus};
 use crate::state::{State, TaskRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,8 +22,11 @@ use std::time::Duration;
 pub struct PlanOptions {
     /// Read the cloud before diffing.
     pub refresh: bool,
-    /// `-target` addresses as typed (`task.NAME`); empty: every task.
-    pub targets: Vec<String>,
+    /// `-target`, `-exclude` and their files: the tasks planned (and refreshed).
+    pub select: SelectOptions,
+    /// Only read the cloud and show what changed outside htapsync, planning
+    /// no change (Terraform's `-refresh-only`).
+    pub refresh_only: bool,
     /// Plan the deletion of every task in state.
     pub destroy: bool,
     /// Remote calls in flight at once.
@@ -43,8 +47,11 @@ pub struct Planned {
     /// Identity of the state planned against (`None`, 0 when there was none).
     pub lineage: Option<String>,
     pub serial: u64,
-    /// The parsed `-target` addresses.
-    pub targets: Vec<Address>,
+    /// The tasks planned: `-target` minus `-exclude`.
+    pub selection: Selection,
+    /// What the cloud says of each selected recorded task, when it was read
+    /// (refresh, or a plan that changes recorded tasks).
+    pub health: Vec<TaskStatus>,
     pub refreshed: bool,
     pub destroy: bool,
 }
@@ -79,7 +86,8 @@ impl Planned {
             endpoint: provider.endpoint.clone(),
             project_id: provider.project_id.clone(),
             refreshed: self.refreshed,
-            targets: self.targets.clone(),
+            targets: self.selection.targets.clone(),
+            excludes: self.selection.excludes.clone(),
             destroy: self.destroy,
             plan: self.plan.clone(),
             gate: self.gate.clone(),
@@ -102,22 +110,29 @@ pub(super) async fn make_plan(
     let (lineage, serial) = prior
         .as_ref()
         .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
-    let targets = parse_targets(&opts.targets)?;
+    let selection = opts.select.resolve()?;
     let mut state = prior.unwrap_or_default();
+    super::refresh::check_known(ws, &state, &selection)?;
     let mut notes = resolve_intents(client, &mut state).await?;
+    notes.extend(super::select::warning(&selection));
+    let mut health = Vec::new();
     if opts.refresh && !state.tasks.is_empty() {
         progress.start(Phase::Refreshing, None);
-        let refreshed = refresh::refresh_all(client, &state.tasks, opts.parallelism).await;
+        let selected = selected(&state.tasks, &selection);
+        let refreshed = refresh::refresh_all(client, &selected, opts.parallelism).await;
         progress.finish();
         let refreshed = refreshed?;
-        notes.extend(refreshed.drift.iter().cloned().map(Note::Drift));
-        for row in &refreshed.abnormal {
-            notes.push(Note::Warning(format!(
-                "task.{} is reported abnormal by the cloud (status {}, stage {})",
-                row.task_name, row.status, row.stage
-            )));
-        }
-        state.tasks = refreshed.records;
+        notes.extend(refreshed.drift.iter().map(|d| Note::Drift(d.describe())));
+        state.tasks.retain(|name, _| !selected.contains_key(name));
+        state.tasks.extend(refreshed.records);
+        health = refreshed.health;
+    }
+    if opts.refresh_only {
+        notes.push(Note::Log(
+            "This is a refresh-only plan: htapsync will not undo what changed outside it; \
+             `htapsync refresh` (or `apply -refresh-only`) records the cloud's values in state."
+                .into(),
+        ));
     }
     // Protection follows the configuration while the task is in it, and is
     // remembered in state once its block is removed.
@@ -126,7 +141,23 @@ pub(super) async fn make_plan(
             record.prevent_destroy = task.lifecycle.prevent_destroy;
         }
     }
-    let plan = diff(ws, &state.tasks, opts.destroy, &targets)?;
+    let plan = if opts.refresh_only {
+        Plan::default()
+    } else {
+        diff(ws, &state.tasks, opts.destroy, &selection)?
+    };
+    if health.is_empty() {
+        // Without refresh, the task lists alone say which changing task needs repair.
+        let changing = plan
+            .actionable()
+            .filter_map(|c| state.tasks.get(c.address.name()))
+            .map(|r| &r.spec);
+        let changing: Vec<&TaskSpec> = changing.collect();
+        if !changing.is_empty() {
+            health = refresh::listed_health(client, changing).await?;
+        }
+    }
+    notes.extend(health_notes(&health));
     let gate = run_gate(client, &plan, opts.parallelism, progress).await;
     Ok(Planned {
         state,
@@ -135,10 +166,56 @@ pub(super) async fn make_plan(
         notes,
         lineage,
         serial,
-        targets,
+        selection,
+        health,
         refreshed: opts.refresh,
         destroy: opts.destroy,
     })
+}
+
+/// The records `selection` includes.
+pub(super) fn selected(
+    records: &BTreeMap<String, TaskRecord>,
+    selection: &Selection,
+) -> BTreeMap<String, TaskRecord> {
+    records
+        .iter()
+        .filter(|(name, _)| selection.includes(name))
+        .map(|(name, record)| (name.clone(), record.clone()))
+        .collect()
+}
+
+/// A warning per task the cloud reports unhealthy: needing repair (which
+/// apply refuses to change), abnormal, or with a failed table change.
+pub(super) fn health_notes(health: &[TaskStatus]) -> Vec<Note> {
+    let mut notes = Vec::new();
+    for task in health {
+        let Some(live) = &task.live else { continue };
+        let progress = format!(
+            "status {}, stage {}, progress {}%",
+            live.status, live.stage, live.percentage
+        );
+        for problem in task.problems() {
+            let text = match problem {
+                Problem::NeedsRepair => format!(
+                    "{} needs repair ({progress}): apply refuses to change it without --allow-unhealthy, \
+                     because changing a broken task compounds the damage; repair it in the console first",
+                    task.address
+                ),
+                Problem::Abnormal => format!(
+                    "{} is reported abnormal by the cloud ({progress})",
+                    task.address
+                ),
+                Problem::AlterFailed => format!(
+                    "{}: the cloud's last table change failed: {}",
+                    task.address, task.alter_error
+                ),
+                Problem::Missing => continue,
+            };
+            notes.push(Note::Warning(text));
+        }
+    }
+    notes
 }
 
 /// Looks up the tasks whose operation an earlier run left unfinished.
@@ -150,25 +227,12 @@ pub(super) async fn resolve_intents(client: &Client, state: &mut State) -> Resul
         .collect())
 }
 
-fn parse_targets(targets: &[String]) -> Result<Vec<Address>> {
-    targets
-        .iter()
-        .map(|t| {
-            Address::parse(t).ok_or_else(|| {
-                Error::Refused(format!(
-                    "invalid -target {t:?}: expected an address like task.NAME"
-                ))
-            })
-        })
-        .collect()
-}
-
 /// The changes from `prior` to the configuration (to nothing, for destroy).
 pub(super) fn diff(
     ws: &Workspace,
     prior: &BTreeMap<String, TaskRecord>,
     destroy: bool,
-    targets: &[Address],
+    selection: &Selection,
 ) -> Result<Plan> {
     let empty = BTreeMap::new();
     let desired: &BTreeMap<String, DesiredTask> = if destroy {
@@ -176,7 +240,7 @@ pub(super) fn diff(
     } else {
         &ws.loaded.desired.tasks
     };
-    Ok(plan::diff(desired, prior, targets)?)
+    Ok(plan::diff_selected(desired, prior, selection)?)
 }
 
 /// The table-config-check gate on `plan`, one progress step per checked task.

@@ -1,11 +1,12 @@
 //! `refresh` (record what the cloud has) and `status` (what the cloud says
 //! of every managed task).
 
-use super::plan::resolve_intents;
+use super::plan::{health_notes, resolve_intents, selected};
+use super::select::SelectOptions;
 use super::{Note, Result, Workspace};
-use crate::api::wire::ReplicationInfo;
-use crate::model::Address;
+use crate::plan::{PlanErrors, Selection};
 use crate::refresh;
+pub use crate::refresh::{Problem, TaskStatus};
 use crate::state::State;
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub struct RefreshOptions {
     pub parallelism: usize,
     /// How long to wait for the state lock.
     pub lock_timeout: Duration,
+    /// `-target`, `-exclude` and their files: the tasks refreshed.
+    pub select: SelectOptions,
 }
 
 /// What a refresh learned and recorded.
@@ -25,7 +28,8 @@ pub enum Refreshed {
     NoState,
     /// The state now records what the cloud has.
     Done {
-        /// Resolved intents, then one drift note per task changed outside htapsync.
+        /// Resolved intents, the targeting warning, one drift note per task
+        /// changed outside htapsync, and the health warnings.
         notes: Vec<Note>,
         /// Tasks read.
         read: usize,
@@ -35,28 +39,47 @@ pub enum Refreshed {
 }
 
 /// `refresh`: resolves interrupted intents and records the live attributes
-/// of every task in state, changing nothing remote. What was learned is
-/// written before anything is shown, so output that fails cannot keep it
-/// out of state.
+/// of every selected task in state, changing nothing remote. What was
+/// learned is written before anything is shown, so output that fails cannot
+/// keep it out of state.
 pub async fn refresh(ws: &Workspace, opts: &RefreshOptions) -> Result<Refreshed> {
+    let selection = opts.select.resolve()?;
     let backend = ws.backend()?;
     let _lock = backend.lock("refresh", opts.lock_timeout)?;
     let Some(mut state) = backend.read()? else {
         return Ok(Refreshed::NoState);
     };
+    check_known(ws, &state, &selection)?;
     let (client, _emulator) = ws.connect().await?;
     let mut notes = resolve_intents(&client, &mut state).await?;
-    let refreshed = refresh::refresh_all(&client, &state.tasks, opts.parallelism).await?;
-    let read = state.tasks.len();
+    notes.extend(super::select::warning(&selection));
+    let records = selected(&state.tasks, &selection);
+    let refreshed = refresh::refresh_all(&client, &records, opts.parallelism).await?;
+    let read = records.len();
     let drifted = refreshed.drift.len();
-    notes.extend(refreshed.drift.into_iter().map(Note::Drift));
-    state.tasks = refreshed.records;
+    notes.extend(refreshed.drift.iter().map(|d| Note::Drift(d.describe())));
+    notes.extend(health_notes(&refreshed.health));
+    state.tasks.retain(|name, _| !records.contains_key(name));
+    state.tasks.extend(refreshed.records);
     backend.write(&mut state)?;
     Ok(Refreshed::Done {
         notes,
         read,
         drifted,
     })
+}
+
+/// Every `-target` and `-exclude` address must name a task of the
+/// configuration or the state: a typo must not silently widen or empty the run.
+pub(super) fn check_known(ws: &Workspace, state: &State, selection: &Selection) -> Result<()> {
+    let unknown = selection.unknown(|name| {
+        state.tasks.contains_key(name) || ws.loaded.desired.tasks.contains_key(name)
+    });
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanErrors(unknown).into())
+    }
 }
 
 /// The live status of every managed task.
@@ -66,44 +89,6 @@ pub struct Status {
     pub tasks: Vec<TaskStatus>,
 }
 
-/// What the cloud says of one managed task.
-#[derive(Debug)]
-pub struct TaskStatus {
-    pub address: Address,
-    /// Its row of the task list; `None` when the cloud does not have it.
-    pub live: Option<ReplicationInfo>,
-}
-
-/// Why a managed task is not running as it should.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
-    /// In state but not in the cloud.
-    Missing,
-    /// The cloud reports it abnormal ([`refresh::is_abnormal`]).
-    Abnormal,
-}
-
-impl Problem {
-    /// The `problem` text of `status --json`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Problem::Missing => "missing: in state but not in the cloud",
-            Problem::Abnormal => "abnormal: the cloud reports its status",
-        }
-    }
-}
-
-impl TaskStatus {
-    /// Why the task is not running as it should, if it is not.
-    pub fn problem(&self) -> Option<Problem> {
-        match &self.live {
-            None => Some(Problem::Missing),
-            Some(live) if refresh::is_abnormal(live) => Some(Problem::Abnormal),
-            Some(_) => None,
-        }
-    }
-}
-
 impl Status {
     /// How many tasks have a problem.
     pub fn problems(&self) -> usize {
@@ -111,25 +96,29 @@ impl Status {
     }
 }
 
-/// `status`: lists each instance of the state once and reports every task.
-pub async fn status(ws: &Workspace) -> Result<Status> {
+/// `status`: lists each instance of the state once (E4) and reads each
+/// listed task's last table change (E5), `parallelism` at a time.
+pub async fn status(ws: &Workspace, parallelism: usize) -> Result<Status> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
     let state = ws.backend()?.read()?.unwrap_or_else(State::new);
     let (client, _emulator) = ws.connect().await?;
-    let lists = refresh::list_instances(
-        &client,
-        state.tasks.values().map(|r| r.spec.instance_id.as_str()),
-    )
-    .await?;
-    let tasks = state
-        .tasks
-        .values()
-        .map(|r| TaskStatus {
-            address: r.spec.address(),
-            live: lists
-                .get(&r.spec.instance_id)
-                .and_then(|l| l.get(&r.spec.name))
-                .cloned(),
+    let specs = state.tasks.values().map(|r| &r.spec);
+    let listed = refresh::listed_health(&client, specs).await?;
+    let client = &client;
+    let tasks = stream::iter(listed.into_iter().zip(state.tasks.values()))
+        .map(|(mut task, record)| async move {
+            if task.live.is_some() {
+                let spec = &record.spec;
+                match client.task_config(&spec.instance_id, &spec.name).await {
+                    Ok(cfg) => task.alter_error = cfg.last_error_of_alter_table,
+                    Err(e) if e.is_not_found() => task.live = None,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(task)
         })
-        .collect();
+        .buffered(parallelism.max(1))
+        .try_collect()
+        .await?;
     Ok(Status { tasks })
 }

@@ -105,6 +105,46 @@ pub enum PlanError {
     /// `-target` named a task that is neither configured nor in the state.
     #[error("{0}: no such task in the configuration or the state; check the -target address")]
     UnknownTarget(Address),
+    /// `-exclude` named a task that is neither configured nor in the state:
+    /// a typo there would let the task it meant change.
+    #[error("{0}: no such task in the configuration or the state; check the -exclude address")]
+    UnknownExclude(Address),
+}
+
+/// Which tasks a run looks at: `-target` (empty: every task) minus `-exclude`,
+/// as OpenTofu's targeting and exclusion.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    pub targets: Vec<Address>,
+    pub excludes: Vec<Address>,
+}
+
+impl Selection {
+    /// Every task.
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    /// Whether the task `name` is selected.
+    pub fn includes(&self, name: &str) -> bool {
+        (self.targets.is_empty() || self.targets.iter().any(|t| t.name() == name))
+            && !self.excludes.iter().any(|e| e.name() == name)
+    }
+
+    /// Whether targeting or exclusion limits the run.
+    pub fn is_limited(&self) -> bool {
+        !self.targets.is_empty() || !self.excludes.is_empty()
+    }
+
+    /// Every address that names no task `known` knows.
+    pub fn unknown(&self, known: impl Fn(&str) -> bool) -> Vec<PlanError> {
+        let targets = self.targets.iter().filter(|a| !known(a.name()));
+        let excludes = self.excludes.iter().filter(|a| !known(a.name()));
+        targets
+            .map(|a| PlanError::UnknownTarget(a.clone()))
+            .chain(excludes.map(|a| PlanError::UnknownExclude(a.clone())))
+            .collect()
+    }
 }
 
 fn prevent_destroy_message(address: &Address, action: Action) -> String {
@@ -130,17 +170,25 @@ pub fn diff(
     prior: &BTreeMap<String, TaskRecord>,
     targets: &[Address],
 ) -> Result<Plan, PlanErrors> {
-    let known = |a: &Address| desired.contains_key(a.name()) || prior.contains_key(a.name());
-    let mut errors: Vec<PlanError> = targets
-        .iter()
-        .filter(|a| !known(a))
-        .map(|a| PlanError::UnknownTarget(a.clone()))
-        .collect();
+    let selection = Selection {
+        targets: targets.to_vec(),
+        excludes: Vec::new(),
+    };
+    diff_selected(desired, prior, &selection)
+}
+
+/// [`diff`] of the tasks `selection` includes.
+pub fn diff_selected(
+    desired: &BTreeMap<String, DesiredTask>,
+    prior: &BTreeMap<String, TaskRecord>,
+    selection: &Selection,
+) -> Result<Plan, PlanErrors> {
+    let mut errors =
+        selection.unknown(|name| desired.contains_key(name) || prior.contains_key(name));
     let names: BTreeSet<&String> = desired.keys().chain(prior.keys()).collect();
-    let wanted = |name: &str| targets.is_empty() || targets.iter().any(|t| t.name() == name);
     let changes: Vec<Change> = names
         .into_iter()
-        .filter(|name| wanted(name))
+        .filter(|name| selection.includes(name))
         .map(|name| plan_task(name, desired.get(name), prior.get(name)))
         .collect();
     for change in &changes {

@@ -179,3 +179,21 @@ fn plan_round_trips_through_json() {
     let json = serde_json::to_string(&plan).unwrap();
     assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan);
 }
+
+#[test]
+fn exclusion_leaves_tasks_out_and_an_unknown_exclusion_is_an_error() {
+    let want = desired(&[spec("a"), spec("b"), spec("c")], false);
+    let selection = Selection {
+        targets: Vec::new(),
+        excludes: vec![Address::task("b")],
+    };
+    let plan = diff_selected(&want, &BTreeMap::new(), &selection).unwrap();
+    let addresses: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+    assert_eq!(addresses, ["task.a", "task.c"]);
+    let selection = Selection {
+        targets: vec![Address::task("a"), Address::task("b")],
+        excludes: vec![Address::task("b"), Address::task("zz")],
+    };
+    let errors = diff_selected(&want, &BTreeMap::new(), &selection).unwrap_err();
+    assert_eq!(errors.0, [PlanError::UnknownExclude(Address::task("zz"))]);
+}

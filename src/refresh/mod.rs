@@ -5,7 +5,11 @@
 pub use crate::api::task_map::{paused_by_cloud, spec_from_cloud};
 use crate::api::wire::ReplicationInfo;
 use crate::api::{ApiError, Client};
-use crate::model::TaskSpec;
+use crate::model::{Address, TaskSpec};
+use crate::plan::FieldChange;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the cloud says about one recorded task.
@@ -15,6 +19,8 @@ pub enum Observed {
     Present {
         spec: Box<TaskSpec>,
         live: Box<ReplicationInfo>,
+        /// E5's `last_error_of_alter_table` (empty when the last change went well).
+        alter_error: String,
     },
     /// The task is gone (deleted outside htapsync, or never created).
     Absent,
@@ -52,6 +58,7 @@ pub async fn observe(
         Ok(cfg) => Ok(Observed::Present {
             spec: Box::new(spec_from_cloud(recorded, &cfg, live)),
             live: Box::new(live.clone()),
+            alter_error: cfg.last_error_of_alter_table,
         }),
         Err(e) if e.is_not_found() => Ok(Observed::Absent),
         Err(e) => Err(e),
@@ -63,15 +70,193 @@ pub fn is_abnormal(live: &ReplicationInfo) -> bool {
     live.status.eq_ignore_ascii_case("no")
 }
 
+/// The cloud says the task needs repair (E4 `is_need_repair`, a string or a boolean).
+pub fn needs_repair(live: &ReplicationInfo) -> bool {
+    live.is_need_repair
+        .as_deref()
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// What the cloud says of one managed task's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskStatus {
+    pub address: Address,
+    /// Its row of the task list; `None` when the cloud does not have it.
+    pub live: Option<ReplicationInfo>,
+    /// E5's `last_error_of_alter_table`; empty when none, or when E5 was not read.
+    pub alter_error: String,
+}
+
+/// Why a managed task is not running as it should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// In state but not in the cloud.
+    Missing,
+    /// The cloud says it needs repair (`is_need_repair`): changing it now compounds the damage.
+    NeedsRepair,
+    /// The cloud reports it abnormal ([`is_abnormal`]).
+    Abnormal,
+    /// The cloud's last table change of the task failed (`last_error_of_alter_table`).
+    AlterFailed,
+}
+
+impl Problem {
+    /// The `problem` text of `status --json`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Problem::Missing => "missing: in state but not in the cloud",
+            Problem::NeedsRepair => "needs repair: the cloud reports is_need_repair",
+            Problem::Abnormal => "abnormal: the cloud reports its status",
+            Problem::AlterFailed => "alter failed: the cloud reports last_error_of_alter_table",
+        }
+    }
+}
+
+impl TaskStatus {
+    /// Every reason the task is not running as it should, most severe first.
+    pub fn problems(&self) -> Vec<Problem> {
+        let Some(live) = &self.live else {
+            return vec![Problem::Missing];
+        };
+        [
+            (needs_repair(live), Problem::NeedsRepair),
+            (is_abnormal(live), Problem::Abnormal),
+            (!self.alter_error.is_empty(), Problem::AlterFailed),
+        ]
+        .into_iter()
+        .filter_map(|(has, problem)| has.then_some(problem))
+        .collect()
+    }
+
+    /// The most severe problem, if any.
+    pub fn problem(&self) -> Option<Problem> {
+        self.problems().first().copied()
+    }
+
+    /// The cloud says the task needs repair.
+    pub fn needs_repair(&self) -> bool {
+        self.live.as_ref().is_some_and(needs_repair)
+    }
+}
+
+/// The health of `recorded` from the task lists alone (E4, one call per
+/// instance): enough to know which tasks need repair.
+pub async fn listed_health<'a>(
+    client: &Client,
+    recorded: impl IntoIterator<Item = &'a TaskSpec>,
+) -> Result<Vec<TaskStatus>, ApiError> {
+    let recorded: Vec<&TaskSpec> = recorded.into_iter().collect();
+    let lists = list_instances(client, recorded.iter().map(|s| s.instance_id.as_str())).await?;
+    Ok(recorded
+        .into_iter()
+        .map(|spec| TaskStatus {
+            address: spec.address(),
+            live: lists
+                .get(&spec.instance_id)
+                .and_then(|l| l.get(&spec.name))
+                .cloned(),
+            alter_error: String::new(),
+        })
+        .collect())
+}
+
+/// A recorded task that differs from what the cloud has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub address: Address,
+    /// Deleted outside htapsync (then `fields` is empty).
+    pub deleted: bool,
+    /// The attributes that differ: `before` recorded, `after` live.
+    pub fields: Vec<FieldChange>,
+}
+
+/// One drifted attribute (or a deleted task), as a scheduled job alerts on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftItem {
+    pub address: Address,
+    /// `changed` or `deleted`.
+    pub kind: &'static str,
+    /// The attribute path; `None` for a deleted task.
+    pub attribute: Option<String>,
+    /// The value in state; `None` when the attribute is unset there.
+    pub recorded: Option<Value>,
+    /// The value in the cloud; `None` when unset there, or the task is gone.
+    pub live: Option<Value>,
+    /// `sha256:HEX` over the four fields above: the same drift gives the same
+    /// fingerprint on every run, and any other drift another one.
+    pub fingerprint: String,
+}
+
+impl DriftItem {
+    fn new(
+        address: &Address,
+        kind: &'static str,
+        attribute: Option<&str>,
+        recorded: Option<&Value>,
+        live: Option<&Value>,
+    ) -> DriftItem {
+        let canonical = serde_json::json!([address, kind, attribute, recorded, live]).to_string();
+        DriftItem {
+            address: address.clone(),
+            kind,
+            attribute: attribute.map(str::to_string),
+            recorded: recorded.cloned(),
+            live: live.cloned(),
+            fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(canonical))),
+        }
+    }
+}
+
+impl Drift {
+    /// One item per drifted attribute, or one for a deleted task.
+    pub fn items(&self) -> Vec<DriftItem> {
+        if self.deleted {
+            return vec![DriftItem::new(&self.address, "deleted", None, None, None)];
+        }
+        self.fields
+            .iter()
+            .map(|f| {
+                let (recorded, live) = (f.before.as_ref(), f.after.as_ref());
+                DriftItem::new(&self.address, "changed", Some(&f.path), recorded, live)
+            })
+            .collect()
+    }
+
+    /// One line, with every drifted attribute's recorded and live values.
+    pub fn describe(&self) -> String {
+        if self.deleted {
+            return format!("{} was deleted outside htapsync", self.address);
+        }
+        let shown = |v: &Option<Value>| v.as_ref().map_or("(unset)".to_string(), Value::to_string);
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} recorded {} -> live {}",
+                    f.path,
+                    shown(&f.before),
+                    shown(&f.after)
+                )
+            })
+            .collect();
+        format!(
+            "{} changed outside htapsync: {}",
+            self.address,
+            fields.join("; ")
+        )
+    }
+}
+
 /// The cloud's view of every recorded task.
 #[derive(Debug, Default)]
 pub struct Refreshed {
     /// The records with their live attributes; tasks gone from the cloud are dropped.
     pub records: BTreeMap<String, crate::state::TaskRecord>,
-    /// One line per task that changed outside htapsync.
-    pub drift: Vec<String>,
-    /// Tasks the cloud reports abnormal (`status = No`), with their row.
-    pub abnormal: Vec<ReplicationInfo>,
+    /// Every task that changed outside htapsync.
+    pub drift: Vec<Drift>,
+    /// The health of every recorded task.
+    pub health: Vec<TaskStatus>,
 }
 
 /// Reads every recorded task from the cloud, `parallelism` E5 calls at a time.
@@ -104,23 +289,38 @@ pub async fn refresh_all(
         let Some(record) = recorded.get(&name) else {
             continue;
         };
+        let address = record.spec.address();
         match observed {
-            Observed::Absent => out.drift.push(format!(
-                "{} was deleted outside htapsync",
-                record.spec.address()
-            )),
-            Observed::Present { spec, live } => {
-                let changed = changed_fields(&record.spec, &spec);
-                if !changed.is_empty() {
-                    out.drift.push(format!(
-                        "{} changed outside htapsync: {}",
-                        record.spec.address(),
-                        changed.join(", ")
-                    ));
+            Observed::Absent => {
+                out.drift.push(Drift {
+                    address: address.clone(),
+                    deleted: true,
+                    fields: Vec::new(),
+                });
+                out.health.push(TaskStatus {
+                    address,
+                    live: None,
+                    alter_error: String::new(),
+                });
+            }
+            Observed::Present {
+                spec,
+                live,
+                alter_error,
+            } => {
+                let fields = crate::plan::fields::diff_fields(&record.spec, &spec);
+                if !fields.is_empty() {
+                    out.drift.push(Drift {
+                        address: address.clone(),
+                        deleted: false,
+                        fields,
+                    });
                 }
-                if is_abnormal(&live) {
-                    out.abnormal.push(*live);
-                }
+                out.health.push(TaskStatus {
+                    address,
+                    live: Some(*live),
+                    alter_error,
+                });
                 out.records.insert(
                     name,
                     crate::state::TaskRecord {
@@ -132,19 +332,6 @@ pub async fn refresh_all(
         }
     }
     Ok(out)
-}
-
-/// Names of the attributes (sorted) that differ between two specs of the same task,
-/// compared as plan compares them (an unwritten db_config is its default), so
-/// drift is reported exactly when a plan would undo it.
-pub fn changed_fields(a: &TaskSpec, b: &TaskSpec) -> Vec<String> {
-    let mut names: Vec<String> = crate::plan::fields::diff_fields(a, b)
-        .iter()
-        .map(|f| crate::plan::fields::attribute_of(&f.path).to_string())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::{Note, Operation, summary_line};
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::{GateReport, GateUnavailable, TaskVerdict};
 use crate::model::Address;
-use crate::ops::{Imported, Refreshed, Status};
+use crate::ops::{Drifted, Imported, Refreshed, Status, TaskStatus};
 use crate::plan::impact::{Impact, ImpactClass, PlanImpact};
 use crate::plan::{Action, Change, Counts, Plan};
 use crate::planfile::SavedPlan;
@@ -414,31 +414,58 @@ pub fn task_show_document(record: &TaskRecord) -> Value {
     doc
 }
 
+/// One task of `status --json` and `drift --json`: what the cloud says of it.
+fn task_status(task: &TaskStatus) -> Value {
+    let [status, stage, percentage, catchup_stage, catchup_percentage] =
+        super::status::columns(task);
+    json!({
+        "address": task.address,
+        "status": status,
+        "stage": stage,
+        "percentage": percentage,
+        "catchup_stage": catchup_stage,
+        "catchup_percentage": catchup_percentage,
+        "is_need_repair": task.live.as_ref().map(|_| task.needs_repair()),
+        "last_error_of_alter_table": Some(&task.alter_error).filter(|e| !e.is_empty()),
+        "problem": task.problem().map(|p| p.describe()),
+        "problems": task.problems().iter().map(|p| p.describe()).collect::<Vec<_>>(),
+    })
+}
+
 /// `status --json`: every managed task with what the cloud says of it.
 pub fn status_document(status: &Status) -> Value {
-    let tasks: Vec<Value> = status
-        .tasks
-        .iter()
-        .map(|task| {
-            let [status, stage, percentage, catchup_stage, catchup_percentage] =
-                super::status::columns(task);
-            json!({
-                "address": task.address,
-                "status": status,
-                "stage": stage,
-                "percentage": percentage,
-                "catchup_stage": catchup_stage,
-                "catchup_percentage": catchup_percentage,
-                "problem": task.problem().map(|p| p.describe()),
-            })
-        })
-        .collect();
+    let tasks: Vec<Value> = status.tasks.iter().map(task_status).collect();
     let problems = status.problems();
     json!({
         "format_version": DOCUMENT_VERSION,
         "tasks": tasks,
         "healthy": problems == 0,
         "problems": problems,
+    })
+}
+
+/// `drift --json`: every drifted attribute (or deleted task) with its
+/// fingerprint, the health of every compared task, and the warnings.
+pub fn drift_document(drifted: &Drifted) -> Value {
+    let items: Vec<_> = drifted.drift.iter().flat_map(|d| d.items()).collect();
+    let tasks: Vec<Value> = drifted.health.iter().map(task_status).collect();
+    let warnings: Vec<&str> = drifted
+        .notes
+        .iter()
+        .filter(|n| matches!(n, Note::Warning(_)))
+        .map(Note::text)
+        .collect();
+    json!({
+        "format_version": DOCUMENT_VERSION,
+        "drifted": drifted.has_drift(),
+        "read": drifted.read,
+        "drifted_tasks": drifted.drift.len(),
+        "drift": items,
+        "tasks": tasks,
+        "healthy": drifted.health.iter().all(|t| t.problem().is_none()),
+        "warnings": warnings,
+        "targets": drifted.selection.targets,
+        "excludes": drifted.selection.excludes,
     })
 }
 

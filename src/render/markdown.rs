@@ -40,6 +40,7 @@ pub fn plan_markdown_within(
     let budget = limit.saturating_sub(TAIL_RESERVE);
     let mut out = format!("{COMMENT_MARKER}\n## htapsync plan\n\n");
     out.push_str(&impact_banner(plan));
+    out.push_str(&warnings_alert(notes));
     out.push_str(&headline(plan, gate));
     let mut omitted = Omitted::default();
     if let Some(gate) = gate.filter(|g| !g.passed() && g.unavailable.is_none()) {
@@ -121,6 +122,25 @@ fn impact_banner(plan: &Plan) -> String {
         "WARNING"
     };
     format!("> [!{alert}]\n> **{}**\n\n", escape(&banner))
+}
+
+/// The warnings (unhealthy tasks, targeting) near the top, as a GitHub
+/// alert: a task that needs repair is something a reviewer must see.
+fn warnings_alert(notes: &[Note]) -> String {
+    let warnings: Vec<&str> = notes
+        .iter()
+        .filter(|n| matches!(n, Note::Warning(_)))
+        .map(Note::text)
+        .collect();
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("> [!WARNING]\n");
+    for warning in warnings {
+        out.push_str(&format!("> - {}\n", escape(warning)));
+    }
+    out.push('\n');
+    out
 }
 
 fn headline(plan: &Plan, gate: Option<&GateReport>) -> String {

@@ -113,6 +113,49 @@ pub fn notes_human(notes: &[Note]) -> String {
     out
 }
 
+/// The human output of `drift`: each drifted task with every attribute's
+/// recorded and live values, the health table of the compared tasks, the
+/// warnings, and a summary line.
+pub fn drift_human(drifted: &crate::ops::Drifted) -> String {
+    let shown = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map_or("(unset)".to_string(), serde_json::Value::to_string)
+    };
+    let mut out = String::new();
+    for drift in &drifted.drift {
+        if drift.deleted {
+            out.push_str(&format!("{} was deleted outside htapsync\n", drift.address));
+            continue;
+        }
+        out.push_str(&format!("{} changed outside htapsync:\n", drift.address));
+        for field in &drift.fields {
+            out.push_str(&format!(
+                "  ~ {}: recorded {} -> live {}\n",
+                field.path,
+                shown(&field.before),
+                shown(&field.after)
+            ));
+        }
+    }
+    if !drifted.health.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&status::table(&drifted.health));
+    }
+    for note in &drifted.notes {
+        out.push_str(&format!("Warning: {}\n", note.text()));
+    }
+    let read = drifted.read;
+    out.push_str(&match drifted.drift.len() {
+        0 => format!("\nNo drift: the cloud matches the state ({read} task(s) compared).\n"),
+        n => format!(
+            "\nDrift: {n} of {read} task(s) changed outside htapsync. `htapsync plan` shows how to undo it, `htapsync refresh` records it.\n"
+        ),
+    });
+    terminal_safe(&out).into_owned()
+}
+
 /// What `force-unlock` says once the lock is gone (Terraform's wording).
 pub const UNLOCKED: &str = "htapsync state has been successfully unlocked!";
 

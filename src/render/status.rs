@@ -1,6 +1,7 @@
-//! The table of `status`: one row per managed task, with what the cloud says.
+//! The table of `status` (and `drift`): one row per managed task, with what
+//! the cloud says, then the last failed table change of each task that has one.
 
-use crate::ops::{Status, TaskStatus};
+use crate::ops::TaskStatus;
 
 /// The column values of one task: `missing` / `-` where the cloud has nothing.
 pub(crate) fn columns(task: &TaskStatus) -> [&str; 5] {
@@ -16,21 +17,42 @@ pub(crate) fn columns(task: &TaskStatus) -> [&str; 5] {
     }
 }
 
+/// `yes`, `no`, or `-` when the cloud does not have the task.
+pub(crate) fn repair_column(task: &TaskStatus) -> &'static str {
+    match (&task.live, task.needs_repair()) {
+        (None, _) => "-",
+        (Some(_), true) => "yes",
+        (Some(_), false) => "no",
+    }
+}
+
 /// The table with its header, ending with a newline.
-pub fn table(status: &Status) -> String {
-    let row = |cells: [&str; 6]| {
+pub fn table(tasks: &[TaskStatus]) -> String {
+    let row = |cells: [&str; 7]| {
         format!(
-            "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}\n",
-            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+            "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}  {}\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
         )
     };
     let mut out = row([
-        "ADDRESS", "STATUS", "STAGE", "PROGRESS", "CATCH-UP", "PROGRESS",
+        "ADDRESS",
+        "STATUS",
+        "STAGE",
+        "PROGRESS",
+        "CATCH-UP",
+        "PROGRESS",
+        "NEEDS REPAIR",
     ]);
-    for task in &status.tasks {
+    for task in tasks {
         let address = task.address.to_string();
         let [s, st, p, cs, cp] = columns(task);
-        out.push_str(&row([&address, s, st, p, cs, cp]));
+        out.push_str(&row([&address, s, st, p, cs, cp, repair_column(task)]));
     }
-    out
+    for task in tasks.iter().filter(|t| !t.alter_error.is_empty()) {
+        out.push_str(&format!(
+            "{}: last table change failed: {}\n",
+            task.address, task.alter_error
+        ));
+    }
+    super::terminal_safe(&out).into_owned()
 }

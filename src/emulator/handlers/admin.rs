@@ -1,6 +1,7 @@
 //! Test-only controls under `/_emulator/` that change what the emulated cloud
 //! reports without going through the cloud API, for conditions a real cloud
-//! reaches on its own (a task turning abnormal) but no API call can cause.
+//! reaches on its own (a task turning abnormal or needing repair, a failed
+//! table change) but no API call can cause.
 
 use crate::emulator::Emulator;
 use crate::emulator::error::ApiError;
@@ -45,4 +46,40 @@ pub async fn set_status(
         Ok(())
     })?;
     Ok(Json(json!({"task_name": task_name, "status": req.status})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepairBody {
+    is_need_repair: bool,
+    #[serde(default)]
+    last_error_of_alter_table: String,
+}
+
+/// `POST /_emulator/tasks/{instance}/{task}/repair` with
+/// `{"is_need_repair": true, "last_error_of_alter_table": "..."}`: sets what
+/// E4 reports as `is_need_repair` and E5 as `last_error_of_alter_table`
+/// (`false` and `""` make the task healthy again).
+pub async fn set_repair(
+    State(emu): State<Emulator>,
+    Path((instance_id, task_name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: RepairBody = requests::json(&body)?;
+    if emu.config().cloud.htap_instance(&instance_id).is_none() {
+        return Err(ApiError::instance_not_found());
+    }
+    emu.mutate(|store, _| {
+        let task = store
+            .task_mut(&instance_id, &task_name)
+            .ok_or_else(|| ApiError::task_not_found(&task_name))?;
+        task.need_repair = req.is_need_repair;
+        task.alter_error = req.last_error_of_alter_table.clone();
+        Ok(())
+    })?;
+    Ok(Json(json!({
+        "task_name": task_name,
+        "is_need_repair": req.is_need_repair,
+        "last_error_of_alter_table": req.last_error_of_alter_table,
+    })))
 }

@@ -110,6 +110,8 @@ fn register(emu: &Emulator, instance_id: &str, req: &TaskConfigRequest) -> Resul
         run: Run::Registered,
         pending: None,
         abnormal: false,
+        need_repair: false,
+        alter_error: String::new(),
     };
     emu.mutate(|store, now| {
         if store.task(instance_id, &name).is_some() {

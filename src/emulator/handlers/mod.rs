@@ -65,6 +65,10 @@ pub fn router(emu: Emulator) -> Router {
             "/_emulator/tasks/{instance_id}/{task_name}/status",
             post(admin::set_status),
         )
+        .route(
+            "/_emulator/tasks/{instance_id}/{task_name}/repair",
+            post(admin::set_repair),
+        )
         .fallback(|| async { ApiError::route_not_found() })
         // The gateway enforces the limit with the cloud's error shape; the
         // extractors must not apply a smaller default one behind it.

@@ -49,7 +49,7 @@ pub async fn list_tasks(
                     percentage: percentage.to_string(),
                     catchup_stage: String::new(),
                     catchup_percentage: String::new(),
-                    is_need_repair: Some("false".to_string()),
+                    is_need_repair: Some(t.need_repair.to_string()),
                     is_main_task: Some("true".to_string()),
                 }
             })
@@ -121,7 +121,7 @@ fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
         new_table_repl_config: TableReplConfig::default(),
         target_database_name: task.target_database_name,
         is_tables_change: false,
-        last_error_of_alter_table: String::new(),
+        last_error_of_alter_table: task.alter_error,
     }
 }
 

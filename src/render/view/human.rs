@@ -2,16 +2,16 @@
 //! stdout, errors and warnings on stderr.
 
 use super::{
-    ApplyView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView, Streams,
-    ValidateView, WorkspaceView,
+    ApplyView, DriftView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView,
+    Streams, ValidateView, WorkspaceView,
 };
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
 use crate::model::Address;
-use crate::ops::apply::DestructiveRefused;
+use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
-use crate::ops::{Imported, Note, Operation, Refreshed, Status};
+use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::render::{self, Paint, Style};
@@ -80,6 +80,10 @@ impl ApplyView for Human {
     }
 
     fn destructive_refused(&mut self, refused: &DestructiveRefused) {
+        self.error(&render::terminal_safe(&refused.to_string()));
+    }
+
+    fn unhealthy_refused(&mut self, refused: &UnhealthyRefused) {
         self.error(&render::terminal_safe(&refused.to_string()));
     }
 
@@ -164,7 +168,14 @@ impl StatusView for Human {
         if status.tasks.is_empty() {
             return writeln!(self.out, "No managed tasks.");
         }
-        self.out.write_all(render::status::table(status).as_bytes())
+        self.out
+            .write_all(render::status::table(&status.tasks).as_bytes())
+    }
+}
+
+impl DriftView for Human {
+    fn drift(&mut self, drifted: &Drifted) -> io::Result<()> {
+        self.out.write_all(render::drift_human(drifted).as_bytes())
     }
 }
 

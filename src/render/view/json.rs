@@ -4,16 +4,16 @@
 //! Either way the first line carries `format_version`.
 
 use super::{
-    ApplyView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView, Streams,
-    ValidateView, WorkspaceView,
+    ApplyView, DriftView, ImportView, PlanView, RefreshView, ShowView, Sink, StateView, StatusView,
+    Streams, ValidateView, WorkspaceView,
 };
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{self, Diagnostics, Loaded};
 use crate::model::Address;
-use crate::ops::apply::DestructiveRefused;
+use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
-use crate::ops::{Imported, Note, Operation, Refreshed, Status};
+use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::render::json::{self, Message};
@@ -66,6 +66,15 @@ impl Json {
         let prefix = self.err_style.paint(Paint::BoldRed, "error:");
         let _ = writeln!(self.err, "{prefix} {text}");
     }
+
+    /// A refusal of apply: an error diagnostic in the stream (for the CI
+    /// log), and the whole text on stderr.
+    fn refused(&mut self, text: &str) {
+        let (summary, detail) = text.split_once('\n').unwrap_or((text, ""));
+        let summary = summary.trim_end_matches(':');
+        let _ = self.emit(&json::diagnostic(json::Level::Error, summary, detail));
+        self.error(text);
+    }
 }
 
 impl PlanView for Json {
@@ -86,11 +95,11 @@ impl ApplyView for Json {
 
     /// In the stream as an error diagnostic (for the CI log), and on stderr.
     fn destructive_refused(&mut self, refused: &DestructiveRefused) {
-        let text = refused.to_string();
-        let (summary, detail) = text.split_once('\n').unwrap_or((&text, ""));
-        let summary = summary.trim_end_matches(':');
-        let _ = self.emit(&json::diagnostic(json::Level::Error, summary, detail));
-        self.error(&text);
+        self.refused(&refused.to_string());
+    }
+
+    fn unhealthy_refused(&mut self, refused: &UnhealthyRefused) {
+        self.refused(&refused.to_string());
     }
 
     fn not_started(&mut self, what: &str, error: &dyn std::fmt::Display) {
@@ -132,6 +141,12 @@ impl ImportView for Json {
 impl StatusView for Json {
     fn status(&mut self, status: &Status) -> io::Result<()> {
         self.document(&json::status_document(status))
+    }
+}
+
+impl DriftView for Json {
+    fn drift(&mut self, drifted: &Drifted) -> io::Result<()> {
+        self.document(&json::drift_document(drifted))
     }
 }
 

@@ -21,9 +21,9 @@ use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
 use crate::model::Address;
-use crate::ops::apply::DestructiveRefused;
+use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
-use crate::ops::{Imported, Note, Operation, Refreshed, Status};
+use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::state::{State, TaskRecord, Version};
@@ -57,6 +57,8 @@ pub trait ApplyView: PlanView {
     fn gate_refused(&mut self, gate: &GateReport);
     /// `[policy] destructive` refused the plan's destructive changes: nothing was changed.
     fn destructive_refused(&mut self, refused: &DestructiveRefused);
+    /// The plan changes tasks that need repair, without `--allow-unhealthy`: nothing was changed.
+    fn unhealthy_refused(&mut self, refused: &UnhealthyRefused);
     /// The plan could not be shown, or approval asked: nothing was changed.
     fn not_started(&mut self, what: &str, error: &dyn std::fmt::Display);
     /// The user did not approve.
@@ -72,6 +74,11 @@ pub trait ApplyView: PlanView {
 /// `refresh`.
 pub trait RefreshView: Send {
     fn refreshed(&mut self, refreshed: &Refreshed) -> io::Result<()>;
+}
+
+/// `drift`.
+pub trait DriftView: Send {
+    fn drift(&mut self, drifted: &Drifted) -> io::Result<()>;
 }
 
 /// `import`.
