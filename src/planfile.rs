@@ -44,6 +44,9 @@ pub struct SavedPlan {
     pub refreshed: bool,
     /// `-target` addresses the plan was limited to (empty: every task).
     pub targets: Vec<Address>,
+    /// `-replace` addresses: replaced although no field forces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<Address>,
     /// Whether this is a `plan -destroy`: every task in state is deleted.
     pub destroy: bool,
     pub plan: Plan,
@@ -349,6 +352,7 @@ mod tests {
             project_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
             refreshed: false,
             targets: Vec::new(),
+            replace: Vec::new(),
             destroy: false,
             plan: Plan::default(),
             gate: GateReport::default(),

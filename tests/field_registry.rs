@@ -13,6 +13,7 @@ use support::Workspace;
 fn full_spec() -> TaskSpec {
     TaskSpec {
         name: "orders_sync".into(),
+        cloud_name: None,
         instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
         source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
         source_node_id: Some("9f8e7d6c5b4a39281706f5e4d3c2b1a0no07".into()),

@@ -21,12 +21,14 @@ use std::sync::{Arc, Mutex};
 fn plan_options(
     common: &CommonRun,
     targets: &[String],
+    replace: &[String],
     refresh: bool,
     destroy: bool,
 ) -> PlanOptions {
     PlanOptions {
         refresh,
         targets: targets.to_vec(),
+        replace: replace.to_vec(),
         destroy,
         parallelism: common.parallelism as usize,
         lock_timeout: common.lock_timeout,
@@ -39,7 +41,7 @@ fn progress(common: &CommonRun, style: &Style) -> Arc<Bars> {
 
 pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     let ws = workspace(cli)?;
-    let opts = plan_options(&a.common, &a.targets, a.refresh, a.destroy);
+    let opts = plan_options(&a.common, &a.targets, &a.replace, a.refresh, a.destroy);
     let planned = ops::plan::plan(&ws, &opts, progress(&a.common, style)).await?;
     let mut view: Box<dyn PlanView> = match a.common.format() {
         Format::Json => Box::new(Json::new(style.streams())),
@@ -86,9 +88,10 @@ pub(super) fn refuse_markdown(format: Format, command: &str) -> Result<(), Failu
 pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
     refuse_markdown(a.common.format(), "apply")?;
     if let Some(file) = &a.plan_file {
-        if !a.targets.is_empty() || !a.refresh {
+        if !a.targets.is_empty() || !a.replace.is_empty() || !a.refresh {
             return Err(anyhow!(
-                "planning flags (-target, -refresh) cannot be used with a saved plan"
+                "planning flags (-target, -replace, -refresh) cannot be used with a saved plan; \
+                 the saved plan already holds them"
             )
             .into());
         }
@@ -106,7 +109,8 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
         allow_destructive: a.allow_destructive,
         prompt: !a.auto_approve,
     };
-    run_apply(cli, &a.common, &a.targets, a.refresh, false, consent, style).await
+    let opts = plan_options(&a.common, &a.targets, &a.replace, a.refresh, false);
+    run_apply(cli, &a.common, opts, consent, style).await
 }
 
 pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
@@ -116,15 +120,14 @@ pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
         allow_destructive: false,
         prompt: !a.auto_approve,
     };
-    run_apply(cli, &a.common, &a.targets, true, true, consent, style).await
+    let opts = plan_options(&a.common, &a.targets, &[], true, true);
+    run_apply(cli, &a.common, opts, consent, style).await
 }
 
 async fn run_apply(
     cli: &Cli,
     common: &CommonRun,
-    targets: &[String],
-    refresh: bool,
-    destroy: bool,
+    opts: PlanOptions,
     consent: Consent,
     style: &Style,
 ) -> CmdResult {
@@ -134,7 +137,6 @@ async fn run_apply(
         )));
     }
     let ws = workspace(cli)?;
-    let opts = plan_options(common, targets, refresh, destroy);
     let bars = progress(common, style);
     let pending = ops::apply::prepare(&ws, &opts, consent, bars.clone()).await?;
     run(pending, common, !consent.prompt, bars, style).await

@@ -157,6 +157,7 @@ pub enum Format {
 const SINGLE_DASH_LONG: &[&str] = &[
     "out",
     "target",
+    "replace",
     "refresh",
     "auto-approve",
     "allow-destructive",

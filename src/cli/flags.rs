@@ -45,6 +45,10 @@ pub struct PlanArgs {
     /// Limit the plan to these addresses (task.NAME); repeatable.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Replace this task (delete, then create: a full resync) although no
+    /// change forces it; repeatable. Applying it needs --allow-destructive.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
     /// Plan the deletion of everything in state.
     #[arg(long)]
     pub destroy: bool,
@@ -68,6 +72,9 @@ pub struct ApplyArgs {
     pub refresh: bool,
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// Replace this task although no change forces it (a full resync); repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]

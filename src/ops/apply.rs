@@ -9,7 +9,7 @@ use crate::apply::{self, ApplyOptions, ApplyOutcome, Event, Recorder};
 use crate::check::GateReport;
 use crate::emulator::Running;
 use crate::model::{DestructivePolicy, Lifecycle};
-use crate::plan::Plan;
+use crate::plan::{Plan, Scope};
 use crate::plan::impact::Destructive;
 use crate::planfile::SavedPlan;
 use crate::state::{Backend, LockGuard, State};
@@ -204,9 +204,26 @@ pub async fn prepare_saved(
     // what was reviewed, as Terraform does.
     let mut state = current.unwrap_or_else(State::new);
     let notes = resolve_intents(&client, &mut state).await?;
+    // The moves and imports of the configuration, as the plan made them:
+    // moves again (they need no remote call), imports as the plan read them.
+    let moved = crate::plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
+    let mut imported = Vec::new();
+    for block in &ws.loaded.desired.imports {
+        let key = block.to.name();
+        if let (false, Some(record)) = (state.tasks.contains_key(key), saved.prior.get(key)) {
+            state.tasks.insert(key.to_string(), record.clone());
+            imported.push(block.to.clone());
+        }
+    }
     saved.check_prior(&state.tasks)?;
     state.tasks = saved.prior.clone();
-    let derived = diff(ws, &state.tasks, saved.destroy, &saved.targets)?;
+    let scope = Scope {
+        targets: saved.targets.clone(),
+        replace: saved.replace.clone(),
+        moved,
+        imported,
+    };
+    let derived = diff(ws, &state.tasks, saved.destroy, &scope)?;
     saved.check_matches(&derived)?;
     // The stored verdicts are what was shown, not proof: ask the cloud again.
     let gate = run_gate(&client, &derived, opts.parallelism, &progress).await;

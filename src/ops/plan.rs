@@ -7,7 +7,7 @@ use crate::api::Client;
 use crate::apply;
 use crate::check::{self, GateReport};
 use crate::model::{Address, DesiredTask, TaskSpec};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, Scope};
 use crate::planfile::{PLAN_FORMAT_VERSION, SavedPlan};
 use crate::refresh;
 use crate::state::{State, TaskRecord};
@@ -23,6 +23,8 @@ pub struct PlanOptions {
     pub refresh: bool,
     /// `-target` addresses as typed (`task.NAME`); empty: every task.
     pub targets: Vec<String>,
+    /// `-replace` addresses as typed: replaced although no field forces it.
+    pub replace: Vec<String>,
     /// Plan the deletion of every task in state.
     pub destroy: bool,
     /// Remote calls in flight at once.
@@ -45,6 +47,8 @@ pub struct Planned {
     pub serial: u64,
     /// The parsed `-target` addresses.
     pub targets: Vec<Address>,
+    /// The parsed `-replace` addresses.
+    pub replace: Vec<Address>,
     pub refreshed: bool,
     pub destroy: bool,
 }
@@ -80,6 +84,7 @@ impl Planned {
             project_id: provider.project_id.clone(),
             refreshed: self.refreshed,
             targets: self.targets.clone(),
+            replace: self.replace.clone(),
             destroy: self.destroy,
             plan: self.plan.clone(),
             gate: self.gate.clone(),
@@ -102,9 +107,11 @@ pub(super) async fn make_plan(
     let (lineage, serial) = prior
         .as_ref()
         .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
-    let targets = parse_targets(&opts.targets)?;
+    let targets = parse_addresses("-target", &opts.targets)?;
+    let replace = parse_addresses("-replace", &opts.replace)?;
     let mut state = prior.unwrap_or_default();
     let mut notes = resolve_intents(client, &mut state).await?;
+    let moved = plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
     if opts.refresh && !state.tasks.is_empty() {
         progress.start(Phase::Refreshing, None);
         let refreshed = refresh::refresh_all(client, &state.tasks, opts.parallelism).await;
@@ -119,6 +126,11 @@ pub(super) async fn make_plan(
         }
         state.tasks = refreshed.records;
     }
+    let imported = if opts.destroy {
+        Vec::new()
+    } else {
+        import_blocks(ws, client, &mut state).await?
+    };
     // Protection follows the configuration while the task is in it, and is
     // remembered in state once its block is removed.
     for (name, record) in state.tasks.iter_mut() {
@@ -126,7 +138,13 @@ pub(super) async fn make_plan(
             record.prevent_destroy = task.lifecycle.prevent_destroy;
         }
     }
-    let plan = diff(ws, &state.tasks, opts.destroy, &targets)?;
+    let scope = Scope {
+        targets,
+        replace,
+        moved,
+        imported,
+    };
+    let plan = diff(ws, &state.tasks, opts.destroy, &scope)?;
     let gate = run_gate(client, &plan, opts.parallelism, progress).await;
     Ok(Planned {
         state,
@@ -135,7 +153,8 @@ pub(super) async fn make_plan(
         notes,
         lineage,
         serial,
-        targets,
+        targets: scope.targets,
+        replace: scope.replace,
         refreshed: opts.refresh,
         destroy: opts.destroy,
     })
@@ -150,17 +169,60 @@ pub(super) async fn resolve_intents(client: &Client, state: &mut State) -> Resul
         .collect())
 }
 
-fn parse_targets(targets: &[String]) -> Result<Vec<Address>> {
-    targets
+/// The addresses given to `flag` (`-target`, `-replace`).
+fn parse_addresses(flag: &str, typed: &[String]) -> Result<Vec<Address>> {
+    typed
         .iter()
         .map(|t| {
             Address::parse(t).ok_or_else(|| {
                 Error::Refused(format!(
-                    "invalid -target {t:?}: expected an address like task.NAME"
+                    "invalid {flag} {t:?}: expected an address like task.NAME"
                 ))
             })
         })
         .collect()
+}
+
+/// Records the cloud task of every `[[import]]` block whose target is not
+/// recorded yet, as read from the cloud (no remote write); returns their
+/// addresses. A block whose target is recorded is done and does nothing.
+pub(super) async fn import_blocks(
+    ws: &Workspace,
+    client: &Client,
+    state: &mut State,
+) -> Result<Vec<Address>> {
+    let mut imported = Vec::new();
+    for block in &ws.loaded.desired.imports {
+        let key = block.to.name();
+        if state.tasks.contains_key(key) {
+            continue;
+        }
+        if let Some(other) = state.tasks.values().find(|r| {
+            r.spec.task_name() == block.id && r.spec.instance_id == block.instance_id
+        }) {
+            return Err(Error::Refused(format!(
+                "import block to {}: the cloud task {} is already managed as {}; remove the block, \
+                 or move that address with a [[moved]] block instead",
+                block.to,
+                block.id,
+                other.spec.address()
+            )));
+        }
+        let configured = ws.loaded.desired.tasks.get(key).map(|t| &t.spec);
+        let spec = super::import::read_task(client, &block.instance_id, &block.id, configured)
+            .await?
+            .with_cloud_name(block.id.clone());
+        state.tasks.insert(
+            key.to_string(),
+            TaskRecord {
+                spec,
+                prevent_destroy: false,
+                updated_at: chrono::Utc::now().to_rfc3339(),
+            },
+        );
+        imported.push(block.to.clone());
+    }
+    Ok(imported)
 }
 
 /// The changes from `prior` to the configuration (to nothing, for destroy).
@@ -168,7 +230,7 @@ pub(super) fn diff(
     ws: &Workspace,
     prior: &BTreeMap<String, TaskRecord>,
     destroy: bool,
-    targets: &[Address],
+    scope: &Scope,
 ) -> Result<Plan> {
     let empty = BTreeMap::new();
     let desired: &BTreeMap<String, DesiredTask> = if destroy {
@@ -176,7 +238,7 @@ pub(super) fn diff(
     } else {
         &ws.loaded.desired.tasks
     };
-    Ok(plan::diff(desired, prior, targets)?)
+    Ok(plan::diff_scoped(desired, prior, scope)?)
 }
 
 /// The table-config-check gate on `plan`, one progress step per checked task.

@@ -127,7 +127,7 @@ pub async fn status(ws: &Workspace) -> Result<Status> {
             address: r.spec.address(),
             live: lists
                 .get(&r.spec.instance_id)
-                .and_then(|l| l.get(&r.spec.name))
+                .and_then(|l| l.get(r.spec.task_name()))
                 .cloned(),
         })
         .collect();

@@ -46,7 +46,7 @@ pub async fn observe(
         return Ok(Observed::Absent);
     };
     match client
-        .task_config(&recorded.instance_id, &recorded.name)
+        .task_config(&recorded.instance_id, recorded.task_name())
         .await
     {
         Ok(cfg) => Ok(Observed::Present {
@@ -90,7 +90,7 @@ pub async fn refresh_all(
         .map(|record| {
             let live = lists
                 .get(&record.spec.instance_id)
-                .and_then(|l| l.get(&record.spec.name));
+                .and_then(|l| l.get(record.spec.task_name()));
             async move {
                 let o = observe(client, &record.spec, live).await?;
                 Ok::<_, ApiError>((record.spec.name.clone(), o))
