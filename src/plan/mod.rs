@@ -67,6 +67,29 @@ impl Change {
     pub fn is_remote(&self) -> bool {
         self.action != Action::NoOp
     }
+
+    /// What happens besides the action, as plans say it: "task.a has moved
+    /// to task.b", "task.x will be imported", "task.x will be replaced, as requested".
+    pub fn remarks(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(from) = &self.moved_from {
+            out.push(format!("{from} has moved to {}", self.address));
+        }
+        if self.imported {
+            out.push(format!("{} will be imported", self.address));
+        }
+        if self.replace_requested {
+            out.push(format!("{} will be replaced, as requested", self.address));
+        }
+        out
+    }
+}
+
+/// How many tasks a plan moves and imports (state only, no remote call).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    pub moved: usize,
+    pub imported: usize,
 }
 
 /// How many tasks each kind of change touches, counted as Terraform does
@@ -112,6 +135,14 @@ impl Plan {
     /// The changes that do something to the cloud.
     pub fn actionable(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.is_remote())
+    }
+
+    /// How many tasks move and are imported.
+    pub fn state_counts(&self) -> StateCounts {
+        StateCounts {
+            moved: self.changes.iter().filter(|c| c.moved_from.is_some()).count(),
+            imported: self.changes.iter().filter(|c| c.imported).count(),
+        }
     }
 
     /// Moves and imports: the state records them, the cloud is not asked.
