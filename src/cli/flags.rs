@@ -128,6 +128,26 @@ pub enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Give a recorded task another address, without any remote call (the
+    /// cloud task keeps its name).
+    ///
+    /// Example: after renaming [task.orders] to [task.orders_eu] with
+    /// name = "orders" in the new block,
+    ///   htapsync state mv task.orders task.orders_eu
+    /// makes the next plan show no changes. A [[moved]] block does the same
+    /// through a reviewed plan.
+    Mv {
+        /// The recorded address, task.NAME.
+        source: String,
+        /// The new address, task.NAME (must not be recorded).
+        destination: String,
+        /// Only check that the move can be made.
+        #[arg(long)]
+        dry_run: bool,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the kept versions of the workspace's state, newest first.
     History {
         /// Print the versions as one JSON document.

@@ -13,7 +13,7 @@
 use super::{Note, Operation, plan_summary_line};
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::{GateReport, GateUnavailable, TaskVerdict};
-use crate::model::{Address, TaskSpec};
+use crate::model::{Address, Moved, TaskSpec};
 use crate::ops::{Imported, Refreshed, Status};
 use crate::plan::impact::{Impact, ImpactClass, PlanImpact};
 use crate::plan::{Action, Change, Counts, Plan};
@@ -546,6 +546,16 @@ pub fn state_removed(address: &Address, dry_run: bool) -> Message {
         "state_removed",
         text,
         json!({"removed": {"address": address, "dry_run": dry_run}}),
+    )
+}
+
+/// `state mv --json`: the record moved (or would move).
+pub fn state_moved(moved: &Moved, dry_run: bool) -> Message {
+    Message::new(
+        Level::Info,
+        "state_moved",
+        super::state_ops::moved_line(moved, dry_run),
+        json!({"moved": {"from": moved.from, "to": moved.to, "dry_run": dry_run}}),
     )
 }
 
