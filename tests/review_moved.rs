@@ -23,7 +23,9 @@ fn writes(emu: &EmulatorProcess) -> Value {
         "resumes",
         "deletes",
     ];
-    keys.iter().map(|k| (k.to_string(), stats[k].clone())).collect()
+    keys.iter()
+        .map(|k| (k.to_string(), stats[k].clone()))
+        .collect()
 }
 
 /// An emulator, and a project with orders_sync applied to it.
@@ -116,8 +118,9 @@ fn a_moved_block_whose_source_is_not_recorded_is_an_error_with_a_hint() {
     let (code, out, err) = project.run(&["plan"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        err.contains("moved block from task.nowhere to task.elsewhere: neither address is recorded")
-            && err.contains("[[import]]"),
+        err.contains(
+            "moved block from task.nowhere to task.elsewhere: neither address is recorded"
+        ) && err.contains("[[import]]"),
         "{err}"
     );
     // A source still configured is refused at its file:line:column.
@@ -125,7 +128,9 @@ fn a_moved_block_whose_source_is_not_recorded_is_an_error_with_a_hint() {
     let (code, _, err) = project.run(&["validate"]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("moved block from task.orders_sync: [task.orders_sync] is still in the configuration"),
+        err.contains(
+            "moved block from task.orders_sync: [task.orders_sync] is still in the configuration"
+        ),
         "{err}"
     );
     assert!(err.contains("htapsync.toml:"), "{err}");
@@ -137,13 +142,25 @@ fn state_mv_re_addresses_a_task_by_hand() {
     let (_work, emu, project) = applied();
     let before = writes(&emu);
     let dry = project.run_ok(
-        &["state", "mv", "--dry-run", "task.orders_sync", "task.orders_eu"],
+        &[
+            "state",
+            "mv",
+            "--dry-run",
+            "task.orders_sync",
+            "task.orders_eu",
+        ],
         0,
     );
-    assert!(dry.contains("Would move task.orders_sync to task.orders_eu"), "{dry}");
+    assert!(
+        dry.contains("Would move task.orders_sync to task.orders_eu"),
+        "{dry}"
+    );
     assert!(project.state()["tasks"].get("orders_sync").is_some());
     let out = project.run_ok(&["state", "mv", "task.orders_sync", "task.orders_eu"], 0);
-    assert!(out.contains("Moved task.orders_sync to task.orders_eu"), "{out}");
+    assert!(
+        out.contains("Moved task.orders_sync to task.orders_eu"),
+        "{out}"
+    );
     assert_eq!(
         project.state()["tasks"]["orders_eu"]["spec"]["cloud_name"],
         "orders_sync"
@@ -160,7 +177,11 @@ fn state_mv_re_addresses_a_task_by_hand() {
     let serial = project.state()["serial"].clone();
     let (code, _, err) = project.run(&["state", "mv", "task.orders_two", "task.orders_two"]);
     assert_eq!(code, 1, "{err}");
-    assert_eq!(project.state()["serial"], serial, "a refused move writes nothing");
+    assert_eq!(
+        project.state()["serial"],
+        serial,
+        "a refused move writes nothing"
+    );
     assert_eq!(writes(&emu), before, "state mv writes nothing to the cloud");
 }
 
@@ -184,10 +205,7 @@ fn an_import_block_adopts_a_cloud_task_without_any_remote_write() {
         human.contains("Plan: 1 to import, 0 to add, 0 to change, 0 to destroy."),
         "{human}"
     );
-    assert!(
-        !project.path("state.json").exists(),
-        "plan records nothing"
-    );
+    assert!(!project.path("state.json").exists(), "plan records nothing");
     let json = plan_json(&project);
     let changes = planned_changes(&json);
     assert_eq!(changes.len(), 1, "{json:#?}");
@@ -198,11 +216,18 @@ fn an_import_block_adopts_a_cloud_task_without_any_remote_write() {
 
     project.run_ok(&["apply", "--auto-approve"], 0);
     let state = project.state();
-    assert_eq!(state["tasks"]["orders"]["spec"]["cloud_name"], "orders_sync");
+    assert_eq!(
+        state["tasks"]["orders"]["spec"]["cloud_name"],
+        "orders_sync"
+    );
     assert_eq!(state["tasks"]["orders"]["spec"]["instance_id"], HTAP);
     let again = project.run_ok(&["plan", "-detailed-exitcode"], 0);
     assert!(again.contains("No changes."), "{again}");
-    assert_eq!(writes(&emu), before, "an import writes nothing to the cloud");
+    assert_eq!(
+        writes(&emu),
+        before,
+        "an import writes nothing to the cloud"
+    );
 }
 
 #[test]
@@ -230,7 +255,10 @@ fn replace_forces_a_gated_replacement_that_a_saved_plan_keeps() {
         "{human}"
     );
     assert!(human.contains("full resync"), "{human}");
-    assert!(human.contains("Plan: 1 to add, 0 to change, 1 to destroy."), "{human}");
+    assert!(
+        human.contains("Plan: 1 to add, 0 to change, 1 to destroy."),
+        "{human}"
+    );
 
     project.run_ok(
         &["plan", "-replace", "task.orders_sync", "-out", "p.plan"],
@@ -239,7 +267,11 @@ fn replace_forces_a_gated_replacement_that_a_saved_plan_keeps() {
     let (code, _, err) = project.run(&["apply", "p.plan"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--allow-destructive"), "{err}");
-    assert_eq!(emu.creates("orders_sync"), 1, "a refused plan changes nothing");
+    assert_eq!(
+        emu.creates("orders_sync"),
+        1,
+        "a refused plan changes nothing"
+    );
     let (code, _, err) = project.run(&["apply", "-replace", "task.orders_sync", "p.plan"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("the saved plan already holds them"), "{err}");

@@ -61,13 +61,20 @@ fn an_unset_db_config_returns_one_task_to_the_documented_default() {
     assert_eq!(changes[0]["action"], "update");
     let field = &changes[0]["fields"][0];
     assert_eq!(field["path"], "db_configs.sync_commit_interval_ms");
-    assert_eq!((&field["before"], &field["after"]), (&"8000".into(), &"5000".into()));
+    assert_eq!(
+        (&field["before"], &field["after"]),
+        (&"8000".into(), &"5000".into())
+    );
 
     ws.run_ok(&["apply", "--auto-approve"], 0);
     let state: Value = serde_json::from_str(&ws.read(".htapsync/htapsync.state.json")).unwrap();
     let configs = |task: &str| state["tasks"][task]["spec"]["db_configs"].clone();
     assert_eq!(configs("orders_sync")["sync_commit_interval_ms"], "8000");
-    assert!(configs("catalog_sync").get("sync_commit_interval_ms").is_none());
+    assert!(
+        configs("catalog_sync")
+            .get("sync_commit_interval_ms")
+            .is_none()
+    );
     ws.run_ok(&["plan", "-detailed-exitcode"], 0);
 }
 
@@ -76,28 +83,41 @@ fn bad_unset_entries_are_errors_at_their_position() {
     let ws = Workspace::example("quickstart");
     let err = refused(&ws, "unset = [\"db_configs.nope\"]\n");
     assert!(
-        err.contains("`unset` of [task.catalog_sync] names \"db_configs.nope\", which a task cannot unset"),
+        err.contains(
+            "`unset` of [task.catalog_sync] names \"db_configs.nope\", which a task cannot unset"
+        ),
         "{err}"
     );
     assert!(err.contains("htapsync.toml:"), "{err}");
-    assert!(err.contains("`db_configs.sync_commit_interval_ms`"), "lists what is allowed: {err}");
-    let err = refused(&ws, "unset = [\"instance_id\"]\n");
-    assert!(err.contains("which a task cannot unset"), "a required key: {err}");
-    let err = refused(
-        &ws,
-        "unset = [\"repl_scope\", \"repl_scope\"]\n",
+    assert!(
+        err.contains("`db_configs.sync_commit_interval_ms`"),
+        "lists what is allowed: {err}"
     );
+    let err = refused(&ws, "unset = [\"instance_id\"]\n");
+    assert!(
+        err.contains("which a task cannot unset"),
+        "a required key: {err}"
+    );
+    let err = refused(&ws, "unset = [\"repl_scope\", \"repl_scope\"]\n");
     assert!(err.contains("listed twice"), "{err}");
     let err = refused(&ws, "unset = [\"repl_scope\"]\n");
     assert!(err.contains("both sets and unsets \"repl_scope\""), "{err}");
     let err = refused(&ws, "unset = \"db_configs\"\n");
     assert!(err.contains("expected an array of strings"), "{err}");
 
-    ws.edit(CONFIG, "[defaults]\n", &format!("[defaults]\n{UNSET_INTERVAL}"));
+    ws.edit(
+        CONFIG,
+        "[defaults]\n",
+        &format!("[defaults]\n{UNSET_INTERVAL}"),
+    );
     let (code, _, err) = ws.run(&["validate"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("`unset` cannot be inherited"), "{err}");
-    ws.edit(CONFIG, &format!("[defaults]\n{UNSET_INTERVAL}"), "[defaults]\n");
+    ws.edit(
+        CONFIG,
+        &format!("[defaults]\n{UNSET_INTERVAL}"),
+        "[defaults]\n",
+    );
 
     // Nothing inherited to drop: a warning, not an error.
     ws.edit(
@@ -118,7 +138,8 @@ fn the_schema_knows_the_unset_spelling() {
     let out = Workspace::empty().run_ok(&["schema"], 0);
     let schema: Value = serde_json::from_str(&out).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let doc = |text: &str| serde_json::to_value(toml::from_str::<toml::Value>(text).unwrap()).unwrap();
+    let doc =
+        |text: &str| serde_json::to_value(toml::from_str::<toml::Value>(text).unwrap()).unwrap();
     let good = doc(&format!("[task.orders_sync]\n{UNSET_INTERVAL}"));
     assert!(validator.is_valid(&good));
     for bad in [
@@ -133,4 +154,19 @@ fn the_schema_knows_the_unset_spelling() {
     let blocks = "[[moved]]\nfrom = \"task.orders\"\nto = \"task.orders_eu\"\n\n\
                   [[import]]\nto = \"task.orders_eu\"\nid = \"orders\"\n";
     assert!(validator.is_valid(&doc(blocks)));
+}
+
+#[test]
+fn two_tasks_cannot_name_the_same_cloud_task() {
+    let ws = Workspace::example("quickstart");
+    let err = refused(&ws, "name = \"orders_sync\"\n");
+    assert!(
+        err.contains(
+            "[task.orders_sync] and [task.catalog_sync] are the same cloud task \"orders_sync\""
+        ) || err.contains(
+            "[task.catalog_sync] and [task.orders_sync] are the same cloud task \"orders_sync\""
+        ),
+        "{err}"
+    );
+    assert!(err.contains("htapsync.toml:"), "{err}");
 }

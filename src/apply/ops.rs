@@ -202,7 +202,11 @@ async fn registration_failed(
         tracing::warn!(task = %spec.name, error = %e, "cannot clear the intent of a refused create");
         return err;
     }
-    match ctx.client.find_task(&spec.instance_id, spec.task_name()).await {
+    match ctx
+        .client
+        .find_task(&spec.instance_id, spec.task_name())
+        .await
+    {
         Ok(Some(_)) => ApplyError::AlreadyExists {
             address: spec.address(),
             cause: err.to_string(),
@@ -279,7 +283,11 @@ where
                 took_no_effect: false,
             });
         }
-        match ctx.client.find_task(&spec.instance_id, spec.task_name()).await {
+        match ctx
+            .client
+            .find_task(&spec.instance_id, spec.task_name())
+            .await
+        {
             Ok(row) if row.as_ref().is_some_and(done) => Ok(None),
             Ok(_) => Err(CreatingFailure {
                 error,
@@ -329,7 +337,10 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
         ctx.client.resume(&spec.instance_id, spec.task_name()).await
     };
     if let Err(e) = sent {
-        let now = ctx.client.find_task(&spec.instance_id, spec.task_name()).await?;
+        let now = ctx
+            .client
+            .find_task(&spec.instance_id, spec.task_name())
+            .await?;
         if now.as_ref().and_then(paused_by_cloud) != Some(paused) {
             return Err(e.into());
         }

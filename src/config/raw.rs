@@ -233,7 +233,9 @@ pub(crate) fn read_file(walker: &mut Walker, root: &dyn TableLike) -> RawFile {
                     for key in entries(block) {
                         match key.name {
                             "to" => import.to = address(walker, context, &key),
-                            "id" => import.id = walker.checked_string(context, &key, rules::short_name),
+                            "id" => {
+                                import.id = walker.checked_string(context, &key, rules::short_name)
+                            }
                             "instance_id" => {
                                 import.instance_id =
                                     walker.checked_string(context, &key, rules::instance_id)

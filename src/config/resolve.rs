@@ -160,6 +160,7 @@ impl Resolver<'_> {
                 locations.insert(name.to_string(), location);
             }
             if let Some(task) = self.task(first, defaults) {
+                self.check_cloud_name_unique(&tasks, first, &task);
                 tasks.insert(name.to_string(), task);
             }
         }
@@ -184,6 +185,30 @@ impl Resolver<'_> {
             locations,
             defaults: defaults.map(task_defaults).unwrap_or_default(),
         })
+    }
+
+    /// Two tasks may not be the same cloud task (`name` on one instance).
+    fn check_cloud_name_unique(
+        &mut self,
+        tasks: &BTreeMap<String, DesiredTask>,
+        raw: &RawTask,
+        task: &DesiredTask,
+    ) {
+        let spec = &task.spec;
+        let same = |other: &&DesiredTask| {
+            other.spec.task_name() == spec.task_name() && other.spec.instance_id == spec.instance_id
+        };
+        if let Some(other) = tasks.values().find(same) {
+            let summary = format!(
+                "[task.{}] and [task.{}] are the same cloud task {:?}",
+                raw.name,
+                other.spec.name,
+                spec.task_name()
+            );
+            let detail = "each task needs its own cloud task name on an instance: change `name` (or the table key) of one of them".to_string();
+            let at = raw.fields.name.as_ref().map_or(&raw.at, |n| &n.at);
+            self.error(at, summary, detail);
+        }
     }
 
     /// `[[moved]]` blocks with both ends; a source still configured is an
@@ -253,7 +278,10 @@ impl Resolver<'_> {
                 continue;
             };
             let Some(task) = tasks.get(address.name()) else {
-                let summary = format!("import block to {address}: no [task.{}] in the configuration", address.name());
+                let summary = format!(
+                    "import block to {address}: no [task.{}] in the configuration",
+                    address.name()
+                );
                 let detail = "add the task's block: the import adopts the cloud task as that block, and a task without one would be deleted by the next plan".to_string();
                 self.error(&to.at, summary, detail);
                 continue;
@@ -291,7 +319,9 @@ impl Resolver<'_> {
             };
             if set_here {
                 let summary = format!("{context} both sets and unsets {:?}", entry.value);
-                let detail = "a task's own value already replaces the inherited one: remove it from `unset`".to_string();
+                let detail =
+                    "a task's own value already replaces the inherited one: remove it from `unset`"
+                        .to_string();
                 self.error(&entry.at, summary, detail);
                 continue;
             }

@@ -216,7 +216,13 @@ async fn import_all(
             if state.tasks.values().map(|r| &r.spec).any(|s| is_it(&s)) {
                 continue;
             }
-            let configured = ws.loaded.desired.tasks.values().map(|t| &t.spec).find(is_it);
+            let configured = ws
+                .loaded
+                .desired
+                .tasks
+                .values()
+                .map(|t| &t.spec)
+                .find(is_it);
             out.push(read_task(client, instance, &row.task_name, configured).await?);
         }
     }

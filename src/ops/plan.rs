@@ -197,9 +197,11 @@ pub(super) async fn import_blocks(
         if state.tasks.contains_key(key) {
             continue;
         }
-        if let Some(other) = state.tasks.values().find(|r| {
-            r.spec.task_name() == block.id && r.spec.instance_id == block.instance_id
-        }) {
+        if let Some(other) = state
+            .tasks
+            .values()
+            .find(|r| r.spec.task_name() == block.id && r.spec.instance_id == block.instance_id)
+        {
             return Err(Error::Refused(format!(
                 "import block to {}: the cloud task {} is already managed as {}; remove the block, \
                  or move that address with a [[moved]] block instead",

@@ -140,7 +140,11 @@ impl Plan {
     /// How many tasks move and are imported.
     pub fn state_counts(&self) -> StateCounts {
         StateCounts {
-            moved: self.changes.iter().filter(|c| c.moved_from.is_some()).count(),
+            moved: self
+                .changes
+                .iter()
+                .filter(|c| c.moved_from.is_some())
+                .count(),
             imported: self.changes.iter().filter(|c| c.imported).count(),
         }
     }
@@ -240,7 +244,8 @@ pub fn diff_scoped(
         .map(|name| {
             let mut change = plan_task(name, desired.get(name), prior.get(name));
             let address = &change.address;
-            if scope.replace.contains(address) && change.before.is_some() && change.after.is_some() {
+            if scope.replace.contains(address) && change.before.is_some() && change.after.is_some()
+            {
                 change.action = Action::Replace;
                 change.replace_requested = true;
             }

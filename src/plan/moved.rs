@@ -212,10 +212,22 @@ mod tests {
     #[test]
     fn unusable_blocks_are_errors_that_change_nothing() {
         let cases: [(&[&str], Vec<Moved>, &str); 5] = [
-            (&["zzz"], vec![mv("aaa", "bbb")], "neither address is recorded"),
+            (
+                &["zzz"],
+                vec![mv("aaa", "bbb")],
+                "neither address is recorded",
+            ),
             (&["aaa", "bbb"], vec![mv("aaa", "bbb")], "both addresses"),
-            (&["aaa"], vec![mv("aaa", "bbb"), mv("aaa", "ccc")], "source of more than one"),
-            (&["aaa"], vec![mv("aaa", "bbb"), mv("bbb", "aaa")], "aaa -> task.bbb -> task.aaa"),
+            (
+                &["aaa"],
+                vec![mv("aaa", "bbb"), mv("aaa", "ccc")],
+                "source of more than one",
+            ),
+            (
+                &["aaa"],
+                vec![mv("aaa", "bbb"), mv("bbb", "aaa")],
+                "aaa -> task.bbb -> task.aaa",
+            ),
             (&["aaa"], vec![mv("aaa", "aaa")], "onto itself"),
         ];
         for (names, blocks, message) in cases {

@@ -265,7 +265,11 @@ pub fn change_summary(counts: Counts, operation: Operation, text: &str) -> Messa
 pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> Vec<Message> {
     let mut out: Vec<Message> = notes.iter().map(note).collect();
     out.extend(plan.actionable().map(planned_change));
-    out.extend(plan.state_only().filter(|c| !c.is_remote()).map(planned_change));
+    out.extend(
+        plan.state_only()
+            .filter(|c| !c.is_remote())
+            .map(planned_change),
+    );
     if let Some(gate) = gate {
         out.extend(gate.verdicts.values().map(check_result));
     }

@@ -234,7 +234,10 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         }
         for change in plan.state_only().filter(|c| !c.is_remote()) {
             for remark in change.remarks() {
-                out.push_str(&format!("  {}\n", style.paint(Paint::Bold, &format!("# {remark}"))));
+                out.push_str(&format!(
+                    "  {}\n",
+                    style.paint(Paint::Bold, &format!("# {remark}"))
+                ));
             }
             out.push('\n');
         }

@@ -206,7 +206,11 @@ impl StateView for Human {
     }
 
     fn moved(&mut self, moved: &Moved, dry_run: bool) -> io::Result<()> {
-        writeln!(self.out, "{}", render::state_ops::moved_line(moved, dry_run))
+        writeln!(
+            self.out,
+            "{}",
+            render::state_ops::moved_line(moved, dry_run)
+        )
     }
 
     fn unlocked(&mut self, _lock_id: &str) -> io::Result<()> {
