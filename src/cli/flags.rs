@@ -47,6 +47,9 @@ pub struct PlanArgs {
     pub targets: Vec<String>,
     /// Replace this task (delete, then create: a full resync) although no
     /// change forces it; repeatable. Applying it needs --allow-destructive.
+    ///
+    /// Example: `htapsync plan -replace task.orders_sync -out p.plan`, then
+    /// `htapsync apply --allow-destructive p.plan` (the saved plan keeps it).
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
     /// Plan the deletion of everything in state.
@@ -73,6 +76,8 @@ pub struct ApplyArgs {
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
     /// Replace this task although no change forces it (a full resync); repeatable.
+    ///
+    /// Example: `htapsync apply -replace task.orders_sync --allow-destructive`.
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
 }
