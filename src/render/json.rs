@@ -277,9 +277,13 @@ pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> 
     let mut summary = change_summary(counts, Operation::Plan, &plan_summary_line(plan));
     if let Some(Value::Object(changes)) = summary.body.get_mut("changes") {
         changes.insert("impact".into(), plan_impact_value(&plan.impact()));
+        // Only when there are some, as Terraform's `import` count.
         let moves = plan.state_counts();
-        changes.insert("import".into(), moves.imported.into());
-        changes.insert("move".into(), moves.moved.into());
+        for (key, n) in [("import", moves.imported), ("move", moves.moved)] {
+            if n > 0 {
+                changes.insert(key.into(), n.into());
+            }
+        }
     }
     out.push(summary);
     if let Some(unavailable) = gate.and_then(|g| g.unavailable.as_ref()) {
