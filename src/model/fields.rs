@@ -185,20 +185,6 @@ pub fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
 /// Every task key, in the order plans show them and error messages list them.
 pub const TASK_FIELDS: &[TaskField] = &[
     TaskField {
-        key: "name",
-        description: "The cloud's task_name (default: the table key NAME of [task.NAME]):\n3-128 of [A-Za-z0-9_]. Set it to give a task a new address without\nreplacing it (with a [[moved]] block), or to manage a task whose cloud\nname is not a convenient key.",
-        constraints: || json!({"pattern": NAME_PATTERN}),
-        shape: Shape::Text,
-        required: false,
-        inheritable: false,
-        applied: Applied::Replace,
-        request: &["task_name"],
-        response: &[],
-        importable: true,
-        value: Some(|s| optional(s.cloud_name.as_deref())),
-        unwritten: |_, _| Value::Null,
-    },
-    TaskField {
         key: "instance_id",
         description: "The HTAP (StarRocks) instance that runs the task: 36 letters or\ndigits ending in in17 or in07.",
         constraints: || json!({"pattern": "^[A-Za-z0-9]{32}(in07|in17)$"}),
@@ -211,6 +197,20 @@ pub const TASK_FIELDS: &[TaskField] = &[
         importable: true,
         value: Some(|s| text(&s.instance_id)),
         unwritten: |_, d| optional(d.instance_id.as_deref()),
+    },
+    TaskField {
+        key: "name",
+        description: "The cloud's task_name (default: the table key NAME of [task.NAME]):\n3-128 of [A-Za-z0-9_]. Set it to give a task a new address without\nreplacing it (with a [[moved]] block), or to manage a task whose cloud\nname is not a convenient key.",
+        constraints: || json!({"pattern": NAME_PATTERN}),
+        shape: Shape::Text,
+        required: false,
+        inheritable: false,
+        applied: Applied::Replace,
+        request: &["task_name"],
+        response: &[],
+        importable: true,
+        value: Some(|s| optional(s.cloud_name.as_deref())),
+        unwritten: |_, _| Value::Null,
     },
     TaskField {
         key: "source_instance_id",
