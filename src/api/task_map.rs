@@ -69,14 +69,14 @@ struct Wire {
 /// One entry per registry key (a test holds the two lists equal).
 const WIRE: &[Wire] = &[
     Wire {
-        key: "name",
-        to_request: |s, r| r.task_name = Some(s.task_name().to_string()),
-        // The cloud task is found by this name, so it never reads back otherwise.
+        key: "instance_id",
+        to_request: |_, _| {},
         from_cloud: |_, _, _| {},
     },
     Wire {
-        key: "instance_id",
-        to_request: |_, _| {},
+        key: "name",
+        to_request: |s, r| r.task_name = Some(s.task_name().to_string()),
+        // The cloud task is found by this name, so it never reads back otherwise.
         from_cloud: |_, _, _| {},
     },
     Wire {
