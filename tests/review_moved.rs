@@ -285,3 +285,46 @@ fn replace_forces_a_gated_replacement_that_a_saved_plan_keeps() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("-replace task.unknown"), "{err}");
 }
+
+#[test]
+fn saved_plans_apply_moves_and_imports_as_shown() {
+    let (_work, emu, project) = applied();
+    let before = writes(&emu);
+    project.edit("[task.orders_sync]\n", RENAMED);
+    project.edit(
+        "[defaults]",
+        "[[moved]]\nfrom = \"task.orders_sync\"\nto = \"task.orders_eu\"\n\n[defaults]",
+    );
+    project.run_ok(&["plan", "-out", "moved.plan"], 0);
+    let shown = project.run_ok(&["show", "moved.plan"], 0);
+    assert!(
+        shown.contains("task.orders_sync has moved to task.orders_eu"),
+        "{shown}"
+    );
+    assert!(
+        project.state()["tasks"].get("orders_sync").is_some(),
+        "plan moves nothing"
+    );
+    project.run_ok(&["apply", "moved.plan"], 0);
+    assert!(project.state()["tasks"].get("orders_eu").is_some());
+
+    // Forgotten, then adopted again through a saved plan.
+    project.run_ok(&["state", "rm", "task.orders_eu"], 0);
+    project.edit(
+        "[defaults]",
+        "[[import]]\nto = \"task.orders_eu\"\nid = \"orders_sync\"\n\n[defaults]",
+    );
+    project.run_ok(&["plan", "-out", "import.plan"], 0);
+    assert!(
+        project.state()["tasks"].get("orders_eu").is_none(),
+        "plan imports nothing"
+    );
+    project.run_ok(&["apply", "import.plan"], 0);
+    assert_eq!(
+        project.state()["tasks"]["orders_eu"]["spec"]["cloud_name"],
+        "orders_sync"
+    );
+    let again = project.run_ok(&["plan", "-detailed-exitcode"], 0);
+    assert!(again.contains("No changes."), "{again}");
+    assert_eq!(writes(&emu), before, "nothing was written to the cloud");
+}

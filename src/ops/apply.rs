@@ -126,7 +126,8 @@ pub struct Pending {
 
 /// `apply` (or, with `opts.destroy`, `destroy`): plans under the lock and
 /// persists resolved intents and refreshed attributes even when nothing
-/// changes, unless `[policy] destructive` and `consent` refuse the plan.
+/// changes, unless `[policy] destructive` and `consent` refuse the plan or
+/// it moves or imports tasks (then they are persisted once it is approved).
 /// `destroy` has its own confirmation and is not subject to the policy.
 pub async fn prepare(
     ws: &Workspace,
@@ -152,7 +153,8 @@ pub async fn prepare(
         approve(&planned.plan, ws.loaded.desired.policy.destructive, consent)
     };
     let recorder = Arc::new(Recorder::new(backend.clone(), planned.state));
-    if !matches!(approval, Approval::Refused(_)) {
+    // Moves and imports are changes: recorded only once approved ([`Pending::execute`]).
+    if !matches!(approval, Approval::Refused(_)) && planned.plan.state_only().next().is_none() {
         recorder.update(|_| {})?;
     }
     Ok(Pending {
@@ -206,7 +208,6 @@ pub async fn prepare_saved(
     let notes = resolve_intents(&client, &mut state).await?;
     // The moves and imports of the configuration, as the plan made them:
     // moves again (they need no remote call), imports as the plan read them.
-    let moved = crate::plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
     let mut imported = Vec::new();
     for block in &ws.loaded.desired.imports {
         let key = block.to.name();
@@ -215,6 +216,7 @@ pub async fn prepare_saved(
             imported.push(block.to.clone());
         }
     }
+    let moved = crate::plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
     saved.check_prior(&state.tasks)?;
     state.tasks = saved.prior.clone();
     let scope = Scope {
@@ -300,6 +302,10 @@ impl Pending {
         }
         // The state may have become unwritable while the plan was read or shown.
         self.backend.check_writable()?;
+        if self.plan.state_only().next().is_some() {
+            // The moved and imported records, before any remote change.
+            self.recorder.update(|_| {})?;
+        }
         let opts = ApplyOptions {
             parallelism: self.parallelism,
             deadline: TASK_DEADLINE,

@@ -111,6 +111,12 @@ pub(super) async fn make_plan(
     let replace = parse_addresses("-replace", &opts.replace)?;
     let mut state = prior.unwrap_or_default();
     let mut notes = resolve_intents(client, &mut state).await?;
+    // Imports first: a moved block whose target an import block adopts is done.
+    let imported = if opts.destroy {
+        Vec::new()
+    } else {
+        import_blocks(ws, client, &mut state).await?
+    };
     let moved = plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
     if opts.refresh && !state.tasks.is_empty() {
         progress.start(Phase::Refreshing, None);
@@ -126,11 +132,6 @@ pub(super) async fn make_plan(
         }
         state.tasks = refreshed.records;
     }
-    let imported = if opts.destroy {
-        Vec::new()
-    } else {
-        import_blocks(ws, client, &mut state).await?
-    };
     // Protection follows the configuration while the task is in it, and is
     // remembered in state once its block is removed.
     for (name, record) in state.tasks.iter_mut() {

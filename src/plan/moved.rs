@@ -5,7 +5,8 @@
 //!
 //! The rules follow Terraform's `moved`:
 //! - a block whose source is recorded moves that record to its target;
-//! - a block whose target is already recorded (the move was applied) does nothing;
+//! - a block whose target is already recorded (the move was applied, or an
+//!   `[[import]]` block adopted it: imports are recorded first) does nothing;
 //! - a block with neither recorded is an error with a hint;
 //! - chains (`a -> b`, `b -> c`) are followed to their end: a record at `a`
 //!   or at `b` ends at `c`;
