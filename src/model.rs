@@ -108,8 +108,14 @@ impl ReplScope {
 /// state records as "last applied".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSpec {
-    /// `task_name` in the API; the key of `[task.NAME]`.
+    /// The key of `[task.NAME]`, which addresses the task (`task.NAME`) and
+    /// keys it in state.
     pub name: String,
+    /// The cloud's `task_name` when it is not `name`: the task table's
+    /// `name = "…"`, kept when a `[[moved]]` block or `state mv` re-addresses
+    /// a task. Never equal to `name` ([`TaskSpec::with_cloud_name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_name: Option<String>,
     /// The HTAP (StarRocks) instance that runs the task.
     pub instance_id: String,
     /// The TaurusDB instance replicated from.
@@ -141,11 +147,30 @@ impl TaskSpec {
         Address::task(&self.name)
     }
 
+    /// The cloud's `task_name` (API paths and bodies).
+    pub fn task_name(&self) -> &str {
+        self.cloud_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The spec addressed as `task.KEY`, still naming the same cloud task.
+    pub fn readdressed(mut self, key: &str) -> TaskSpec {
+        let cloud = self.task_name().to_string();
+        self.name = key.to_string();
+        self.with_cloud_name(cloud)
+    }
+
+    /// Sets the cloud's task name, recorded only when it differs from the key.
+    pub fn with_cloud_name(mut self, cloud: String) -> TaskSpec {
+        self.cloud_name = (cloud != self.name).then_some(cloud);
+        self
+    }
+
     /// A task known only by its name and the instance it was found on: what
     /// import starts from before reading the cloud's configuration.
     pub fn found_on(name: &str, instance_id: &str) -> TaskSpec {
         TaskSpec {
             name: name.to_string(),
+            cloud_name: None,
             instance_id: instance_id.to_string(),
             source_instance_id: String::new(),
             source_node_id: None,
@@ -184,6 +209,7 @@ impl TaskSpec {
     pub(crate) fn sample(name: &str) -> TaskSpec {
         TaskSpec {
             name: name.to_string(),
+            cloud_name: None,
             instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
             source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
             source_node_id: None,
@@ -257,6 +283,28 @@ pub struct Desired {
     pub policy: Policy,
     /// Tasks by name, sorted.
     pub tasks: BTreeMap<String, DesiredTask>,
+    /// `[[moved]]` blocks, in file order.
+    pub moved: Vec<Moved>,
+    /// `[[import]]` blocks, by target address.
+    pub imports: Vec<ImportBlock>,
+}
+
+/// A `[[moved]]` block (or `state mv`): the task recorded at `from` is now at `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    pub from: Address,
+    pub to: Address,
+}
+
+/// An `[[import]]` block: the cloud task `id` on `instance_id` is to be
+/// managed as `to`, recorded in state without a remote write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportBlock {
+    pub to: Address,
+    /// The cloud's task name.
+    pub id: String,
+    /// The HTAP instance it runs on (default: the target task's `instance_id`).
+    pub instance_id: String,
 }
 
 /// `[state]`: which backend keeps the state, and its settings. The

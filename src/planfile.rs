@@ -47,6 +47,9 @@ pub struct SavedPlan {
     pub targets: Vec<Address>,
     /// `-exclude` addresses the plan left out: apply derives the plan again without them.
     pub excludes: Vec<Address>,
+    /// `-replace` addresses: replaced although no field forces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<Address>,
     /// Whether this is a `plan -destroy`: every task in state is deleted.
     pub destroy: bool,
     pub plan: Plan,
@@ -353,6 +356,7 @@ mod tests {
             refreshed: false,
             targets: Vec::new(),
             excludes: Vec::new(),
+            replace: Vec::new(),
             destroy: false,
             plan: Plan::default(),
             gate: GateReport::default(),

@@ -117,6 +117,26 @@ fn every_command_with_json_prints_only_versioned_json_lines() {
     );
     let imported = run("import", &["import", "--json", "task.orders_sync"], 0);
     assert_eq!(last_of(&imported, "import_summary")["import"]["count"], 1);
+    let args = [
+        "state",
+        "mv",
+        "--json",
+        "task.orders_sync",
+        "task.orders_moved",
+    ];
+    let moved = run("state mv", &args, 0);
+    assert_eq!(
+        last_of(&moved, "state_moved")["moved"]["to"],
+        "task.orders_moved"
+    );
+    let args = [
+        "state",
+        "mv",
+        "--json",
+        "task.orders_moved",
+        "task.orders_sync",
+    ];
+    run("state mv", &args, 0);
 
     // What a holder that died leaves: its lock record, and no lock on the file.
     ws.write(

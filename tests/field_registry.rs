@@ -13,6 +13,7 @@ use support::Workspace;
 fn full_spec() -> TaskSpec {
     TaskSpec {
         name: "orders_sync".into(),
+        cloud_name: Some("orders_cloud".into()),
         instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
         source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
         source_node_id: Some("9f8e7d6c5b4a39281706f5e4d3c2b1a0no07".into()),
@@ -27,10 +28,12 @@ fn full_spec() -> TaskSpec {
     }
 }
 
-/// `key = value` for one registry field of `spec` (a map as an inline table).
+/// `key = value` for one registry field of `spec` (a map as an inline
+/// table); nothing for a key without a value (TOML has no null).
 fn line(field: &TaskField, spec: &TaskSpec) -> String {
     let value = field.value.map_or(Value::from(false), |value| value(spec));
     let value = match value {
+        Value::Null => return String::new(),
         Value::Object(map) => {
             let entries: Vec<String> = map.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             format!("{{ {} }}", entries.join(", "))
@@ -91,11 +94,13 @@ fn a_task_that_writes_every_key_validates_and_plans_every_attribute() {
 /// cloud: applied, forgotten, imported (with its block, then generating one
 /// that writes exactly the keys whose value is not what the task would
 /// inherit), the next plan has nothing to do. (Running: a task applied
-/// paused sits in stage Wait, which says nothing about its run state.)
+/// paused sits in stage Wait, which says nothing about its run state. The
+/// cloud name is the key: `import task.NAME` looks the task up by its name.)
 #[test]
 fn every_attribute_import_reads_comes_back_unchanged() {
     let spec = TaskSpec {
         paused: false,
+        cloud_name: None,
         ..full_spec()
     };
     let ws = workspace_with_every_key(&spec);

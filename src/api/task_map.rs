@@ -18,10 +18,7 @@ use crate::model::{DbParam, ReplScope, ReplType};
 /// field writes its own part. `tables_configs` lists every configured table;
 /// `is_create_task` is left to the caller.
 pub fn task_request(spec: &TaskSpec) -> TaskConfigRequest {
-    let mut request = TaskConfigRequest {
-        task_name: Some(spec.name.clone()),
-        ..Default::default()
-    };
+    let mut request = TaskConfigRequest::default();
     for field in TASK_FIELDS {
         (wire(field).to_request)(spec, &mut request);
     }
@@ -74,6 +71,12 @@ const WIRE: &[Wire] = &[
     Wire {
         key: "instance_id",
         to_request: |_, _| {},
+        from_cloud: |_, _, _| {},
+    },
+    Wire {
+        key: "name",
+        to_request: |s, r| r.task_name = Some(s.task_name().to_string()),
+        // The cloud task is found by this name, so it never reads back otherwise.
         from_cloud: |_, _, _| {},
     },
     Wire {

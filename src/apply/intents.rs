@@ -19,7 +19,7 @@ pub async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<S
         let spec = &intent.spec;
         let live = lists
             .get(&spec.instance_id)
-            .and_then(|l| l.get(&spec.name))
+            .and_then(|l| l.get(spec.task_name()))
             .cloned();
         let name = spec.name.clone();
         match (intent.operation, live) {

@@ -202,7 +202,11 @@ async fn registration_failed(
         tracing::warn!(task = %spec.name, error = %e, "cannot clear the intent of a refused create");
         return err;
     }
-    match ctx.client.find_task(&spec.instance_id, &spec.name).await {
+    match ctx
+        .client
+        .find_task(&spec.instance_id, spec.task_name())
+        .await
+    {
         Ok(Some(_)) => ApplyError::AlreadyExists {
             address: spec.address(),
             cause: err.to_string(),
@@ -218,7 +222,7 @@ async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         source_node_id: spec.source_node_id.clone(),
         source_database: spec.source_database_name.clone(),
         target_database: spec.target_database_name.clone(),
-        task_name: spec.name.clone(),
+        task_name: spec.task_name().to_string(),
     };
     // A start that the cloud took although its answer was lost shows as a
     // stage past Wait, or, while the task is still in Wait, by the cloud
@@ -279,7 +283,11 @@ where
                 took_no_effect: false,
             });
         }
-        match ctx.client.find_task(&spec.instance_id, &spec.name).await {
+        match ctx
+            .client
+            .find_task(&spec.instance_id, spec.task_name())
+            .await
+        {
             Ok(row) if row.as_ref().is_some_and(done) => Ok(None),
             Ok(_) => Err(CreatingFailure {
                 error,
@@ -324,12 +332,15 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
     }
     ctx.step(spec, if paused { "pausing" } else { "resuming" });
     let sent = if paused {
-        ctx.client.pause(&spec.instance_id, &spec.name).await
+        ctx.client.pause(&spec.instance_id, spec.task_name()).await
     } else {
-        ctx.client.resume(&spec.instance_id, &spec.name).await
+        ctx.client.resume(&spec.instance_id, spec.task_name()).await
     };
     if let Err(e) = sent {
-        let now = ctx.client.find_task(&spec.instance_id, &spec.name).await?;
+        let now = ctx
+            .client
+            .find_task(&spec.instance_id, spec.task_name())
+            .await?;
         if now.as_ref().and_then(paused_by_cloud) != Some(paused) {
             return Err(e.into());
         }
@@ -344,7 +355,7 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
 async fn live_row(ctx: &OpContext, spec: &TaskSpec) -> Result<Option<ReplicationInfo>, ApplyError> {
     Ok(ctx
         .client
-        .wait_task(&spec.instance_id, &spec.name, |_| true, ctx.deadline)
+        .wait_task(&spec.instance_id, spec.task_name(), |_| true, ctx.deadline)
         .await?)
 }
 
@@ -358,7 +369,7 @@ async fn wait_stage(
         .client
         .wait_task(
             &spec.instance_id,
-            &spec.name,
+            spec.task_name(),
             |row| row.and_then(|r| Stage::parse(&r.stage)).is_some_and(&done),
             ctx.deadline,
         )
@@ -421,7 +432,7 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
 async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let mut poll = Poll::new(ctx.deadline);
     loop {
-        match ctx.client.delete(&spec.instance_id, &spec.name).await {
+        match ctx.client.delete(&spec.instance_id, spec.task_name()).await {
             Ok(_) => {
                 crash_point("apply-after-delete");
                 return Ok(());
@@ -449,7 +460,7 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     ctx.client
         .wait_task(
             &spec.instance_id,
-            &spec.name,
+            spec.task_name(),
             |row| row.is_none(),
             ctx.deadline,
         )

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 fn plan_options(
     common: &CommonRun,
     select: &SelectArgs,
+    replace: &[String],
     refresh: bool,
     destroy: bool,
 ) -> PlanOptions {
@@ -28,6 +29,7 @@ fn plan_options(
         refresh,
         select: select.options(),
         refresh_only: false,
+        replace: replace.to_vec(),
         destroy,
         parallelism: common.parallelism as usize,
         lock_timeout: common.lock_timeout,
@@ -42,7 +44,7 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     let ws = workspace(cli)?;
     let opts = PlanOptions {
         refresh_only: a.refresh_only,
-        ..plan_options(&a.common, &a.select, a.refresh, a.destroy)
+        ..plan_options(&a.common, &a.select, &a.replace, a.refresh, a.destroy)
     };
     if a.refresh_only && (!a.refresh || a.out.is_some()) {
         return Err(Failure::Usage(anyhow!(
@@ -103,9 +105,9 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
         return super::cloud_cmd::refresh(cli, &read, style).await;
     }
     if let Some(file) = &a.plan_file {
-        if !a.select.is_empty() || !a.refresh {
+        if !a.select.is_empty() || !a.replace.is_empty() || !a.refresh {
             return Err(anyhow!(
-                "planning flags (-target, -exclude, their files, -refresh) cannot be used with a saved plan: it applies the targets and exclusions it was made with"
+                "planning flags (-target, -exclude, their files, -replace, -refresh) cannot be used with a saved plan: it applies the targets, exclusions and replacements it was made with"
             )
             .into());
         }
@@ -125,7 +127,8 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
         prompt: !a.auto_approve,
         allow_unhealthy: a.allow_unhealthy,
     };
-    run_apply(cli, &a.common, &a.select, a.refresh, false, consent, style).await
+    let opts = plan_options(&a.common, &a.select, &a.replace, a.refresh, false);
+    run_apply(cli, &a.common, opts, consent, style).await
 }
 
 pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
@@ -136,15 +139,14 @@ pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
         prompt: !a.auto_approve,
         allow_unhealthy: false,
     };
-    run_apply(cli, &a.common, &a.select, true, true, consent, style).await
+    let opts = plan_options(&a.common, &a.select, &[], true, true);
+    run_apply(cli, &a.common, opts, consent, style).await
 }
 
 async fn run_apply(
     cli: &Cli,
     common: &CommonRun,
-    select: &SelectArgs,
-    refresh: bool,
-    destroy: bool,
+    opts: PlanOptions,
     consent: Consent,
     style: &Style,
 ) -> CmdResult {
@@ -154,7 +156,6 @@ async fn run_apply(
         )));
     }
     let ws = workspace(cli)?;
-    let opts = plan_options(common, select, refresh, destroy);
     let bars = progress(common, style);
     let pending = ops::apply::prepare(&ws, &opts, consent, bars.clone()).await?;
     run(pending, common, !consent.prompt, bars, style).await

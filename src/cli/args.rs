@@ -170,6 +170,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "exclude-file",
     "refresh-only",
     "allow-unhealthy",
+    "replace",
     "refresh",
     "auto-approve",
     "allow-destructive",

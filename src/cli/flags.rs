@@ -100,6 +100,13 @@ pub struct PlanArgs {
     /// values), planning no change.
     #[arg(long, conflicts_with = "destroy")]
     pub refresh_only: bool,
+    /// Replace this task (delete, then create: a full resync) although no
+    /// change forces it; repeatable. Applying it needs --allow-destructive.
+    ///
+    /// Example: `htapsync plan -replace task.orders_sync -out p.plan`, then
+    /// `htapsync apply --allow-destructive p.plan` (the saved plan keeps it).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
     /// Plan the deletion of everything in state.
     #[arg(long)]
     pub destroy: bool,
@@ -131,6 +138,11 @@ pub struct ApplyArgs {
     pub refresh_only: bool,
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Replace this task although no change forces it (a full resync); repeatable.
+    ///
+    /// Example: `htapsync apply -replace task.orders_sync --allow-destructive`.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -178,6 +190,26 @@ pub enum StateCommand {
     /// Forget a task without deleting it in the cloud.
     Rm {
         address: String,
+        #[arg(long)]
+        dry_run: bool,
+        /// Report as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a recorded task another address, without any remote call (the
+    /// cloud task keeps its name).
+    ///
+    /// Example: after renaming [task.orders] to [task.orders_eu] with
+    /// name = "orders" in the new block,
+    ///   htapsync state mv task.orders task.orders_eu
+    /// makes the next plan show no changes. A [[moved]] block does the same
+    /// through a reviewed plan.
+    Mv {
+        /// The recorded address, task.NAME.
+        source: String,
+        /// The new address, task.NAME (must not be recorded).
+        destination: String,
+        /// Only check that the move can be made.
         #[arg(long)]
         dry_run: bool,
         /// Report as JSON lines.

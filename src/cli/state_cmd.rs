@@ -53,6 +53,16 @@ pub fn state(cli: &Cli, cmd: &StateCommand, style: &Style) -> CmdResult {
             let mut view: Box<dyn StateView> = view!(format(*json), style);
             view.removed(&removed, *dry_run)?;
         }
+        StateCommand::Mv {
+            source,
+            destination,
+            dry_run,
+            json,
+        } => {
+            let moved = ops::state::mv(&ws, source, destination, *dry_run)?;
+            let mut view: Box<dyn StateView> = view!(format(*json), style);
+            view.moved(&moved, *dry_run)?;
+        }
         StateCommand::History { json } => {
             let versions = ops::state::history(&ws)?;
             let mut view: Box<dyn StateView> = view!(format(*json), style);

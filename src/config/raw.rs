@@ -20,7 +20,24 @@ pub(crate) static DEFAULTS_KEYS: LazyLock<Vec<&'static str>> =
 /// Keys of `[task.NAME]`: every key of the registry.
 pub(crate) static TASK_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| fields::keys(|_| true));
 
-const TOP_LEVEL_KEYS: &[&str] = &["provider", "state", "policy", "defaults", "task"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "provider", "state", "policy", "defaults", "task", "moved", "import",
+];
+const MOVED_KEYS: &[&str] = &["from", "to"];
+const IMPORT_KEYS: &[&str] = &["to", "id", "instance_id"];
+
+/// A task's own key besides the registry's: the inherited values it drops.
+pub(crate) const UNSET_KEY: &str = "unset";
+
+/// What `unset` may name: every inheritable key a task can do without, all
+/// of `db_configs`, or one parameter of it.
+pub(crate) static UNSETTABLE: LazyLock<Vec<String>> = LazyLock::new(|| {
+    fields::keys(|f| f.inheritable && !f.required)
+        .into_iter()
+        .map(str::to_string)
+        .chain(DB_PARAMS.iter().map(|p| format!("db_configs.{}", p.name)))
+        .collect()
+});
 const PROVIDER_KEYS: &[&str] = &[
     "project_id",
     "endpoint",
@@ -46,8 +63,10 @@ pub(crate) struct RawProvider {
 }
 
 /// The task keys of `[defaults]` or of one `[task.NAME]`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct TaskFields {
+    /// `name`: the cloud's task name.
+    pub name: Option<Spanned<String>>,
     pub instance_id: Option<Spanned<String>>,
     pub source_instance_id: Option<Spanned<String>>,
     pub source_node_id: Option<Spanned<String>>,
@@ -63,8 +82,25 @@ pub(crate) struct TaskFields {
     pub table_configs: Vec<(Spanned<String>, String)>,
     pub paused: Option<Spanned<bool>>,
     pub prevent_destroy: Option<Spanned<bool>>,
+    /// `unset`: inherited values this task drops (entries of [`UNSETTABLE`]).
+    pub unset: Vec<Spanned<String>>,
     /// Keys present, whether or not their value was valid.
     pub written: BTreeSet<&'static str>,
+}
+
+impl TaskFields {
+    /// Forgets the value of the single-valued `key` (what `unset` drops).
+    pub fn clear(&mut self, key: &str) {
+        match key {
+            "source_node_id" => self.source_node_id = None,
+            "target_database_name" => self.target_database_name = None,
+            "repl_type" => self.repl_type = None,
+            "repl_scope" => self.repl_scope = None,
+            "paused" => self.paused = None,
+            "prevent_destroy" => self.prevent_destroy = None,
+            _ => {}
+        }
+    }
 }
 
 /// One `[task.NAME]` as written in one file.
@@ -86,6 +122,23 @@ pub(crate) struct RawState {
     pub history: Option<Spanned<i64>>,
 }
 
+/// One `[[moved]]` block.
+#[derive(Debug)]
+pub(crate) struct RawMoved {
+    pub at: Origin,
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Spanned<String>>,
+}
+
+/// One `[[import]]` block.
+#[derive(Debug)]
+pub(crate) struct RawImport {
+    pub at: Origin,
+    pub to: Option<Spanned<String>>,
+    pub id: Option<Spanned<String>>,
+    pub instance_id: Option<Spanned<String>>,
+}
+
 /// `[policy]` as written.
 #[derive(Debug, Default)]
 pub(crate) struct RawPolicy {
@@ -100,6 +153,8 @@ pub(crate) struct RawFile {
     pub policy: Option<Spanned<RawPolicy>>,
     pub defaults: Option<Spanned<TaskFields>>,
     pub tasks: Vec<RawTask>,
+    pub moved: Vec<RawMoved>,
+    pub imports: Vec<RawImport>,
 }
 
 /// Where a table "is": its `[header]` when written as one, else its key.
@@ -149,10 +204,94 @@ pub(crate) fn read_file(walker: &mut Walker, root: &dyn TableLike) -> RawFile {
                     read_tasks(walker, table, &mut file.tasks);
                 }
             }
+            "moved" => {
+                for (at, block) in blocks(walker, &entry, "[[moved]]") {
+                    let mut moved = RawMoved {
+                        at,
+                        from: None,
+                        to: None,
+                    };
+                    for key in entries(block) {
+                        match key.name {
+                            "from" => moved.from = address(walker, "[[moved]]", &key),
+                            "to" => moved.to = address(walker, "[[moved]]", &key),
+                            _ => walker.unknown_key("[[moved]]", &key, MOVED_KEYS),
+                        }
+                    }
+                    file.moved.push(moved);
+                }
+            }
+            "import" => {
+                for (at, block) in blocks(walker, &entry, "[[import]]") {
+                    let context = "[[import]]";
+                    let mut import = RawImport {
+                        at,
+                        to: None,
+                        id: None,
+                        instance_id: None,
+                    };
+                    for key in entries(block) {
+                        match key.name {
+                            "to" => import.to = address(walker, context, &key),
+                            "id" => {
+                                import.id = walker.checked_string(context, &key, rules::short_name)
+                            }
+                            "instance_id" => {
+                                import.instance_id =
+                                    walker.checked_string(context, &key, rules::instance_id)
+                            }
+                            _ => walker.unknown_key(context, &key, IMPORT_KEYS),
+                        }
+                    }
+                    file.imports.push(import);
+                }
+            }
             _ => walker.unknown_key("the top level", &entry, TOP_LEVEL_KEYS),
         }
     }
     file
+}
+
+/// The tables of an array of tables (`[[moved]]`), or of an array of inline tables.
+fn blocks<'t>(
+    walker: &mut Walker,
+    entry: &Entry<'t>,
+    context: &str,
+) -> Vec<(Origin, &'t dyn TableLike)> {
+    let mut out: Vec<(Origin, &'t dyn TableLike)> = Vec::new();
+    match entry.item {
+        Item::ArrayOfTables(array) => {
+            for table in array.iter() {
+                let span = table.span().unwrap_or_else(|| entry.key_span.clone());
+                out.push((walker.origin(span), table));
+            }
+        }
+        Item::Value(Value::Array(array)) => {
+            for value in array.iter() {
+                let span = value.span().unwrap_or_else(|| entry.value_span());
+                match value.as_inline_table() {
+                    Some(table) => out.push((walker.origin(span), table)),
+                    None => walker.error(
+                        span,
+                        format!("wrong type in {context}: expected a table"),
+                        format!("write each block as {context} with its keys below it"),
+                    ),
+                }
+            }
+        }
+        _ => walker.wrong_type(context, entry, "an array of tables"),
+    }
+    out
+}
+
+/// A task address (`task.NAME`).
+fn address(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Spanned<String>> {
+    walker.checked_string(context, entry, |text| {
+        let name = text
+            .strip_prefix("task.")
+            .ok_or_else(|| "expected an address like task.NAME".to_string())?;
+        rules::short_name(name)
+    })
 }
 
 fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
@@ -289,9 +428,15 @@ fn read_task_fields(
     allowed: &[&'static str],
 ) -> TaskFields {
     let mut f = TaskFields::default();
+    let is_task = allowed == TASK_KEYS.as_slice();
     for entry in entries(table) {
+        if is_task && entry.name == UNSET_KEY {
+            f.written.insert(UNSET_KEY);
+            f.unset = read_unset(walker, context, &entry);
+            continue;
+        }
         let Some(&key) = allowed.iter().find(|k| **k == entry.name) else {
-            if TASK_KEYS.contains(&entry.name) {
+            if TASK_KEYS.contains(&entry.name) || entry.name == UNSET_KEY {
                 walker.error(
                     entry.key_span.clone(),
                     format!(
@@ -307,6 +452,7 @@ fn read_task_fields(
         };
         f.written.insert(key);
         match key {
+            "name" => f.name = walker.checked_string(context, &entry, rules::short_name),
             "instance_id" => {
                 f.instance_id = walker.checked_string(context, &entry, rules::instance_id)
             }
@@ -370,6 +516,50 @@ fn read_enum<T>(
             None
         }
     }
+}
+
+/// `unset = [...]`: each entry one of [`UNSETTABLE`], once.
+fn read_unset(walker: &mut Walker, context: &str, entry: &Entry) -> Vec<Spanned<String>> {
+    let Some(array) = entry.item.as_array() else {
+        walker.wrong_type(context, entry, "an array of strings");
+        return Vec::new();
+    };
+    let allowed: Vec<&str> = UNSETTABLE.iter().map(String::as_str).collect();
+    let mut out: Vec<Spanned<String>> = Vec::new();
+    for element in array.iter() {
+        let span = element.span().unwrap_or_else(|| entry.value_span());
+        let Some(name) = element.as_str() else {
+            walker.error(
+                span,
+                format!("wrong type in `unset` of {context}: expected a string"),
+                suggestion_detail("", &allowed, "Allowed entries"),
+            );
+            continue;
+        };
+        if !allowed.contains(&name) {
+            walker.error(
+                span,
+                format!("`unset` of {context} names {name:?}, which a task cannot unset"),
+                suggestion_detail(
+                    name,
+                    &allowed,
+                    "A task can unset what it inherits from [defaults] and can do without",
+                ),
+            );
+        } else if out.iter().any(|u| u.value == name) {
+            walker.error(
+                span,
+                format!("{name:?} is listed twice in `unset` of {context}"),
+                "list each entry once".to_string(),
+            );
+        } else {
+            out.push(Spanned {
+                value: name.to_string(),
+                at: walker.origin(span),
+            });
+        }
+    }
+    out
 }
 
 fn read_tables(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Spanned<Vec<String>>> {

@@ -6,14 +6,14 @@
 use super::Location;
 use super::diagnostic::Diagnostic;
 use super::named_files;
-use super::raw::{RawFile, RawProvider, RawState, RawTask, TaskFields};
+use super::raw::{RawFile, RawImport, RawMoved, RawProvider, RawState, RawTask, TaskFields};
 use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
 use crate::model::fields::TASK_FIELDS;
 use crate::model::{
-    Desired, DesiredTask, Lifecycle, Policy, Provider, ReplScope, ReplType, StateSettings,
-    TaskDefaults, TaskSpec,
+    Address, Desired, DesiredTask, ImportBlock, Lifecycle, Moved, Policy, Provider, ReplScope,
+    ReplType, StateSettings, TaskDefaults, TaskSpec,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -160,6 +160,7 @@ impl Resolver<'_> {
                 locations.insert(name.to_string(), location);
             }
             if let Some(task) = self.task(first, defaults) {
+                self.check_cloud_name_unique(&tasks, first, &task);
                 tasks.insert(name.to_string(), task);
             }
         }
@@ -169,17 +170,193 @@ impl Resolver<'_> {
                 "applying this configuration would delete every task recorded in the state file",
             ));
         }
+        let moved = self.moved(files.iter().flat_map(|f| &f.moved), &tasks);
+        let imports = self.imports(files.iter().flat_map(|f| &f.imports), &tasks);
         let desired = Desired {
             provider: provider?,
             state,
             policy,
             tasks,
+            moved,
+            imports,
         };
         Some(Resolved {
             desired,
             locations,
             defaults: defaults.map(task_defaults).unwrap_or_default(),
         })
+    }
+
+    /// Two tasks may not be the same cloud task (`name` on one instance).
+    fn check_cloud_name_unique(
+        &mut self,
+        tasks: &BTreeMap<String, DesiredTask>,
+        raw: &RawTask,
+        task: &DesiredTask,
+    ) {
+        let spec = &task.spec;
+        let same = |other: &&DesiredTask| {
+            other.spec.task_name() == spec.task_name() && other.spec.instance_id == spec.instance_id
+        };
+        if let Some(other) = tasks.values().find(same) {
+            let summary = format!(
+                "[task.{}] and [task.{}] are the same cloud task {:?}",
+                raw.name,
+                other.spec.name,
+                spec.task_name()
+            );
+            let detail = "each task needs its own cloud task name on an instance: change `name` (or the table key) of one of them".to_string();
+            let at = raw.fields.name.as_ref().map_or(&raw.at, |n| &n.at);
+            self.error(at, summary, detail);
+        }
+    }
+
+    /// `[[moved]]` blocks with both ends; a source still configured is an
+    /// error (its block would be created anew while its record moves away).
+    fn moved<'f>(
+        &mut self,
+        blocks: impl Iterator<Item = &'f RawMoved>,
+        tasks: &BTreeMap<String, DesiredTask>,
+    ) -> Vec<Moved> {
+        let mut out = Vec::new();
+        for block in blocks {
+            let (Some(from), Some(to)) = (&block.from, &block.to) else {
+                for (key, value) in [("from", &block.from), ("to", &block.to)] {
+                    if value.is_none() {
+                        let summary = format!("missing required key `{key}` in [[moved]]");
+                        let detail = "a moved block names the old address in `from` and the new one in `to`, e.g. from = \"task.orders\", to = \"task.orders_eu\"".to_string();
+                        self.error(&block.at, summary, detail);
+                    }
+                }
+                continue;
+            };
+            let (Some(from_address), Some(to_address)) =
+                (Address::parse(&from.value), Address::parse(&to.value))
+            else {
+                continue;
+            };
+            if tasks.contains_key(from_address.name()) {
+                let summary = format!(
+                    "moved block from {from_address}: [task.{}] is still in the configuration",
+                    from_address.name()
+                );
+                let detail = format!(
+                    "rename the block to [task.{}] (with name = \"{}\" to keep the cloud task), or remove this moved block",
+                    to_address.name(),
+                    from_address.name()
+                );
+                self.error(&from.at, summary, detail);
+                continue;
+            }
+            out.push(Moved {
+                from: from_address,
+                to: to_address,
+            });
+        }
+        out
+    }
+
+    /// `[[import]]` blocks, each naming a configured task once.
+    fn imports<'f>(
+        &mut self,
+        blocks: impl Iterator<Item = &'f RawImport>,
+        tasks: &BTreeMap<String, DesiredTask>,
+    ) -> Vec<ImportBlock> {
+        let mut out: Vec<ImportBlock> = Vec::new();
+        for block in blocks {
+            for (key, value) in [("to", &block.to), ("id", &block.id)] {
+                if value.is_none() {
+                    let summary = format!("missing required key `{key}` in [[import]]");
+                    let detail = "an import block names the configured task in `to` and the cloud's task name in `id`, e.g. to = \"task.orders\", id = \"orders\"".to_string();
+                    self.error(&block.at, summary, detail);
+                }
+            }
+            let (Some(to), Some(id)) = (&block.to, &block.id) else {
+                continue;
+            };
+            let Some(address) = Address::parse(&to.value) else {
+                continue;
+            };
+            let Some(task) = tasks.get(address.name()) else {
+                let summary = format!(
+                    "import block to {address}: no [task.{}] in the configuration",
+                    address.name()
+                );
+                let detail = "add the task's block: the import adopts the cloud task as that block, and a task without one would be deleted by the next plan".to_string();
+                self.error(&to.at, summary, detail);
+                continue;
+            };
+            if out.iter().any(|i| i.to == address) {
+                let summary = format!("{address} is the target of more than one [[import]] block");
+                self.error(&to.at, summary, "keep one of them".to_string());
+                continue;
+            }
+            out.push(ImportBlock {
+                to: address,
+                id: id.value.clone(),
+                instance_id: block
+                    .instance_id
+                    .as_ref()
+                    .map_or_else(|| task.spec.instance_id.clone(), |i| i.value.clone()),
+            });
+        }
+        out
+    }
+
+    /// `[defaults]` without what the task's `unset` drops; every entry must
+    /// drop something the task inherits and does not set itself.
+    fn inherited(&mut self, raw: &RawTask, defaults: Option<&TaskFields>) -> Option<TaskFields> {
+        let mut kept = defaults.cloned();
+        let context = format!("[task.{}]", raw.name);
+        for entry in &raw.fields.unset {
+            let (key, param) = match entry.value.split_once('.') {
+                Some((key, param)) => (key, Some(param)),
+                None => (entry.value.as_str(), None),
+            };
+            let set_here = match param {
+                Some(param) => raw.fields.db_configs.contains_key(param),
+                None => raw.fields.written.contains(key),
+            };
+            if set_here {
+                let summary = format!("{context} both sets and unsets {:?}", entry.value);
+                let detail =
+                    "a task's own value already replaces the inherited one: remove it from `unset`"
+                        .to_string();
+                self.error(&entry.at, summary, detail);
+                continue;
+            }
+            let Some(fields) = kept.as_mut() else {
+                self.unset_nothing(&entry.at, &context, &entry.value);
+                continue;
+            };
+            let dropped = match (key, param) {
+                ("db_configs", Some(param)) => fields.db_configs.remove(param).is_some(),
+                ("db_configs", None) => {
+                    let any = !fields.db_configs.is_empty();
+                    fields.db_configs.clear();
+                    any
+                }
+                _ => {
+                    fields.clear(key);
+                    fields.written.remove(key)
+                }
+            };
+            if !dropped {
+                self.unset_nothing(&entry.at, &context, &entry.value);
+            }
+        }
+        kept
+    }
+
+    fn unset_nothing(&mut self, at: &Origin, context: &str, entry: &str) {
+        let diagnostic = Diagnostic::warning(
+            format!("`unset` of {context} names {entry:?}, which [defaults] does not set"),
+            "nothing is inherited there to drop; remove the entry",
+        );
+        self.diagnostics.push(match self.sources.get(at.file) {
+            Some(source) => diagnostic.at_span(source, at.span.clone()),
+            None => diagnostic,
+        });
     }
 
     fn no_provider(&mut self) {
@@ -331,6 +508,8 @@ impl Resolver<'_> {
     }
 
     fn task(&mut self, raw: &RawTask, defaults: Option<&TaskFields>) -> Option<DesiredTask> {
+        let inherited = self.inherited(raw, defaults);
+        let defaults = inherited.as_ref();
         let (name, own) = (&raw.name, &raw.fields);
         let context = format!("[task.{name}]");
         for key in TASK_FIELDS.iter().filter(|f| f.required).map(|f| f.key) {
@@ -373,6 +552,7 @@ impl Resolver<'_> {
         let source_database_name = pick(|f| &f.source_database_name)?.value.clone();
         let spec = TaskSpec {
             name: name.clone(),
+            cloud_name: None,
             instance_id: pick(|f| &f.instance_id)?.value.clone(),
             source_instance_id: pick(|f| &f.source_instance_id)?.value.clone(),
             source_node_id: pick(|f| &f.source_node_id).map(|n| n.value.clone()),
@@ -389,6 +569,10 @@ impl Resolver<'_> {
                 .map(|(table, config)| (table.value.clone(), config.clone()))
                 .collect(),
             paused: flag(|f| &f.paused),
+        };
+        let spec = match &own.name {
+            Some(cloud) => spec.with_cloud_name(cloud.value.clone()),
+            None => spec,
         };
         let lifecycle = Lifecycle {
             prevent_destroy: flag(|f| &f.prevent_destroy),

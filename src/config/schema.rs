@@ -12,6 +12,7 @@
 //! [`crate::model::DB_PARAMS`], and every table rejects unknown keys.
 #![allow(dead_code)] // The mirror structs are never built: they only carry the schema.
 
+use super::raw::{UNSET_KEY, UNSETTABLE};
 use crate::model::fields::{NAME_PATTERN, TASK_FIELDS, TaskField};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -81,6 +82,42 @@ struct ConfigFile {
     /// API and the address task.NAME: 3-128 of [A-Za-z0-9_].
     #[schemars(extend("propertyNames" = {"pattern": NAME_PATTERN}))]
     task: Option<BTreeMap<String, Task>>,
+    /// [[moved]] blocks: a task's new address, with no remote call.
+    moved: Option<Vec<MovedBlock>>,
+    /// [[import]] blocks: adopt a cloud task as a configured one, reviewed in a plan.
+    import: Option<Vec<ImportBlock>>,
+}
+
+/// The task recorded at `from` is now configured at `to` (Terraform's
+/// `moved`): the plan shows "has moved" and re-addresses it in state, with
+/// no remote call. Chains (a -> b, b -> c) are followed; the block is
+/// harmless once applied.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MovedBlock {
+    /// The old address, task.NAME (no longer configured).
+    #[schemars(regex(pattern = "^task\\.[A-Za-z0-9_]{3,128}$"))]
+    from: String,
+    /// The new address, task.NAME.
+    #[schemars(regex(pattern = "^task\\.[A-Za-z0-9_]{3,128}$"))]
+    to: String,
+}
+
+/// Adopt the cloud task `id` as the configured task `to`: the plan shows
+/// "will be imported" and apply records it with no remote write; harmless
+/// once done.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ImportBlock {
+    /// The configured task, task.NAME.
+    #[schemars(regex(pattern = "^task\\.[A-Za-z0-9_]{3,128}$"))]
+    to: String,
+    /// The cloud's task name.
+    #[schemars(regex(pattern = "^[A-Za-z0-9_]{3,128}$"))]
+    id: String,
+    /// The HTAP instance the task runs on (default: the instance_id of `to`).
+    #[schemars(regex(pattern = "^[A-Za-z0-9]{32}(in07|in17)$"))]
+    instance_id: Option<String>,
 }
 
 /// Where htapsync talks to. Exactly one [provider] in the whole configuration.
@@ -194,11 +231,27 @@ impl JsonSchema for Task {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        task_table(
+        let mut schema = task_table(
             "One replication task. instance_id, source_instance_id and\n\
              source_database_name are required here or in [defaults].",
             |_| true,
-        )
+        );
+        let unset = serde_json::json!({
+            "description": "Values this task does not inherit from [defaults]: a key\n\
+                (source_node_id, target_database_name, repl_type, repl_scope, paused,\n\
+                prevent_destroy), all of db_configs, or one parameter as\n\
+                db_configs.NAME. The key then takes its documented default.",
+            "type": "array",
+            "uniqueItems": true,
+            "items": {"type": "string", "enum": *UNSETTABLE},
+        });
+        if let Some(properties) = schema
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            properties.insert(UNSET_KEY.to_string(), unset);
+        }
+        schema
     }
 }
 

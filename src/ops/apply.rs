@@ -10,7 +10,7 @@ use crate::check::GateReport;
 use crate::emulator::Running;
 use crate::model::{Address, DestructivePolicy, Lifecycle, TaskSpec};
 use crate::plan::impact::Destructive;
-use crate::plan::{Plan, Selection};
+use crate::plan::{Plan, Scope, Selection};
 use crate::planfile::SavedPlan;
 use crate::refresh::{TaskStatus, listed_health};
 use crate::state::{Backend, LockGuard, State};
@@ -174,7 +174,8 @@ pub struct Pending {
 
 /// `apply` (or, with `opts.destroy`, `destroy`): plans under the lock and
 /// persists resolved intents and refreshed attributes even when nothing
-/// changes, unless `[policy] destructive` and `consent` refuse the plan.
+/// changes, unless `[policy] destructive` and `consent` refuse the plan or
+/// it moves or imports tasks (then they are persisted once it is approved).
 /// `destroy` has its own confirmation and is not subject to the policy.
 pub async fn prepare(
     ws: &Workspace,
@@ -206,7 +207,11 @@ pub async fn prepare(
         check_health(&planned.plan, &planned.health, consent.allow_unhealthy)
     };
     let recorder = Arc::new(Recorder::new(backend.clone(), planned.state));
-    if !matches!(approval, Approval::Refused(_)) && unhealthy.is_none() {
+    // Moves and imports are changes: recorded only once approved ([`Pending::execute`]).
+    if !matches!(approval, Approval::Refused(_))
+        && unhealthy.is_none()
+        && planned.plan.state_only().next().is_none()
+    {
         recorder.update(|_| {})?;
     }
     Ok(Pending {
@@ -259,13 +264,29 @@ pub async fn prepare_saved(
     // what was reviewed, as Terraform does.
     let mut state = current.unwrap_or_else(State::new);
     let notes = resolve_intents(&client, &mut state).await?;
+    // The moves and imports of the configuration, as the plan made them:
+    // moves again (they need no remote call), imports as the plan read them.
+    let mut imported = Vec::new();
+    for block in &ws.loaded.desired.imports {
+        let key = block.to.name();
+        if let (false, Some(record)) = (state.tasks.contains_key(key), saved.prior.get(key)) {
+            state.tasks.insert(key.to_string(), record.clone());
+            imported.push(block.to.clone());
+        }
+    }
+    let moved = crate::plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
     saved.check_prior(&state.tasks)?;
     state.tasks = saved.prior.clone();
-    let selection = Selection {
-        targets: saved.targets.clone(),
-        excludes: saved.excludes.clone(),
+    let scope = Scope {
+        selection: Selection {
+            targets: saved.targets.clone(),
+            excludes: saved.excludes.clone(),
+        },
+        replace: saved.replace.clone(),
+        moved,
+        imported,
     };
-    let derived = diff(ws, &state.tasks, saved.destroy, &selection)?;
+    let derived = diff(ws, &state.tasks, saved.destroy, &scope)?;
     saved.check_matches(&derived)?;
     // Health is asked of the cloud now (the task lists), as the gate is.
     let changing: Vec<&TaskSpec> = derived
@@ -363,6 +384,10 @@ impl Pending {
         }
         // The state may have become unwritable while the plan was read or shown.
         self.backend.check_writable()?;
+        if self.plan.state_only().next().is_some() {
+            // The moved and imported records, before any remote change.
+            self.recorder.update(|_| {})?;
+        }
         let opts = ApplyOptions {
             parallelism: self.parallelism,
             deadline: TASK_DEADLINE,

@@ -126,7 +126,7 @@ fn write_generated(path: &Path, text: &str) -> Result<()> {
 
 /// Reads a cloud task. `configured` (the task's block, when it has one) decides
 /// which parameters at their default value are kept, as refresh does.
-async fn read_task(
+pub(super) async fn read_task(
     client: &Client,
     instance: &str,
     name: &str,
@@ -183,7 +183,8 @@ async fn import_one(
             })?,
     };
     let configured = ws.loaded.desired.tasks.get(name).map(|t| &t.spec);
-    read_task(client, &instance, name, configured).await
+    let cloud_name = configured.map_or(name, TaskSpec::task_name);
+    read_task(client, &instance, cloud_name, configured).await
 }
 
 async fn import_all(
@@ -209,10 +210,19 @@ async fn import_all(
     let mut out = Vec::new();
     for instance in &instances {
         for row in client.list_tasks(instance).await? {
-            if state.tasks.contains_key(&row.task_name) {
+            let is_it = |spec: &&TaskSpec| {
+                spec.task_name() == row.task_name && spec.instance_id == *instance
+            };
+            if state.tasks.values().map(|r| &r.spec).any(|s| is_it(&s)) {
                 continue;
             }
-            let configured = ws.loaded.desired.tasks.get(&row.task_name).map(|t| &t.spec);
+            let configured = ws
+                .loaded
+                .desired
+                .tasks
+                .values()
+                .map(|t| &t.spec)
+                .find(is_it);
             out.push(read_task(client, instance, &row.task_name, configured).await?);
         }
     }

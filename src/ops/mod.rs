@@ -45,6 +45,9 @@ pub enum Error {
     PlanFile(#[from] PlanFileError),
     #[error(transparent)]
     Plan(#[from] PlanErrors),
+    /// `[[moved]]` blocks that cannot be followed.
+    #[error(transparent)]
+    Moved(#[from] crate::plan::moved::MoveError),
     /// Boxed: an API error is large, and every `Result` of ops carries it.
     #[error(transparent)]
     Api(Box<ApiError>),

@@ -3,12 +3,12 @@
 
 use super::Note;
 use super::select::SelectOptions;
-use super::{Phase, Progress, Result, Workspace};
+use super::{Error, Phase, Progress, Result, Workspace};
 use crate::api::Client;
 use crate::apply;
 use crate::check::{self, GateReport};
-use crate::model::{DesiredTask, TaskSpec};
-use crate::plan::{self, Plan, Selection};
+use crate::model::{Address, DesiredTask, TaskSpec};
+use crate::plan::{self, Plan, Scope, Selection};
 use crate::planfile::{PLAN_FORMAT_VERSION, SavedPlan};
 use crate::refresh::{self, Problem, TaskStatus};
 use crate::state::{State, TaskRecord};
@@ -27,6 +27,8 @@ pub struct PlanOptions {
     /// Only read the cloud and show what changed outside htapsync, planning
     /// no change (Terraform's `-refresh-only`).
     pub refresh_only: bool,
+    /// `-replace` addresses as typed: replaced although no field forces it.
+    pub replace: Vec<String>,
     /// Plan the deletion of every task in state.
     pub destroy: bool,
     /// Remote calls in flight at once.
@@ -52,6 +54,8 @@ pub struct Planned {
     /// What the cloud says of each selected recorded task, when it was read
     /// (refresh, or a plan that changes recorded tasks).
     pub health: Vec<TaskStatus>,
+    /// The parsed `-replace` addresses.
+    pub replace: Vec<Address>,
     pub refreshed: bool,
     pub destroy: bool,
 }
@@ -88,6 +92,7 @@ impl Planned {
             refreshed: self.refreshed,
             targets: self.selection.targets.clone(),
             excludes: self.selection.excludes.clone(),
+            replace: self.replace.clone(),
             destroy: self.destroy,
             plan: self.plan.clone(),
             gate: self.gate.clone(),
@@ -111,11 +116,19 @@ pub(super) async fn make_plan(
         .as_ref()
         .map_or((None, 0), |s| (Some(s.lineage.clone()), s.serial));
     let selection = opts.select.resolve()?;
+    let replace = parse_addresses("-replace", &opts.replace)?;
     let mut state = prior.unwrap_or_default();
     super::refresh::check_known(ws, &state, &selection)?;
     let mut notes = resolve_intents(client, &mut state).await?;
     notes.extend(super::select::warning(&selection));
     let mut health = Vec::new();
+    // Imports first: a moved block whose target an import block adopts is done.
+    let imported = if opts.destroy {
+        Vec::new()
+    } else {
+        import_blocks(ws, client, &mut state).await?
+    };
+    let moved = plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
     if opts.refresh && !state.tasks.is_empty() {
         progress.start(Phase::Refreshing, None);
         let selected = selected(&state.tasks, &selection);
@@ -141,10 +154,16 @@ pub(super) async fn make_plan(
             record.prevent_destroy = task.lifecycle.prevent_destroy;
         }
     }
+    let scope = Scope {
+        selection,
+        replace,
+        moved,
+        imported,
+    };
     let plan = if opts.refresh_only {
         Plan::default()
     } else {
-        diff(ws, &state.tasks, opts.destroy, &selection)?
+        diff(ws, &state.tasks, opts.destroy, &scope)?
     };
     if health.is_empty() {
         // Without refresh, the task lists alone say which changing task needs repair.
@@ -166,8 +185,9 @@ pub(super) async fn make_plan(
         notes,
         lineage,
         serial,
-        selection,
+        selection: scope.selection,
         health,
+        replace: scope.replace,
         refreshed: opts.refresh,
         destroy: opts.destroy,
     })
@@ -227,12 +247,70 @@ pub(super) async fn resolve_intents(client: &Client, state: &mut State) -> Resul
         .collect())
 }
 
+/// The addresses given to `flag` (`-target`, `-replace`).
+fn parse_addresses(flag: &str, typed: &[String]) -> Result<Vec<Address>> {
+    typed
+        .iter()
+        .map(|t| {
+            Address::parse(t).ok_or_else(|| {
+                Error::Refused(format!(
+                    "invalid {flag} {t:?}: expected an address like task.NAME"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Records the cloud task of every `[[import]]` block whose target is not
+/// recorded yet, as read from the cloud (no remote write); returns their
+/// addresses. A block whose target is recorded is done and does nothing.
+pub(super) async fn import_blocks(
+    ws: &Workspace,
+    client: &Client,
+    state: &mut State,
+) -> Result<Vec<Address>> {
+    let mut imported = Vec::new();
+    for block in &ws.loaded.desired.imports {
+        let key = block.to.name();
+        if state.tasks.contains_key(key) {
+            continue;
+        }
+        if let Some(other) = state
+            .tasks
+            .values()
+            .find(|r| r.spec.task_name() == block.id && r.spec.instance_id == block.instance_id)
+        {
+            return Err(Error::Refused(format!(
+                "import block to {}: the cloud task {} is already managed as {}; remove the block, \
+                 or move that address with a [[moved]] block instead",
+                block.to,
+                block.id,
+                other.spec.address()
+            )));
+        }
+        let configured = ws.loaded.desired.tasks.get(key).map(|t| &t.spec);
+        let spec = super::import::read_task(client, &block.instance_id, &block.id, configured)
+            .await?
+            .with_cloud_name(block.id.clone());
+        state.tasks.insert(
+            key.to_string(),
+            TaskRecord {
+                spec,
+                prevent_destroy: false,
+                updated_at: chrono::Utc::now().to_rfc3339(),
+            },
+        );
+        imported.push(block.to.clone());
+    }
+    Ok(imported)
+}
+
 /// The changes from `prior` to the configuration (to nothing, for destroy).
 pub(super) fn diff(
     ws: &Workspace,
     prior: &BTreeMap<String, TaskRecord>,
     destroy: bool,
-    selection: &Selection,
+    scope: &Scope,
 ) -> Result<Plan> {
     let empty = BTreeMap::new();
     let desired: &BTreeMap<String, DesiredTask> = if destroy {
@@ -240,7 +318,7 @@ pub(super) fn diff(
     } else {
         &ws.loaded.desired.tasks
     };
-    Ok(plan::diff_selected(desired, prior, selection)?)
+    Ok(plan::diff_scoped(desired, prior, scope)?)
 }
 
 /// The table-config-check gate on `plan`, one progress step per checked task.

@@ -109,7 +109,10 @@ pub async fn status(ws: &Workspace, parallelism: usize) -> Result<Status> {
         .map(|(mut task, record)| async move {
             if task.live.is_some() {
                 let spec = &record.spec;
-                match client.task_config(&spec.instance_id, &spec.name).await {
+                match client
+                    .task_config(&spec.instance_id, spec.task_name())
+                    .await
+                {
                     Ok(cfg) => task.alter_error = cfg.last_error_of_alter_table,
                     Err(e) if e.is_not_found() => task.live = None,
                     Err(e) => return Err(e),

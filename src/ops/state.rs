@@ -1,8 +1,8 @@
-//! `state list|show|rm|history|pull|push|migrate`, `workspace list|delete`
+//! `state list|show|rm|mv|history|pull|push|migrate`, `workspace list|delete`
 //! and `force-unlock`: operations on the state that need no cloud.
 
 use super::{Error, Result, Workspace};
-use crate::model::{Address, StateBackendKind};
+use crate::model::{Address, Moved, StateBackendKind};
 use crate::state::{State, TaskRecord, Version};
 use std::time::Duration;
 
@@ -36,6 +36,38 @@ pub fn rm(ws: &Workspace, address: &str, dry_run: bool) -> Result<Address> {
         backend.write(&mut state)?;
     }
     Ok(name)
+}
+
+/// `state mv SOURCE DESTINATION`: gives the recorded task at `source` the
+/// address `destination` (with `dry_run`, only checks that it can), with no
+/// remote call: the cloud task keeps its name, which the record remembers
+/// when it is not the new key (write `name = "…"` in the task's new block).
+pub fn mv(ws: &Workspace, source: &str, destination: &str, dry_run: bool) -> Result<Moved> {
+    let moved = Moved {
+        from: parse(source)?,
+        to: parse(destination)?,
+    };
+    if moved.from == moved.to {
+        return Err(Error::Refused(format!(
+            "{source} and {destination} are the same address"
+        )));
+    }
+    let backend = ws.backend()?;
+    let _lock = backend.lock("state mv", Duration::ZERO)?;
+    let mut state = backend.read()?.unwrap_or_else(State::new);
+    if !state.tasks.contains_key(moved.from.name()) {
+        return Err(Error::Refused(format!("{source} is not in state")));
+    }
+    if state.tasks.contains_key(moved.to.name()) {
+        return Err(Error::Refused(format!(
+            "{destination} is already in state; remove it with `htapsync state rm {destination}` first"
+        )));
+    }
+    if !dry_run {
+        crate::plan::moved::move_record(&mut state.tasks, &moved.from, &moved.to);
+        backend.write(&mut state)?;
+    }
+    Ok(moved)
 }
 
 /// `force-unlock LOCK_ID`: removes a lock left by a process that died.

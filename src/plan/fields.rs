@@ -98,6 +98,7 @@ mod tests {
     fn spec() -> TaskSpec {
         TaskSpec {
             name: "t".into(),
+            cloud_name: None,
             instance_id: "i".into(),
             source_instance_id: "s".into(),
             source_node_id: None,

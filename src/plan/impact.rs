@@ -279,9 +279,13 @@ impl Impact {
     }
 }
 
-/// Top-level attributes of the change that force a replacement, in display order.
+/// What forces the replacement: `-replace` when it was asked for, then the
+/// top-level attributes of the change that force one, in display order.
 fn replacing_attributes(change: &Change) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    if change.replace_requested {
+        out.push("-replace".to_string());
+    }
     for field in change.fields.iter().filter(|f| f.forces_replacement) {
         let attribute = attribute_of(&field.path).to_string();
         if !out.contains(&attribute) {

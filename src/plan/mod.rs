@@ -3,6 +3,7 @@
 
 pub mod fields;
 pub mod impact;
+pub mod moved;
 
 use crate::model::{Address, DesiredTask, TaskSpec};
 use crate::state::TaskRecord;
@@ -50,6 +51,45 @@ pub struct Change {
     pub after: Option<TaskSpec>,
     /// Changed fields for an update or replace; every attribute for a create or delete.
     pub fields: Vec<FieldChange>,
+    /// `-replace` asked for this replacement (no field may force it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace_requested: bool,
+    /// The task was recorded at this address before a `[[moved]]` block re-addressed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Address>,
+    /// An `[[import]]` block adopts the task: it is recorded, never written to the cloud.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
+}
+
+impl Change {
+    /// Whether applying it changes the cloud (moves and imports change only the state).
+    pub fn is_remote(&self) -> bool {
+        self.action != Action::NoOp
+    }
+
+    /// What happens besides the action, as plans say it: "task.a has moved
+    /// to task.b", "task.x will be imported", "task.x will be replaced, as requested".
+    pub fn remarks(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(from) = &self.moved_from {
+            out.push(format!("{from} has moved to {}", self.address));
+        }
+        if self.imported {
+            out.push(format!("{} will be imported", self.address));
+        }
+        if self.replace_requested {
+            out.push(format!("{} will be replaced, as requested", self.address));
+        }
+        out
+    }
+}
+
+/// How many tasks a plan moves and imports (state only, no remote call).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    pub moved: usize,
+    pub imported: usize,
 }
 
 /// How many tasks each kind of change touches, counted as Terraform does
@@ -86,13 +126,34 @@ impl Plan {
         counts
     }
 
+    /// Whether applying it changes anything: the cloud, or only the state
+    /// (a move or an import).
     pub fn has_changes(&self) -> bool {
-        self.actionable().next().is_some()
+        self.actionable().next().is_some() || self.state_only().next().is_some()
     }
 
-    /// The changes that do something.
+    /// The changes that do something to the cloud.
     pub fn actionable(&self) -> impl Iterator<Item = &Change> {
-        self.changes.iter().filter(|c| c.action != Action::NoOp)
+        self.changes.iter().filter(|c| c.is_remote())
+    }
+
+    /// How many tasks move and are imported.
+    pub fn state_counts(&self) -> StateCounts {
+        StateCounts {
+            moved: self
+                .changes
+                .iter()
+                .filter(|c| c.moved_from.is_some())
+                .count(),
+            imported: self.changes.iter().filter(|c| c.imported).count(),
+        }
+    }
+
+    /// Moves and imports: the state records them, the cloud is not asked.
+    pub fn state_only(&self) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(|c| c.moved_from.is_some() || c.imported)
     }
 }
 
@@ -105,6 +166,12 @@ pub enum PlanError {
     /// `-target` named a task that is neither configured nor in the state.
     #[error("{0}: no such task in the configuration or the state; check the -target address")]
     UnknownTarget(Address),
+    /// `-replace` named a task that is not both configured and recorded.
+    #[error(
+        "-replace {0}: only a task that is both in the configuration and in the state can be \
+         replaced; check the address (`htapsync state list` shows the recorded ones)"
+    )]
+    CannotReplace(Address),
     /// `-exclude` named a task that is neither configured nor in the state:
     /// a typo there would let the task it meant change.
     #[error("{0}: no such task in the configuration or the state; check the -exclude address")]
@@ -163,6 +230,19 @@ fn prevent_destroy_message(address: &Address, action: Action) -> String {
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
 pub struct PlanErrors(pub Vec<PlanError>);
 
+/// What a plan takes into account besides the configuration and the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// `-target` and `-exclude`.
+    pub selection: Selection,
+    /// `-replace`: planned as replacements even though no field forces one.
+    pub replace: Vec<Address>,
+    /// Moves already made in `prior` ([`moved::apply_moves`]), shown on their targets.
+    pub moved: Vec<moved::Moved>,
+    /// Addresses that `[[import]]` blocks recorded in `prior` for this plan.
+    pub imported: Vec<Address>,
+}
+
 /// Diffs `desired` against `prior` (both keyed by task name). Non-empty
 /// `targets` limit the plan to those addresses.
 pub fn diff(
@@ -170,11 +250,14 @@ pub fn diff(
     prior: &BTreeMap<String, TaskRecord>,
     targets: &[Address],
 ) -> Result<Plan, PlanErrors> {
-    let selection = Selection {
-        targets: targets.to_vec(),
-        excludes: Vec::new(),
+    let scope = Scope {
+        selection: Selection {
+            targets: targets.to_vec(),
+            excludes: Vec::new(),
+        },
+        ..Scope::default()
     };
-    diff_selected(desired, prior, &selection)
+    diff_scoped(desired, prior, &scope)
 }
 
 /// [`diff`] of the tasks `selection` includes.
@@ -183,13 +266,48 @@ pub fn diff_selected(
     prior: &BTreeMap<String, TaskRecord>,
     selection: &Selection,
 ) -> Result<Plan, PlanErrors> {
+    let scope = Scope {
+        selection: selection.clone(),
+        ..Scope::default()
+    };
+    diff_scoped(desired, prior, &scope)
+}
+
+/// [`diff`] with everything a [`Scope`] says.
+pub fn diff_scoped(
+    desired: &BTreeMap<String, DesiredTask>,
+    prior: &BTreeMap<String, TaskRecord>,
+    scope: &Scope,
+) -> Result<Plan, PlanErrors> {
+    let selection = &scope.selection;
     let mut errors =
         selection.unknown(|name| desired.contains_key(name) || prior.contains_key(name));
     let names: BTreeSet<&String> = desired.keys().chain(prior.keys()).collect();
+    for address in &scope.replace {
+        let name = address.name();
+        if !(desired.contains_key(name) && prior.contains_key(name)) {
+            errors.push(PlanError::CannotReplace(address.clone()));
+        }
+    }
     let changes: Vec<Change> = names
         .into_iter()
         .filter(|name| selection.includes(name))
-        .map(|name| plan_task(name, desired.get(name), prior.get(name)))
+        .map(|name| {
+            let mut change = plan_task(name, desired.get(name), prior.get(name));
+            let address = &change.address;
+            if scope.replace.contains(address) && change.before.is_some() && change.after.is_some()
+            {
+                change.action = Action::Replace;
+                change.replace_requested = true;
+            }
+            change.moved_from = scope
+                .moved
+                .iter()
+                .find(|m| &m.to == address)
+                .map(|m| m.from.clone());
+            change.imported = scope.imported.contains(address);
+            change
+        })
         .collect();
     for change in &changes {
         let name = change.address.name();
@@ -236,6 +354,9 @@ fn plan_task(name: &str, desired: Option<&DesiredTask>, prior: Option<&TaskRecor
         before,
         after,
         fields,
+        replace_requested: false,
+        moved_from: None,
+        imported: false,
     }
 }
 

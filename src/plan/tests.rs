@@ -197,3 +197,58 @@ fn exclusion_leaves_tasks_out_and_an_unknown_exclusion_is_an_error() {
     let errors = diff_selected(&want, &BTreeMap::new(), &selection).unwrap_err();
     assert_eq!(errors.0, [PlanError::UnknownExclude(Address::task("zz"))]);
 }
+
+#[test]
+fn replace_forces_a_replacement_of_a_configured_and_recorded_task_only() {
+    let mut updated = spec("b_update");
+    updated.tables.push("order_items".into());
+    let want = desired(&[spec("a_same"), updated, spec("c_new")], false);
+    let have = prior(&[spec("a_same"), spec("b_update")], false);
+    let scope = Scope {
+        replace: vec![Address::task("a_same"), Address::task("b_update")],
+        ..Scope::default()
+    };
+    let plan = diff_scoped(&want, &have, &scope).unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            ("task.a_same".to_string(), Action::Replace),
+            ("task.b_update".to_string(), Action::Replace),
+            ("task.c_new".to_string(), Action::Create),
+        ]
+    );
+    assert!(plan.changes[0].replace_requested && plan.changes[0].fields.is_empty());
+    for missing in ["c_new", "nowhere"] {
+        let scope = Scope {
+            replace: vec![Address::task(missing)],
+            ..Scope::default()
+        };
+        let err = diff_scoped(&want, &have, &scope).unwrap_err();
+        assert_eq!(err.0, [PlanError::CannotReplace(Address::task(missing))]);
+    }
+}
+
+#[test]
+fn moves_and_imports_are_changes_that_touch_only_the_state() {
+    let want = desired(&[spec("b_moved"), spec("c_imported")], false);
+    let have = prior(&[spec("b_moved"), spec("c_imported")], false);
+    let scope = Scope {
+        moved: vec![moved::Moved {
+            from: Address::task("a_old"),
+            to: Address::task("b_moved"),
+        }],
+        imported: vec![Address::task("c_imported")],
+        ..Scope::default()
+    };
+    let plan = diff_scoped(&want, &have, &scope).unwrap();
+    assert!(plan.has_changes() && plan.actionable().next().is_none());
+    assert_eq!(plan.counts(), Counts::default());
+    let remarks: Vec<String> = plan.changes.iter().flat_map(Change::remarks).collect();
+    assert_eq!(
+        remarks,
+        [
+            "task.a_old has moved to task.b_moved",
+            "task.c_imported will be imported"
+        ]
+    );
+}

@@ -52,7 +52,7 @@ pub async fn observe(
         return Ok(Observed::Absent);
     };
     match client
-        .task_config(&recorded.instance_id, &recorded.name)
+        .task_config(&recorded.instance_id, recorded.task_name())
         .await
     {
         Ok(cfg) => Ok(Observed::Present {
@@ -153,7 +153,7 @@ pub async fn listed_health<'a>(
             address: spec.address(),
             live: lists
                 .get(&spec.instance_id)
-                .and_then(|l| l.get(&spec.name))
+                .and_then(|l| l.get(spec.task_name()))
                 .cloned(),
             alter_error: String::new(),
         })
@@ -275,7 +275,7 @@ pub async fn refresh_all(
         .map(|record| {
             let live = lists
                 .get(&record.spec.instance_id)
-                .and_then(|l| l.get(&record.spec.name));
+                .and_then(|l| l.get(record.spec.task_name()));
             async move {
                 let o = observe(client, &record.spec, live).await?;
                 Ok::<_, ApiError>((record.spec.name.clone(), o))

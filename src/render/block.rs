@@ -66,6 +66,9 @@ pub(super) fn task_block(change: &Change, style: &Style, out: &mut String) {
         "  {} {verb}",
         style.paint(Paint::Bold, &format!("# {}", change.address))
     );
+    for remark in change.remarks() {
+        let _ = writeln!(out, "  # ({remark})");
+    }
     out.push_str(&impact_line(change, style));
     let _ = writeln!(
         out,

@@ -10,10 +10,10 @@
 //! (on one line) with a `format_version`. Builders here are pure: the caller
 //! supplies the clock.
 
-use super::{Note, Operation, summary_line};
+use super::{Note, Operation, plan_summary_line};
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::{GateReport, GateUnavailable, TaskVerdict};
-use crate::model::Address;
+use crate::model::{Address, Moved, TaskSpec};
 use crate::ops::{Drifted, Imported, Refreshed, Status, TaskStatus};
 use crate::plan::impact::{Impact, ImpactClass, PlanImpact};
 use crate::plan::{Action, Change, Counts, Plan};
@@ -113,17 +113,34 @@ pub fn planned_change(change: &Change) -> Message {
             })
         })
         .collect();
+    // A change that only moves or imports is Terraform's `move` / `import` action.
+    let action = match (change.action, &change.moved_from, change.imported) {
+        (Action::NoOp, _, true) => json!("import"),
+        (Action::NoOp, Some(_), _) => json!("move"),
+        (action, _, _) => json!(action),
+    };
+    let verb = action.as_str().unwrap_or_default();
+    let mut body = json!({
+        "address": change.address,
+        "name": change.address.name(),
+        "action": action,
+        "fields": fields,
+        "impact": impact_value(&Impact::of(change)),
+    });
+    if let Some(from) = &change.moved_from {
+        body["previous_address"] = json!(from);
+    }
+    if change.imported {
+        body["importing"] = json!({"id": change.before.as_ref().map(TaskSpec::task_name)});
+    }
+    if change.replace_requested {
+        body["reason"] = json!("replace_by_request");
+    }
     Message::new(
         Level::Info,
         "planned_change",
-        format!("{}: Plan to {}", change.address, change.action),
-        json!({"change": {
-            "address": change.address,
-            "name": change.address.name(),
-            "action": change.action,
-            "fields": fields,
-            "impact": impact_value(&Impact::of(change)),
-        }}),
+        format!("{}: Plan to {verb}", change.address),
+        json!({"change": body}),
     )
 }
 
@@ -248,13 +265,25 @@ pub fn change_summary(counts: Counts, operation: Operation, text: &str) -> Messa
 pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> Vec<Message> {
     let mut out: Vec<Message> = notes.iter().map(note).collect();
     out.extend(plan.actionable().map(planned_change));
+    out.extend(
+        plan.state_only()
+            .filter(|c| !c.is_remote())
+            .map(planned_change),
+    );
     if let Some(gate) = gate {
         out.extend(gate.verdicts.values().map(check_result));
     }
     let counts = plan.counts();
-    let mut summary = change_summary(counts, Operation::Plan, &summary_line(counts));
+    let mut summary = change_summary(counts, Operation::Plan, &plan_summary_line(plan));
     if let Some(Value::Object(changes)) = summary.body.get_mut("changes") {
         changes.insert("impact".into(), plan_impact_value(&plan.impact()));
+        // Only when there are some, as Terraform's `import` count.
+        let moves = plan.state_counts();
+        for (key, n) in [("import", moves.imported), ("move", moves.moved)] {
+            if n > 0 {
+                changes.insert(key.into(), n.into());
+            }
+        }
     }
     out.push(summary);
     if let Some(unavailable) = gate.and_then(|g| g.unavailable.as_ref()) {
@@ -552,6 +581,16 @@ pub fn state_removed(address: &Address, dry_run: bool) -> Message {
         "state_removed",
         text,
         json!({"removed": {"address": address, "dry_run": dry_run}}),
+    )
+}
+
+/// `state mv --json`: the record moved (or would move).
+pub fn state_moved(moved: &Moved, dry_run: bool) -> Message {
+    Message::new(
+        Level::Info,
+        "state_moved",
+        super::state_ops::moved_line(moved, dry_run),
+        json!({"moved": {"from": moved.from, "to": moved.to, "dry_run": dry_run}}),
     )
 }
 

@@ -9,7 +9,7 @@
 //! added only while they fit and the rest is counted in a truncation note.
 //! Nothing here emits ANSI codes; every user-controlled string is escaped.
 
-use super::{Note, summary_line};
+use super::{Note, plan_summary_line};
 use crate::check::{GateReport, TaskVerdict};
 use crate::plan::impact::{Impact, ImpactClass};
 use crate::plan::{Action, Change, FieldChange, Plan};
@@ -52,6 +52,17 @@ pub fn plan_markdown_within(
             out.push_str(&section);
         } else {
             omitted.notes = notes.len();
+        }
+    }
+    let recorded: Vec<String> = plan
+        .state_only()
+        .flat_map(Change::remarks)
+        .filter(|r| !r.ends_with("as requested"))
+        .collect();
+    if !recorded.is_empty() {
+        out.push_str("\n### Moves and imports (state only, no remote call)\n\n");
+        for remark in recorded {
+            out.push_str(&format!("- {}\n", escape(&remark)));
         }
     }
     let changes: Vec<&Change> = plan.actionable().collect();
@@ -144,7 +155,7 @@ fn warnings_alert(notes: &[Note]) -> String {
 }
 
 fn headline(plan: &Plan, gate: Option<&GateReport>) -> String {
-    let mut out = format!("**{}**\n\n", summary_line(plan.counts()));
+    let mut out = format!("**{}**\n\n", plan_summary_line(plan));
     let checked = |n: usize| {
         if n == 1 {
             "1 checked task".to_string()
@@ -258,6 +269,12 @@ fn task_section(change: &Change, verdict: Option<&TaskVerdict>) -> String {
             format!("**Impact:** {}\n\n", escape(&impact.describe())),
         ),
     };
+    let remarks: String = change
+        .remarks()
+        .iter()
+        .map(|r| format!("*{}*\n\n", escape(r)))
+        .collect();
+    let detail = format!("{remarks}{detail}");
     let body = diff_body(change);
     let fence = fence_for(&body);
     format!(

@@ -26,7 +26,7 @@ pub mod view;
 
 use crate::check::GateReport;
 pub use crate::ops::{Note, Operation};
-use crate::plan::{Action, Counts, Plan};
+use crate::plan::{Action, Counts, Plan, StateCounts};
 
 /// How to draw: only colour for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -231,6 +231,28 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A plan's summary line: Terraform's, with its "N to import" and "N to move"
+/// when the plan imports or moves tasks (then it is never "No changes").
+pub fn plan_summary_line(plan: &Plan) -> String {
+    let counts = plan.counts();
+    let StateCounts { moved, imported } = plan.state_counts();
+    if moved == 0 && imported == 0 {
+        return summary_line(counts);
+    }
+    let mut parts = Vec::new();
+    if imported > 0 {
+        parts.push(format!("{imported} to import"));
+    }
+    parts.push(format!(
+        "{} to add, {} to change, {} to destroy",
+        counts.add, counts.change, counts.destroy
+    ));
+    if moved > 0 {
+        parts.push(format!("{moved} to move"));
+    }
+    format!("Plan: {}.", parts.join(", "))
+}
+
 /// Terraform's summary line; its exact wording is what CI scripts grep for.
 pub fn summary_line(counts: Counts) -> String {
     if counts == Counts::default() {
@@ -253,6 +275,15 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
             block::task_block(change, style, &mut out);
             out.push('\n');
         }
+        for change in plan.state_only().filter(|c| !c.is_remote()) {
+            for remark in change.remarks() {
+                out.push_str(&format!(
+                    "  {}\n",
+                    style.paint(Paint::Bold, &format!("# {remark}"))
+                ));
+            }
+            out.push('\n');
+        }
     }
     let judged = |g: &&GateReport| g.unavailable.is_none() && !g.required.is_empty();
     if let Some(report) = gate.filter(|g| judged(g) || !g.verdicts.is_empty()) {
@@ -260,7 +291,7 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         out.push('\n');
     }
     out.push_str(&impact_banner(plan, style));
-    out.push_str(&summary_line(plan.counts()));
+    out.push_str(&plan_summary_line(plan));
     out.push('\n');
     if let Some(unavailable) = gate.and_then(|g| g.unavailable.as_ref()) {
         let headline = format!("{}. Apply will refuse this plan.", unavailable.headline());

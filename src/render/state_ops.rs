@@ -68,3 +68,13 @@ pub fn migrate_next_step(to: &str) -> String {
         "Set `[state] backend = \"{to}\"` in the configuration to use the copy; the source was left unchanged."
     )
 }
+
+/// What `state mv` did (or, with `dry_run`, would do).
+pub fn moved_line(moved: &crate::model::Moved, dry_run: bool) -> String {
+    let (from, to) = (&moved.from, &moved.to);
+    if dry_run {
+        format!("Would move {from} to {to}")
+    } else {
+        format!("Moved {from} to {to} (the cloud task is unchanged)")
+    }
+}

@@ -9,6 +9,7 @@ use htapsync::model::{ReplScope, ReplType, TaskSpec};
 pub fn spec(name: &str) -> SpecBuilder {
     SpecBuilder(TaskSpec {
         name: name.to_string(),
+        cloud_name: None,
         instance_id: HTAP.into(),
         source_instance_id: SRC.into(),
         source_node_id: None,

@@ -17,6 +17,7 @@ fn full_spec() -> TaskSpec {
         db_configs: [("max_sync_commit_rows".to_string(), "600000".to_string())].into(),
         table_configs: [("orders".to_string(), "order by id".to_string())].into(),
         paused: true,
+        cloud_name: Some("orders_cloud".into()),
         ..TaskSpec::sample("orders_sync")
     }
 }
@@ -25,6 +26,7 @@ fn full_spec() -> TaskSpec {
 fn changed(spec: &TaskSpec, key: &str) -> TaskSpec {
     let mut s = spec.clone();
     match key {
+        "name" => s.cloud_name = Some("orders_cloud2".into()),
         "instance_id" => s.instance_id = "7e2b1d7f5a2c5f1a0d3b8c4e6f9a2b3cin17".into(),
         "source_instance_id" => {
             s.source_instance_id = "4d6f8a0c2e3a5b7d9f1c3e5a7b9d1f2bin07".into()

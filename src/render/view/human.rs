@@ -8,7 +8,7 @@ use super::{
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
-use crate::model::Address;
+use crate::model::{Address, Moved};
 use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
@@ -214,6 +214,14 @@ impl StateView for Human {
                 "Removed {address} (the task still exists in the cloud)"
             )
         }
+    }
+
+    fn moved(&mut self, moved: &Moved, dry_run: bool) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{}",
+            render::state_ops::moved_line(moved, dry_run)
+        )
     }
 
     fn unlocked(&mut self, _lock_id: &str) -> io::Result<()> {

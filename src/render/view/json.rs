@@ -10,7 +10,7 @@ use super::{
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{self, Diagnostics, Loaded};
-use crate::model::Address;
+use crate::model::{Address, Moved};
 use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
@@ -171,6 +171,10 @@ impl StateView for Json {
 
     fn removed(&mut self, address: &Address, dry_run: bool) -> io::Result<()> {
         self.emit(&json::state_removed(address, dry_run))
+    }
+
+    fn moved(&mut self, moved: &Moved, dry_run: bool) -> io::Result<()> {
+        self.emit(&json::state_moved(moved, dry_run))
     }
 
     fn unlocked(&mut self, lock_id: &str) -> io::Result<()> {

@@ -20,7 +20,7 @@ use super::Style;
 use crate::apply::{ApplyOutcome, Event};
 use crate::check::GateReport;
 use crate::config::{Diagnostics, Loaded};
-use crate::model::Address;
+use crate::model::{Address, Moved};
 use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
 use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
@@ -102,6 +102,8 @@ pub trait StateView: Send {
     fn list(&mut self, state: Option<&State>) -> io::Result<()>;
     fn task(&mut self, record: &TaskRecord) -> io::Result<()>;
     fn removed(&mut self, address: &Address, dry_run: bool) -> io::Result<()>;
+    /// `state mv`: the record moved (or, with `dry_run`, would move).
+    fn moved(&mut self, moved: &Moved, dry_run: bool) -> io::Result<()>;
     fn unlocked(&mut self, lock_id: &str) -> io::Result<()>;
     fn history(&mut self, workspace: &str, versions: &[Version]) -> io::Result<()>;
     fn pushed(&mut self, workspace: &str, pushed: &Pushed) -> io::Result<()>;
