@@ -698,68 +698,13 @@ fn a_server_stopped_mid_run_fails_cleanly_and_a_new_run_after_restart_continues(
 
 // ---- TLS ----
 
-/// A private CA and a server certificate for 127.0.0.1 signed by it, made
-/// with the `openssl` command: (ca.pem, leaf.pem, leaf.key) in `dir`.
-fn private_ca(dir: &Path, name: &str) -> bool {
-    let run = |args: &[&str]| {
-        Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-    let subject = format!("/CN={name}");
-    run(&[
-        &["req", "-x509", "-nodes", "-days", "2"][..],
-        &ec,
-        &["-keyout", "ca.key", "-out", "ca.pem", "-subj", &subject],
-    ]
-    .concat())
-        && run(&[
-            &["req", "-nodes"][..],
-            &ec,
-            &[
-                "-keyout",
-                "leaf.key",
-                "-out",
-                "leaf.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat())
-        && run(&[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            "leaf.pem",
-            "-extfile",
-            "leaf.ext",
-        ])
-}
-
 #[test]
 fn tls_verify_full_trusts_a_private_ca_and_refuses_another_ca_or_name() {
     let certs = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
-    if !(private_ca(certs.path(), "htapsync test CA") && private_ca(other.path(), "another CA")) {
+    if !(support::tls::private_ca(certs.path(), "htapsync test CA")
+        && support::tls::private_ca(other.path(), "another CA"))
+    {
         assert!(
             std::env::var_os("CI").is_none(),
             "the openssl command is needed in CI"

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -444,69 +444,6 @@ fn other_endpoints_still_use_https_proxy() {
 
 // ---- TLS with a private CA ----
 
-/// A private CA and a server certificate for 127.0.0.1 signed by it, made
-/// with the `openssl` command: (ca.pem, leaf.pem, leaf.key) in `dir`.
-fn private_ca(dir: &Path) -> bool {
-    let run = |args: &[&str]| {
-        Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-    run(&[
-        &["req", "-x509", "-nodes", "-days", "2"][..],
-        &ec,
-        &[
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-subj",
-            "/CN=htapsync test CA",
-        ],
-    ]
-    .concat())
-        && run(&[
-            &["req", "-nodes"][..],
-            &ec,
-            &[
-                "-keyout",
-                "leaf.key",
-                "-out",
-                "leaf.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat())
-        && run(&[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            "leaf.pem",
-            "-extfile",
-            "leaf.ext",
-        ])
-}
-
 /// A TLS front on loopback for `upstream` (plain HTTP); counts connections.
 async fn tls_front(dir: &Path, upstream: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
     use rustls::pki_types::pem::PemObject;
@@ -548,7 +485,7 @@ async fn tls_front(dir: &Path, upstream: SocketAddr) -> (SocketAddr, Arc<AtomicU
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_ca_is_trusted_through_ca_file_and_an_untrusted_certificate_fails_once() {
     let certs = tempfile::tempdir().unwrap();
-    if !private_ca(certs.path()) {
+    if !support::tls::private_ca(certs.path(), "htapsync test CA") {
         // CI installs openssl; elsewhere say by name what did not run.
         assert!(
             std::env::var_os("CI").is_none(),

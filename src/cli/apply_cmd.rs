@@ -107,7 +107,7 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
     if let Some(file) = &a.plan_file {
         if !a.select.is_empty() || !a.replace.is_empty() || !a.refresh {
             return Err(anyhow!(
-                "planning flags (-target, -exclude, their files, -replace, -refresh) cannot be used with a saved plan: it applies the targets, exclusions and replacements it was made with"
+                "planning flags (-target, -exclude, their files, -replace, -refresh) cannot be used with a saved plan: the saved plan already holds them (the targets, exclusions and replacements it was made with)"
             )
             .into());
         }

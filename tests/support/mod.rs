@@ -22,6 +22,7 @@ pub mod process;
 pub mod project;
 pub mod router;
 pub mod spec;
+pub mod tls;
 pub mod workspace;
 
 pub use emulator::EmulatorProcess;
