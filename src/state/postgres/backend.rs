@@ -283,63 +283,6 @@ fn write_rows(
         "DELETE FROM {history} WHERE workspace = $1 AND id IN (
            SELECT id FROM {history} WHERE workspace = $1 ORDER BY id DESC OFFSET $2)"
     ))?;
-    if let (Some(expected), None) = (expected, &write.previous) {
-        // The common write (every one of a command after its first): one
-        // statement, so one round trip, atomic on its own. The header update
-        // is the compare-and-swap; the task rows change only when it matched.
-        let swap = prepare(format!(
-            "WITH cas AS (
-               UPDATE {states} SET lineage = $2, serial = $3, format_version = $4,
-                 htapsync_version = $5, tasks = $6, intents = $7, written_at = now(),
-                 written_by = $8
-               WHERE workspace = $1 AND serial = $9 RETURNING 1),
-             upserted AS (
-               INSERT INTO {task_rows} (workspace, name, record)
-               SELECT $1, name, record FROM unnest($10::text[], $11::text[]) AS u(name, record)
-               WHERE EXISTS (SELECT 1 FROM cas)
-               ON CONFLICT (workspace, name) DO UPDATE SET record = EXCLUDED.record
-               RETURNING 1),
-             removed AS (
-               DELETE FROM {task_rows} WHERE workspace = $1 AND name = ANY($12)
-               AND EXISTS (SELECT 1 FROM cas) RETURNING 1)
-             SELECT count(*) FROM cas"
-        ))?;
-        let expected = to_db(expected);
-        let (names, records) = &write.changes.upserts;
-        let swapped: i64 = conn
-            .client
-            .query_one(
-                &swap,
-                &[
-                    &write.workspace,
-                    &write.lineage,
-                    &write.serial,
-                    &write.format_version,
-                    &write.htapsync_version,
-                    &write.tasks,
-                    &write.intents,
-                    &write.written_by,
-                    &expected,
-                    names,
-                    records,
-                    &write.changes.removed,
-                ],
-            )
-            .map_err(err)?
-            .get(0);
-        if swapped == 1 {
-            return Ok(());
-        }
-        let now: Option<i64> = conn
-            .client
-            .query_opt(
-                &format!("SELECT serial FROM {states} WHERE workspace = $1"),
-                &[&write.workspace],
-            )
-            .map_err(err)?
-            .map(|r| r.get(0));
-        return Err(stale(now));
-    }
     let mut tx = conn.client.transaction().map_err(err)?;
     let found: Option<i64> = tx
         .query_opt(&select, &[&write.workspace])
