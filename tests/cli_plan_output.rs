@@ -9,10 +9,19 @@ use support::Workspace;
 const CONFIG: &str = "htapsync.toml";
 
 /// `plan --detailed-exitcode` in `ws`: asserts the exit code and returns
-/// stdout with the workspace path replaced by `[DIR]`.
+/// stdout with the workspace path replaced by `[DIR]`, and the stage and
+/// progress the emulator's clock reached by `[STAGE]` and `[N]`.
 fn plan(ws: &Workspace, code: i32) -> String {
     let out = ws.run_ok(&["plan", "--detailed-exitcode"], code);
-    out.replace(&ws.dir.path().display().to_string(), "[DIR]")
+    let out = out.replace(&ws.dir.path().display().to_string(), "[DIR]");
+    out.lines()
+        .map(|line| match line.split_once("stage ") {
+            Some((head, tail)) if tail.contains("progress ") => {
+                format!("{head}stage [STAGE], progress [N]%)\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect()
 }
 
 /// The quick start with its two tasks applied.

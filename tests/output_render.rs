@@ -141,7 +141,7 @@ fn stream(messages: &[Message]) -> String {
 /// The JSON stream of a plan, with the version line, as `plan --json` prints it.
 fn plan_stream(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> String {
     let mut messages = vec![json::version()];
-    messages.extend(json::plan_messages(plan, gate, notes));
+    messages.extend(json::plan_messages(plan, gate, notes, &[]));
     let text = stream(&messages);
     for line in text.lines() {
         let value: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
@@ -151,7 +151,7 @@ fn plan_stream(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> String
 }
 
 fn markdown(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> String {
-    let text = plan_markdown(plan, gate, notes);
+    let text = plan_markdown(plan, gate, notes, &[]);
     assert!(text.starts_with(COMMENT_MARKER));
     assert!(!text.contains('\x1b'), "no ANSI codes");
     text.replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
@@ -159,7 +159,7 @@ fn markdown(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> String {
 
 /// Every format of one plan case, snapshotted under `name`.
 fn all_formats(name: &str, plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) {
-    let human = render::notes_human(notes) + &render::plan_human(plan, gate, &PLAIN);
+    let human = render::notes_human(notes) + &render::plan_human(plan, gate, &[], &PLAIN);
     assert_snapshot!(format!("{name}_human"), human);
     assert_snapshot!(format!("{name}_json"), plan_stream(plan, gate, notes));
     assert_snapshot!(format!("{name}_markdown"), markdown(plan, gate, notes));
@@ -207,7 +207,7 @@ fn delete() {
 fn failed_check() {
     let (plan, gate) = failed_case();
     all_formats("failed_check", &plan, Some(&gate), &[]);
-    let md = plan_markdown(&plan, Some(&gate), &[]);
+    let md = plan_markdown(&plan, Some(&gate), &[], &[]);
     let failed = md
         .find("### Failed checks")
         .expect("a failed-checks section");
@@ -331,7 +331,7 @@ fn thousand_tasks_fit_in_one_comment() {
         verdict.tables[0].passed = false;
         verdict.tables[0].result = "failed".into();
     }
-    let md = plan_markdown(&plan, Some(&gate), &[]);
+    let md = plan_markdown(&plan, Some(&gate), &[], &[]);
     assert!(
         md.chars().count() <= COMMENT_LIMIT && md.len() <= COMMENT_LIMIT,
         "{} bytes",
@@ -344,7 +344,7 @@ fn thousand_tasks_fit_in_one_comment() {
     assert!(md.contains("more failed check rows"));
     assert!(md.contains("of 1000 changed tasks"));
     // All-passing: failed checks take no room, and many task sections fit.
-    let md = plan_markdown(&plan, Some(&gate_passing(&plan)), &[]);
+    let md = plan_markdown(&plan, Some(&gate_passing(&plan)), &[], &[]);
     assert!(md.len() <= COMMENT_LIMIT);
     let shown = md.matches("<details>").count();
     assert!(shown > 10, "only {shown} task sections shown");
@@ -355,7 +355,7 @@ fn thousand_tasks_fit_in_one_comment() {
 #[test]
 fn small_plans_are_not_truncated() {
     let (plan, gate) = failed_case();
-    let md = plan_markdown(&plan, Some(&gate), &[]);
+    let md = plan_markdown(&plan, Some(&gate), &[], &[]);
     assert!(!md.contains("Truncated"));
     assert_eq!(md.matches("<details>").count(), 3);
 }

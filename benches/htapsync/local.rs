@@ -45,7 +45,7 @@ pub fn child(dir: &Path) -> Result<(), String> {
     // The verdicts the gate would have returned: built outside the timings.
     let gate = passing_gate(&plan);
     let t2 = Instant::now();
-    let text = render::plan_human(&plan, Some(&gate), &Style { color: false });
+    let text = render::plan_human(&plan, Some(&gate), &[], &Style { color: false });
     let render = t2.elapsed();
     let output_bytes = black_box(text.len());
     let peak_kb = status_kb("VmHWM").unwrap_or(0);

@@ -31,7 +31,7 @@ fn plan_options(
         refresh_only: false,
         replace: replace.to_vec(),
         destroy,
-        parallelism: common.parallelism as usize,
+        parallelism: common.read.parallelism as usize,
         lock_timeout: common.lock_timeout,
     }
 }
@@ -60,7 +60,12 @@ pub async fn plan(cli: &Cli, a: &PlanArgs, style: &Style) -> CmdResult {
     };
     // The plan file is written even when stdout is gone: what was shown
     // and what is saved must not differ by where the output went.
-    let printed = view.plan(&planned.plan, Some(&planned.gate), &planned.notes);
+    let printed = view.plan(
+        &planned.plan,
+        Some(&planned.gate),
+        &planned.notes,
+        &planned.health,
+    );
     if let Some(out) = &a.out {
         planned.save(&ws, out)?;
     }
@@ -113,7 +118,7 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
         }
         let ws = workspace(cli)?;
         let opts = SavedApplyOptions {
-            parallelism: a.common.parallelism as usize,
+            parallelism: a.common.read.parallelism as usize,
             lock_timeout: a.common.lock_timeout,
             allow_destructive: a.allow_destructive,
             allow_unhealthy: a.allow_unhealthy,
@@ -170,7 +175,12 @@ async fn run(
     style: &Style,
 ) -> CmdResult {
     let mut view: Box<dyn ApplyView> = super::view!(common.format(), style);
-    let printed = view.plan(&pending.plan, Some(&pending.gate), &pending.notes);
+    let printed = view.plan(
+        &pending.plan,
+        Some(&pending.gate),
+        &pending.notes,
+        &pending.health,
+    );
     if !pending.gate.passed() {
         view.gate_refused(&pending.gate);
         return Ok(Exit::Failed);

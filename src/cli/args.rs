@@ -2,8 +2,8 @@
 //! (`-out`, `-target`, `-refresh=false`, `-auto-approve`) are accepted too.
 
 pub use super::flags::{
-    ApplyArgs, CommonRun, DestroyArgs, ImportArgs, PlanArgs, ReadArgs, SelectArgs, StateCommand,
-    WorkspaceCommand,
+    ApplyArgs, CloudRead, CommonRun, DestroyArgs, DriftArgs, ImportArgs, PlanArgs, ReadArgs,
+    SelectArgs, StateCommand, WorkspaceCommand,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -58,7 +58,8 @@ impl Cli {
             Command::Plan(a) => a.out.iter_mut().chain(a.select.files_mut()).collect(),
             Command::Apply(a) => a.plan_file.iter_mut().chain(a.select.files_mut()).collect(),
             Command::Destroy(a) => a.select.files_mut().collect(),
-            Command::Refresh(a) | Command::Drift(a) => a.select.files_mut().collect(),
+            Command::Refresh(a) => a.select.files_mut().collect(),
+            Command::Drift(a) => a.select.files_mut().collect(),
             Command::Show { file, .. } => file.iter_mut().collect(),
             Command::Import(a) => a.generate_config.iter_mut().collect(),
             Command::State(StateCommand::Push { file, .. }) if file.as_os_str() != "-" => {
@@ -102,9 +103,9 @@ pub enum Command {
     /// drifted attribute with its recorded and live values, and each task's
     /// health. Exit 0 no drift, 2 drift, 1 error (e.g. in a scheduled job:
     /// `htapsync drift --json > drift.json`).
-    Drift(ReadArgs),
+    Drift(DriftArgs),
     /// Live status, stage and progress of every managed task.
-    Status(CommonRun),
+    Status(CloudRead),
     /// Adopt existing cloud tasks into state.
     Import(ImportArgs),
     /// Show the state, or a saved plan.

@@ -2,7 +2,7 @@
 //! [`crate::ops`], its view, and the exit code.
 
 use super::apply_cmd::refuse_markdown;
-use super::args::{Cli, CommonRun, ImportArgs, ReadArgs};
+use super::args::{Cli, CloudRead, DriftArgs, ImportArgs, ReadArgs};
 use super::output::Style;
 use super::{CmdResult, Exit, view, workspace};
 use crate::ops::{self, DriftOptions, ImportOptions, RefreshOptions};
@@ -13,7 +13,7 @@ pub async fn refresh(cli: &Cli, a: &ReadArgs, style: &Style) -> CmdResult {
     refuse_markdown(common.format(), "refresh")?;
     let ws = workspace(cli)?;
     let opts = RefreshOptions {
-        parallelism: common.parallelism as usize,
+        parallelism: common.read.parallelism as usize,
         lock_timeout: common.lock_timeout,
         select: a.select.options(),
     };
@@ -23,11 +23,11 @@ pub async fn refresh(cli: &Cli, a: &ReadArgs, style: &Style) -> CmdResult {
     Ok(Exit::Success)
 }
 
-pub async fn status(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
-    refuse_markdown(common.format(), "status")?;
+pub async fn status(cli: &Cli, read: &CloudRead, style: &Style) -> CmdResult {
+    refuse_markdown(read.format(), "status")?;
     let ws = workspace(cli)?;
-    let status = ops::refresh::status(&ws, common.parallelism as usize).await?;
-    let mut view: Box<dyn StatusView> = view!(common.format(), style);
+    let status = ops::refresh::status(&ws, read.parallelism as usize).await?;
+    let mut view: Box<dyn StatusView> = view!(read.format(), style);
     view.status(&status)?;
     // Every format exits the same way: 1 when any task is missing,
     // needs repair, is abnormal or failed its last table change.
@@ -35,15 +35,15 @@ pub async fn status(cli: &Cli, common: &CommonRun, style: &Style) -> CmdResult {
 }
 
 /// `drift`: read-only; exit 0 without drift, 2 with drift, 1 on error.
-pub async fn drift(cli: &Cli, a: &ReadArgs, style: &Style) -> CmdResult {
-    refuse_markdown(a.common.format(), "drift")?;
+pub async fn drift(cli: &Cli, a: &DriftArgs, style: &Style) -> CmdResult {
+    refuse_markdown(a.read.format(), "drift")?;
     let ws = workspace(cli)?;
     let opts = DriftOptions {
-        parallelism: a.common.parallelism as usize,
+        parallelism: a.read.parallelism as usize,
         select: a.select.options(),
     };
     let drifted = ops::drift::drift(&ws, &opts).await?;
-    let mut view: Box<dyn DriftView> = view!(a.common.format(), style);
+    let mut view: Box<dyn DriftView> = view!(a.read.format(), style);
     view.drift(&drifted)?;
     Ok(if drifted.has_drift() {
         Exit::Changes

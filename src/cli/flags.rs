@@ -8,13 +8,10 @@ use std::path::PathBuf;
 
 /// Flags of every command that reads the cloud and the state.
 #[derive(Debug, Args, Clone)]
-pub struct CommonRun {
+pub struct CloudRead {
     /// Remote calls in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,
-    /// How long to wait for the state lock (e.g. 10s, 2m); 0 = fail at once.
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
-    pub lock_timeout: std::time::Duration,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -23,9 +20,26 @@ pub struct CommonRun {
     pub json: bool,
 }
 
-impl CommonRun {
+impl CloudRead {
     pub fn format(&self) -> Format {
         if self.json { Format::Json } else { self.format }
+    }
+}
+
+/// Flags of the commands that also take the state lock; `status` and
+/// `drift` never lock, so they have no `--lock-timeout`.
+#[derive(Debug, Args, Clone)]
+pub struct CommonRun {
+    #[command(flatten)]
+    pub read: CloudRead,
+    /// How long to wait for the state lock (e.g. 10s, 2m); 0 = fail at once.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+impl CommonRun {
+    pub fn format(&self) -> Format {
+        self.read.format()
     }
 }
 
@@ -72,11 +86,20 @@ impl SelectArgs {
     }
 }
 
-/// `refresh` and `drift`: the common flags and the selection.
+/// `refresh`: the common flags and the selection.
 #[derive(Debug, Args, Clone)]
 pub struct ReadArgs {
     #[command(flatten)]
     pub common: CommonRun,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// `drift`: read-only, so without `--lock-timeout`.
+#[derive(Debug, Args, Clone)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub read: CloudRead,
     #[command(flatten)]
     pub select: SelectArgs,
 }

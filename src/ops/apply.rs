@@ -157,6 +157,8 @@ pub struct Pending {
     /// The table-config-check verdicts, asked of the cloud in this run.
     pub gate: GateReport,
     pub notes: Vec<Note>,
+    /// What the cloud said of the tasks it was asked about.
+    pub health: Vec<TaskStatus>,
     pub operation: Operation,
     /// Whether the destructive changes may run; [`Pending::execute`] checks it.
     pub approval: Approval,
@@ -218,6 +220,7 @@ pub async fn prepare(
         plan: planned.plan,
         gate: planned.gate,
         notes: planned.notes,
+        health: planned.health,
         operation,
         approval,
         unhealthy,
@@ -316,6 +319,7 @@ pub async fn prepare_saved(
         plan: saved.plan,
         gate,
         notes,
+        health,
         operation: Operation::Apply,
         approval,
         unhealthy,

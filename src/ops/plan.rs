@@ -210,11 +210,9 @@ pub(super) fn selected(
 pub(super) fn health_notes(health: &[TaskStatus]) -> Vec<Note> {
     let mut notes = Vec::new();
     for task in health {
-        let Some(live) = &task.live else { continue };
-        let progress = format!(
-            "status {}, stage {}, progress {}%",
-            live.status, live.stage, live.percentage
-        );
+        let Some(progress) = task.progress() else {
+            continue;
+        };
         for problem in task.problems() {
             let text = match problem {
                 Problem::NeedsRepair => format!(

@@ -133,6 +133,20 @@ impl TaskStatus {
         self.problems().first().copied()
     }
 
+    /// Where the task stands, in one phrase ("normal, stage Incremental,
+    /// progress 100%"); `None` when the cloud does not have it.
+    pub fn progress(&self) -> Option<String> {
+        self.live.as_ref().map(|l| {
+            // `status` is `Yes` (normal) or `No` (abnormal).
+            let status = match l.status.as_str() {
+                "Yes" => "normal",
+                "No" => "abnormal",
+                other => other,
+            };
+            format!("{status}, stage {}, progress {}%", l.stage, l.percentage)
+        })
+    }
+
     /// The cloud says the task needs repair.
     pub fn needs_repair(&self) -> bool {
         self.live.as_ref().is_some_and(needs_repair)

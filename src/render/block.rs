@@ -8,6 +8,7 @@ use crate::model::fields::{Shape, field, spec_fields};
 use crate::plan::fields::attribute_of;
 use crate::plan::impact::{Impact, ImpactClass};
 use crate::plan::{Action, Change, FieldChange};
+use crate::refresh::TaskStatus;
 use serde_json::Value;
 use similar::{Algorithm, ChangeTag, capture_diff_slices};
 use std::borrow::Cow;
@@ -52,7 +53,12 @@ impl Mark {
 
 /// Appends the block of `change` to `out`. (Writing to a `String` cannot
 /// fail, so the results of `write!` are ignored.)
-pub(super) fn task_block(change: &Change, style: &Style, out: &mut String) {
+pub(super) fn task_block(
+    change: &Change,
+    health: Option<&TaskStatus>,
+    style: &Style,
+    out: &mut String,
+) {
     let name = change.address.name();
     let verb = match change.action {
         Action::Create => "will be created",
@@ -68,6 +74,9 @@ pub(super) fn task_block(change: &Change, style: &Style, out: &mut String) {
     );
     for remark in change.remarks() {
         let _ = writeln!(out, "  # ({remark})");
+    }
+    if let Some(progress) = health.and_then(TaskStatus::progress) {
+        let _ = writeln!(out, "  # (in the cloud: {progress})");
     }
     out.push_str(&impact_line(change, style));
     let _ = writeln!(

@@ -260,10 +260,31 @@ pub fn change_summary(counts: Counts, operation: Operation, text: &str) -> Messa
     )
 }
 
-/// Everything a plan says, in stream order: notes, planned changes, check
-/// results, the summary, and an error diagnostic when the gate failed.
-pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> Vec<Message> {
+/// What the cloud says of one task it was asked about (`status`'s fields).
+pub fn task_health(task: &TaskStatus) -> Message {
+    let text = match task.progress() {
+        Some(progress) => format!("{}: {progress}", task.address),
+        None => format!("{}: not in the cloud", task.address),
+    };
+    Message::new(
+        Level::Info,
+        "task_health",
+        text,
+        json!({"health": task_status(task)}),
+    )
+}
+
+/// Everything a plan says, in stream order: notes, the health of each task
+/// the cloud was asked about, planned changes, check results, the summary,
+/// and an error diagnostic when the gate failed.
+pub fn plan_messages(
+    plan: &Plan,
+    gate: Option<&GateReport>,
+    notes: &[Note],
+    health: &[TaskStatus],
+) -> Vec<Message> {
     let mut out: Vec<Message> = notes.iter().map(note).collect();
+    out.extend(health.iter().map(task_health));
     out.extend(plan.actionable().map(planned_change));
     out.extend(
         plan.state_only()

@@ -13,6 +13,7 @@ use super::{Note, plan_summary_line};
 use crate::check::{GateReport, TaskVerdict};
 use crate::plan::impact::{Impact, ImpactClass};
 use crate::plan::{Action, Change, FieldChange, Plan};
+use crate::refresh::TaskStatus;
 use serde_json::Value;
 use similar::{Algorithm, ChangeTag, capture_diff_slices};
 
@@ -26,8 +27,13 @@ pub const COMMENT_LIMIT: usize = 65_536;
 const TAIL_RESERVE: usize = 1_024;
 
 /// The comment for `plan`, within [`COMMENT_LIMIT`].
-pub fn plan_markdown(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> String {
-    plan_markdown_within(plan, gate, notes, COMMENT_LIMIT)
+pub fn plan_markdown(
+    plan: &Plan,
+    gate: Option<&GateReport>,
+    notes: &[Note],
+    health: &[TaskStatus],
+) -> String {
+    plan_markdown_within(plan, gate, notes, health, COMMENT_LIMIT)
 }
 
 /// The comment within `limit` bytes (which bounds the character count too).
@@ -35,8 +41,10 @@ pub fn plan_markdown_within(
     plan: &Plan,
     gate: Option<&GateReport>,
     notes: &[Note],
+    health: &[TaskStatus],
     limit: usize,
 ) -> String {
+    let health = super::HealthIndex::new(health);
     let budget = limit.saturating_sub(TAIL_RESERVE);
     let mut out = format!("{COMMENT_MARKER}\n## htapsync plan\n\n");
     out.push_str(&impact_banner(plan));
@@ -71,7 +79,7 @@ pub fn plan_markdown_within(
     }
     for (shown, change) in changes.iter().enumerate() {
         let verdict = gate.and_then(|g| g.verdicts.get(&change.address));
-        let section = task_section(change, verdict);
+        let section = task_section(change, verdict, health.of(change));
         if out.len() + section.len() > budget {
             omitted.tasks = changes.len() - shown;
             break;
@@ -248,7 +256,11 @@ fn notes_section(notes: &[Note]) -> String {
     out
 }
 
-fn task_section(change: &Change, verdict: Option<&TaskVerdict>) -> String {
+fn task_section(
+    change: &Change,
+    verdict: Option<&TaskVerdict>,
+    health: Option<&TaskStatus>,
+) -> String {
     let (symbol, words) = match change.action {
         Action::Create => ("+", "will be created"),
         Action::Update => ("~", "will be updated in-place"),
@@ -274,7 +286,11 @@ fn task_section(change: &Change, verdict: Option<&TaskVerdict>) -> String {
         .iter()
         .map(|r| format!("*{}*\n\n", escape(r)))
         .collect();
-    let detail = format!("{remarks}{detail}");
+    let cloud = health
+        .and_then(TaskStatus::progress)
+        .map(|p| format!("*In the cloud: {}*\n\n", escape(&p)))
+        .unwrap_or_default();
+    let detail = format!("{remarks}{cloud}{detail}");
     let body = diff_body(change);
     let fence = fence_for(&body);
     format!(

@@ -26,7 +26,9 @@ pub mod view;
 
 use crate::check::GateReport;
 pub use crate::ops::{Note, Operation};
-use crate::plan::{Action, Counts, Plan, StateCounts};
+use crate::plan::{Action, Change, Counts, Plan, StateCounts};
+use crate::refresh::TaskStatus;
+use std::collections::HashMap;
 
 /// How to draw: only colour for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -265,14 +267,21 @@ pub fn summary_line(counts: Counts) -> String {
     }
 }
 
-/// The whole human-readable plan, ending with a newline.
-pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> String {
+/// The whole human-readable plan, ending with a newline. `health` is what
+/// the cloud said of the tasks it read: each changing task's block shows it.
+pub fn plan_human(
+    plan: &Plan,
+    gate: Option<&GateReport>,
+    health: &[TaskStatus],
+    style: &Style,
+) -> String {
     let mut out = String::new();
     if plan.has_changes() {
         out.push_str(&legend(plan, style));
         out.push_str("\nhtapsync will perform the following actions:\n\n");
+        let health = HealthIndex::new(health);
         for change in plan.actionable() {
-            block::task_block(change, style, &mut out);
+            block::task_block(change, health.of(change), style, &mut out);
             out.push('\n');
         }
         for change in plan.state_only().filter(|c| !c.is_remote()) {
@@ -309,6 +318,20 @@ pub fn plan_human(plan: &Plan, gate: Option<&GateReport>, style: &Style) -> Stri
         }
     }
     out
+}
+
+/// What the cloud said of each task it was asked about, by address.
+pub(crate) struct HealthIndex<'a>(HashMap<&'a str, &'a TaskStatus>);
+
+impl<'a> HealthIndex<'a> {
+    pub(crate) fn new(health: &'a [TaskStatus]) -> HealthIndex<'a> {
+        HealthIndex(health.iter().map(|t| (t.address.as_str(), t)).collect())
+    }
+
+    /// The health of the task `change` changes, when it was read.
+    pub(crate) fn of(&self, change: &Change) -> Option<&'a TaskStatus> {
+        self.0.get(change.address.as_str()).copied()
+    }
 }
 
 /// The plan's impact over the summary, when a change is not in place: red

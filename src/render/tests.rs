@@ -69,11 +69,11 @@ fn updated(name: &str) -> TaskSpec {
 #[test]
 fn colour_only_when_asked() {
     let plan = plan_of(&[updated("t")], &[spec("t")]);
-    let coloured = plan_human(&plan, None, &Style { color: true });
+    let coloured = plan_human(&plan, None, &[], &Style { color: true });
     assert!(coloured.contains("\x1b[33m~\x1b[0m"), "yellow ~");
     assert!(coloured.contains("\x1b[32m+\x1b[0m"), "green +");
     assert!(coloured.contains("\x1b[31m-\x1b[0m"), "red -");
-    assert!(!plan_human(&plan, None, &PLAIN).contains('\x1b'));
+    assert!(!plan_human(&plan, None, &[], &PLAIN).contains('\x1b'));
 }
 
 #[test]

@@ -201,7 +201,7 @@ fn plan(before: Option<&TaskSpec>, after: Option<&TaskSpec>) -> crate::plan::Pla
 }
 
 fn shown(plan: &crate::plan::Plan) -> String {
-    crate::render::plan_human(plan, None, &crate::render::Style { color: false })
+    crate::render::plan_human(plan, None, &[], &crate::render::Style { color: false })
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::config::{Diagnostics, Loaded};
 use crate::model::{Address, Moved};
 use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
-use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
+use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status, TaskStatus};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::render::{self, Paint, Style};
@@ -57,11 +57,17 @@ impl Human {
 }
 
 impl PlanView for Human {
-    fn plan(&mut self, plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> io::Result<()> {
+    fn plan(
+        &mut self,
+        plan: &Plan,
+        gate: Option<&GateReport>,
+        notes: &[Note],
+        health: &[TaskStatus],
+    ) -> io::Result<()> {
         if !notes.is_empty() {
             writeln!(self.out, "{}", render::notes_human(notes))?;
         }
-        let text = render::plan_human(plan, gate, &self.style);
+        let text = render::plan_human(plan, gate, health, &self.style);
         self.out.write_all(text.as_bytes())
     }
 
@@ -188,7 +194,7 @@ impl ShowView for Human {
     }
 
     fn saved_plan(&mut self, saved: &SavedPlan) -> io::Result<()> {
-        let text = render::plan_human(&saved.plan, Some(&saved.gate), &self.style);
+        let text = render::plan_human(&saved.plan, Some(&saved.gate), &[], &self.style);
         self.out.write_all(text.as_bytes())
     }
 }

@@ -13,7 +13,7 @@ use crate::config::{self, Diagnostics, Loaded};
 use crate::model::{Address, Moved};
 use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
-use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
+use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status, TaskStatus};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::render::json::{self, Message};
@@ -78,8 +78,14 @@ impl Json {
 }
 
 impl PlanView for Json {
-    fn plan(&mut self, plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> io::Result<()> {
-        self.emit_all(&json::plan_messages(plan, gate, notes))
+    fn plan(
+        &mut self,
+        plan: &Plan,
+        gate: Option<&GateReport>,
+        notes: &[Note],
+        health: &[TaskStatus],
+    ) -> io::Result<()> {
+        self.emit_all(&json::plan_messages(plan, gate, notes, health))
     }
 
     /// The stream says nothing of files: the caller gave the path.

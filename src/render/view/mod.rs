@@ -23,7 +23,7 @@ use crate::config::{Diagnostics, Loaded};
 use crate::model::{Address, Moved};
 use crate::ops::apply::{DestructiveRefused, UnhealthyRefused};
 use crate::ops::state::{Migrated, Pushed, WorkspaceEntry};
-use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status};
+use crate::ops::{Drifted, Imported, Note, Operation, Refreshed, Status, TaskStatus};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
 use crate::state::{State, TaskRecord, Version};
@@ -45,8 +45,15 @@ pub struct Streams {
 
 /// `plan`: the plan, and where it was saved.
 pub trait PlanView: Send {
-    /// The plan with its gate verdicts and notes; in JSON this opens the stream.
-    fn plan(&mut self, plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> io::Result<()>;
+    /// The plan with its gate verdicts, notes, and what the cloud said of
+    /// the tasks it was asked about; in JSON this opens the stream.
+    fn plan(
+        &mut self,
+        plan: &Plan,
+        gate: Option<&GateReport>,
+        notes: &[Note],
+        health: &[TaskStatus],
+    ) -> io::Result<()>;
     /// After `plan -out`: where the plan is and the command that applies it.
     fn saved(&mut self, path: &Path, apply_command: &str) -> io::Result<()>;
 }
@@ -135,8 +142,14 @@ impl Markdown {
 }
 
 impl PlanView for Markdown {
-    fn plan(&mut self, plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> io::Result<()> {
-        let text = super::markdown::plan_markdown(plan, gate, notes);
+    fn plan(
+        &mut self,
+        plan: &Plan,
+        gate: Option<&GateReport>,
+        notes: &[Note],
+        health: &[TaskStatus],
+    ) -> io::Result<()> {
+        let text = super::markdown::plan_markdown(plan, gate, notes, health);
         self.out.write_all(text.as_bytes())
     }
 
@@ -155,6 +168,6 @@ impl ShowView for Markdown {
     }
 
     fn saved_plan(&mut self, saved: &SavedPlan) -> io::Result<()> {
-        self.plan(&saved.plan, Some(&saved.gate), &[])
+        self.plan(&saved.plan, Some(&saved.gate), &[], &[])
     }
 }
