@@ -293,8 +293,13 @@ where
                 error,
                 took_no_effect: true,
             }),
+            // The call's own failure is the error: the lookup's (a 4xx,
+            // say) must not pass for the cloud refusing the call, which
+            // would drop the intent of a task that may exist.
             Err(lookup) => Err(CreatingFailure {
-                error: lookup,
+                error: error.with_detail(format!(
+                    "whether it took effect is unknown: the lookup failed: {lookup}"
+                )),
                 took_no_effect: false,
             }),
         }

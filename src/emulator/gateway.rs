@@ -1,6 +1,7 @@
 //! What the API gateway does before a handler runs: request ids, counting,
-//! latency, authentication and injected faults. Faults are decided before the
-//! handler runs, so a faulted request never changes the emulated cloud.
+//! latency, authentication and injected faults. Random faults are decided
+//! before the handler runs, so such a request never changes the emulated
+//! cloud; a scripted fault ([`super::faults`]) may say the call took effect.
 //! `/_emulator/*` bypasses all of it except the request id.
 
 use super::Emulator;
@@ -70,6 +71,10 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
     if let Some(Err(failure)) = pending.map(|p| p.verify(&request, &bytes)) {
         return refuse(failure);
     }
+    let call = super::faults::classify(&parts.method, parts.uri.path(), parts.uri.query(), &bytes);
+    if let Some((kind, _)) = &call {
+        emu.count(|s| *s.calls.entry(kind.name().to_string()).or_default() += 1);
+    }
     match emu.draw_fault() {
         Some(Fault::Throttle) => {
             emu.count(|s| s.throttled += 1);
@@ -91,8 +96,20 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
         }
         None => {}
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let scripted = call.and_then(|(kind, task)| emu.script().fire(kind, task.as_deref()));
+    let Some(rule) = scripted else {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    };
+    emu.count(|s| s.scripted_faults += 1);
+    if rule.when == super::faults::When::After {
+        // The cloud acts on the call; its answer is lost on the way back.
+        let _ = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    }
+    rule.answer()
 }
 
 /// 413 `APIGW.0201`, the gateway's answer to a body over its limit (also when

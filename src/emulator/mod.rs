@@ -14,6 +14,7 @@ mod cloud;
 mod db_params;
 mod delay;
 mod error;
+mod faults;
 mod gateway;
 mod handlers;
 mod persist;
@@ -109,6 +110,8 @@ struct Shared {
     cfg: EmulatorConfig,
     store: Mutex<Store>,
     rng: Mutex<SmallRng>,
+    /// Faults a test asked for by name (`/_emulator/faults`).
+    script: Mutex<faults::Script>,
     /// Keeps the injected latency to what was asked; `None` without latency.
     delays: Option<delay::Delays>,
 }
@@ -146,6 +149,7 @@ impl Emulator {
         Ok(Emulator {
             shared: Arc::new(Shared {
                 rng: Mutex::new(SmallRng::seed_from_u64(cfg.seed)),
+                script: Mutex::new(faults::Script::default()),
                 store: Mutex::new(store),
                 delays,
                 cfg,
@@ -212,6 +216,14 @@ impl Emulator {
             }),
             None => Ok(()),
         }
+    }
+
+    /// The scripted faults, which tests change while requests run.
+    fn script(&self) -> MutexGuard<'_, faults::Script> {
+        self.shared
+            .script
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Draws the fault for one request: both rolls are always drawn so that

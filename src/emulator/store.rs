@@ -37,6 +37,13 @@ pub struct Stats {
     pub resumes: u64,
     pub deletes: u64,
     pub injected_errors: u64,
+    /// Authenticated calls of each kind (`register`, `start`, `task-config`,
+    /// … as scripted faults name them), faulted ones included.
+    #[serde(default)]
+    pub calls: BTreeMap<String, u64>,
+    /// Answers replaced by a scripted fault (`/_emulator/faults`).
+    #[serde(default)]
+    pub scripted_faults: u64,
     pub throttled: u64,
     pub auth_failures: u64,
 }

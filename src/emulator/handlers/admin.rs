@@ -1,10 +1,11 @@
 //! Test-only controls under `/_emulator/` that change what the emulated cloud
 //! reports without going through the cloud API, for conditions a real cloud
 //! reaches on its own (a task turning abnormal or needing repair, a failed
-//! table change) but no API call can cause.
+//! table change) but no API call can cause, and the scripted faults.
 
 use crate::emulator::Emulator;
 use crate::emulator::error::ApiError;
+use crate::emulator::faults::Rules;
 use crate::emulator::requests;
 use axum::Json;
 use axum::body::Bytes;
@@ -82,4 +83,29 @@ pub async fn set_repair(
         "is_need_repair": req.is_need_repair,
         "last_error_of_alter_table": req.last_error_of_alter_table,
     })))
+}
+
+/// `POST /_emulator/faults` with `{"rules": [{"call": "register", "task":
+/// "orders_sync", "when": "after", "status": 500, "times": 1}]}`: appends
+/// scripted faults (see [`crate::emulator::faults`]); answers the rules
+/// pending.
+pub async fn add_faults(State(emu): State<Emulator>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let req: Rules = requests::json(&body)?;
+    for rule in &req.rules {
+        rule.validate()?;
+    }
+    let mut script = emu.script();
+    script.add(req.rules);
+    Ok(Json(json!({"rules": script.pending()})))
+}
+
+/// `GET /_emulator/faults`: the scripted faults not used up yet.
+pub async fn list_faults(State(emu): State<Emulator>) -> Json<Value> {
+    Json(json!({"rules": emu.script().pending()}))
+}
+
+/// `DELETE /_emulator/faults`: drops every scripted fault.
+pub async fn clear_faults(State(emu): State<Emulator>) -> Json<Value> {
+    emu.script().clear();
+    Json(json!({"rules": []}))
 }

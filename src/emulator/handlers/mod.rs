@@ -62,6 +62,12 @@ pub fn router(emu: Emulator) -> Router {
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/health", get(health))
         .route(
+            "/_emulator/faults",
+            get(admin::list_faults)
+                .post(admin::add_faults)
+                .delete(admin::clear_faults),
+        )
+        .route(
             "/_emulator/tasks/{instance_id}/{task_name}/status",
             post(admin::set_status),
         )

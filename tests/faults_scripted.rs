@@ -1,0 +1,124 @@
+//! Issue 18: the exactly-once path under faults a test names one by one
+//! (`/_emulator/faults`): which call fails, how, and whether it took effect
+//! first. The emulator's counters (`calls` per kind, `creates_per_task`,
+//! `starts`) then show what the cloud saw: one registration and one start
+//! per task; a call sent again only when a lookup showed it took no effect;
+//! a failed refresh read reported as a failed read, never as a deleted task.
+//! Run by the real binary against `htapsync emulator`.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{EmulatorProcess, Project, header, task};
+
+const NAME: &str = "orders_sync";
+
+/// One task, not yet applied.
+fn project(emu: &EmulatorProcess) -> Project {
+    Project::new(&(header(&emu.url) + &task(NAME, "shop_olap", &["orders"])))
+}
+
+/// Appends scripted faults; panics unless the emulator takes them.
+fn script(emu: &EmulatorProcess, rules: Value) {
+    let url = format!("{}/_emulator/faults", emu.url);
+    let answer = emu
+        .block_on(async {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "rules": rules }))
+                .send()
+                .await?;
+            response.json::<Value>().await
+        })
+        .expect("the fault endpoint answers");
+    assert!(answer["rules"].is_array(), "{answer}");
+}
+
+/// How many calls of `kind` the emulator received, faulted ones included.
+fn calls(emu: &EmulatorProcess, kind: &str) -> u64 {
+    emu.stats()["calls"][kind].as_u64().unwrap_or(0)
+}
+
+fn starts(emu: &EmulatorProcess) -> u64 {
+    emu.stats()["starts"].as_u64().unwrap()
+}
+
+#[test]
+fn a_registration_that_took_effect_before_its_answer_was_lost_is_looked_up_not_resent() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    script(
+        &emu,
+        json!([{"call": "register", "task": NAME, "when": "after", "status": 500}]),
+    );
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(calls(&emu, "register"), 1, "sent once");
+    assert_eq!(emu.creates(NAME), 1);
+    assert_eq!(starts(&emu), 1);
+    assert_eq!(emu.stats()["scripted_faults"], 1);
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn a_start_refused_before_doing_anything_is_sent_again_and_starts_once() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    script(
+        &emu,
+        json!([{"call": "start", "task": NAME, "when": "before", "status": 503}]),
+    );
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(calls(&emu, "start"), 2, "the lookup showed it did nothing");
+    assert_eq!(starts(&emu), 1);
+    assert_eq!(calls(&emu, "register"), 1);
+    assert_eq!(emu.creates(NAME), 1);
+}
+
+#[test]
+fn a_lost_registration_whose_lookup_fails_is_not_resent_and_the_next_run_adopts_it() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    // The registration takes effect and its answer is lost; the task list
+    // read that would tell then fails (not a transient error: no retry).
+    script(
+        &emu,
+        json!([
+            {"call": "register", "task": NAME, "when": "after", "status": 500},
+            {"call": "list-tasks", "when": "before", "status": 403, "error_code": "DBS.280007"},
+        ]),
+    );
+    let (code, _, err) = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(calls(&emu, "register"), 1, "not sent again blindly");
+    assert_eq!(emu.creates(NAME), 1);
+    assert_eq!(starts(&emu), 0);
+
+    // The intent recorded before the call makes the next run adopt the task.
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(calls(&emu, "register"), 1, "adopted, not registered again");
+    assert_eq!(emu.creates(NAME), 1);
+    assert_eq!(starts(&emu), 1);
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn the_fault_endpoint_refuses_rules_it_cannot_answer() {
+    let emu = EmulatorProcess::start();
+    let url = format!("{}/_emulator/faults", emu.url);
+    for body in [
+        json!({"rules": [{"call": "start", "status": 200}]}),
+        json!({"rules": [{"call": "start", "times": 0}]}),
+        json!({"rules": [{"call": "teleport"}]}),
+        json!({"rules": [{"call": "start", "unknown": true}]}),
+    ] {
+        let status = emu
+            .block_on(reqwest::Client::new().post(&url).json(&body).send())
+            .expect("answers")
+            .status();
+        assert_eq!(status.as_u16(), 400, "{body}");
+    }
+    let pending = emu
+        .block_on(async { reqwest::get(&url).await?.json::<Value>().await })
+        .expect("lists");
+    assert_eq!(pending["rules"], json!([]));
+}
