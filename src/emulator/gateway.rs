@@ -1,14 +1,16 @@
-//! What the API gateway does before a handler runs: request ids, counting,
-//! latency, authentication and injected faults. Faults are decided before the
+//! What the API gateway does around a handler: request ids, counting,
+//! latency, authentication, injected faults, the request's project and
+//! region ([`RequestScope`]) and the language of error messages. Faults are decided before the
 //! handler runs, so a faulted request never changes the emulated cloud.
 //! `/_emulator/*` bypasses all of it except the request id.
 
 use super::Emulator;
 use super::auth::{self, RequestParts};
-use super::error::ApiError;
+use super::error::{ApiError, Language, localise};
+use super::routing::RequestScope;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -91,8 +93,16 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
         }
         None => {}
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let host = (parts.headers.get(header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .map(str::to_string);
+    let scope = RequestScope::of(parts.uri.path(), host.as_deref());
+    let language = Language::of((parts.headers.get("x-language")).and_then(|h| h.to_str().ok()));
+    let response = scope
+        .enter(next.run(Request::from_parts(parts, Body::from(bytes))))
+        .await;
+    localise(response, language)
 }
 
 /// 413 `APIGW.0201`, the gateway's answer to a body over its limit (also when
