@@ -21,7 +21,8 @@ use support::{HTAP, PROJECT, SRC};
 
 /// E5 as a cloud that spells `database_info` the way `?form=` says.
 async fn task_config(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
-    let results = json!([{"param_name": "max_rows_per_chunk", "value": "1000", "check_result": "success"}]);
+    let results =
+        json!([{"param_name": "max_rows_per_chunk", "value": "1000", "check_result": "success"}]);
     let database_info = match q.get("task_name").map(String::as_str) {
         Some("camel") => json!({"databaseName": "shop", "dbCfgCheckResults": results}),
         // Both spellings at once, the snake_case ones empty (a cloud in transition).
@@ -50,9 +51,8 @@ fn client(url: &str) -> Client {
 
 #[tokio::test]
 async fn camel_case_database_info_is_read_alone_and_beside_snake_case() {
-    let path = format!(
-        "/v3/{PROJECT}/instances/{HTAP}/starrocks/databases/replication/configuration"
-    );
+    let path =
+        format!("/v3/{PROJECT}/instances/{HTAP}/starrocks/databases/replication/configuration");
     let app = axum::Router::new().route(&path, get(task_config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -10,9 +10,9 @@ mod support;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use support::TOKEN;
 use support::process::spawn_emulator;
 use support::project::Project;
-use support::TOKEN;
 
 const PROJECT_CN: &str = "0a29066749a9aac55bef5f6b1e70e871";
 const PROJECT_SG: &str = "adb1e95719a7ca623e73d3985526bd23";
@@ -42,6 +42,8 @@ struct Estate {
 impl Estate {
     fn start() -> Estate {
         let process = spawn_emulator(&cloud_file(), &["--token", TOKEN], &[]);
+        // reqwest is built without a default TLS crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let url = process.url.clone();
         let addr: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
         let http = reqwest::Client::builder()
@@ -72,7 +74,10 @@ impl Estate {
         };
         let mut req = self
             .http
-            .request(method.parse().unwrap(), format!("{base}/v3/{project}{rest}"))
+            .request(
+                method.parse().unwrap(),
+                format!("{base}/v3/{project}{rest}"),
+            )
             .header("X-Auth-Token", TOKEN);
         if let Some(body) = body {
             req = req
@@ -97,8 +102,7 @@ impl Estate {
         src: &str,
         task: &str,
     ) -> (u16, Value) {
-        let rest =
-            format!("/instances/{htap}/starrocks/databases/replication/table-config-check");
+        let rest = format!("/instances/{htap}/starrocks/databases/replication/table-config-check");
         let body = json!({
             "source_instance_id": src, "source_database_name": "shop",
             "target_database_name": "shop_olap", "task_name": task,
@@ -132,8 +136,14 @@ async fn instances_are_found_only_in_their_project_and_region() {
     // Each instance in its own project, in its region or from an address naming none.
     assert_eq!(estate.list(Some(BEIJING), PROJECT_CN, HTAP_CN).await.0, 200);
     assert_eq!(estate.list(None, PROJECT_CN, HTAP_CN).await.0, 200);
-    assert_eq!(estate.list(Some(SINGAPORE), PROJECT_SG, HTAP_SG).await.0, 200);
-    assert_eq!(estate.list(Some(BEIJING), PROJECT_CRM, HTAP_CRM).await.0, 200);
+    assert_eq!(
+        estate.list(Some(SINGAPORE), PROJECT_SG, HTAP_SG).await.0,
+        200
+    );
+    assert_eq!(
+        estate.list(Some(BEIJING), PROJECT_CRM, HTAP_CRM).await.0,
+        200
+    );
     // Another project, even in the same region.
     not_found(estate.list(None, PROJECT_SG, HTAP_CN).await);
     not_found(estate.list(Some(BEIJING), PROJECT_CRM, HTAP_CN).await);
@@ -187,7 +197,10 @@ async fn tasks_and_jobs_stay_in_their_project() {
     let job = started.1["job_id"].as_str().unwrap().to_string();
     let jobs = format!("/jobs?id={job}");
     assert_eq!(
-        estate.call(Some(BEIJING), "GET", PROJECT_CN, &jobs, None).await.0,
+        estate
+            .call(Some(BEIJING), "GET", PROJECT_CN, &jobs, None)
+            .await
+            .0,
         200
     );
     for (host, project) in [(Some(BEIJING), PROJECT_SG), (Some(SINGAPORE), PROJECT_CN)] {
@@ -197,7 +210,13 @@ async fn tasks_and_jobs_stay_in_their_project() {
     // And a task operation under another project does not reach the task.
     not_found(
         estate
-            .call(None, "POST", PROJECT_SG, &rest, Some(json!({"task_name": "orders"})))
+            .call(
+                None,
+                "POST",
+                PROJECT_SG,
+                &rest,
+                Some(json!({"task_name": "orders"})),
+            )
             .await,
     );
 }

@@ -28,7 +28,9 @@ impl Reply {
     fn error(&self, status: u16, code: &str) -> &str {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.body["error_code"], code, "{}", self.body);
-        self.body["error_msg"].as_str().expect("error_msg is a string")
+        self.body["error_msg"]
+            .as_str()
+            .expect("error_msg is a string")
     }
 
     #[track_caller]
@@ -41,6 +43,8 @@ impl Reply {
 impl Cloud {
     async fn shop() -> Cloud {
         let cloud = load_cloud(&fixture("shop.toml")).expect("shop cloud");
+        // reqwest is built without a default TLS crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let emu = Emulator::new(EmulatorConfig::new(cloud)).expect("emulator");
         let server = spawn(emu, "127.0.0.1:0".parse().unwrap())
             .await
@@ -59,10 +63,7 @@ impl Cloud {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let url = format!(
-            "{}/v3/{PROJECT}/instances/{HTAP}{rest}",
-            self.server.url()
-        );
+        let url = format!("{}/v3/{PROJECT}/instances/{HTAP}{rest}", self.server.url());
         self.send(method, &url, body, headers).await
     }
 
@@ -227,7 +228,11 @@ async fn e7_sub_task_scenario_fixes_the_main_tasks_shared_parameters() {
     // Shared with the main task: its value, not modifiable.
     assert_eq!(
         find("sync_commit_interval_ms"),
-        ("sync_commit_interval_ms".into(), "10000".into(), "false".into())
+        (
+            "sync_commit_interval_ms".into(),
+            "10000".into(),
+            "false".into()
+        )
     );
     assert_eq!(find("binlog_expire_logs_seconds").2, "false");
     // The sub-task's own full copy: modifiable, the documented default.
@@ -252,7 +257,11 @@ async fn e7_sub_task_scenario_fixes_the_main_tasks_shared_parameters() {
     let bad_flag = cloud
         .call("GET", &format!("{path}?add_task_scenario=maybe"), None, &[])
         .await;
-    assert!(bad_flag.error(400, "DBS.280001").contains("add_task_scenario"));
+    assert!(
+        bad_flag
+            .error(400, "DBS.280001")
+            .contains("add_task_scenario")
+    );
 }
 
 #[tokio::test]
@@ -388,10 +397,14 @@ async fn zh_cn_answers_in_chinese_where_the_api_documents_it() {
         "{}/v3/{PROJECT}/instances/nope/starrocks/databases/replication",
         cloud.server.url()
     );
-    let zh = cloud.send("GET", &url, None, &[("X-Language", "zh-cn")]).await;
+    let zh = cloud
+        .send("GET", &url, None, &[("X-Language", "zh-cn")])
+        .await;
     assert_eq!(zh.error(400, "DBS.200022"), "实例不存在");
     assert_eq!(keys(&zh.body), BTreeSet::from(["error_code", "error_msg"]));
-    let en = cloud.send("GET", &url, None, &[("X-Language", "en-us")]).await;
+    let en = cloud
+        .send("GET", &url, None, &[("X-Language", "en-us")])
+        .await;
     assert_eq!(en.error(400, "DBS.200022"), "Instance not found.");
     let default = cloud.send("GET", &url, None, &[]).await;
     assert_eq!(default.error(400, "DBS.200022"), "Instance not found.");
@@ -436,7 +449,10 @@ async fn unknown_request_fields_are_refused_naming_the_field() {
         )
         .await;
     let msg = typo.error(400, "DBS.280001");
-    assert!(msg.contains("tables_config") && msg.contains("unknown"), "{msg}");
+    assert!(
+        msg.contains("tables_config") && msg.contains("unknown"),
+        "{msg}"
+    );
     // A misspelt nested field.
     let mut nested = base.clone();
     nested["table_repl_config"]["repl_tpye"] = json!("include_tables");
