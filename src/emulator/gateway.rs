@@ -1,7 +1,8 @@
 //! What the API gateway does around a handler: request ids, counting,
 //! latency, authentication, injected faults, the request's project and
-//! region ([`RequestScope`]) and the language of error messages. Faults are decided before the
-//! handler runs, so a faulted request never changes the emulated cloud.
+//! region ([`RequestScope`]) and the language of error messages. Faults are
+//! decided before the handler runs, so a faulted request never changes the
+//! emulated cloud.
 //! `/_emulator/*` bypasses all of it except the request id.
 
 use super::Emulator;

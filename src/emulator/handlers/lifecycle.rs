@@ -187,13 +187,9 @@ pub async fn job(
         project_id: Some(project_id),
         ..RequestScope::current()
     };
-    let placed = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
     let (record, view) = emu
         .read(|store, now| store.job(id).map(|j| (j.clone(), j.view(now))))
-        .filter(|(j, _)| {
-            let (project, region) = (placed(&j.project_id), placed(&j.region));
-            scope.sees(project.as_deref(), region.as_deref())
-        })
+        .filter(|(j, _)| scope.sees(j.project_id.as_deref(), j.region.as_deref()))
         .ok_or_else(|| ApiError::job_not_found(id))?;
     let entities = job_entities(&record);
     Ok(Json(JobResponse {

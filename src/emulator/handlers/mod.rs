@@ -146,8 +146,8 @@ fn new_job(
     let scope = RequestScope::current();
     store.jobs.push(JobRecord {
         id: id.clone(),
-        project_id: scope.project_id.unwrap_or_default(),
-        region: scope.region.unwrap_or_default(),
+        project_id: scope.project_id,
+        region: scope.region,
         name: name.to_string(),
         instance_id: instance.id.clone(),
         instance_name: instance.name.clone(),

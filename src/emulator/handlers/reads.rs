@@ -106,22 +106,13 @@ pub async fn task_config_by_database(
 /// (the scope newly created tables fall under) always carry `repl_type` and
 /// `repl_scope`, the API defaults where the task was registered without them.
 fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
+    let stored = &task.table_repl_config;
+    let repl_type = stored.repl_type.as_deref().and_then(ReplType::parse);
+    let repl_scope = stored.repl_scope.as_deref().and_then(ReplScope::parse);
     let repl = TableReplConfig {
-        repl_type: Some(
-            (task.table_repl_config.repl_type.as_deref())
-                .and_then(ReplType::parse)
-                .unwrap_or_default()
-                .as_str()
-                .to_string(),
-        ),
-        repl_scope: Some(
-            (task.table_repl_config.repl_scope.as_deref())
-                .and_then(ReplScope::parse)
-                .unwrap_or_default()
-                .as_str()
-                .to_string(),
-        ),
-        tables: task.table_repl_config.tables.clone(),
+        repl_type: Some(repl_type.unwrap_or_default().as_str().to_string()),
+        repl_scope: Some(repl_scope.unwrap_or_default().as_str().to_string()),
+        tables: stored.tables.clone(),
     };
     let table_infos = emu
         .source_database(&task.source_instance_id, None, &task.source_database_name)
