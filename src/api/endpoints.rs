@@ -10,8 +10,9 @@ use super::retry::Idempotency;
 use super::wire::{
     DatabasesResponse, DbConfigCheckResponse, DbParameter, DbParametersResponse, Job,
     JobIdResponse, JobResponse, ListReplicationsResponse, ModifyResponse,
-    ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceTablesRequest,
-    StartRequest, TableConfigCheckResponse, TablesResponse, TaskConfigRequest, TaskNameRequest,
+    ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceDatabasesResponse,
+    SourceTablesRequest, StartRequest, TableConfigCheckResponse, TablesResponse, TaskConfigRequest,
+    TaskNameRequest,
 };
 
 /// Page size of the list endpoints (the documented maximum of E4).
@@ -286,7 +287,7 @@ impl Client {
         &self,
         instance_id: &str,
         req: &SourceDatabasesRequest,
-    ) -> Result<DatabasesResponse, ApiError> {
+    ) -> Result<SourceDatabasesResponse, ApiError> {
         let path = ["instances", instance_id, "htap", "databases"]
             .map(String::from)
             .to_vec();

@@ -250,13 +250,53 @@ impl Stage {
     }
 }
 
-/// `database_info` of E5/E6. Terraform's provider reads camelCase keys; accept both.
+/// `database_info` of E5/E6. Terraform's provider reads camelCase keys
+/// (`databaseName`, `dbCfgCheckResults`); accept both forms, also both at
+/// once (then a non-empty snake_case value wins), which serde's aliases
+/// would refuse as a duplicate field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "DatabaseInfoWire")]
 pub struct DatabaseInfo {
-    #[serde(default, alias = "databaseName")]
     pub database_name: String,
-    #[serde(default, alias = "dbCfgCheckResults", alias = "dbConfigCheckResults")]
     pub db_config_check_results: Vec<DbConfigCheckResult>,
+}
+
+/// Every spelling of `database_info`'s keys seen on the wire.
+#[derive(Deserialize)]
+struct DatabaseInfoWire {
+    #[serde(default)]
+    database_name: Option<String>,
+    #[serde(default, rename = "databaseName")]
+    database_name_camel: Option<String>,
+    #[serde(default)]
+    db_config_check_results: Option<Vec<DbConfigCheckResult>>,
+    #[serde(default, rename = "dbCfgCheckResults")]
+    db_cfg_check_results_camel: Option<Vec<DbConfigCheckResult>>,
+    #[serde(default, rename = "dbConfigCheckResults")]
+    db_config_check_results_camel: Option<Vec<DbConfigCheckResult>>,
+}
+
+impl From<DatabaseInfoWire> for DatabaseInfo {
+    fn from(w: DatabaseInfoWire) -> Self {
+        let database_name = [w.database_name, w.database_name_camel]
+            .into_iter()
+            .flatten()
+            .find(|n| !n.is_empty())
+            .unwrap_or_default();
+        let db_config_check_results = [
+            w.db_config_check_results,
+            w.db_cfg_check_results_camel,
+            w.db_config_check_results_camel,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|r| !r.is_empty())
+        .unwrap_or_default();
+        DatabaseInfo {
+            database_name,
+            db_config_check_results,
+        }
+    }
 }
 
 /// E5/E6 response: a task's configuration.
@@ -304,9 +344,21 @@ pub struct DbParametersResponse {
     pub db_parameters: Vec<DbParameter>,
 }
 
-/// E12 and E13 response.
+/// E12 response (StarRocks, target side).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabasesResponse {
+    #[serde(default)]
+    pub databases: Vec<String>,
+    #[serde(default, deserialize_with = "u64_from_string_or_number")]
+    pub total_count: u64,
+    #[serde(default, deserialize_with = "u64_from_string_or_number")]
+    pub timestamp: u64,
+}
+
+/// E13 response (TaurusDB, source side): `ShowInstanceDatabasesForHtapResponse`,
+/// a type of its own in the SDK. `total_count` and `timestamp` are int32 numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceDatabasesResponse {
     #[serde(default)]
     pub databases: Vec<String>,
     #[serde(default, deserialize_with = "u64_from_string_or_number")]

@@ -18,18 +18,23 @@ use std::path::{Path, PathBuf};
 /// The parsed cloud file: everything the emulator serves that is not a task or a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudSpec {
-    /// When set, requests for any other project id are answered as for an unknown instance.
-    pub project_id: Option<String>,
     pub htap_instances: Vec<HtapInstance>,
     pub source_instances: Vec<SourceInstance>,
 }
 
 /// A StarRocks (HTAP) instance: the `instance_id` in every path.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HtapInstance {
     pub id: String,
     #[serde(default)]
     pub name: String,
+    /// The project it is found in (`None` = every project).
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// The region it is found in (`None` = every region).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// A TaurusDB instance that tasks replicate from.
@@ -37,6 +42,9 @@ pub struct HtapInstance {
 pub struct SourceInstance {
     pub id: String,
     pub name: String,
+    /// The project and region it is found in, as for [`HtapInstance`].
+    pub project_id: Option<String>,
+    pub region: Option<String>,
     /// Node ids (`...no07`) a task may read from via `source_node_id`.
     pub nodes: Vec<String>,
     /// Databases by name (case-sensitive, as on HTAP).
@@ -91,6 +99,14 @@ impl Table {
 }
 
 impl CloudSpec {
+    /// An instance id used twice (tasks and jobs are keyed by instance id).
+    fn duplicate_id(&self) -> Option<&str> {
+        let mut seen = std::collections::BTreeSet::new();
+        let ids = self.htap_instances.iter().map(|i| i.id.as_str());
+        ids.chain(self.source_instances.iter().map(|i| i.id.as_str()))
+            .find(|id| !seen.insert(*id))
+    }
+
     pub fn htap_instance(&self, id: &str) -> Option<&HtapInstance> {
         self.htap_instances.iter().find(|i| i.id == id)
     }
@@ -103,7 +119,9 @@ impl CloudSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CloudFile {
+    /// The default project and region of the instances that name none.
     project_id: Option<String>,
+    region: Option<String>,
     #[serde(default)]
     htap_instance: Vec<HtapInstance>,
     #[serde(default)]
@@ -120,6 +138,10 @@ struct SourceInstanceFile {
     nodes: Vec<String>,
     #[serde(default)]
     ddl: Vec<PathBuf>,
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
 }
 
 /// Reads a cloud file; DDL paths in it are relative to the file's directory.
@@ -145,15 +167,34 @@ pub fn load_cloud(path: &Path) -> Result<CloudSpec, EmulatorError> {
         source_instances.push(SourceInstance {
             id: src.id,
             name: src.name,
+            project_id: src.project_id.or_else(|| file.project_id.clone()),
+            region: src.region.or_else(|| file.region.clone()),
             nodes: src.nodes,
             databases,
         });
     }
-    Ok(CloudSpec {
-        project_id: file.project_id,
-        htap_instances: file.htap_instance,
+    let htap_instances: Vec<HtapInstance> = file
+        .htap_instance
+        .into_iter()
+        .map(|i| HtapInstance {
+            project_id: i.project_id.or_else(|| file.project_id.clone()),
+            region: i.region.or_else(|| file.region.clone()),
+            ..i
+        })
+        .collect();
+    let cloud = CloudSpec {
+        htap_instances,
         source_instances,
-    })
+    };
+    if let Some(id) = cloud.duplicate_id() {
+        return Err(EmulatorError::CloudFile {
+            path: path.to_path_buf(),
+            msg: format!(
+                "instance id {id} appears twice; ids are unique across projects and regions"
+            ),
+        });
+    }
+    Ok(cloud)
 }
 
 fn read(path: &Path) -> Result<String, EmulatorError> {

@@ -84,6 +84,20 @@ pub const DOCUMENTED_PARAMS: &[DocumentedParam] = &[
     },
 ];
 
+/// The parameters a sub-task shares with its main task, so E7 reports them
+/// not modifiable (`is_modifiable: "false"`) when asked for the
+/// add-sub-task scenario (`add_task_scenario=true&main_task_name=...`). The
+/// API documents only that the scenario decides `is_modifiable`, not which
+/// parameters; the emulator's choice: the binlog reader and its commit
+/// batching are the main task's, the full copy (chunks, threads, snapshot
+/// lock) is each sub-task's own.
+pub const SHARED_WITH_MAIN_TASK: &[&str] = &[
+    "sync_commit_interval_ms",
+    "max_sync_commit_rows",
+    "max_sync_commit_bytes",
+    "binlog_expire_logs_seconds",
+];
+
 impl DocumentedParam {
     /// The documented parameter called `name`.
     pub fn lookup(name: &str) -> Option<&'static DocumentedParam> {

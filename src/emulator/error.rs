@@ -104,13 +104,56 @@ impl ApiError {
     }
 }
 
+/// Error messages the API documents in Chinese as well as in English; with
+/// `X-Language: zh-cn` these codes answer in Chinese. Every other message
+/// stays English, the language the API reference gives for it.
+const DOCUMENTED_ZH_CN: &[(&str, &str)] = &[("DBS.200022", "实例不存在")];
+
+/// The language `X-Language` asks for: `zh-cn`, else the default `en-us`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    EnUs,
+    ZhCn,
+}
+
+impl Language {
+    pub fn of(header: Option<&str>) -> Language {
+        match header {
+            Some(v) if v.trim().eq_ignore_ascii_case("zh-cn") => Language::ZhCn,
+            _ => Language::EnUs,
+        }
+    }
+}
+
+/// Marks an error response with its code, so the gateway can translate it.
+#[derive(Debug, Clone, Copy)]
+struct ErrorCode(&'static str);
+
+/// `response` in `language`: an error response whose code has a documented
+/// Chinese message gets that message under `zh-cn`; anything else is unchanged.
+pub fn localise(response: Response, language: Language) -> Response {
+    if language != Language::ZhCn {
+        return response;
+    }
+    let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>().copied() else {
+        return response;
+    };
+    let Some((_, msg)) = DOCUMENTED_ZH_CN.iter().find(|(c, _)| *c == code) else {
+        return response;
+    };
+    ApiError::new(response.status(), code, *msg).into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let code = self.code;
         let body = ErrorBody {
-            error_code: self.code.to_string(),
+            error_code: code.to_string(),
             error_msg: self.msg,
             request_id: self.request_id,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorCode(code));
+        response
     }
 }

@@ -105,7 +105,7 @@ fn once() -> u32 {
 }
 
 /// The body of `POST /_emulator/faults`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     pub rules: Vec<Rule>,

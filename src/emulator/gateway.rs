@@ -1,15 +1,18 @@
-//! What the API gateway does before a handler runs: request ids, counting,
-//! latency, authentication and injected faults. Random faults are decided
-//! before the handler runs, so such a request never changes the emulated
-//! cloud; a scripted fault ([`super::faults`]) may say the call took effect.
+//! What the API gateway does around a handler: request ids, counting,
+//! latency, authentication, injected faults, the request's project and
+//! region ([`RequestScope`]) and the language of error messages. Random
+//! faults are decided before the handler runs, so such a request never
+//! changes the emulated cloud; a scripted fault ([`super::faults`]) may say
+//! the call took effect.
 //! `/_emulator/*` bypasses all of it except the request id.
 
 use super::Emulator;
 use super::auth::{self, RequestParts};
-use super::error::ApiError;
+use super::error::{ApiError, Language, localise};
+use super::routing::RequestScope;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -96,17 +99,24 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
         }
         None => {}
     }
+    let host = (parts.headers.get(header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .map(str::to_string);
+    let scope = RequestScope::of(parts.uri.path(), host.as_deref());
+    let language = Language::of((parts.headers.get("x-language")).and_then(|h| h.to_str().ok()));
     let scripted = call.and_then(|(kind, task)| emu.script().fire(kind, task.as_deref()));
     let Some(rule) = scripted else {
-        return next
-            .run(Request::from_parts(parts, Body::from(bytes)))
+        let response = scope
+            .enter(next.run(Request::from_parts(parts, Body::from(bytes))))
             .await;
+        return localise(response, language);
     };
     emu.count(|s| s.scripted_faults += 1);
     if rule.when == super::faults::When::After {
         // The cloud acts on the call; its answer is lost on the way back.
-        let _ = next
-            .run(Request::from_parts(parts, Body::from(bytes)))
+        let _ = scope
+            .enter(next.run(Request::from_parts(parts, Body::from(bytes))))
             .await;
     }
     rule.answer()

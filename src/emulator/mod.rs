@@ -19,6 +19,7 @@ mod gateway;
 mod handlers;
 mod persist;
 mod requests;
+mod routing;
 mod server;
 mod sizes;
 mod store;

@@ -5,17 +5,62 @@
 use super::error::ApiError;
 use crate::api::wire::TaskConfigRequest;
 use crate::model::{ReplScope, ReplType, is_name_char};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::collections::HashMap;
 
-/// Parses a JSON body; an empty body is read as `{}`.
-pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Parses a JSON body; an empty body is read as `{}`. A field the request
+/// type does not declare is refused (400 naming it), as the cloud refuses
+/// it, instead of being dropped: to accept a new field, declare it in the
+/// request type.
+pub fn json<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", e))
+    let sent: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", e))?;
+    let parsed: T =
+        serde_json::from_value(sent.clone()).map_err(|e| ApiError::invalid("body", e))?;
+    let understood =
+        serde_json::to_value(&parsed).map_err(|e| ApiError::internal(e.to_string()))?;
+    match unknown_field(&sent, &understood, "") {
+        Some(path) => Err(ApiError::invalid(&path, "unknown field")),
+        None => Ok(parsed),
+    }
+}
+
+/// The first field of `sent` that `understood` (the parsed request written
+/// back) lacks, as a dotted path. A `null` field is skipped: an absent
+/// optional field is not written back. A single object where the type keeps
+/// a list (the seed page's `tables_configs`) is compared with the list's
+/// first element.
+fn unknown_field(sent: &Value, understood: &Value, at: &str) -> Option<String> {
+    let path = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match (sent, understood) {
+        (Value::Object(sent), Value::Object(known)) => sent
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .find_map(|(k, v)| match known.get(k) {
+                None => Some(path(k)),
+                Some(known) => unknown_field(v, known, &path(k)),
+            }),
+        (Value::Array(sent), Value::Array(known)) => sent
+            .iter()
+            .zip(known)
+            .find_map(|(s, k)| unknown_field(s, k, at)),
+        (Value::Object(_), Value::Array(known)) => {
+            known.first().and_then(|k| unknown_field(sent, k, at))
+        }
+        _ => None,
+    }
 }
 
 /// Query parameters as a map (last value wins).
@@ -56,18 +101,26 @@ pub fn required<'a>(field: &str, value: Option<&'a str>) -> Result<&'a str, ApiE
     value.ok_or_else(|| ApiError::invalid(field, "is required"))
 }
 
-/// `limit` (1..=100, default 100) and `offset` (>= 0, default 0).
-pub fn paging(q: &HashMap<String, String>) -> Result<(usize, usize), ApiError> {
+/// `limit` (1..=`max_limit`, default 100) and `offset` (>= 0, default 0).
+/// E4 documents a maximum of 100; E13 and E14 document none.
+pub fn paging(q: &HashMap<String, String>, max_limit: usize) -> Result<(usize, usize), ApiError> {
     let number = |field: &str, default: usize, min: usize, max: usize| match q.get(field) {
         None => Ok(default),
         Some(v) => v
             .parse::<usize>()
             .ok()
             .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| ApiError::invalid(field, format!("must be a number {min}-{max}"))),
+            .ok_or_else(|| {
+                let allowed = if max == usize::MAX {
+                    format!("must be a number of at least {min}")
+                } else {
+                    format!("must be a number {min}-{max}")
+                };
+                ApiError::invalid(field, allowed)
+            }),
     };
     Ok((
-        number("limit", 100, 1, 100)?,
+        number("limit", 100, 1, max_limit)?,
         number("offset", 0, 0, usize::MAX)?,
     ))
 }
@@ -179,9 +232,14 @@ mod tests {
 
     #[test]
     fn paging_defaults_and_bounds() {
-        assert_eq!(paging(&query(None)), Ok((100, 0)));
-        assert_eq!(paging(&query(Some("limit=5&offset=10"))), Ok((5, 10)));
-        assert!(paging(&query(Some("limit=0"))).is_err());
-        assert!(paging(&query(Some("offset=x"))).is_err());
+        assert_eq!(paging(&query(None), 100), Ok((100, 0)));
+        assert_eq!(paging(&query(Some("limit=5&offset=10")), 100), Ok((5, 10)));
+        assert!(paging(&query(Some("limit=0")), 100).is_err());
+        assert!(paging(&query(Some("limit=101")), 100).is_err());
+        assert_eq!(
+            paging(&query(Some("limit=5000")), usize::MAX),
+            Ok((5000, 0))
+        );
+        assert!(paging(&query(Some("offset=x")), 100).is_err());
     }
 }

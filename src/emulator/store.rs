@@ -112,6 +112,12 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRecord {
     pub id: String,
+    /// The project and region of the request that made it (`None` = any),
+    /// so E15 finds it only there.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
     pub name: String,
     pub instance_id: String,
     pub instance_name: String,
@@ -265,6 +271,8 @@ mod tests {
     fn jobs_go_pending_running_completed() {
         let j = JobRecord {
             id: "j".into(),
+            project_id: None,
+            region: None,
             name: "n".into(),
             instance_id: "i".into(),
             instance_name: String::new(),

@@ -10,10 +10,10 @@ use crate::emulator::requests;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct StatusBody {
     status: String,
 }
@@ -49,7 +49,7 @@ pub async fn set_status(
     Ok(Json(json!({"task_name": task_name, "status": req.status})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RepairBody {
     is_need_repair: bool,

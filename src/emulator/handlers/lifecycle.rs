@@ -11,7 +11,8 @@ use crate::api::wire::{
 use crate::emulator::Emulator;
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, length, name};
-use crate::emulator::store::{Effect, Pending, Run, Store};
+use crate::emulator::routing::RequestScope;
+use crate::emulator::store::{Effect, JobRecord, Pending, Run, Store};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -182,12 +183,15 @@ pub async fn job(
     let q = requests::query(raw.as_deref());
     let id = requests::required("id", q.get("id").map(String::as_str))?;
     length("id", id, 2, 64)?;
-    if !emu.project_matches(&project_id) {
-        return Err(ApiError::job_not_found(id));
-    }
+    let scope = RequestScope {
+        project_id: Some(project_id),
+        ..RequestScope::current()
+    };
     let (record, view) = emu
         .read(|store, now| store.job(id).map(|j| (j.clone(), j.view(now))))
+        .filter(|(j, _)| scope.sees(j.project_id.as_deref(), j.region.as_deref()))
         .ok_or_else(|| ApiError::job_not_found(id))?;
+    let entities = job_entities(&record);
     Ok(Json(JobResponse {
         job: Job {
             id: record.id,
@@ -200,10 +204,22 @@ pub async fn job(
                 id: record.instance_id,
                 name: record.instance_name,
             },
-            entities: serde_json::json!({ "task_name": record.task_name }),
+            entities,
             fail_reason: String::new(),
         },
     }))
+}
+
+/// E15's `entities`, in the documented example's shape (`instance` with
+/// its `datastore`, and the `resource_ids` the job acts on: the HTAP
+/// instance), plus the replication task the job belongs to; the schema
+/// leaves the content to each kind of job.
+fn job_entities(record: &JobRecord) -> serde_json::Value {
+    serde_json::json!({
+        "instance": { "datastore": { "type": "starrocks" } },
+        "resource_ids": [record.instance_id],
+        "task_name": record.task_name,
+    })
 }
 
 /// `yyyy-mm-ddThh:mm:ss+hhmm`, the form E15 documents.

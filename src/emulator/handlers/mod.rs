@@ -11,6 +11,7 @@ use super::Emulator;
 use super::cloud::{Database, HtapInstance, SourceInstance};
 use super::error::ApiError;
 use super::gateway::{MAX_BODY_BYTES, gateway};
+use super::routing::RequestScope;
 use super::store::{JobRecord, Store};
 use axum::Json;
 use axum::Router;
@@ -92,29 +93,27 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 impl Emulator {
-    /// The HTAP instance of a path, if the project matches the cloud's.
+    /// The HTAP instance of a path, if it is in the path's project and the
+    /// request's region (see [`RequestScope`]).
     fn htap(&self, project_id: &str, instance_id: &str) -> Result<&HtapInstance, ApiError> {
-        let cloud = &self.config().cloud;
-        if !self.project_matches(project_id) {
-            return Err(ApiError::instance_not_found());
-        }
-        cloud
+        let scope = RequestScope {
+            project_id: Some(project_id.to_string()),
+            ..RequestScope::current()
+        };
+        self.config()
+            .cloud
             .htap_instance(instance_id)
+            .filter(|i| scope.sees(i.project_id.as_deref(), i.region.as_deref()))
             .ok_or_else(ApiError::instance_not_found)
     }
 
-    fn project_matches(&self, project_id: &str) -> bool {
-        self.config()
-            .cloud
-            .project_id
-            .as_deref()
-            .is_none_or(|p| p == project_id)
-    }
-
+    /// A source instance, if it is in the request's project and region.
     fn source_instance(&self, id: &str) -> Result<&SourceInstance, ApiError> {
+        let scope = RequestScope::current();
         self.config()
             .cloud
             .source_instance(id)
+            .filter(|i| scope.sees(i.project_id.as_deref(), i.region.as_deref()))
             .ok_or_else(ApiError::instance_not_found)
     }
 
@@ -150,8 +149,11 @@ fn new_job(
     name: &str,
 ) -> String {
     let id = uuid::Uuid::new_v4().to_string();
+    let scope = RequestScope::current();
     store.jobs.push(JobRecord {
         id: id.clone(),
+        project_id: scope.project_id,
+        region: scope.region,
         name: name.to_string(),
         instance_id: instance.id.clone(),
         instance_name: instance.name.clone(),

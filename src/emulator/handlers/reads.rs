@@ -3,15 +3,16 @@
 
 use crate::api::wire::{
     DatabaseInfo, DatabasesResponse, DbParameter, DbParametersResponse, ListReplicationsResponse,
-    ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceTablesRequest,
-    TableReplConfig, TablesResponse,
+    ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceDatabasesResponse,
+    SourceTablesRequest, TableReplConfig, TablesResponse,
 };
 use crate::emulator::Emulator;
 use crate::emulator::checks::{check_db_configs, check_tables};
-use crate::emulator::db_params::DOCUMENTED_PARAMS;
+use crate::emulator::db_params::{DOCUMENTED_PARAMS, SHARED_WITH_MAIN_TASK};
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, name};
 use crate::emulator::store::Task;
+use crate::model::{ReplScope, ReplType};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -26,7 +27,7 @@ pub async fn list_tasks(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let htap = emu.htap(&project_id, &instance_id)?;
-    let (limit, offset) = requests::paging(&requests::query(raw.as_deref()))?;
+    let (limit, offset) = requests::paging(&requests::query(raw.as_deref()), 100)?;
     let step = emu.config().stage_step;
     let (total, rows) = emu.read(|store, now| {
         let tasks: Vec<&Task> = store
@@ -101,7 +102,18 @@ pub async fn task_config_by_database(
     Ok(Json(configuration(&emu, task)))
 }
 
+/// E5/E6's answer. Both `table_repl_config` and `new_table_repl_config`
+/// (the scope newly created tables fall under) always carry `repl_type` and
+/// `repl_scope`, the API defaults where the task was registered without them.
 fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
+    let stored = &task.table_repl_config;
+    let repl_type = stored.repl_type.as_deref().and_then(ReplType::parse);
+    let repl_scope = stored.repl_scope.as_deref().and_then(ReplScope::parse);
+    let repl = TableReplConfig {
+        repl_type: Some(repl_type.unwrap_or_default().as_str().to_string()),
+        repl_scope: Some(repl_scope.unwrap_or_default().as_str().to_string()),
+        tables: stored.tables.clone(),
+    };
     let table_infos = emu
         .source_database(&task.source_instance_id, None, &task.source_database_name)
         .map(|db| check_tables(db, &task.table_repl_config, &task.tables_configs))
@@ -117,29 +129,72 @@ fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
                 .collect(),
         },
         table_infos: table_infos.into_iter().map(|v| v.result).collect(),
-        table_repl_config: task.table_repl_config,
-        new_table_repl_config: TableReplConfig::default(),
+        new_table_repl_config: TableReplConfig {
+            tables: Vec::new(),
+            ..repl.clone()
+        },
+        table_repl_config: repl,
         target_database_name: task.target_database_name,
         is_tables_change: false,
         last_error_of_alter_table: task.alter_error,
     }
 }
 
-/// E7: the documented parameter table.
+/// E7: the documented parameter table. With `add_task_scenario=true` and
+/// `main_task_name` (adding a sub-task to that task), the parameters a
+/// sub-task shares with its main task are not modifiable and default to the
+/// main task's values.
 pub async fn db_parameters(
     State(emu): State<Emulator>,
     Path((project_id, instance_id)): InstancePath,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<DbParametersResponse>, ApiError> {
-    emu.htap(&project_id, &instance_id)?;
+    let htap = emu.htap(&project_id, &instance_id)?;
+    let q = requests::query(raw.as_deref());
+    let adding_sub_task = match q.get("add_task_scenario").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "add_task_scenario",
+                "must be true or false",
+            ));
+        }
+    };
+    let main_task = match q.get("main_task_name") {
+        Some(main) => {
+            name("main_task_name", main, 3, 128)?;
+            let task = emu.read(|store, _| store.task(&htap.id, main).cloned());
+            Some(task.ok_or_else(|| ApiError::task_not_found(main))?)
+        }
+        None if adding_sub_task => {
+            return Err(ApiError::invalid(
+                "main_task_name",
+                "is required with add_task_scenario=true",
+            ));
+        }
+        None => None,
+    };
+    let inherited = main_task.filter(|_| adding_sub_task);
     let db_parameters = DOCUMENTED_PARAMS
         .iter()
-        .map(|p| DbParameter {
-            param_name: p.name.to_string(),
-            data_type: p.data_type.to_string(),
-            default_value: p.default_value.to_string(),
-            value_range: p.value_range.to_string(),
-            description: p.description.to_string(),
-            is_modifiable: "true".to_string(),
+        .map(|p| {
+            let shared = SHARED_WITH_MAIN_TASK.contains(&p.name);
+            let main_value = inherited.as_ref().filter(|_| shared).map(|main| {
+                main.db_configs
+                    .iter()
+                    .find(|c| c.param_name == p.name)
+                    .map_or(p.default_value, |c| c.value.as_str())
+                    .to_string()
+            });
+            DbParameter {
+                param_name: p.name.to_string(),
+                data_type: p.data_type.to_string(),
+                is_modifiable: main_value.is_none().to_string(),
+                default_value: main_value.unwrap_or_else(|| p.default_value.to_string()),
+                value_range: p.value_range.to_string(),
+                description: p.description.to_string(),
+            }
         })
         .collect();
     Ok(Json(DbParametersResponse { db_parameters }))
@@ -153,7 +208,7 @@ pub async fn target_databases(
 ) -> Result<Json<DatabasesResponse>, ApiError> {
     let htap = emu.htap(&project_id, &instance_id)?;
     let q = requests::query(raw.as_deref());
-    let paging = requests::paging(&q)?;
+    let paging = requests::paging(&q, 100)?;
     let filter = q.get("database_name").map(String::as_str).unwrap_or("");
     let mut names: Vec<String> = emu.read(|store, _| {
         store
@@ -168,20 +223,32 @@ pub async fn target_databases(
     Ok(Json(databases_page(names, filter, paging)))
 }
 
-/// E13: databases of a source instance; one element in `databases` filters by substring.
+/// E13: databases of a source instance, in its own response type; a fuzzy
+/// search sends exactly one element in `databases` (a substring), more is refused.
 pub async fn source_databases(
     State(emu): State<Emulator>,
     Path((project_id, instance_id)): InstancePath,
     RawQuery(raw): RawQuery,
     body: Bytes,
-) -> Result<Json<DatabasesResponse>, ApiError> {
+) -> Result<Json<SourceDatabasesResponse>, ApiError> {
     emu.htap(&project_id, &instance_id)?;
-    let paging = requests::paging(&requests::query(raw.as_deref()))?;
+    let paging = requests::paging(&requests::query(raw.as_deref()), usize::MAX)?;
     let req: SourceDatabasesRequest = requests::json(&body)?;
+    if req.databases.len() > 1 {
+        return Err(ApiError::invalid(
+            "databases",
+            "a fuzzy search takes exactly one name",
+        ));
+    }
     let src = emu.source_instance(&req.source_instance_id)?;
     let filter = req.databases.first().map(String::as_str).unwrap_or("");
     let names = src.databases.keys().cloned().collect();
-    Ok(Json(databases_page(names, filter, paging)))
+    let page = databases_page(names, filter, paging);
+    Ok(Json(SourceDatabasesResponse {
+        databases: page.databases,
+        total_count: page.total_count,
+        timestamp: page.timestamp,
+    }))
 }
 
 fn databases_page(
@@ -199,12 +266,16 @@ fn databases_page(
 
 /// E14: tables of the listed source databases (`tables` filters by substring);
 /// with `filter_type: exclude_tables` the `selected_tables` are left out.
+/// Paged by the query's `limit` (default 100) and `offset`; `total_count`
+/// counts every matching table.
 pub async fn source_tables(
     State(emu): State<Emulator>,
     Path((project_id, instance_id)): InstancePath,
+    RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Json<TablesResponse>, ApiError> {
     emu.htap(&project_id, &instance_id)?;
+    let (limit, offset) = requests::paging(&requests::query(raw.as_deref()), usize::MAX)?;
     let req: SourceTablesRequest = requests::json(&body)?;
     let exclude = match req.filter_type.as_deref() {
         None | Some("include_tables") => false,
@@ -241,6 +312,6 @@ pub async fn source_tables(
     }
     Ok(Json(TablesResponse {
         total_count: tables.len() as u64,
-        tables,
+        tables: tables.into_iter().skip(offset).take(limit).collect(),
     }))
 }
