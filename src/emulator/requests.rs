@@ -95,6 +95,18 @@ pub fn task_config(r: &TaskConfigRequest) -> Result<(), ApiError> {
     {
         return Err(ApiError::invalid("is_create_task", "must be true or false"));
     }
+    for (field, value, allowed) in [
+        ("is_instance_level_sync", &r.is_instance_level_sync, ["true", "false"]),
+        ("database_repl_scope", &r.database_repl_scope, ["all", "part"]),
+        ("is_support_reg_exp", &r.is_support_reg_exp, ["true", "false"]),
+    ] {
+        if let Some(v) = value
+            && !allowed.contains(&v.as_str())
+        {
+            let message = format!("must be {} or {}", allowed[0], allowed[1]);
+            return Err(ApiError::invalid(field, message));
+        }
+    }
     if let Some(configs) = &r.db_configs {
         if configs.len() > 1024 {
             return Err(ApiError::invalid("db_configs", "at most 1024 entries"));

@@ -4,10 +4,12 @@
 use crate::api::wire::{
     DatabaseInfo, DatabasesResponse, DbParameter, DbParametersResponse, ListReplicationsResponse,
     ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceTablesRequest,
-    TableReplConfig, TablesResponse,
+    TableConfigCheckResult, TableReplConfig, TablesResponse,
 };
 use crate::emulator::Emulator;
+use super::config::task_source;
 use crate::emulator::checks::{check_db_configs, check_tables};
+use crate::model::pattern;
 use crate::emulator::db_params::DOCUMENTED_PARAMS;
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, name};
@@ -101,11 +103,46 @@ pub async fn task_config_by_database(
     Ok(Json(configuration(&emu, task)))
 }
 
+/// E5/E6's answer. A task with wildcard patterns reports its configurations
+/// under the keys it was given (a pattern's result passes when every table it
+/// matches does), as the cloud keeps what it was sent.
 fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
-    let table_infos = emu
-        .source_database(&task.source_instance_id, None, &task.source_database_name)
-        .map(|db| check_tables(db, &task.table_repl_config, &task.tables_configs))
-        .unwrap_or_default();
+    let verdicts = task_source(
+        emu,
+        &task.source_instance_id,
+        None,
+        &task.source_database_name,
+        &task.scope,
+    )
+    .map(|db| {
+        check_tables(
+            &db,
+            &task.table_repl_config,
+            &task.tables_configs,
+            task.scope.patterns,
+        )
+    })
+    .unwrap_or_default();
+    let table_infos: Vec<TableConfigCheckResult> = if task.scope.patterns {
+        task.tables_configs
+            .iter()
+            .map(|c| {
+                let passed = verdicts
+                    .iter()
+                    .filter(|v| v.result.table_config == c.table_config)
+                    .filter(|v| pattern::matches(&c.table_name, &v.result.table_name))
+                    .all(|v| v.reason.is_none());
+                TableConfigCheckResult {
+                    table_name: c.table_name.clone(),
+                    table_config: c.table_config.clone(),
+                    check_result: if passed { "success" } else { "failed" }.to_string(),
+                }
+            })
+            .collect()
+    } else {
+        verdicts.into_iter().map(|v| v.result).collect()
+    };
+    let flag = |set: bool| Some(set.to_string());
     ReplicationConfigResponse {
         source_instance_id: task.source_instance_id,
         source_node_id: task.source_node_id,
@@ -116,12 +153,15 @@ fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
                 .map(|v| v.result)
                 .collect(),
         },
-        table_infos: table_infos.into_iter().map(|v| v.result).collect(),
+        table_infos,
         table_repl_config: task.table_repl_config,
         new_table_repl_config: TableReplConfig::default(),
         target_database_name: task.target_database_name,
         is_tables_change: false,
         last_error_of_alter_table: task.alter_error,
+        is_instance_level_sync: flag(task.scope.instance_level),
+        database_repl_scope: Some(if task.scope.all_databases { "all" } else { "part" }.to_string()),
+        is_support_reg_exp: flag(task.scope.patterns),
     }
 }
 
