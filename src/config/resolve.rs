@@ -595,9 +595,9 @@ impl Resolver<'_> {
 
     /// The database scope and the source and target database names of a
     /// task. At database level: the (inherited) names, one source database.
-    /// At instance level nothing is inherited: `database_scope` defaults to
-    /// `all`, whose source database is `ALL`; `part` lists at least two
-    /// databases in `source_database_name`; the target defaults to `ALL`.
+    /// At instance level `database_scope` defaults to `all`, whose source
+    /// database is `ALL` (an inherited name does not apply); `part` lists at
+    /// least two databases in `source_database_name`; the target defaults to `ALL`.
     fn databases(
         &mut self,
         raw: &RawTask,
@@ -634,7 +634,11 @@ impl Resolver<'_> {
             return Some((None, source.value.clone(), target));
         }
         let scope = own.database_scope.as_ref().map_or(ReplScope::All, |s| s.value);
-        let own_source = own.source_database_name.as_ref();
+        // Every database: an inherited database name does not apply.
+        let own_source = match scope {
+            ReplScope::All => own.source_database_name.as_ref(),
+            ReplScope::Part => source,
+        };
         let source = match (scope, own_source) {
             (ReplScope::All, None) => ALL_DATABASES.to_string(),
             (ReplScope::All, Some(s)) if s.value == ALL_DATABASES => s.value.clone(),
@@ -658,10 +662,7 @@ impl Resolver<'_> {
                 return None;
             }
         };
-        let target = own
-            .target_database_name
-            .as_ref()
-            .map_or_else(|| ALL_DATABASES.to_string(), |t| t.value.clone());
+        let target = target.map_or_else(|| ALL_DATABASES.to_string(), |t| t.value.clone());
         Some((Some(scope), source, target))
     }
 

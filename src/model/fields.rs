@@ -288,11 +288,10 @@ pub const TASK_FIELDS: &[TaskField] = &[
         response: &["database_info.database_name"],
         importable: true,
         value: Some(|s| text(&s.source_database_name)),
-        // An instance-level task takes no database name from [defaults].
+        // An instance-level task of every database ignores an inherited name.
         unwritten: |s, d| match (s.sync_level, s.database_scope) {
-            (SyncLevel::Database, _) => optional(d.source_database_name.as_deref()),
-            (SyncLevel::Instance, Some(ReplScope::Part)) => Value::Null,
-            (SyncLevel::Instance, _) => text(ALL_DATABASES),
+            (SyncLevel::Instance, Some(ReplScope::All) | None) => text(ALL_DATABASES),
+            _ => optional(d.source_database_name.as_deref()),
         },
     },
     TaskField {
@@ -313,7 +312,11 @@ pub const TASK_FIELDS: &[TaskField] = &[
                     .as_deref()
                     .unwrap_or(&s.source_database_name),
             ),
-            SyncLevel::Instance => text(ALL_DATABASES),
+            SyncLevel::Instance => text(
+                d.target_database_name
+                    .as_deref()
+                    .unwrap_or(ALL_DATABASES),
+            ),
         },
     },
     TaskField {
