@@ -81,7 +81,15 @@ pub fn task_config(r: &TaskConfigRequest) -> Result<(), ApiError> {
         length("source_node_id", v, 0, 1024)?;
     }
     if let Some(v) = &r.source_database_name {
-        name("source_database_name", v, 3, 1024)?;
+        // At instance level a partial scope lists its databases, comma-separated.
+        if r.is_instance_level_sync.as_deref() == Some("true") && v.contains(',') {
+            length("source_database_name", v, 3, 1024)?;
+            for database in v.split(',') {
+                name("source_database_name", database, 1, 1024)?;
+            }
+        } else {
+            name("source_database_name", v, 3, 1024)?;
+        }
     }
     if let Some(v) = &r.target_database_name {
         name("target_database_name", v, 3, 128)?;
