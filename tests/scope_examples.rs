@@ -136,3 +136,18 @@ fn the_loader_refuses_scopes_it_cannot_send() {
     let out = refused("sync_level = \"instance\"\n", "sync_level = \"everything\"\n");
     assert!(out.contains("invalid sync_level \"everything\""), "{out}");
 }
+
+#[test]
+fn the_schema_knows_the_new_keys_per_task_only() {
+    let ws = Workspace::example("sharded");
+    let out = ws.run_ok(&["schema"], 0);
+    let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let task = &schema["definitions"]["Task"]["properties"];
+    assert_eq!(task["sync_level"]["enum"], serde_json::json!(["database", "instance"]));
+    assert_eq!(task["database_scope"]["enum"], serde_json::json!(["all", "part"]));
+    assert_eq!(task["table_patterns"]["type"], "boolean");
+    let defaults = &schema["definitions"]["Defaults"]["properties"];
+    for key in ["sync_level", "database_scope", "table_patterns"] {
+        assert!(defaults.get(key).is_none(), "{key} is per task");
+    }
+}

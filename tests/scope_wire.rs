@@ -223,3 +223,33 @@ fn an_unknown_database_of_a_partial_instance_scope_is_refused_by_the_gate() {
     let out = run(&ws, &["plan"], 1);
     assert!(out.contains("Database not found: nowhere."), "{out}");
 }
+
+#[test]
+fn an_instance_level_pattern_lists_the_databases_once_then_each_database_once() {
+    let emu = Recorded::start();
+    let ws = workspace(
+        &emu,
+        "[task.shards]\nsync_level = \"instance\"\ntable_patterns = true\ntables = [\"*.orders_00?\", \"billing.*\"]\n",
+    );
+    let out = run(&ws, &["plan"], 0);
+    assert!(
+        out.contains("pattern \"*.orders_00?\" matches 10 tables of ALL: shop.orders_000"),
+        "{out}"
+    );
+    assert!(out.contains("pattern \"billing.*\" matches 2 tables of ALL"), "{out}");
+    let log = emu.log.lock().unwrap().clone();
+    let databases: Vec<&Seen> = log.iter().filter(|s| s.path.ends_with("/htap/databases")).collect();
+    assert_eq!(databases.len(), 1, "{databases:?}");
+    assert_eq!(databases[0].query, "limit=100&offset=0");
+    let listed: Vec<&Value> = log
+        .iter()
+        .filter(|s| s.path.ends_with("/htap/tables"))
+        .map(|s| &s.body["database_tables"][0]["database"])
+        .collect();
+    assert_eq!(listed, [&json!("billing"), &json!("shop")]);
+    let check = emu.take("POST", CHECK);
+    let body = &check.last().expect("E2").body;
+    assert_eq!(body["is_instance_level_sync"], "true");
+    assert_eq!(body["is_support_reg_exp"], "true");
+    assert_eq!(body["table_repl_config"]["tables"], json!(["*.orders_00?", "billing.*"]));
+}

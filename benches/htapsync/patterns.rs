@@ -21,8 +21,6 @@ pub const TARGET: Duration = Duration::from_secs(2);
 pub struct PatternRun {
     /// Wall time of each `plan` run, sorted.
     pub walls: Vec<Duration>,
-    /// Cloud requests per `plan` run (the embedded emulator's counter).
-    pub requests: u64,
 }
 
 impl PatternRun {
@@ -59,13 +57,6 @@ fn generate(dir: &Path) -> std::io::Result<()> {
     )
 }
 
-/// The embedded emulator's request counter, from its data file.
-fn requests(dir: &Path) -> Result<u64, String> {
-    let text = std::fs::read_to_string(dir.join(".htapsync/cloud.json")).map_err(|e| e.to_string())?;
-    let data: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    Ok(data["stats"]["requests"].as_u64().unwrap_or_default())
-}
-
 fn plan(dir: &Path) -> Result<(Duration, String), String> {
     let started = Instant::now();
     let out = Command::new(BIN)
@@ -95,15 +86,9 @@ pub fn measure(root: &Path) -> Result<PatternRun, String> {
         return Err(format!("the plan does not show the expansion: {warm}"));
     }
     let mut walls = Vec::new();
-    let mut requests_per_run = 0;
     for _ in 0..RUNS {
-        let before = requests(&dir)?;
         walls.push(plan(&dir)?.0);
-        requests_per_run = requests(&dir)? - before;
     }
     walls.sort();
-    Ok(PatternRun {
-        walls,
-        requests: requests_per_run,
-    })
+    Ok(PatternRun { walls })
 }
