@@ -36,7 +36,8 @@ async fn record(State(log): State<Log>, req: Request, next: Next) -> Response {
         query: parts.uri.query().unwrap_or_default().to_string(),
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     });
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// The sharded example's cloud, served on loopback behind the recorder, in
@@ -129,25 +130,48 @@ tables = ["customer?"]
 "#,
     );
     let out = run(&ws, &["plan"], 0);
-    assert!(out.contains("pattern \"orders_*\" matches 256 tables of shop"), "{out}");
-    assert!(out.contains("pattern \"customer?\" matches 1 table of shop: customers"), "{out}");
+    assert!(
+        out.contains("pattern \"orders_*\" matches 256 tables of shop"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pattern \"customer?\" matches 1 table of shop: customers"),
+        "{out}"
+    );
     let log = emu.log.lock().unwrap().clone();
-    let listings: Vec<&Seen> = log.iter().filter(|s| s.path.ends_with("/htap/tables")).collect();
-    assert_eq!(listings.len(), 1, "one E14 listing for two tasks on shop: {listings:?}");
+    let listings: Vec<&Seen> = log
+        .iter()
+        .filter(|s| s.path.ends_with("/htap/tables"))
+        .collect();
+    assert_eq!(
+        listings.len(),
+        1,
+        "one E14 listing for two tasks on shop: {listings:?}"
+    );
     assert_eq!(listings[0].query, "limit=100&offset=0");
-    assert_eq!(listings[0].body["database_tables"], json!([{"database": "shop", "tables": []}]));
+    assert_eq!(
+        listings[0].body["database_tables"],
+        json!([{"database": "shop", "tables": []}])
+    );
     let checks = emu.take("POST", CHECK);
     let orders = checks
         .iter()
         .find(|c| c.body["task_name"] == "orders_shards")
         .expect("orders_shards checked");
     assert_eq!(orders.body["is_support_reg_exp"], "true");
-    assert_eq!(orders.body["table_repl_config"]["tables"], json!(["orders_*"]));
+    assert_eq!(
+        orders.body["table_repl_config"]["tables"],
+        json!(["orders_*"])
+    );
     assert_eq!(
         orders.body["tables_configs"],
         json!([{"table_name": "orders_*", "table_config": "order by id"}])
     );
-    assert!(orders.body.get("is_instance_level_sync").is_none(), "{:?}", orders.body);
+    assert!(
+        orders.body.get("is_instance_level_sync").is_none(),
+        "{:?}",
+        orders.body
+    );
 
     run(&ws, &["apply", "--auto-approve"], 0);
     let registered = emu.take("POST", CHECK);
@@ -157,7 +181,10 @@ tables = ["customer?"]
         .expect("orders_shards registered through E2");
     assert_eq!(create.body["is_support_reg_exp"], "true");
     let out = run(&ws, &["plan", "--detailed-exitcode"], 0);
-    assert!(out.contains("No changes."), "the cloud reports the patterns back: {out}");
+    assert!(
+        out.contains("No changes."),
+        "the cloud reports the patterns back: {out}"
+    );
 
     // Turning patterns off is an E8 that leaves the flag out (its documented
     // default), and the emulator takes the names literally from then on.
@@ -208,7 +235,10 @@ fn instance_level_sync_is_sent_kept_by_the_emulator_and_read_back() {
     assert_eq!(body["database_repl_scope"], "part");
     assert_eq!(body["source_database_name"], "shop,billing");
     let out = run(&ws, &["plan", "--detailed-exitcode"], 0);
-    assert!(out.contains("No changes."), "E5 reports the new scope: {out}");
+    assert!(
+        out.contains("No changes."),
+        "E5 reports the new scope: {out}"
+    );
     let reads = emu.take("GET", "/replication/configuration");
     assert!(!reads.is_empty(), "refresh read E5");
 }
@@ -236,9 +266,15 @@ fn an_instance_level_pattern_lists_the_databases_once_then_each_database_once() 
         out.contains("pattern \"*.orders_00?\" matches 10 tables of ALL: shop.orders_000"),
         "{out}"
     );
-    assert!(out.contains("pattern \"billing.*\" matches 2 tables of ALL"), "{out}");
+    assert!(
+        out.contains("pattern \"billing.*\" matches 2 tables of ALL"),
+        "{out}"
+    );
     let log = emu.log.lock().unwrap().clone();
-    let databases: Vec<&Seen> = log.iter().filter(|s| s.path.ends_with("/htap/databases")).collect();
+    let databases: Vec<&Seen> = log
+        .iter()
+        .filter(|s| s.path.ends_with("/htap/databases"))
+        .collect();
     assert_eq!(databases.len(), 1, "{databases:?}");
     assert_eq!(databases[0].query, "limit=100&offset=0");
     let listed: Vec<&Value> = log
@@ -251,5 +287,8 @@ fn an_instance_level_pattern_lists_the_databases_once_then_each_database_once() 
     let body = &check.last().expect("E2").body;
     assert_eq!(body["is_instance_level_sync"], "true");
     assert_eq!(body["is_support_reg_exp"], "true");
-    assert_eq!(body["table_repl_config"]["tables"], json!(["*.orders_00?", "billing.*"]));
+    assert_eq!(
+        body["table_repl_config"]["tables"],
+        json!(["*.orders_00?", "billing.*"])
+    );
 }

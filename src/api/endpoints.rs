@@ -8,8 +8,8 @@ use super::client::{Call, Client, JSON_PLAIN, JSON_UTF8};
 use super::error::{ApiError, ApiErrorKind};
 use super::retry::Idempotency;
 use super::wire::{
-    DatabaseTables, DatabasesResponse, DbConfigCheckResponse, DbParameter, DbParametersResponse, Job,
-    JobIdResponse, JobResponse, ListReplicationsResponse, ModifyResponse,
+    DatabaseTables, DatabasesResponse, DbConfigCheckResponse, DbParameter, DbParametersResponse,
+    Job, JobIdResponse, JobResponse, ListReplicationsResponse, ModifyResponse,
     ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceTablesRequest,
     StartRequest, TableConfigCheckResponse, TablesResponse, TaskConfigRequest, TaskNameRequest,
 };
@@ -341,18 +341,21 @@ impl Client {
             source_instance_id: source_instance_id.to_string(),
         };
         let path = ["instances", instance_id, "htap", "databases"].map(String::from);
-        self.all_pages(|offset| {
-            let mut call = self.with_body(
-                "source-databases",
-                Method::POST,
-                path.to_vec(),
-                &body,
-                JSON_PLAIN,
-                Idempotency::Safe,
-            )?;
-            call.query = page_query(offset);
-            Ok(call)
-        }, |page: DatabasesResponse| (page.databases, page.total_count))
+        self.all_pages(
+            |offset| {
+                let mut call = self.with_body(
+                    "source-databases",
+                    Method::POST,
+                    path.to_vec(),
+                    &body,
+                    JSON_PLAIN,
+                    Idempotency::Safe,
+                )?;
+                call.query = page_query(offset);
+                Ok(call)
+            },
+            |page: DatabasesResponse| (page.databases, page.total_count),
+        )
         .await
     }
 
@@ -375,18 +378,21 @@ impl Client {
             filter_type: Some("include_tables".to_string()),
         };
         let path = ["instances", instance_id, "htap", "tables"].map(String::from);
-        self.all_pages(|offset| {
-            let mut call = self.with_body(
-                "source-tables",
-                Method::POST,
-                path.to_vec(),
-                &body,
-                JSON_PLAIN,
-                Idempotency::Safe,
-            )?;
-            call.query = page_query(offset);
-            Ok(call)
-        }, |page: TablesResponse| (page.tables, page.total_count))
+        self.all_pages(
+            |offset| {
+                let mut call = self.with_body(
+                    "source-tables",
+                    Method::POST,
+                    path.to_vec(),
+                    &body,
+                    JSON_PLAIN,
+                    Idempotency::Safe,
+                )?;
+                call.query = page_query(offset);
+                Ok(call)
+            },
+            |page: TablesResponse| (page.tables, page.total_count),
+        )
         .await
     }
 

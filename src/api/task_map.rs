@@ -249,7 +249,8 @@ fn repl_config(request: &mut TaskConfigRequest) -> &mut TableReplConfig {
 
 /// A string flag of the API: `"true"` (any case) is set; absent or anything else is not.
 fn is_true(flag: &Option<String>) -> bool {
-    flag.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("true"))
+    flag.as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case("true"))
 }
 
 /// Takes what the cloud reports unless it reports nothing.

@@ -108,11 +108,7 @@ impl Expansion {
         let list = match self.matched.as_slice() {
             [] => String::new(),
             few if few.len() <= SHOWN + 1 => format!(": {}", few.join(", ")),
-            many => format!(
-                ": {}, … {}",
-                many[..SHOWN].join(", "),
-                many[many.len() - 1]
-            ),
+            many => format!(": {}, … {}", many[..SHOWN].join(", "), many[many.len() - 1]),
         };
         let count = self.matched.len();
         format!(

@@ -1,9 +1,9 @@
 //! Runs table-config-check (E2) and database-config-check (E1) for every task
 //! that a plan would create or change, concurrently under a bound.
 
+use super::expand::SourceTables;
 use super::{GateReport, GateUnavailable, ParamVerdict, TableVerdict, TaskVerdict};
 use crate::api::task_map::task_request;
-use super::expand::SourceTables;
 use crate::api::{ApiError, Client};
 use crate::model::{Address, TaskSpec};
 use crate::plan::{Action, Change, Plan};

@@ -486,8 +486,13 @@ fn read_task_fields(
                 )
             }
             "sync_level" => {
-                f.sync_level =
-                    read_enum(walker, context, &entry, SyncLevel::ALLOWED, SyncLevel::parse)
+                f.sync_level = read_enum(
+                    walker,
+                    context,
+                    &entry,
+                    SyncLevel::ALLOWED,
+                    SyncLevel::parse,
+                )
             }
             "database_scope" => {
                 f.database_scope = read_enum(

@@ -513,7 +513,10 @@ impl Resolver<'_> {
         let defaults = inherited.as_ref();
         let (name, own) = (&raw.name, &raw.fields);
         let context = format!("[task.{name}]");
-        let sync_level = own.sync_level.as_ref().map_or(SyncLevel::Database, |l| l.value);
+        let sync_level = own
+            .sync_level
+            .as_ref()
+            .map_or(SyncLevel::Database, |l| l.value);
         for key in TASK_FIELDS.iter().filter(|f| f.required).map(|f| f.key) {
             // An instance-level task names its databases itself, or takes ALL.
             if key == "source_database_name" && sync_level == SyncLevel::Instance {
@@ -616,7 +619,8 @@ impl Resolver<'_> {
             .or_else(|| defaults.and_then(|d| d.target_database_name.as_ref()));
         if level == SyncLevel::Database {
             if let Some(scope) = &own.database_scope {
-                let summary = format!("`database_scope` needs sync_level = \"instance\" in {context}");
+                let summary =
+                    format!("`database_scope` needs sync_level = \"instance\" in {context}");
                 let detail = "a database-level task replicates its one source_database_name; set sync_level = \"instance\" to replicate several databases, or remove database_scope";
                 self.error(&scope.at, summary, detail.to_string());
             }
@@ -633,7 +637,10 @@ impl Resolver<'_> {
             let target = target.map_or_else(|| source.value.clone(), |t| t.value.clone());
             return Some((None, source.value.clone(), target));
         }
-        let scope = own.database_scope.as_ref().map_or(ReplScope::All, |s| s.value);
+        let scope = own
+            .database_scope
+            .as_ref()
+            .map_or(ReplScope::All, |s| s.value);
         // Every database: an inherited database name does not apply.
         let own_source = match scope {
             ReplScope::All => own.source_database_name.as_ref(),
@@ -669,7 +676,10 @@ impl Resolver<'_> {
     /// Without `table_patterns = true`, `*` and `?` are not wildcards: a name
     /// holding one is refused rather than sent as a literal table name.
     fn check_no_patterns(&mut self, context: &str, own: &TaskFields) {
-        let listed = own.tables.iter().flat_map(|t| t.value.iter().map(move |n| (n, &t.at)));
+        let listed = own
+            .tables
+            .iter()
+            .flat_map(|t| t.value.iter().map(move |n| (n, &t.at)));
         let configured = own.table_configs.iter().map(|(t, _)| (&t.value, &t.at));
         let found: Vec<(String, Origin)> = listed
             .chain(configured)

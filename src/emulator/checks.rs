@@ -282,7 +282,12 @@ mod tests {
         let db = shop();
         let all = check_tables(&db, &repl("include_tables", "all", &[]), &[], false);
         assert_eq!(all.len(), 4);
-        let part = check_tables(&db, &repl("include_tables", "part", &["b", "zz"]), &[], false);
+        let part = check_tables(
+            &db,
+            &repl("include_tables", "part", &["b", "zz"]),
+            &[],
+            false,
+        );
         assert_eq!(
             summary(&part),
             vec![
@@ -290,7 +295,12 @@ mod tests {
                 ("zz".into(), "failed".into())
             ]
         );
-        let excl = check_tables(&db, &repl("exclude_tables", "all", &["wide", "nopk"]), &[], false);
+        let excl = check_tables(
+            &db,
+            &repl("exclude_tables", "all", &["wide", "nopk"]),
+            &[],
+            false,
+        );
         assert_eq!(summary(&excl).len(), 2);
         assert!(excl.iter().all(|v| v.reason.is_none()));
     }

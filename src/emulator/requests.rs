@@ -104,9 +104,21 @@ pub fn task_config(r: &TaskConfigRequest) -> Result<(), ApiError> {
         return Err(ApiError::invalid("is_create_task", "must be true or false"));
     }
     for (field, value, allowed) in [
-        ("is_instance_level_sync", &r.is_instance_level_sync, ["true", "false"]),
-        ("database_repl_scope", &r.database_repl_scope, ["all", "part"]),
-        ("is_support_reg_exp", &r.is_support_reg_exp, ["true", "false"]),
+        (
+            "is_instance_level_sync",
+            &r.is_instance_level_sync,
+            ["true", "false"],
+        ),
+        (
+            "database_repl_scope",
+            &r.database_repl_scope,
+            ["all", "part"],
+        ),
+        (
+            "is_support_reg_exp",
+            &r.is_support_reg_exp,
+            ["true", "false"],
+        ),
     ] {
         if let Some(v) = value
             && !allowed.contains(&v.as_str())

@@ -312,11 +312,7 @@ pub const TASK_FIELDS: &[TaskField] = &[
                     .as_deref()
                     .unwrap_or(&s.source_database_name),
             ),
-            SyncLevel::Instance => text(
-                d.target_database_name
-                    .as_deref()
-                    .unwrap_or(ALL_DATABASES),
-            ),
+            SyncLevel::Instance => text(d.target_database_name.as_deref().unwrap_or(ALL_DATABASES)),
         },
     },
     TaskField {
@@ -365,7 +361,13 @@ pub const TASK_FIELDS: &[TaskField] = &[
         request: &["is_support_reg_exp"],
         response: &["is_support_reg_exp"],
         importable: true,
-        value: Some(|s| if s.table_patterns { Value::from(true) } else { Value::Null }),
+        value: Some(|s| {
+            if s.table_patterns {
+                Value::from(true)
+            } else {
+                Value::Null
+            }
+        }),
         unwritten: |_, _| Value::Null,
     },
     TaskField {

@@ -7,9 +7,9 @@ use crate::api::wire::{
 };
 use crate::emulator::Emulator;
 use crate::emulator::checks::{check_db_configs, check_tables, failures};
+use crate::emulator::cloud::Database;
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, required};
-use crate::emulator::cloud::Database;
 use crate::emulator::store::{Run, SourceScope, Task};
 use crate::model::ALL_DATABASES;
 use axum::Json;

@@ -1,19 +1,19 @@
 //! The read endpoints: task list (E4), task configuration (E5, E6), db
 //! parameters (E7), target databases (E12), source databases and tables (E13, E14).
 
+use super::config::task_source;
 use crate::api::wire::{
     DatabaseInfo, DatabasesResponse, DbParameter, DbParametersResponse, ListReplicationsResponse,
     ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceTablesRequest,
     TableConfigCheckResult, TableReplConfig, TablesResponse,
 };
 use crate::emulator::Emulator;
-use super::config::task_source;
 use crate::emulator::checks::{check_db_configs, check_tables};
-use crate::model::pattern;
 use crate::emulator::db_params::DOCUMENTED_PARAMS;
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, name};
 use crate::emulator::store::Task;
+use crate::model::pattern;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -160,7 +160,14 @@ fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
         is_tables_change: false,
         last_error_of_alter_table: task.alter_error,
         is_instance_level_sync: flag(task.scope.instance_level),
-        database_repl_scope: Some(if task.scope.all_databases { "all" } else { "part" }.to_string()),
+        database_repl_scope: Some(
+            if task.scope.all_databases {
+                "all"
+            } else {
+                "part"
+            }
+            .to_string(),
+        ),
         is_support_reg_exp: flag(task.scope.patterns),
     }
 }
