@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub mod fields;
+pub mod pattern;
 
 /// Address of a managed object, as users type it: `task.NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -103,6 +104,45 @@ impl ReplScope {
     }
 }
 
+/// Whether a task replicates one database or the whole source instance (API
+/// `is_instance_level_sync`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncLevel {
+    #[default]
+    Database,
+    Instance,
+}
+
+impl SyncLevel {
+    pub const ALLOWED: &'static [&'static str] = &["database", "instance"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncLevel::Database => "database",
+            SyncLevel::Instance => "instance",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "database" => Some(SyncLevel::Database),
+            "instance" => Some(SyncLevel::Instance),
+            _ => None,
+        }
+    }
+
+    fn is_database(&self) -> bool {
+        *self == SyncLevel::Database
+    }
+}
+
+/// The `source_database_name` (and `target_database_name`) of an
+/// instance-level task that replicates every database, as the API documents it.
+pub const ALL_DATABASES: &str = "ALL";
+
 /// The effective desired (or recorded) configuration of one replication task,
 /// after `[defaults]` have been applied. This is what plan compares and what
 /// state records as "last applied".
@@ -123,11 +163,24 @@ pub struct TaskSpec {
     /// A TaurusDB read replica to read from; `None` = the primary node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_node_id: Option<String>,
+    /// One database (default) or the whole instance (API `is_instance_level_sync`).
+    #[serde(default, skip_serializing_if = "SyncLevel::is_database")]
+    pub sync_level: SyncLevel,
+    /// Instance level only: every database or the ones `source_database_name`
+    /// lists (API `database_repl_scope`); `None` at database level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_scope: Option<ReplScope>,
+    /// The database replicated; at instance level [`ALL_DATABASES`] or the
+    /// databases of a partial scope, comma-separated, as the API takes them.
     pub source_database_name: String,
     /// Effective target database: the source database name when not configured.
     pub target_database_name: String,
     pub repl_type: ReplType,
     pub repl_scope: ReplScope,
+    /// `tables` and `table_configs` keys may be wildcard patterns (API
+    /// `is_support_reg_exp`; see [`pattern`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub table_patterns: bool,
     /// Sorted, de-duplicated table names (order carries no meaning to the API).
     #[serde(default)]
     pub tables: Vec<String>,
@@ -145,6 +198,23 @@ pub struct TaskSpec {
 impl TaskSpec {
     pub fn address(&self) -> Address {
         Address::task(&self.name)
+    }
+
+    /// The source databases the task reads, when the configuration names
+    /// them: its one database, or the listed ones of a partial instance-level
+    /// scope; `None` for every database of the instance.
+    pub fn named_databases(&self) -> Option<Vec<String>> {
+        match (self.sync_level, self.database_scope) {
+            (SyncLevel::Database, _) => Some(vec![self.source_database_name.clone()]),
+            (SyncLevel::Instance, Some(ReplScope::Part)) => Some(
+                self.source_database_name
+                    .split(',')
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty())
+                    .collect(),
+            ),
+            (SyncLevel::Instance, _) => None,
+        }
     }
 
     /// The cloud's `task_name` (API paths and bodies).
@@ -174,10 +244,13 @@ impl TaskSpec {
             instance_id: instance_id.to_string(),
             source_instance_id: String::new(),
             source_node_id: None,
+            sync_level: SyncLevel::Database,
+            database_scope: None,
             source_database_name: String::new(),
             target_database_name: String::new(),
             repl_type: ReplType::IncludeTables,
             repl_scope: ReplScope::All,
+            table_patterns: false,
             tables: Vec::new(),
             db_configs: BTreeMap::new(),
             table_configs: BTreeMap::new(),
@@ -213,10 +286,13 @@ impl TaskSpec {
             instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
             source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
             source_node_id: None,
+            sync_level: SyncLevel::Database,
+            database_scope: None,
             source_database_name: "shop".into(),
             target_database_name: "shop".into(),
             repl_type: ReplType::IncludeTables,
             repl_scope: ReplScope::Part,
+            table_patterns: false,
             tables: vec!["orders".into()],
             db_configs: BTreeMap::new(),
             table_configs: BTreeMap::new(),

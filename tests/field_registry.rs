@@ -17,13 +17,16 @@ fn full_spec() -> TaskSpec {
         instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
         source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
         source_node_id: Some("9f8e7d6c5b4a39281706f5e4d3c2b1a0no07".into()),
-        source_database_name: "shop".into(),
+        sync_level: htapsync::model::SyncLevel::Instance,
+        database_scope: Some(ReplScope::All),
+        table_patterns: true,
+        source_database_name: htapsync::model::ALL_DATABASES.into(),
         target_database_name: "shop_olap".into(),
         repl_type: ReplType::IncludeTables,
         repl_scope: ReplScope::Part,
-        tables: vec!["order_items".into(), "orders".into()],
+        tables: vec!["shop.order_item?".into(), "shop.orders".into()],
         db_configs: [("max_sync_commit_rows".to_string(), "600000".to_string())].into(),
-        table_configs: [("orders".to_string(), "order by id".to_string())].into(),
+        table_configs: [("shop.orders".to_string(), "order by id".to_string())].into(),
         paused: true,
     }
 }
@@ -35,7 +38,11 @@ fn line(field: &TaskField, spec: &TaskSpec) -> String {
     let value = match value {
         Value::Null => return String::new(),
         Value::Object(map) => {
-            let entries: Vec<String> = map.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            // Keys quoted: an instance-level table name (`shop.orders`) is not a bare key.
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{} = {v}", Value::from(k.as_str())))
+                .collect();
             format!("{{ {} }}", entries.join(", "))
         }
         other => other.to_string(),

@@ -7,11 +7,13 @@
 //! injected latency; figure 6 runs the real binary as a whole process against
 //! `htapsync emulator` as another. `HTAPSYNC_BENCH_TASKS` (default 1000)
 //! shrinks figures 1, 2, 5, 6 and 7 for a quick try; `HTAPSYNC_BENCH_ONLY=6`
-//! (or `7`) runs figure 6 (or 7) alone. Figure 7 needs PostgreSQL's binaries
-//! (as the tests do) and is left out without them.
+//! (or `7`, `8`) runs figure 6 (or 7, 8) alone. Figure 7 needs PostgreSQL's
+//! binaries (as the tests do) and is left out without them. Figure 8 is a
+//! plan of one table pattern that expands to 10,000 tables.
 
 mod e2e;
 mod local;
+mod patterns;
 mod postgres;
 mod process;
 mod state;
@@ -64,6 +66,11 @@ fn run() -> Result<(), String> {
     let only = std::env::var("HTAPSYNC_BENCH_ONLY").unwrap_or_default();
     if only == "6" {
         rows.push(process_row(root.path(), tasks)?);
+        print_table(tasks, started, rows);
+        return Ok(());
+    }
+    if only == "8" {
+        rows.push(patterns_row(root.path())?);
         print_table(tasks, started, rows);
         return Ok(());
     }
@@ -195,8 +202,30 @@ fn run() -> Result<(), String> {
     }
 
     rows.push(process_row(root.path(), tasks)?);
+    rows.push(patterns_row(root.path())?);
     print_table(tasks, started, rows);
     Ok(())
+}
+
+/// Figure 8: `plan` of a table pattern that expands to 10,000 tables.
+fn patterns_row(root: &Path) -> Result<Row, String> {
+    let run = patterns::measure(root)?;
+    eprintln!("patterns: {run:?}");
+    let walls: Vec<String> = run.walls.iter().map(|w| ms(*w)).collect();
+    Ok([
+        "8 pattern plan".into(),
+        format!(
+            "`htapsync plan`, 1 task, pattern `orders_*` matching {} tables, embedded emulator",
+            patterns::TABLES
+        ),
+        format!(
+            "median wall {} (runs {}); one E14 listing (tests/scope_wire.rs)",
+            secs(run.median()),
+            walls.join(", ")
+        ),
+        format!("<= {}", secs(patterns::TARGET)),
+        yes(run.median() <= patterns::TARGET),
+    ])
 }
 
 /// Figure 7: the apply of figure 2 at the larger parallelism with the state in

@@ -8,8 +8,8 @@ use super::client::{Call, Client, JSON_PLAIN, JSON_UTF8};
 use super::error::{ApiError, ApiErrorKind};
 use super::retry::Idempotency;
 use super::wire::{
-    DatabasesResponse, DbConfigCheckResponse, DbParameter, DbParametersResponse, Job,
-    JobIdResponse, JobResponse, ListReplicationsResponse, ModifyResponse,
+    DatabaseTables, DatabasesResponse, DbConfigCheckResponse, DbParameter, DbParametersResponse,
+    Job, JobIdResponse, JobResponse, ListReplicationsResponse, ModifyResponse,
     ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceDatabasesResponse,
     SourceTablesRequest, StartRequest, TableConfigCheckResponse, TablesResponse, TaskConfigRequest,
     TaskNameRequest,
@@ -31,6 +31,14 @@ fn replication(instance_id: &str, rest: &[&str]) -> Vec<String> {
     .chain(rest)
     .map(|s| s.to_string())
     .collect()
+}
+
+/// `limit` and `offset` of the page that starts at item `offset`.
+fn page_query(offset: usize) -> Vec<(String, String)> {
+    query(&[
+        ("limit", PAGE_SIZE.to_string()),
+        ("offset", offset.to_string()),
+    ])
 }
 
 fn query(pairs: &[(&str, String)]) -> Vec<(String, String)> {
@@ -320,6 +328,92 @@ impl Client {
             Idempotency::Safe,
         )?;
         self.execute(call).await
+    }
+
+    /// E13, every database of a source instance: pages of [`PAGE_SIZE`]
+    /// until `total_count` names are in.
+    pub async fn source_database_names(
+        &self,
+        instance_id: &str,
+        source_instance_id: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        let body = SourceDatabasesRequest {
+            databases: Vec::new(),
+            source_instance_id: source_instance_id.to_string(),
+        };
+        let path = ["instances", instance_id, "htap", "databases"].map(String::from);
+        self.all_pages(
+            |offset| {
+                let mut call = self.with_body(
+                    "source-databases",
+                    Method::POST,
+                    path.to_vec(),
+                    &body,
+                    JSON_PLAIN,
+                    Idempotency::Safe,
+                )?;
+                call.query = page_query(offset);
+                Ok(call)
+            },
+            |page: SourceDatabasesResponse| (page.databases, page.total_count),
+        )
+        .await
+    }
+
+    /// E14, every table of one source database: one listing, read in pages
+    /// of [`PAGE_SIZE`] (`limit`/`offset` in the query) until `total_count`
+    /// names are in, never one call per table.
+    pub async fn source_table_names(
+        &self,
+        instance_id: &str,
+        source_instance_id: &str,
+        database: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        let body = SourceTablesRequest {
+            source_instance_id: source_instance_id.to_string(),
+            database_tables: vec![DatabaseTables {
+                database: database.to_string(),
+                tables: Vec::new(),
+            }],
+            selected_tables: Vec::new(),
+            filter_type: Some("include_tables".to_string()),
+        };
+        let path = ["instances", instance_id, "htap", "tables"].map(String::from);
+        self.all_pages(
+            |offset| {
+                let mut call = self.with_body(
+                    "source-tables",
+                    Method::POST,
+                    path.to_vec(),
+                    &body,
+                    JSON_PLAIN,
+                    Idempotency::Safe,
+                )?;
+                call.query = page_query(offset);
+                Ok(call)
+            },
+            |page: TablesResponse| (page.tables, page.total_count),
+        )
+        .await
+    }
+
+    /// Reads pages from item 0 until the reported total is in (or a page is
+    /// empty): `call` builds the request of the page at an offset, `items`
+    /// takes a page apart into its items and the total.
+    async fn all_pages<P: serde::de::DeserializeOwned>(
+        &self,
+        call: impl Fn(usize) -> Result<Call, ApiError>,
+        items: impl Fn(P) -> (Vec<String>, u64),
+    ) -> Result<Vec<String>, ApiError> {
+        let mut all = Vec::new();
+        loop {
+            let (page, total) = items(self.execute(call(all.len())?).await?);
+            let received = page.len();
+            all.extend(page);
+            if received == 0 || all.len() as u64 >= total {
+                return Ok(all);
+            }
+        }
     }
 
     /// E15: one job.

@@ -12,7 +12,7 @@ use super::wire::{
 };
 use crate::model::TaskSpec;
 use crate::model::fields::{TASK_FIELDS, TaskField};
-use crate::model::{DbParam, ReplScope, ReplType};
+use crate::model::{DbParam, ReplScope, ReplType, SyncLevel};
 
 /// The request body that describes `spec` to E1, E2 and E8: every registry
 /// field writes its own part. `tables_configs` lists every configured table;
@@ -92,6 +92,37 @@ const WIRE: &[Wire] = &[
         },
     },
     Wire {
+        key: "sync_level",
+        // Sent only at instance level: absent is the documented default, database level.
+        to_request: |s, r| {
+            if s.sync_level == SyncLevel::Instance {
+                r.is_instance_level_sync = Some("true".to_string());
+            }
+        },
+        from_cloud: |cfg, _, s| {
+            s.sync_level = match is_true(&cfg.is_instance_level_sync) {
+                true => SyncLevel::Instance,
+                false => SyncLevel::Database,
+            }
+        },
+    },
+    Wire {
+        key: "database_scope",
+        to_request: |s, r| r.database_repl_scope = s.database_scope.map(|d| d.as_str().to_string()),
+        // Read after sync_level (registry order): meaningful at instance level only.
+        from_cloud: |cfg, _, s| {
+            s.database_scope = match s.sync_level {
+                SyncLevel::Database => None,
+                SyncLevel::Instance => Some(
+                    cfg.database_repl_scope
+                        .as_deref()
+                        .and_then(ReplScope::parse)
+                        .unwrap_or(ReplScope::Part),
+                ),
+            }
+        },
+    },
+    Wire {
         key: "source_database_name",
         to_request: |s, r| r.source_database_name = Some(s.source_database_name.clone()),
         from_cloud: |cfg, _, s| {
@@ -121,6 +152,16 @@ const WIRE: &[Wire] = &[
             let reported = cfg.table_repl_config.repl_scope.as_deref();
             s.repl_scope = reported.and_then(ReplScope::parse).unwrap_or(s.repl_scope);
         },
+    },
+    Wire {
+        key: "table_patterns",
+        // Sent only when set: absent is the documented default, `"false"`.
+        to_request: |s, r| {
+            if s.table_patterns {
+                r.is_support_reg_exp = Some("true".to_string());
+            }
+        },
+        from_cloud: |cfg, _, s| s.table_patterns = is_true(&cfg.is_support_reg_exp),
     },
     Wire {
         key: "tables",
@@ -204,6 +245,12 @@ fn wire(field: &TaskField) -> &'static Wire {
 /// The request's `table_repl_config`, created on first use.
 fn repl_config(request: &mut TaskConfigRequest) -> &mut TableReplConfig {
     request.table_repl_config.get_or_insert_default()
+}
+
+/// A string flag of the API: `"true"` (any case) is set; absent or anything else is not.
+fn is_true(flag: &Option<String>) -> bool {
+    flag.as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case("true"))
 }
 
 /// Takes what the cloud reports unless it reports nothing.

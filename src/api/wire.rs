@@ -66,6 +66,23 @@ pub struct TaskConfigRequest {
         deserialize_with = "opt_string_or_scalar"
     )]
     pub is_create_task: Option<String>,
+    /// `"true"`: the task replicates the whole source instance (absent: `"false"`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_string_or_scalar"
+    )]
+    pub is_instance_level_sync: Option<String>,
+    /// Instance level: `all` databases or `part` (absent: `part`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_repl_scope: Option<String>,
+    /// `"true"`: table names may be wildcard patterns (absent: `"false"`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_string_or_scalar"
+    )]
+    pub is_support_reg_exp: Option<String>,
 }
 
 /// `{table_name, table_config, check_result}`: `success` | `failed`.
@@ -320,6 +337,21 @@ pub struct ReplicationConfigResponse {
     pub is_tables_change: bool,
     #[serde(default)]
     pub last_error_of_alter_table: String,
+    /// `"true"` for an instance-level task (a string or a boolean is accepted).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_string_or_scalar"
+    )]
+    pub is_instance_level_sync: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_repl_scope: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_string_or_scalar"
+    )]
+    pub is_support_reg_exp: Option<String>,
 }
 
 /// One row of E7.

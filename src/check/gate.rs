@@ -1,9 +1,9 @@
 //! Runs table-config-check (E2) and database-config-check (E1) for every task
 //! that a plan would create or change, concurrently under a bound.
 
+use super::expand::SourceTables;
 use super::{GateReport, GateUnavailable, ParamVerdict, TableVerdict, TaskVerdict};
 use crate::api::task_map::task_request;
-use crate::api::wire::{DatabaseTables, SourceTablesRequest};
 use crate::api::{ApiError, Client};
 use crate::model::{Address, TaskSpec};
 use crate::plan::{Action, Change, Plan};
@@ -117,17 +117,8 @@ fn unfinished(address: Address, error: &JoinError) -> TaskVerdict {
 /// listing the columns the config references. Without the table list, only
 /// parse problems are hinted.
 async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableVerdict]) {
-    let req = SourceTablesRequest {
-        source_instance_id: spec.source_instance_id.clone(),
-        database_tables: vec![DatabaseTables {
-            database: spec.source_database_name.clone(),
-            tables: Vec::new(),
-        }],
-        selected_tables: Vec::new(),
-        filter_type: Some("include_tables".to_string()),
-    };
-    let existing = match client.source_tables(&spec.instance_id, &req).await {
-        Ok(resp) => Some(resp.tables),
+    let existing = match SourceTables::default().of(client, spec).await {
+        Ok(tables) => Some(tables),
         Err(e) => {
             tracing::debug!(error = %e, "no source table list for hints");
             None

@@ -170,6 +170,7 @@ mod tests {
     }
 }
 
+pub mod expand;
 mod gate;
 pub use crate::api::task_map::task_request;
 pub use gate::{addresses_to_check, run_gate};

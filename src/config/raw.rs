@@ -6,7 +6,7 @@
 use super::rules;
 use super::walk::{Entry, Origin, Spanned, Walker, entries, suggestion_detail};
 use crate::model::fields;
-use crate::model::{DB_PARAMS, DbParam, DbParamKind, ReplScope, ReplType};
+use crate::model::{DB_PARAMS, DbParam, DbParamKind, ReplScope, ReplType, SyncLevel};
 use crate::table_config::parse_table_config;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -70,10 +70,13 @@ pub(crate) struct TaskFields {
     pub instance_id: Option<Spanned<String>>,
     pub source_instance_id: Option<Spanned<String>>,
     pub source_node_id: Option<Spanned<String>>,
+    pub sync_level: Option<Spanned<SyncLevel>>,
+    pub database_scope: Option<Spanned<ReplScope>>,
     pub source_database_name: Option<Spanned<String>>,
     pub target_database_name: Option<Spanned<String>>,
     pub repl_type: Option<Spanned<ReplType>>,
     pub repl_scope: Option<Spanned<ReplScope>>,
+    pub table_patterns: Option<Spanned<bool>>,
     /// Sorted; duplicates already reported.
     pub tables: Option<Spanned<Vec<String>>>,
     /// Parameter name -> value as sent.
@@ -482,6 +485,25 @@ fn read_task_fields(
                     ReplScope::parse,
                 )
             }
+            "sync_level" => {
+                f.sync_level = read_enum(
+                    walker,
+                    context,
+                    &entry,
+                    SyncLevel::ALLOWED,
+                    SyncLevel::parse,
+                )
+            }
+            "database_scope" => {
+                f.database_scope = read_enum(
+                    walker,
+                    context,
+                    &entry,
+                    ReplScope::ALLOWED,
+                    ReplScope::parse,
+                )
+            }
+            "table_patterns" => f.table_patterns = walker.boolean(context, &entry),
             "tables" => f.tables = read_tables(walker, context, &entry),
             "db_configs" => f.db_configs = read_db_configs(walker, context, &entry),
             "table_configs" => f.table_configs = read_table_configs(walker, context, &entry),

@@ -11,9 +11,10 @@ use super::rules::EMBEDDED;
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
 use crate::model::fields::TASK_FIELDS;
+use crate::model::pattern;
 use crate::model::{
-    Address, Desired, DesiredTask, ImportBlock, Lifecycle, Moved, Policy, Provider, ReplScope,
-    ReplType, StateSettings, TaskDefaults, TaskSpec,
+    ALL_DATABASES, Address, Desired, DesiredTask, ImportBlock, Lifecycle, Moved, Policy, Provider,
+    ReplScope, ReplType, StateSettings, SyncLevel, TaskDefaults, TaskSpec,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -512,7 +513,15 @@ impl Resolver<'_> {
         let defaults = inherited.as_ref();
         let (name, own) = (&raw.name, &raw.fields);
         let context = format!("[task.{name}]");
+        let sync_level = own
+            .sync_level
+            .as_ref()
+            .map_or(SyncLevel::Database, |l| l.value);
         for key in TASK_FIELDS.iter().filter(|f| f.required).map(|f| f.key) {
+            // An instance-level task names its databases itself, or takes ALL.
+            if key == "source_database_name" && sync_level == SyncLevel::Instance {
+                continue;
+            }
             let inherited = defaults.is_some_and(|d| d.written.contains(key));
             if !own.written.contains(key) && !inherited {
                 let summary = format!("missing required key `{key}` in {context}");
@@ -533,9 +542,14 @@ impl Resolver<'_> {
         let repl_type_known = repl_type.is_some() || !is_written(own, defaults, "repl_type");
         let repl_type = repl_type.map_or(ReplType::default(), |t| t.value);
         let repl_scope = self.repl_scope(raw, defaults, tables);
-        if let (true, Some(scope)) = (repl_type_known, repl_scope) {
-            self.check_table_configs(&context, own, repl_type, scope, tables);
+        let table_patterns = own.table_patterns.as_ref().is_some_and(|p| p.value);
+        if !table_patterns {
+            self.check_no_patterns(&context, own);
         }
+        if let (true, Some(scope)) = (repl_type_known, repl_scope) {
+            self.check_table_configs(&context, own, repl_type, scope, tables, table_patterns);
+        }
+        let databases = self.databases(raw, defaults, sync_level);
 
         let mut db_configs: BTreeMap<String, String> = BTreeMap::new();
         for fields in defaults.into_iter().chain([own]) {
@@ -549,18 +563,20 @@ impl Resolver<'_> {
                 .or_else(|| defaults.and_then(|d| get(d).as_ref()))
                 .is_some_and(|b| b.value)
         };
-        let source_database_name = pick(|f| &f.source_database_name)?.value.clone();
+        let (database_scope, source_database_name, target_database_name) = databases?;
         let spec = TaskSpec {
             name: name.clone(),
             cloud_name: None,
             instance_id: pick(|f| &f.instance_id)?.value.clone(),
             source_instance_id: pick(|f| &f.source_instance_id)?.value.clone(),
             source_node_id: pick(|f| &f.source_node_id).map(|n| n.value.clone()),
-            target_database_name: pick(|f| &f.target_database_name)
-                .map_or_else(|| source_database_name.clone(), |t| t.value.clone()),
+            sync_level,
+            database_scope,
+            target_database_name,
             source_database_name,
             repl_type,
             repl_scope: repl_scope?,
+            table_patterns,
             tables: tables.to_vec(),
             db_configs,
             table_configs: own
@@ -578,6 +594,103 @@ impl Resolver<'_> {
             prevent_destroy: flag(|f| &f.prevent_destroy),
         };
         Some(DesiredTask { spec, lifecycle })
+    }
+
+    /// The database scope and the source and target database names of a
+    /// task. At database level: the (inherited) names, one source database.
+    /// At instance level `database_scope` defaults to `all`, whose source
+    /// database is `ALL` (an inherited name does not apply); `part` lists at
+    /// least two databases in `source_database_name`; the target defaults to `ALL`.
+    fn databases(
+        &mut self,
+        raw: &RawTask,
+        defaults: Option<&TaskFields>,
+        level: SyncLevel,
+    ) -> Option<(Option<ReplScope>, String, String)> {
+        let own = &raw.fields;
+        let context = format!("[task.{}]", raw.name);
+        let source = own
+            .source_database_name
+            .as_ref()
+            .or_else(|| defaults.and_then(|d| d.source_database_name.as_ref()));
+        let target = own
+            .target_database_name
+            .as_ref()
+            .or_else(|| defaults.and_then(|d| d.target_database_name.as_ref()));
+        if level == SyncLevel::Database {
+            if let Some(scope) = &own.database_scope {
+                let summary =
+                    format!("`database_scope` needs sync_level = \"instance\" in {context}");
+                let detail = "a database-level task replicates its one source_database_name; set sync_level = \"instance\" to replicate several databases, or remove database_scope";
+                self.error(&scope.at, summary, detail.to_string());
+            }
+            let source = source?;
+            if source.value.contains(',') {
+                let summary = format!(
+                    "source_database_name {:?} of {context} lists several databases",
+                    source.value
+                );
+                let detail = "one database per task, or set sync_level = \"instance\" and database_scope = \"part\" to replicate several";
+                self.error(&source.at, summary, detail.to_string());
+                return None;
+            }
+            let target = target.map_or_else(|| source.value.clone(), |t| t.value.clone());
+            return Some((None, source.value.clone(), target));
+        }
+        let scope = own
+            .database_scope
+            .as_ref()
+            .map_or(ReplScope::All, |s| s.value);
+        // Every database: an inherited database name does not apply.
+        let own_source = match scope {
+            ReplScope::All => own.source_database_name.as_ref(),
+            ReplScope::Part => source,
+        };
+        let source = match (scope, own_source) {
+            (ReplScope::All, None) => ALL_DATABASES.to_string(),
+            (ReplScope::All, Some(s)) if s.value == ALL_DATABASES => s.value.clone(),
+            (ReplScope::All, Some(s)) => {
+                let summary = format!(
+                    "source_database_name = {:?} contradicts the instance-level scope \"all\" of {context}",
+                    s.value
+                );
+                let detail = "with sync_level = \"instance\" every database is replicated: remove source_database_name (or write \"ALL\"), or set database_scope = \"part\" and list the databases, comma-separated";
+                self.error(&s.at, summary, detail.to_string());
+                return None;
+            }
+            (ReplScope::Part, Some(s)) if s.value.split(',').count() >= 2 => s.value.clone(),
+            (ReplScope::Part, written) => {
+                let at = written.map_or(&raw.at, |s| &s.at);
+                let summary = format!(
+                    "database_scope = \"part\" needs at least two databases in `source_database_name` of {context}"
+                );
+                let detail = "list them comma-separated, e.g. source_database_name = \"shop,billing\" (the API's form); for one database use a database-level task";
+                self.error(at, summary, detail.to_string());
+                return None;
+            }
+        };
+        let target = target.map_or_else(|| ALL_DATABASES.to_string(), |t| t.value.clone());
+        Some((Some(scope), source, target))
+    }
+
+    /// Without `table_patterns = true`, `*` and `?` are not wildcards: a name
+    /// holding one is refused rather than sent as a literal table name.
+    fn check_no_patterns(&mut self, context: &str, own: &TaskFields) {
+        let listed = own
+            .tables
+            .iter()
+            .flat_map(|t| t.value.iter().map(move |n| (n, &t.at)));
+        let configured = own.table_configs.iter().map(|(t, _)| (&t.value, &t.at));
+        let found: Vec<(String, Origin)> = listed
+            .chain(configured)
+            .filter(|(name, _)| pattern::is_pattern(name))
+            .map(|(name, at)| (name.clone(), at.clone()))
+            .collect();
+        for (name, at) in found {
+            let summary = format!("{name:?} in {context} is a wildcard pattern");
+            let detail = "set table_patterns = true to match tables with `*` and `?`; table names cannot contain them otherwise";
+            self.error(&at, summary, detail.to_string());
+        }
     }
 
     /// The effective scope: as written, else `part` when tables are listed and
@@ -642,9 +755,15 @@ impl Resolver<'_> {
         repl_type: ReplType,
         scope: ReplScope,
         tables: &[String],
+        table_patterns: bool,
     ) {
         for (table, _) in &own.table_configs {
-            let listed = tables.binary_search(&table.value).is_ok();
+            // A pattern key's tables are known only to the cloud: the gate checks them.
+            if table_patterns && pattern::is_pattern(&table.value) {
+                continue;
+            }
+            let listed = tables.binary_search(&table.value).is_ok()
+                || (table_patterns && tables.iter().any(|t| pattern::matches(t, &table.value)));
             let problem = match (repl_type, scope) {
                 (ReplType::IncludeTables, ReplScope::Part) if !listed => format!(
                     "repl_type = \"include_tables\" replicates only the tables in `tables`: {}",

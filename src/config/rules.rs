@@ -25,9 +25,21 @@ pub fn pg_schema(value: &str) -> Result<(), String> {
     }
 }
 
-/// Source database names: 3-1024 of `[A-Za-z0-9_]`.
+/// Source database names: 3-1024 of `[A-Za-z0-9_]`; an instance-level task
+/// with `database_scope = "part"` lists several, comma-separated (whether a
+/// list is allowed where it stands is `resolve`'s to say).
 pub fn source_database_name(value: &str) -> Result<(), String> {
-    name_of_length(value, 3, 1024)
+    let len = value.chars().count();
+    let names_ok = value
+        .split(',')
+        .all(|name| !name.is_empty() && name.chars().all(crate::model::is_name_char));
+    if !(3..=1024).contains(&len) || !names_ok {
+        return Err(format!(
+            "use 3 to 1024 letters, digits or underscores ([A-Za-z0-9_]), or database names \
+             separated by commas; got {len} characters"
+        ));
+    }
+    Ok(())
 }
 
 fn name_of_length(value: &str, min: usize, max: usize) -> Result<(), String> {

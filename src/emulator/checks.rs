@@ -10,6 +10,7 @@ use super::db_params::DocumentedParam;
 use crate::api::wire::{
     DbConfig, DbConfigCheckResult, TableConfigCheckResult, TableReplConfig, TablesConfig,
 };
+use crate::model::pattern;
 use crate::model::{ReplScope, ReplType};
 use crate::table_config::parse_table_config;
 use std::collections::BTreeSet;
@@ -36,12 +37,14 @@ struct Scope<'a> {
     repl_type: ReplType,
     repl_scope: ReplScope,
     listed: &'a [String],
+    /// `is_support_reg_exp`: listed names and config keys may be wildcard patterns.
+    patterns: bool,
 }
 
 impl<'a> Scope<'a> {
     /// Absent or unknown values take the API defaults (include_tables, all);
     /// request validation has already rejected unknown values.
-    fn of(repl: &'a TableReplConfig) -> Self {
+    fn of(repl: &'a TableReplConfig, patterns: bool) -> Self {
         Scope {
             repl_type: repl
                 .repl_type
@@ -54,11 +57,17 @@ impl<'a> Scope<'a> {
                 .and_then(ReplScope::parse)
                 .unwrap_or_default(),
             listed: &repl.tables,
+            patterns,
         }
     }
 
+    /// Whether the listed name (or, with patterns, the pattern) `entry` names `table`.
+    fn names(&self, entry: &str, table: &str) -> bool {
+        entry == table || (self.patterns && pattern::matches(entry, table))
+    }
+
     fn contains(&self, table: &str) -> bool {
-        let listed = self.listed.iter().any(|t| t == table);
+        let listed = self.listed.iter().any(|t| self.names(t, table));
         match (self.repl_type, self.repl_scope) {
             (ReplType::IncludeTables, ReplScope::Part) => listed,
             (ReplType::IncludeTables, ReplScope::All) => true,
@@ -72,11 +81,21 @@ impl<'a> Scope<'a> {
         match (self.repl_type, self.repl_scope) {
             (ReplType::IncludeTables, ReplScope::Part) => {
                 let mut seen = BTreeSet::new();
-                self.listed
+                let named = self
+                    .listed
                     .iter()
+                    .filter(|t| !self.patterns || !pattern::is_pattern(t))
                     .filter(|t| seen.insert(t.as_str()))
                     .cloned()
-                    .collect()
+                    .collect::<Vec<_>>();
+                // A pattern reports the tables it matches; one that matches none reports nothing.
+                let matched = db
+                    .tables
+                    .keys()
+                    .filter(|t| self.patterns && !seen.contains(t.as_str()) && self.contains(t))
+                    .cloned()
+                    .collect::<Vec<_>>();
+                named.into_iter().chain(matched).collect()
             }
             _ => db
                 .tables
@@ -91,16 +110,23 @@ impl<'a> Scope<'a> {
 /// Judges every table of the task's scope and every `tables_configs` entry:
 /// scope tables first (with their configuration, `""` when none), then
 /// configuration entries for tables outside the scope.
+///
+/// With `patterns` (`is_support_reg_exp`), listed names and configuration
+/// keys may be wildcard patterns: each matched table is judged on its own,
+/// with the configuration of its own name, else of the first pattern that
+/// matches it; a configuration pattern that matches no table of the scope fails.
 pub fn check_tables(
     db: &Database,
     repl: &TableReplConfig,
     configs: &[TablesConfig],
+    patterns: bool,
 ) -> Vec<TableVerdict> {
-    let scope = Scope::of(repl);
+    let scope = Scope::of(repl, patterns);
     let config_of = |table: &str| {
         configs
             .iter()
             .find(|c| c.table_name == table)
+            .or_else(|| configs.iter().find(|c| scope.names(&c.table_name, table)))
             .map_or("", |c| c.table_config.as_str())
     };
     let mut reported = BTreeSet::new();
@@ -111,6 +137,10 @@ pub fn check_tables(
         reported.insert(table);
     }
     for c in configs {
+        let is_pattern = patterns && pattern::is_pattern(&c.table_name);
+        if is_pattern && reported.iter().any(|t| pattern::matches(&c.table_name, t)) {
+            continue;
+        }
         if reported.insert(c.table_name.clone()) {
             verdicts.push(verdict(db, &scope, &c.table_name, &c.table_config));
         }
@@ -138,6 +168,12 @@ fn verdict(db: &Database, scope: &Scope, table: &str, config: &str) -> TableVerd
 /// Why `table` with `config` cannot be replicated, or `None` when it can.
 fn table_failure(db: &Database, scope: &Scope, table: &str, config: &str) -> Option<String> {
     let Some(t) = db.tables.get(table) else {
+        if scope.patterns && pattern::is_pattern(table) {
+            return Some(format!(
+                "pattern {table} matches no table of the task in {}",
+                db.name
+            ));
+        }
         return Some(format!(
             "table {table} does not exist in database {}",
             db.name
@@ -244,9 +280,14 @@ mod tests {
     #[test]
     fn scopes_select_the_documented_tables() {
         let db = shop();
-        let all = check_tables(&db, &repl("include_tables", "all", &[]), &[]);
+        let all = check_tables(&db, &repl("include_tables", "all", &[]), &[], false);
         assert_eq!(all.len(), 4);
-        let part = check_tables(&db, &repl("include_tables", "part", &["b", "zz"]), &[]);
+        let part = check_tables(
+            &db,
+            &repl("include_tables", "part", &["b", "zz"]),
+            &[],
+            false,
+        );
         assert_eq!(
             summary(&part),
             vec![
@@ -254,7 +295,12 @@ mod tests {
                 ("zz".into(), "failed".into())
             ]
         );
-        let excl = check_tables(&db, &repl("exclude_tables", "all", &["wide", "nopk"]), &[]);
+        let excl = check_tables(
+            &db,
+            &repl("exclude_tables", "all", &["wide", "nopk"]),
+            &[],
+            false,
+        );
         assert_eq!(summary(&excl).len(), 2);
         assert!(excl.iter().all(|v| v.reason.is_none()));
     }
@@ -271,6 +317,7 @@ mod tests {
                 tc("nopk", "order by missing_col"),
                 tc("b", "order by id"),
             ],
+            false,
         );
         let s = summary(&v);
         assert_eq!(s[0], ("a".into(), "success".into()));
@@ -282,6 +329,28 @@ mod tests {
         assert!(v[3].reason.as_deref().unwrap().contains("scope"));
         assert_eq!(v[0].result.table_config, "order by name;key columns id");
         assert_eq!(v[1].result.table_config, "");
+    }
+
+    #[test]
+    fn patterns_select_and_configure_each_matched_table() {
+        let db = shop();
+        let r = repl("include_tables", "part", &["?", "wid*", "zz*"]);
+        let configs = [tc("?", "order by id"), tc("n*", "order by id")];
+        let v = check_tables(&db, &r, &configs, true);
+        let s = summary(&v);
+        assert_eq!(
+            s,
+            vec![
+                ("a".into(), "success".into()),
+                ("b".into(), "success".into()),
+                ("wide".into(), "failed".into()),
+                ("n*".into(), "failed".into()),
+            ]
+        );
+        assert_eq!(v[0].result.table_config, "order by id");
+        assert!(v[3].reason.as_deref().unwrap().contains("matches no table"));
+        let literal = check_tables(&db, &r, &[], false);
+        assert!(literal.iter().all(|v| v.reason.is_some()), "{literal:?}");
     }
 
     #[test]

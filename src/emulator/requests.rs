@@ -134,7 +134,15 @@ pub fn task_config(r: &TaskConfigRequest) -> Result<(), ApiError> {
         length("source_node_id", v, 0, 1024)?;
     }
     if let Some(v) = &r.source_database_name {
-        name("source_database_name", v, 3, 1024)?;
+        // At instance level a partial scope lists its databases, comma-separated.
+        if r.is_instance_level_sync.as_deref() == Some("true") && v.contains(',') {
+            length("source_database_name", v, 3, 1024)?;
+            for database in v.split(',') {
+                name("source_database_name", database, 1, 1024)?;
+            }
+        } else {
+            name("source_database_name", v, 3, 1024)?;
+        }
     }
     if let Some(v) = &r.target_database_name {
         name("target_database_name", v, 3, 128)?;
@@ -147,6 +155,30 @@ pub fn task_config(r: &TaskConfigRequest) -> Result<(), ApiError> {
         && v != "false"
     {
         return Err(ApiError::invalid("is_create_task", "must be true or false"));
+    }
+    for (field, value, allowed) in [
+        (
+            "is_instance_level_sync",
+            &r.is_instance_level_sync,
+            ["true", "false"],
+        ),
+        (
+            "database_repl_scope",
+            &r.database_repl_scope,
+            ["all", "part"],
+        ),
+        (
+            "is_support_reg_exp",
+            &r.is_support_reg_exp,
+            ["true", "false"],
+        ),
+    ] {
+        if let Some(v) = value
+            && !allowed.contains(&v.as_str())
+        {
+            let message = format!("must be {} or {}", allowed[0], allowed[1]);
+            return Err(ApiError::invalid(field, message));
+        }
     }
     if let Some(configs) = &r.db_configs {
         if configs.len() > 1024 {

@@ -7,7 +7,7 @@
 //! recorded as pending and applied by [`Store::settle`] at the start of each
 //! request, so no background thread is needed.
 
-use crate::api::wire::{DbConfig, Stage, TableReplConfig, TablesConfig};
+use crate::api::wire::{DbConfig, Stage, TableReplConfig, TablesConfig, TaskConfigRequest};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,6 +60,9 @@ pub struct Task {
     pub db_configs: Vec<DbConfig>,
     pub tables_configs: Vec<TablesConfig>,
     pub table_repl_config: TableReplConfig,
+    /// Instance-level sync and wildcard table names, as the request set them.
+    #[serde(default)]
+    pub scope: SourceScope,
     pub registered_ms: i64,
     pub run: Run,
     /// An effect waiting for its job to complete.
@@ -76,6 +79,31 @@ pub struct Task {
     /// Reported by E5 as `last_error_of_alter_table`; set the same way.
     #[serde(default)]
     pub alter_error: String,
+}
+
+/// How a task reads its source (E1/E2/E8 `is_instance_level_sync`,
+/// `database_repl_scope`, `is_support_reg_exp`); an absent field takes its
+/// documented default (database level, `part`, no patterns).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceScope {
+    #[serde(default)]
+    pub instance_level: bool,
+    /// Instance level: every database (`true`, `all`) or the listed ones (`part`).
+    #[serde(default)]
+    pub all_databases: bool,
+    #[serde(default)]
+    pub patterns: bool,
+}
+
+impl SourceScope {
+    /// The scope a validated request asks for.
+    pub fn of(req: &TaskConfigRequest) -> SourceScope {
+        SourceScope {
+            instance_level: req.is_instance_level_sync.as_deref() == Some("true"),
+            all_databases: req.database_repl_scope.as_deref() == Some("all"),
+            patterns: req.is_support_reg_exp.as_deref() == Some("true"),
+        }
+    }
 }
 
 /// Where a task is in its lifecycle.
@@ -248,6 +276,7 @@ mod tests {
             db_configs: vec![],
             tables_configs: vec![],
             table_repl_config: TableReplConfig::default(),
+            scope: SourceScope::default(),
             registered_ms: 0,
             run,
             pending: None,

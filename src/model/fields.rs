@@ -20,7 +20,9 @@
 //! `api::task_map`, its typed reader in `config::raw`/`resolve`, and a way to
 //! change it in this module's tests; the tests name whichever is missing.
 
-use super::{DB_PARAMS, DbParamKind, ReplScope, ReplType, TaskDefaults, TaskSpec};
+use super::{
+    ALL_DATABASES, DB_PARAMS, DbParamKind, ReplScope, ReplType, SyncLevel, TaskDefaults, TaskSpec,
+};
 use serde_json::{Value, json};
 
 /// The value type a key takes in TOML.
@@ -241,9 +243,43 @@ pub const TASK_FIELDS: &[TaskField] = &[
         unwritten: |_, d| optional(d.source_node_id.as_deref()),
     },
     TaskField {
+        key: "sync_level",
+        description: "database (default): the task replicates source_database_name; or\ninstance: the whole source instance (API is_instance_level_sync), every\ndatabase unless database_scope = \"part\".",
+        constraints: no_constraints,
+        shape: Shape::Choice(SyncLevel::ALLOWED),
+        required: false,
+        inheritable: false,
+        applied: Applied::Modify,
+        request: &["is_instance_level_sync"],
+        response: &["is_instance_level_sync"],
+        importable: true,
+        value: Some(|s| match s.sync_level {
+            SyncLevel::Database => Value::Null,
+            level => text(level.as_str()),
+        }),
+        unwritten: |_, _| Value::Null,
+    },
+    TaskField {
+        key: "database_scope",
+        description: "With sync_level = \"instance\" only: all (default): every database of\nthe source instance; or part: the databases source_database_name lists,\ncomma-separated (API database_repl_scope).",
+        constraints: no_constraints,
+        shape: Shape::Choice(ReplScope::ALLOWED),
+        required: false,
+        inheritable: false,
+        applied: Applied::Modify,
+        request: &["database_repl_scope"],
+        response: &["database_repl_scope"],
+        importable: true,
+        value: Some(|s| s.database_scope.map_or(Value::Null, |d| text(d.as_str()))),
+        unwritten: |s, _| match s.sync_level {
+            SyncLevel::Database => Value::Null,
+            SyncLevel::Instance => text(ReplScope::All.as_str()),
+        },
+    },
+    TaskField {
         key: "source_database_name",
-        description: "The TaurusDB database replicated: 3-1024 of [A-Za-z0-9_].",
-        constraints: || json!({"pattern": "^[A-Za-z0-9_]{3,1024}$"}),
+        description: "The TaurusDB database replicated: 3-1024 of [A-Za-z0-9_]. With\nsync_level = \"instance\": \"ALL\" (the default), or with\ndatabase_scope = \"part\" the databases, comma-separated.",
+        constraints: || json!({"pattern": "^[A-Za-z0-9_,]{3,1024}$"}),
         shape: Shape::Text,
         required: true,
         inheritable: true,
@@ -252,11 +288,15 @@ pub const TASK_FIELDS: &[TaskField] = &[
         response: &["database_info.database_name"],
         importable: true,
         value: Some(|s| text(&s.source_database_name)),
-        unwritten: |_, d| optional(d.source_database_name.as_deref()),
+        // An instance-level task of every database ignores an inherited name.
+        unwritten: |s, d| match (s.sync_level, s.database_scope) {
+            (SyncLevel::Instance, Some(ReplScope::All) | None) => text(ALL_DATABASES),
+            _ => optional(d.source_database_name.as_deref()),
+        },
     },
     TaskField {
         key: "target_database_name",
-        description: "The StarRocks database written to (default: source_database_name):\n3-128 of [A-Za-z0-9_].",
+        description: "The StarRocks database written to (default: source_database_name;\n\"ALL\" with sync_level = \"instance\"): 3-128 of [A-Za-z0-9_].",
         constraints: || json!({"pattern": NAME_PATTERN}),
         shape: Shape::Text,
         required: false,
@@ -266,12 +306,13 @@ pub const TASK_FIELDS: &[TaskField] = &[
         response: &["target_database_name"],
         importable: true,
         value: Some(|s| text(&s.target_database_name)),
-        unwritten: |s, d| {
-            text(
+        unwritten: |s, d| match s.sync_level {
+            SyncLevel::Database => text(
                 d.target_database_name
                     .as_deref()
                     .unwrap_or(&s.source_database_name),
-            )
+            ),
+            SyncLevel::Instance => text(d.target_database_name.as_deref().unwrap_or(ALL_DATABASES)),
         },
     },
     TaskField {
@@ -310,8 +351,28 @@ pub const TASK_FIELDS: &[TaskField] = &[
         },
     },
     TaskField {
+        key: "table_patterns",
+        description: "true: entries of `tables` and keys of `table_configs` may be wildcard\npatterns, `*` for any run of characters and `?` for one (API\nis_support_reg_exp). Default false.",
+        constraints: no_constraints,
+        shape: Shape::Bool,
+        required: false,
+        inheritable: false,
+        applied: Applied::Modify,
+        request: &["is_support_reg_exp"],
+        response: &["is_support_reg_exp"],
+        importable: true,
+        value: Some(|s| {
+            if s.table_patterns {
+                Value::from(true)
+            } else {
+                Value::Null
+            }
+        }),
+        unwritten: |_, _| Value::Null,
+    },
+    TaskField {
         key: "tables",
-        description: "Tables to include or exclude (see repl_type); order does not matter.",
+        description: "Tables to include or exclude (see repl_type); order does not matter.\nWith table_patterns = true, entries may be patterns such as \"orders_*\";\nwith sync_level = \"instance\", names are DATABASE.TABLE.",
         constraints: || json!({"items": {"type": "string", "minLength": 1, "maxLength": 128}, "uniqueItems": true}),
         shape: Shape::List,
         required: false,

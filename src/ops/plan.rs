@@ -165,6 +165,9 @@ pub(super) async fn make_plan(
     } else {
         diff(ws, &state.tasks, opts.destroy, &scope)?
     };
+    if !opts.refresh_only && !opts.destroy {
+        notes.extend(pattern_notes(ws, client, &scope.selection).await);
+    }
     if health.is_empty() {
         // Without refresh, the task lists alone say which changing task needs repair.
         let changing = plan
@@ -191,6 +194,36 @@ pub(super) async fn make_plan(
         refreshed: opts.refresh,
         destroy: opts.destroy,
     })
+}
+
+/// What each table pattern of the selected configured tasks matches among
+/// the source tables today, a line per pattern; a pattern that matches
+/// nothing, or a listing the cloud refused, is a warning (the gate still
+/// checks what the cloud makes of the patterns).
+async fn pattern_notes(ws: &Workspace, client: &Client, selection: &Selection) -> Vec<Note> {
+    let specs: Vec<&TaskSpec> = ws
+        .loaded
+        .desired
+        .tasks
+        .iter()
+        .filter(|(name, task)| selection.includes(name) && task.spec.table_patterns)
+        .map(|(_, task)| &task.spec)
+        .collect();
+    if specs.is_empty() {
+        return Vec::new();
+    }
+    match check::expand::expand(client, &specs).await {
+        Ok(expansions) => expansions
+            .iter()
+            .map(|e| match e.nothing_matched() {
+                Some(warning) => Note::Warning(warning),
+                None => Note::Log(e.describe()),
+            })
+            .collect(),
+        Err(e) => vec![Note::Warning(format!(
+            "the source tables could not be listed to show what the table patterns match: {e}"
+        ))],
+    }
 }
 
 /// The records `selection` includes.

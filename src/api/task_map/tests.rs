@@ -23,6 +23,10 @@ fn full_spec() -> TaskSpec {
         target_database_name: "shop_olap".into(),
         db_configs: [("max_sync_commit_rows".to_string(), "600000".to_string())].into(),
         table_configs: [("orders".to_string(), "order by id".to_string())].into(),
+        sync_level: crate::model::SyncLevel::Instance,
+        database_scope: Some(ReplScope::Part),
+        source_database_name: "shop,billing".into(),
+        table_patterns: true,
         ..TaskSpec::sample("t")
     }
 }
@@ -81,6 +85,9 @@ fn cloud_rows(
             .collect(),
         table_repl_config: repl,
         target_database_name: req.target_database_name.clone().unwrap_or_default(),
+        is_instance_level_sync: req.is_instance_level_sync.clone(),
+        database_repl_scope: req.database_repl_scope.clone(),
+        is_support_reg_exp: req.is_support_reg_exp.clone(),
         ..Default::default()
     };
     (cfg, row(if paused { "Paused" } else { "Incremental" }))
@@ -185,6 +192,13 @@ fn any_spec() -> impl Strategy<Value = TaskSpec> {
                     instance_id: instance,
                     source_instance_id: source,
                     source_node_id: node,
+                    sync_level: if all && exclude {
+                        crate::model::SyncLevel::Instance
+                    } else {
+                        crate::model::SyncLevel::Database
+                    },
+                    database_scope: (all && exclude).then_some(ReplScope::Part),
+                    table_patterns: paused && !all,
                     source_database_name: db,
                     target_database_name: target,
                     repl_type: if exclude {

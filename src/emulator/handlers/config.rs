@@ -7,12 +7,16 @@ use crate::api::wire::{
 };
 use crate::emulator::Emulator;
 use crate::emulator::checks::{check_db_configs, check_tables, failures};
+use crate::emulator::cloud::Database;
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, required};
-use crate::emulator::store::{Run, Task};
+use crate::emulator::store::{Run, SourceScope, Task};
+use crate::model::ALL_DATABASES;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 type InstancePath = Path<(String, String)>;
 
@@ -27,10 +31,15 @@ pub async fn database_config_check(
     let htap = emu.htap(&project_id, &instance_id)?;
     let req: TaskConfigRequest = requests::json(&body)?;
     requests::task_config(&req)?;
+    let scope = SourceScope::of(&req);
     let db = match (&req.source_instance_id, &req.source_database_name) {
-        (Some(src), Some(db)) => {
-            Some(emu.source_database(src, req.source_node_id.as_deref(), db)?)
-        }
+        (Some(src), Some(db)) => Some(task_source(
+            &emu,
+            src,
+            req.source_node_id.as_deref(),
+            db,
+            &scope,
+        )?),
         (Some(src), None) => emu.source_instance(src).map(|_| None)?,
         _ => None,
     };
@@ -38,7 +47,7 @@ pub async fn database_config_check(
     let complete = req.task_name.is_some() && req.table_repl_config.is_some();
     if let (Some(db), true) = (db, complete) {
         let repl = req.table_repl_config.clone().unwrap_or_default();
-        let table_verdicts = check_tables(db, &repl, &[]);
+        let table_verdicts = check_tables(&db, &repl, &[], scope.patterns);
         if failures(&[], &db_verdicts).is_none() {
             if let Some(reasons) = failures(&table_verdicts, &[]) {
                 return Err(ApiError::check_failed(&reasons));
@@ -67,14 +76,16 @@ pub async fn table_config_check(
     requests::task_config(&req)?;
     let src = required("source_instance_id", req.source_instance_id.as_deref())?;
     let db_name = required("source_database_name", req.source_database_name.as_deref())?;
-    let db = emu.source_database(src, req.source_node_id.as_deref(), db_name)?;
+    let scope = SourceScope::of(&req);
+    let db = task_source(&emu, src, req.source_node_id.as_deref(), db_name, &scope)?;
     let db_verdicts = check_db_configs(req.db_configs.as_deref().unwrap_or_default());
     // E2's response has no room for db_config results, so a bad one is an error.
     if let Some(reasons) = failures(&[], &db_verdicts) {
         return Err(ApiError::check_failed(&reasons));
     }
     let repl = req.table_repl_config.clone().unwrap_or_default();
-    let verdicts = check_tables(db, &repl, req.tables_configs.as_deref().unwrap_or_default());
+    let configs = req.tables_configs.as_deref().unwrap_or_default();
+    let verdicts = check_tables(&db, &repl, configs, scope.patterns);
     if let Some(reasons) = failures(&verdicts, &[]) {
         tracing::debug!("table-config-check failed: {reasons}");
     } else if req.is_create_task.as_deref() == Some("true") {
@@ -106,6 +117,7 @@ fn register(emu: &Emulator, instance_id: &str, req: &TaskConfigRequest) -> Resul
         db_configs: req.db_configs.clone().unwrap_or_default(),
         tables_configs: req.tables_configs.clone().unwrap_or_default(),
         table_repl_config: req.table_repl_config.clone().unwrap_or_default(),
+        scope: SourceScope::of(req),
         registered_ms: 0,
         run: Run::Registered,
         pending: None,
@@ -153,13 +165,20 @@ pub async fn modify(
         ));
     }
     let updated = merged(current, &req);
-    let db = emu.source_database(
+    let db = task_source(
+        &emu,
         &updated.source_instance_id,
         Some(&updated.source_node_id),
         &updated.source_database_name,
+        &updated.scope,
     )?;
     let db_verdicts = check_db_configs(&updated.db_configs);
-    let table_verdicts = check_tables(db, &updated.table_repl_config, &updated.tables_configs);
+    let table_verdicts = check_tables(
+        &db,
+        &updated.table_repl_config,
+        &updated.tables_configs,
+        updated.scope.patterns,
+    );
     if let Some(reasons) = failures(&table_verdicts, &db_verdicts) {
         return Err(ApiError::check_failed(&reasons));
     }
@@ -192,7 +211,46 @@ pub async fn modify(
     }))
 }
 
-/// `task` with every field present in `req` replaced.
+/// The tables a task reads, as one database: its source database, or at
+/// instance level every database of the source instance (source database
+/// `ALL`, or `database_repl_scope` `all`) or the comma-separated ones, with
+/// tables named `DATABASE.TABLE`.
+pub(super) fn task_source<'a>(
+    emu: &'a Emulator,
+    source_instance_id: &str,
+    node_id: Option<&str>,
+    database: &str,
+    scope: &SourceScope,
+) -> Result<Cow<'a, Database>, ApiError> {
+    if !scope.instance_level {
+        return emu
+            .source_database(source_instance_id, node_id, database)
+            .map(Cow::Borrowed);
+    }
+    let src = emu.source_instance_at(source_instance_id, node_id)?;
+    let names: Vec<&str> = if scope.all_databases || database == ALL_DATABASES {
+        src.databases.keys().map(String::as_str).collect()
+    } else {
+        database.split(',').collect()
+    };
+    let mut tables = BTreeMap::new();
+    for name in names {
+        let db = src
+            .databases
+            .get(name)
+            .ok_or_else(|| ApiError::database_not_found(name))?;
+        for (table_name, table) in &db.tables {
+            tables.insert(format!("{name}.{table_name}"), table.clone());
+        }
+    }
+    Ok(Cow::Owned(Database {
+        name: database.to_string(),
+        tables,
+    }))
+}
+
+/// `task` with every field present in `req` replaced. The scope flags take
+/// their documented defaults when absent (E8 documents a default for each).
 fn merged(task: Task, req: &TaskConfigRequest) -> Task {
     let or = |new: &Option<String>, old: String| new.clone().unwrap_or(old);
     Task {
@@ -205,6 +263,7 @@ fn merged(task: Task, req: &TaskConfigRequest) -> Task {
             .table_repl_config
             .clone()
             .unwrap_or(task.table_repl_config),
+        scope: SourceScope::of(req),
         ..task
     }
 }

@@ -124,6 +124,18 @@ impl Emulator {
         node_id: Option<&str>,
         database: &str,
     ) -> Result<&Database, ApiError> {
+        self.source_instance_at(instance_id, node_id)?
+            .databases
+            .get(database)
+            .ok_or_else(|| ApiError::database_not_found(database))
+    }
+
+    /// A source instance, checking the node when one is named.
+    fn source_instance_at(
+        &self,
+        instance_id: &str,
+        node_id: Option<&str>,
+    ) -> Result<&SourceInstance, ApiError> {
         let src = self.source_instance(instance_id)?;
         if let Some(node) = node_id.filter(|n| !n.is_empty())
             && !src.nodes.iter().any(|n| n == node)
@@ -133,9 +145,7 @@ impl Emulator {
                 format!("{node} is not a node of source instance {instance_id}"),
             ));
         }
-        src.databases
-            .get(database)
-            .ok_or_else(|| ApiError::database_not_found(database))
+        Ok(src)
     }
 }
 

@@ -1,10 +1,11 @@
 //! The read endpoints: task list (E4), task configuration (E5, E6), db
 //! parameters (E7), target databases (E12), source databases and tables (E13, E14).
 
+use super::config::task_source;
 use crate::api::wire::{
     DatabaseInfo, DatabasesResponse, DbParameter, DbParametersResponse, ListReplicationsResponse,
     ReplicationConfigResponse, ReplicationInfo, SourceDatabasesRequest, SourceDatabasesResponse,
-    SourceTablesRequest, TableReplConfig, TablesResponse,
+    SourceTablesRequest, TableConfigCheckResult, TableReplConfig, TablesResponse,
 };
 use crate::emulator::Emulator;
 use crate::emulator::checks::{check_db_configs, check_tables};
@@ -12,7 +13,7 @@ use crate::emulator::db_params::{DOCUMENTED_PARAMS, SHARED_WITH_MAIN_TASK};
 use crate::emulator::error::ApiError;
 use crate::emulator::requests::{self, name};
 use crate::emulator::store::Task;
-use crate::model::{ReplScope, ReplType};
+use crate::model::{ReplScope, ReplType, pattern};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -105,6 +106,9 @@ pub async fn task_config_by_database(
 /// E5/E6's answer. Both `table_repl_config` and `new_table_repl_config`
 /// (the scope newly created tables fall under) always carry `repl_type` and
 /// `repl_scope`, the API defaults where the task was registered without them.
+/// A task with wildcard patterns reports its configurations under the keys
+/// it was given (a pattern's result passes when every table it matches
+/// does), as the cloud keeps what it was sent.
 fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
     let stored = &task.table_repl_config;
     let repl_type = stored.repl_type.as_deref().and_then(ReplType::parse);
@@ -114,10 +118,42 @@ fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
         repl_scope: Some(repl_scope.unwrap_or_default().as_str().to_string()),
         tables: stored.tables.clone(),
     };
-    let table_infos = emu
-        .source_database(&task.source_instance_id, None, &task.source_database_name)
-        .map(|db| check_tables(db, &task.table_repl_config, &task.tables_configs))
-        .unwrap_or_default();
+    let verdicts = task_source(
+        emu,
+        &task.source_instance_id,
+        None,
+        &task.source_database_name,
+        &task.scope,
+    )
+    .map(|db| {
+        check_tables(
+            &db,
+            &task.table_repl_config,
+            &task.tables_configs,
+            task.scope.patterns,
+        )
+    })
+    .unwrap_or_default();
+    let table_infos: Vec<TableConfigCheckResult> = if task.scope.patterns {
+        task.tables_configs
+            .iter()
+            .map(|c| {
+                let passed = verdicts
+                    .iter()
+                    .filter(|v| v.result.table_config == c.table_config)
+                    .filter(|v| pattern::matches(&c.table_name, &v.result.table_name))
+                    .all(|v| v.reason.is_none());
+                TableConfigCheckResult {
+                    table_name: c.table_name.clone(),
+                    table_config: c.table_config.clone(),
+                    check_result: if passed { "success" } else { "failed" }.to_string(),
+                }
+            })
+            .collect()
+    } else {
+        verdicts.into_iter().map(|v| v.result).collect()
+    };
+    let flag = |set: bool| Some(set.to_string());
     ReplicationConfigResponse {
         source_instance_id: task.source_instance_id,
         source_node_id: task.source_node_id,
@@ -128,7 +164,7 @@ fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
                 .map(|v| v.result)
                 .collect(),
         },
-        table_infos: table_infos.into_iter().map(|v| v.result).collect(),
+        table_infos,
         new_table_repl_config: TableReplConfig {
             tables: Vec::new(),
             ..repl.clone()
@@ -137,6 +173,16 @@ fn configuration(emu: &Emulator, task: Task) -> ReplicationConfigResponse {
         target_database_name: task.target_database_name,
         is_tables_change: false,
         last_error_of_alter_table: task.alter_error,
+        is_instance_level_sync: flag(task.scope.instance_level),
+        database_repl_scope: Some(
+            if task.scope.all_databases {
+                "all"
+            } else {
+                "part"
+            }
+            .to_string(),
+        ),
+        is_support_reg_exp: flag(task.scope.patterns),
     }
 }
 

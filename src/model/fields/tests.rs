@@ -17,6 +17,10 @@ fn full_spec() -> TaskSpec {
         db_configs: [("max_sync_commit_rows".to_string(), "600000".to_string())].into(),
         table_configs: [("orders".to_string(), "order by id".to_string())].into(),
         paused: true,
+        table_patterns: true,
+        sync_level: crate::model::SyncLevel::Instance,
+        database_scope: Some(ReplScope::All),
+        source_database_name: crate::model::ALL_DATABASES.into(),
         cloud_name: Some("orders_cloud".into()),
         ..TaskSpec::sample("orders_sync")
     }
@@ -46,6 +50,16 @@ fn changed(spec: &TaskSpec, key: &str) -> TaskSpec {
                 .insert("order_items".into(), "order by id".into());
         }
         "paused" => s.paused = !s.paused,
+        "table_patterns" => s.table_patterns = !s.table_patterns,
+        "sync_level" => {
+            s.sync_level = crate::model::SyncLevel::Database;
+            s.database_scope = None;
+            s.source_database_name = "shop".into();
+        }
+        "database_scope" => {
+            s.database_scope = Some(ReplScope::Part);
+            s.source_database_name = "shop,billing".into();
+        }
         other => panic!("give `changed` a way to change the new field `{other}`"),
     }
     s
