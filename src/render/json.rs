@@ -327,6 +327,12 @@ pub fn apply_event(event: &Event) -> Message {
             text,
             hook(address, None, json!({"message": message})),
         ),
+        Event::Stage { address, stage } => Message::new(
+            Level::Info,
+            "apply_stage",
+            text,
+            hook(address, None, json!({"stage": stage})),
+        ),
         Event::Completed {
             address,
             action,
