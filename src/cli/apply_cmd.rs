@@ -181,7 +181,8 @@ async fn run(
         view.gate_refused(&pending.gate);
         return Ok(Exit::Failed);
     }
-    if !pending.plan.has_changes() {
+    // Waits a killed run left are resumed even when nothing else changes.
+    if !pending.plan.has_changes() && !pending.resumes_waits() {
         return Ok(Exit::Success);
     }
     if let Err(e) = printed {
@@ -196,7 +197,7 @@ async fn run(
         view.unhealthy_refused(refused);
         return Ok(Exit::Failed);
     }
-    if !approved {
+    if !approved && pending.plan.has_changes() {
         let named = match &pending.approval {
             Approval::NameAtPrompt(changes) => changes.as_slice(),
             _ => &[],

@@ -366,6 +366,16 @@ impl Pending {
         }
     }
 
+    /// Whether [`Pending::execute`] resumes waits of a killed run (tasks it
+    /// started that had not reached their stage yet).
+    pub fn resumes_waits(&self) -> bool {
+        self.recorder
+            .snapshot()
+            .intents
+            .iter()
+            .any(|i| i.operation == crate::state::IntentOp::Await)
+    }
+
     /// Makes the changes. `interrupted` (Ctrl-C, or output that can no longer
     /// be written) lets what is in flight finish and be recorded, and starts
     /// nothing new. The state lock is released when this returns.
