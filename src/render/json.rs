@@ -299,7 +299,7 @@ pub fn plan_messages(plan: &Plan, gate: Option<&GateReport>, notes: &[Note]) -> 
     out
 }
 
-/// One apply event as `apply_start`, `apply_progress`, `apply_complete` or `apply_errored`.
+/// One apply event as `apply_start`, `apply_progress`, `apply_stage`, `apply_complete` or `apply_errored`.
 pub fn apply_event(event: &Event) -> Message {
     let hook = |address, action: Option<Action>, extra: Value| {
         let mut hook = json!({ "address": address });
