@@ -236,6 +236,13 @@ pub async fn execute(
                 .push((Address::task("?"), format!("internal error: {e}"))),
         }
     }
+    // Ended waits are written with the next write; the last ones here. A
+    // failure loses nothing: the next run finds those tasks at their stage.
+    if let Err(e) = recorder.flush()
+        && !matches!(e, StateError::WritesStopped)
+    {
+        tracing::warn!(error = %e, "cannot record the waits that ended");
+    }
     outcome.errors.sort();
     outcome.unrecorded.sort_by(|a, b| a.0.cmp(&b.0));
     outcome.not_started.sort();

@@ -207,18 +207,30 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     // Started: recorded with the wait still to come, so that a run killed
     // while waiting resumes the wait instead of starting the task again.
     let record = ctx.task_record(spec);
-    let waiting = intent(spec, IntentOp::Await);
+    let waiting = await_intent(spec);
     ctx.record_done(Recovery::Intent, |s| {
         s.intents.retain(|i| i.id != intent_id);
         s.intents.push(waiting);
         s.tasks.insert(spec.name.clone(), record);
     })?;
     wait_stage(ctx, spec, "replicating", Stage::is_running).await?;
-    let record = ctx.task_record(spec);
-    ctx.record_done(Recovery::Refresh, |s| {
-        clear_await(s, spec);
-        s.tasks.insert(spec.name.clone(), record);
-    })
+    // Written with the next write: a run that dies first finds the task
+    // replicating and drops the wait then.
+    ctx.recorder.update_later(|s| clear_await(s, spec));
+    Ok(())
+}
+
+/// The wait of a started task, as recorded: the task's identity only (its
+/// record in `tasks` holds the rest), since a large apply has one per task in
+/// the state it rewrites until the waits end.
+fn await_intent(spec: &TaskSpec) -> Intent {
+    let identity = TaskSpec {
+        tables: Vec::new(),
+        db_configs: Default::default(),
+        table_configs: Default::default(),
+        ..spec.clone()
+    };
+    intent(&identity, IntentOp::Await)
 }
 
 /// The wait of a create a killed run had started: until the task replicates
@@ -232,7 +244,8 @@ pub(super) async fn resume_wait(ctx: &OpContext, intent: &Intent) -> Result<(), 
         wait_stage(ctx, spec, "replicating", Stage::is_running).await?;
     }
     ctx.step(spec, "started");
-    ctx.record_done(Recovery::Refresh, |s| clear_await(s, spec))
+    ctx.recorder.update_later(|s| clear_await(s, spec));
+    Ok(())
 }
 
 /// A registration the cloud refused (4xx: it took no effect) must leave no
@@ -471,10 +484,13 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
         }
         ctx.release_slot();
         ctx.watcher.job(&resp.job_id, ctx.on_stage(after)).await?;
-        ctx.record(&TaskSpec {
-            paused: before.paused,
-            ..after.clone()
-        })?;
+        if before.paused != after.paused {
+            // Recorded before the pause or resume, which may fail.
+            ctx.record(&TaskSpec {
+                paused: before.paused,
+                ..after.clone()
+            })?;
+        }
     }
     if before.paused != after.paused {
         ctx.acquire_slot().await;
