@@ -347,6 +347,13 @@ pub struct Provider {
     /// PEM file of a private CA trusted in addition to the system roots, relative to the configuration dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// Between two reads of the task list or the jobs while waiting (see
+    /// [`crate::api::PollSettings`]); the default depends on the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval: Option<std::time::Duration>,
+    /// How long one task may take to reach its stage or finish its job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout: Option<std::time::Duration>,
 }
 
 /// A whole loaded configuration.

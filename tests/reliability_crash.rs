@@ -7,10 +7,12 @@
 //! `HTAPSYNC_CRASH_TRIALS` (default 12) and `HTAPSYNC_CRASH_TRIALS_PG`
 //! (default 20, state in PostgreSQL) set the number of kill trials and
 //! `HTAPSYNC_CRASH_SEED` the seed; the 50-trial runs are documented in
-//! docs/reliability.md.
+//! docs/reliability.md. `HTAPSYNC_CRASH_TRIALS_WAITS` (default 8) sets the
+//! trials of the loop that kills while tasks wait for their stages (issue 15).
 
 mod support;
 
+use htapsync::state::IntentOp;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
@@ -186,6 +188,67 @@ fn kill_loop(
         "crash summary ({backend}): seed {seed:#x}, {trials} trials, {kills} SIGKILLs ({late} after \
          the apply had finished), {intents} interrupted intents resolved, {registered} tasks \
          registered, each exactly once; every re-run converged"
+    );
+}
+
+/// The kill loop with long stages (400 ms per step, 200 ms jobs), so that
+/// most kills land while tasks wait for their stage or job, holding no slot.
+/// Beyond the checks of every trial: a task the state records as started and
+/// waiting is not started again by the next apply, which resumes its wait.
+#[test]
+fn sigkill_while_tasks_wait_resumes_the_waits() {
+    let trials: usize = env_or("HTAPSYNC_CRASH_TRIALS_WAITS", 8);
+    let seed: u64 = env_or("HTAPSYNC_CRASH_SEED", 0x5eed);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let (mut kills, mut waiting, mut resumed) = (0, 0, 0);
+    for trial in 0..trials {
+        let emu = EmulatorProcess::start_timed(400, 200);
+        let all = tasks(TASKS);
+        let cfg = Config::new(&emu.url, &all);
+        let mut applying = all.clone();
+        for phase in ["create", "change"] {
+            if phase == "change" {
+                applying = changed(&all);
+                cfg.write(&emu.url, &applying);
+            }
+            let kill = apply_and_kill(&cfg, Duration::from_millis(rng.random_range(30..900)));
+            kills += 1;
+            let label = format!(
+                "waits trial {trial} (seed {seed:#x}) {phase}, kill after {:?}",
+                kill.after
+            );
+            let Some(state) = cfg.state() else {
+                // Killed before the first write: nothing was sent.
+                check_and_recover(&cfg, &emu, &applying, &label);
+                continue;
+            };
+            check_state_matches_cloud(&emu.url, &state, &applying)
+                .unwrap_or_else(|e| panic!("{label}: after the crash: {e}"));
+            let awaiting: Vec<String> = state
+                .intents
+                .iter()
+                .filter(|i| i.operation == IntentOp::Await)
+                .map(|i| i.address.to_string())
+                .collect();
+            waiting += awaiting.len();
+            let out = cfg.run_ok(APPLY, 0);
+            for address in &awaiting {
+                assert!(
+                    !out.contains(&format!("{address}: starting")),
+                    "{label}: {address} was started again:\n{out}"
+                );
+                resumed += usize::from(out.contains(&format!(
+                    "{address}: waiting for the start of an interrupted run"
+                )));
+            }
+            check_and_recover(&cfg, &emu, &applying, &label);
+        }
+        assert_eq!(cfg.state().unwrap().tasks.len(), TASKS - 5);
+    }
+    eprintln!(
+        "crash summary (waits): seed {seed:#x}, {trials} trials, {kills} SIGKILLs, {waiting} tasks \
+         recorded as started and waiting, {resumed} waits resumed by the next apply (the others \
+         had reached their stage by then), none started again"
     );
 }
 

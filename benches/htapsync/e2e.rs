@@ -191,7 +191,10 @@ pub async fn apply_into(
         .collect();
     let opts = ApplyOptions {
         parallelism,
-        deadline: Duration::from_secs(600),
+        poll: htapsync::api::PollSettings {
+            interval: htapsync::api::EMULATOR_POLL_INTERVAL,
+            timeout: Duration::from_secs(600),
+        },
         interrupted: Default::default(),
     };
     reset_counters();

@@ -8,8 +8,10 @@
 //! `htapsync emulator` as another. `HTAPSYNC_BENCH_TASKS` (default 1000)
 //! shrinks figures 1, 2, 5, 6 and 7 for a quick try; `HTAPSYNC_BENCH_ONLY=6`
 //! (or `7`, `8`) runs figure 6 (or 7, 8) alone. Figure 7 needs PostgreSQL's
-//! binaries (as the tests do) and is left out without them. Figure 8 is a
-//! plan of one table pattern that expands to 10,000 tables.
+//! binaries (as the tests do) and is left out without them. Figure 8
+//! (`waits`) applies creates, modifies and deletes against 5 s stages and
+//! 1 s jobs; figure 9 (`HTAPSYNC_BENCH_ONLY=9`) is a plan of one table
+//! pattern that expands to 10,000 tables.
 
 mod e2e;
 mod local;
@@ -17,6 +19,7 @@ mod patterns;
 mod postgres;
 mod process;
 mod state;
+mod waits;
 mod workspace;
 
 use std::collections::BTreeMap;
@@ -70,6 +73,11 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
     if only == "8" {
+        rows.extend(wait_rows(root.path(), tasks)?);
+        print_table(tasks, started, rows);
+        return Ok(());
+    }
+    if only == "9" {
         rows.push(patterns_row(root.path())?);
         print_table(tasks, started, rows);
         return Ok(());
@@ -202,18 +210,19 @@ fn run() -> Result<(), String> {
     }
 
     rows.push(process_row(root.path(), tasks)?);
+    rows.extend(wait_rows(root.path(), tasks)?);
     rows.push(patterns_row(root.path())?);
     print_table(tasks, started, rows);
     Ok(())
 }
 
-/// Figure 8: `plan` of a table pattern that expands to 10,000 tables.
+/// Figure 9: `plan` of a table pattern that expands to 10,000 tables.
 fn patterns_row(root: &Path) -> Result<Row, String> {
     let run = patterns::measure(root)?;
     eprintln!("patterns: {run:?}");
     let walls: Vec<String> = run.walls.iter().map(|w| ms(*w)).collect();
     Ok([
-        "8 pattern plan".into(),
+        "9 pattern plan".into(),
         format!(
             "`htapsync plan`, 1 task, pattern `orders_*` matching {} tables, embedded emulator",
             patterns::TABLES
@@ -226,6 +235,51 @@ fn patterns_row(root: &Path) -> Result<Row, String> {
         format!("<= {}", secs(patterns::TARGET)),
         yes(run.median() <= patterns::TARGET),
     ])
+}
+
+/// Figure 8: creates, modifies and deletes whose time is the cloud's waiting (see [`waits`]).
+fn wait_rows(root: &Path, tasks: usize) -> Result<Vec<Row>, String> {
+    let dir = root.join("waits");
+    workspace::generate(&dir, tasks).map_err(|e| e.to_string())?;
+    let loaded = htapsync::config::load_dir(&dir).map_err(|d| d.to_string())?;
+    let cloud =
+        htapsync::emulator::load_cloud(&dir.join("cloud/cloud.toml")).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let runs = waits::measure(&rt, &cloud, &loaded.desired.tasks, LATENCY)?;
+    Ok(runs
+        .iter()
+        .map(|run| {
+            let ratio = run.ratio(LATENCY);
+            let per_task = run.per_task();
+            [
+                format!("8 waits, {}", run.what),
+                format!(
+                    "apply {} {}, parallelism {}, stage {} ms, job {} ms, poll_interval {} ms",
+                    run.tasks,
+                    run.what,
+                    waits::PARALLELISM,
+                    waits::STAGE.as_millis(),
+                    waits::JOB.as_millis(),
+                    waits::POLL.as_millis()
+                ),
+                format!(
+                    "wall {}, floor ceil({}/{}) x 2 x {} ms + job + stage + poll = {}, ratio {ratio:.3}; \
+                     R = {} ({per_task:.2}/task, emulator's counter)",
+                    secs(run.wall),
+                    run.tasks,
+                    waits::PARALLELISM,
+                    LATENCY.as_millis(),
+                    secs(run.floor(LATENCY)),
+                    run.requests
+                ),
+                "ratio <= 1.25, <= 2.5 requests/task".into(),
+                yes(ratio <= 1.25 && per_task <= 2.5),
+            ]
+        })
+        .collect())
 }
 
 /// Figure 7: the apply of figure 2 at the larger parallelism with the state in

@@ -18,6 +18,7 @@ pub mod sign;
 pub mod task_map;
 pub mod trust;
 mod wait;
+mod watch;
 pub mod wire;
 
 pub use auth::{AuthError, Credentials};
@@ -25,3 +26,7 @@ pub use client::{Client, ClientConfig, validate_endpoint};
 pub use error::{ApiError, ApiErrorKind, ServiceFailure};
 pub use iam::derived_iam_endpoint;
 pub(crate) use wait::Poll;
+pub use watch::{
+    CLOUD_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT, EMULATOR_POLL_INTERVAL, OnStage, PollSettings,
+    Watcher,
+};

@@ -1,7 +1,9 @@
 //! Resolves intents left by a run that died between a remote create or delete
 //! and the state write that records it: the task is looked up and adopted or
-//! forgotten, so it is never created twice and never lost.
+//! forgotten, so it is never created twice and never lost. The wait of a task
+//! started but not yet at its stage stays, for the next apply to resume.
 
+use crate::api::wire::Stage;
 use crate::api::{ApiError, Client};
 use crate::state::{IntentOp, State, TaskRecord};
 
@@ -49,6 +51,15 @@ pub async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<S
                 "{}: an interrupted delete did not finish; the task is still managed",
                 intent.address
             )),
+            (IntentOp::Await, Some(row)) if !reached(spec, &row) => {
+                notes.push(format!(
+                    "{}: a task started by an interrupted run is not replicating yet; apply waits for it",
+                    intent.address
+                ));
+                state.intents.push(intent);
+            }
+            // There (or gone: refresh then plans it again): nothing to wait for.
+            (IntentOp::Await, _) => {}
             (IntentOp::Delete, None) => {
                 state.tasks.remove(&name);
                 notes.push(format!(
@@ -59,4 +70,14 @@ pub async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<S
         }
     }
     Ok(notes)
+}
+
+/// Whether the task has reached the stage the interrupted wait was for.
+fn reached(spec: &crate::model::TaskSpec, row: &crate::api::wire::ReplicationInfo) -> bool {
+    let stage = Stage::parse(&row.stage);
+    if spec.paused {
+        stage == Some(Stage::Paused)
+    } else {
+        stage.is_some_and(Stage::is_running)
+    }
 }

@@ -1,24 +1,27 @@
 //! The cloud calls behind each action, following the lifecycle the API
 //! documents (§5): register → start → wait running; modify → wait job;
 //! pause/resume → wait stage; delete → wait until gone.
+//!
+//! An operation holds a `--parallelism` slot only for its calls: it gives it
+//! back before each wait, which the shared [`Watcher`] serves without one.
 
 use super::{ApplyError, Event, Recorder, Recovery};
 use crate::api::retry::Transience;
 use crate::api::task_map::task_request;
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
-use crate::api::{ApiError, Client, Poll};
+use crate::api::{ApiError, Client, OnStage, Poll, PollSettings, Watcher};
 use crate::model::TaskSpec;
 use crate::plan::{Action, Change};
 use crate::refresh::paused_by_cloud;
-use crate::state::{Intent, IntentOp, TaskRecord};
+use crate::state::{Intent, IntentOp, State, TaskRecord};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub(super) struct OpContext {
     pub client: Client,
     pub recorder: Arc<Recorder>,
-    pub deadline: Duration,
+    pub poll: PollSettings,
+    pub watcher: Arc<Watcher>,
     pub on_event: Arc<dyn Fn(Event) + Send + Sync>,
     pub prevent_destroy: bool,
     /// `--parallelism` bounds remote calls, not local state writes: an
@@ -43,7 +46,8 @@ impl OpContext {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = permit;
     }
 
-    /// Gives the slot back once the remote part of an operation is done.
+    /// Gives the slot back once the calls of an operation (or of its part
+    /// before a wait) are done.
     fn release_slot(&self) {
         self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
@@ -57,13 +61,28 @@ impl OpContext {
 
     /// Records `spec` after a change without an intent (modify, pause, resume).
     fn record(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
-        let record = TaskRecord {
+        let record = self.task_record(spec);
+        self.record_done(Recovery::Refresh, |s| {
+            s.tasks.insert(spec.name.clone(), record);
+        })
+    }
+
+    fn task_record(&self, spec: &TaskSpec) -> TaskRecord {
+        TaskRecord {
             spec: spec.clone(),
             prevent_destroy: self.prevent_destroy,
             updated_at: chrono::Utc::now().to_rfc3339(),
-        };
-        self.record_done(Recovery::Refresh, |s| {
-            s.tasks.insert(spec.name.clone(), record);
+        }
+    }
+
+    /// Tells the progress display which stage (or job status) a waited-for task is in.
+    fn on_stage(&self, spec: &TaskSpec) -> OnStage {
+        let (on_event, address) = (self.on_event.clone(), spec.address());
+        Box::new(move |stage: &str| {
+            on_event(Event::Stage {
+                address: address.clone(),
+                stage: stage.to_string(),
+            })
         })
     }
 
@@ -78,6 +97,15 @@ impl OpContext {
             .update(change)
             .map_err(|error| ApplyError::Unrecorded { recovery, error })
     }
+}
+
+/// Forgets the wait of an earlier run for `spec`'s task: the outcome of an
+/// operation on it is being recorded.
+fn clear_await(state: &mut State, spec: &TaskSpec) {
+    let address = spec.address();
+    state
+        .intents
+        .retain(|i| !(i.operation == IntentOp::Await && i.address == address));
 }
 
 pub(super) async fn apply_change(ctx: &OpContext, change: &Change) -> Result<(), ApplyError> {
@@ -123,9 +151,9 @@ fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
 /// replicating unless the configuration wants the task paused, then record.
 async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     ctx.acquire_slot().await;
-    let intent = intent(spec, IntentOp::Create);
-    let intent_id = intent.id.clone();
-    ctx.recorder.update(|s| s.intents.push(intent))?;
+    let creating = intent(spec, IntentOp::Create);
+    let intent_id = creating.id.clone();
+    ctx.recorder.update(|s| s.intents.push(creating))?;
 
     ctx.step(spec, "registering");
     let mut req = task_request(spec);
@@ -164,21 +192,60 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     // state until the task is recorded, so a run that dies in between adopts
     // the task on the next run (as paused when it was never started): one
     // durable write fewer per create than recording the registration apart.
-    if !spec.paused {
-        start(ctx, spec).await?;
-    }
     // A task created paused is registered but not started: not replicating,
     // exactly as wanted. Unpausing it later starts it (E3).
-    let record = TaskRecord {
-        spec: spec.clone(),
-        prevent_destroy: ctx.prevent_destroy,
-        updated_at: chrono::Utc::now().to_rfc3339(),
-    };
+    if spec.paused {
+        ctx.release_slot();
+        let record = ctx.task_record(spec);
+        return ctx.record_done(Recovery::Intent, |s| {
+            s.intents.retain(|i| i.id != intent_id);
+            s.tasks.insert(spec.name.clone(), record);
+        });
+    }
+    send_start(ctx, spec).await?;
     ctx.release_slot();
+    // Started: recorded with the wait still to come, so that a run killed
+    // while waiting resumes the wait instead of starting the task again.
+    let record = ctx.task_record(spec);
+    let waiting = await_intent(spec);
     ctx.record_done(Recovery::Intent, |s| {
         s.intents.retain(|i| i.id != intent_id);
+        s.intents.push(waiting);
         s.tasks.insert(spec.name.clone(), record);
-    })
+    })?;
+    wait_stage(ctx, spec, "replicating", Stage::is_running).await?;
+    // Written with the next write: a run that dies first finds the task
+    // replicating and drops the wait then.
+    ctx.recorder.update_later(|s| clear_await(s, spec));
+    Ok(())
+}
+
+/// The wait of a started task, as recorded: the task's identity only (its
+/// record in `tasks` holds the rest), since a large apply has one per task in
+/// the state it rewrites until the waits end.
+fn await_intent(spec: &TaskSpec) -> Intent {
+    let identity = TaskSpec {
+        tables: Vec::new(),
+        db_configs: Default::default(),
+        table_configs: Default::default(),
+        ..spec.clone()
+    };
+    intent(&identity, IntentOp::Await)
+}
+
+/// The wait of a create a killed run had started: until the task replicates
+/// (or is paused, if it was created paused), then the wait is cleared.
+pub(super) async fn resume_wait(ctx: &OpContext, intent: &Intent) -> Result<(), ApplyError> {
+    let spec = &intent.spec;
+    ctx.step(spec, "waiting for the start of an interrupted run");
+    if spec.paused {
+        wait_stage(ctx, spec, "paused", |s| s == Stage::Paused).await?;
+    } else {
+        wait_stage(ctx, spec, "replicating", Stage::is_running).await?;
+    }
+    ctx.step(spec, "started");
+    ctx.recorder.update_later(|s| clear_await(s, spec));
+    Ok(())
 }
 
 /// A registration the cloud refused (4xx: it took no effect) must leave no
@@ -215,7 +282,8 @@ async fn registration_failed(
     }
 }
 
-async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
+/// Sends E3; the caller waits for the stage.
+async fn send_start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     ctx.step(spec, "starting");
     let req = StartRequest {
         source_instance_id: spec.source_instance_id.clone(),
@@ -233,12 +301,9 @@ async fn start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     })
     .await;
     match sent {
-        Err(ApplyError::Api(e)) if e.is_already_started() => {}
-        other => {
-            other?;
-        }
+        Err(ApplyError::Api(e)) if e.is_already_started() => Ok(()),
+        other => other.map(|_| ()),
     }
-    wait_stage(ctx, spec, "replicating", Stage::is_running).await
 }
 
 /// A failed send of a call that may create or start a task.
@@ -333,7 +398,9 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
         return Ok(());
     }
     if !paused && live.and_then(|r| Stage::parse(&r.stage)) == Some(Stage::Wait) {
-        return start(ctx, spec).await;
+        send_start(ctx, spec).await?;
+        ctx.release_slot();
+        return wait_stage(ctx, spec, "replicating", Stage::is_running).await;
     }
     ctx.step(spec, if paused { "pausing" } else { "resuming" });
     let sent = if paused {
@@ -350,6 +417,7 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
             return Err(e.into());
         }
     }
+    ctx.release_slot();
     if paused {
         wait_stage(ctx, spec, "paused", |s| s == Stage::Paused).await
     } else {
@@ -360,23 +428,25 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
 async fn live_row(ctx: &OpContext, spec: &TaskSpec) -> Result<Option<ReplicationInfo>, ApplyError> {
     Ok(ctx
         .client
-        .wait_task(&spec.instance_id, spec.task_name(), |_| true, ctx.deadline)
+        .find_task(&spec.instance_id, spec.task_name())
         .await?)
 }
 
+/// Waits, holding no slot, until the task's stage satisfies `done`.
 async fn wait_stage(
     ctx: &OpContext,
     spec: &TaskSpec,
     goal: &str,
-    done: impl Fn(Stage) -> bool,
+    done: impl Fn(Stage) -> bool + Send + Sync + 'static,
 ) -> Result<(), ApplyError> {
+    ctx.release_slot();
     let row = ctx
-        .client
-        .wait_task(
+        .watcher
+        .task(
             &spec.instance_id,
             spec.task_name(),
-            |row| row.and_then(|r| Stage::parse(&r.stage)).is_some_and(&done),
-            ctx.deadline,
+            move |row| row.and_then(|r| Stage::parse(&r.stage)).is_some_and(&done),
+            ctx.on_stage(spec),
         )
         .await?;
     match row {
@@ -417,17 +487,26 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
                 details: failed.join(", "),
             });
         }
-        ctx.client.wait_job(&resp.job_id, ctx.deadline).await?;
-        ctx.record(&TaskSpec {
-            paused: before.paused,
-            ..after.clone()
-        })?;
+        ctx.release_slot();
+        ctx.watcher.job(&resp.job_id, ctx.on_stage(after)).await?;
+        if before.paused != after.paused {
+            // Recorded before the pause or resume, which may fail.
+            ctx.record(&TaskSpec {
+                paused: before.paused,
+                ..after.clone()
+            })?;
+        }
     }
     if before.paused != after.paused {
+        ctx.acquire_slot().await;
         set_paused(ctx, after, after.paused).await?;
     }
     ctx.release_slot();
-    ctx.record(after)
+    let record = ctx.task_record(after);
+    ctx.record_done(Recovery::Refresh, |s| {
+        clear_await(s, after);
+        s.tasks.insert(after.name.clone(), record);
+    })
 }
 
 /// Sends E11. While another job of the task is running — typically the delete
@@ -435,7 +514,7 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
 /// again, until the call is accepted or the task is gone (not found counts as
 /// deleted). Transient failures are retried by the client.
 async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
-    let mut poll = Poll::new(ctx.deadline);
+    let mut poll = Poll::new(ctx.poll.timeout);
     loop {
         match ctx.client.delete(&spec.instance_id, spec.task_name()).await {
             Ok(_) => {
@@ -462,17 +541,18 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     ctx.recorder.update(|s| s.intents.push(intent))?;
     ctx.step(spec, "deleting");
     send_delete(ctx, spec).await?;
-    ctx.client
-        .wait_task(
+    ctx.release_slot();
+    ctx.watcher
+        .task(
             &spec.instance_id,
             spec.task_name(),
             |row| row.is_none(),
-            ctx.deadline,
+            ctx.on_stage(spec),
         )
         .await?;
-    ctx.release_slot();
     ctx.record_done(Recovery::Intent, |s| {
         s.intents.retain(|i| i.id != intent_id);
+        clear_await(s, spec);
         s.tasks.remove(&spec.name);
     })
 }

@@ -83,6 +83,27 @@ impl Recorder {
         off_the_runtime(|| self.persist(wanted))
     }
 
+    /// Applies `change` in memory only: the next write persists it. For
+    /// changes a crash may lose (a wait that ended, which the next run sees
+    /// again in the cloud); [`Recorder::flush`] persists what is left.
+    pub fn update_later(&self, change: impl FnOnce(&mut State)) {
+        if self.stopped() {
+            return;
+        }
+        let mut current = lock(&self.current);
+        change(&mut current.state);
+        current.generation += 1;
+    }
+
+    /// Persists the changes [`Recorder::update_later`] left unwritten, if any.
+    pub fn flush(&self) -> Result<(), StateError> {
+        if self.stopped() {
+            return Err(StateError::WritesStopped);
+        }
+        let wanted = lock(&self.current).generation;
+        off_the_runtime(|| self.persist(wanted))
+    }
+
     /// Waits for any write in flight, then writes unless that write covered
     /// generation `wanted`.
     fn persist(&self, wanted: u64) -> Result<(), StateError> {

@@ -3,6 +3,7 @@
 //! [`crate::ops::apply`]; what is shown is the command's view.
 
 use super::args::{ApplyArgs, Cli, CommonRun, DestroyArgs, Format, PlanArgs, ReadArgs, SelectArgs};
+use super::flags::WaitArgs;
 use super::output::{Style, out, outln};
 use super::progress::Bars;
 use super::{CmdResult, Exit, Failure, workspace};
@@ -125,7 +126,7 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
         };
         let bars = progress(&a.common, style);
         let pending = ops::apply::prepare_saved(&ws, file, &opts, bars.clone()).await?;
-        return run(pending, &a.common, true, bars, style).await;
+        return run(pending, &a.common, &a.wait, true, bars, style).await;
     }
     let consent = Consent {
         allow_destructive: a.allow_destructive,
@@ -133,7 +134,7 @@ pub async fn apply(cli: &Cli, a: &ApplyArgs, style: &Style) -> CmdResult {
         allow_unhealthy: a.allow_unhealthy,
     };
     let opts = plan_options(&a.common, &a.select, &a.replace, a.refresh, false);
-    run_apply(cli, &a.common, opts, consent, style).await
+    run_apply(cli, &a.common, &a.wait, opts, consent, style).await
 }
 
 pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
@@ -145,12 +146,13 @@ pub async fn destroy(cli: &Cli, a: &DestroyArgs, style: &Style) -> CmdResult {
         allow_unhealthy: false,
     };
     let opts = plan_options(&a.common, &a.select, &[], true, true);
-    run_apply(cli, &a.common, opts, consent, style).await
+    run_apply(cli, &a.common, &a.wait, opts, consent, style).await
 }
 
 async fn run_apply(
     cli: &Cli,
     common: &CommonRun,
+    wait: &WaitArgs,
     opts: PlanOptions,
     consent: Consent,
     style: &Style,
@@ -163,17 +165,21 @@ async fn run_apply(
     let ws = workspace(cli)?;
     let bars = progress(common, style);
     let pending = ops::apply::prepare(&ws, &opts, consent, bars.clone()).await?;
-    run(pending, common, !consent.prompt, bars, style).await
+    run(pending, common, wait, !consent.prompt, bars, style).await
 }
 
 /// Shows the pending change, asks for approval, executes it and reports.
 async fn run(
     mut pending: Pending,
     common: &CommonRun,
+    wait: &WaitArgs,
     approved: bool,
     bars: Arc<Bars>,
     style: &Style,
 ) -> CmdResult {
+    if let Some(interval) = wait.poll_interval {
+        pending.poll.interval = interval;
+    }
     let mut view: Box<dyn ApplyView> = super::view!(common.format(), style);
     let printed = view.plan(
         &pending.plan,
@@ -185,7 +191,8 @@ async fn run(
         view.gate_refused(&pending.gate);
         return Ok(Exit::Failed);
     }
-    if !pending.plan.has_changes() {
+    // Waits a killed run left are resumed even when nothing else changes.
+    if !pending.plan.has_changes() && !pending.resumes_waits() {
         return Ok(Exit::Success);
     }
     if let Err(e) = printed {
@@ -200,7 +207,7 @@ async fn run(
         view.unhealthy_refused(refused);
         return Ok(Exit::Failed);
     }
-    if !approved {
+    if !approved && pending.plan.has_changes() {
         let named = match &pending.approval {
             Approval::NameAtPrompt(changes) => changes.as_slice(),
             _ => &[],

@@ -178,6 +178,7 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "detailed-exitcode",
     "parallelism",
     "lock-timeout",
+    "poll-interval",
     "json",
     "format",
     "no-color",

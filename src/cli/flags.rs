@@ -43,6 +43,22 @@ impl CommonRun {
     }
 }
 
+/// How `apply` and `destroy` wait for the cloud.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// Time between reads of the task list (and of jobs) while waiting,
+    /// e.g. 500ms, 10s; overrides `[provider] poll_interval`.
+    #[arg(long, value_parser = parse_poll_interval)]
+    pub poll_interval: Option<std::time::Duration>,
+}
+
+fn parse_poll_interval(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("give a duration above zero, e.g. 500ms or 10s".to_string()),
+        d => Ok(d),
+    }
+}
+
 /// Which tasks a run looks at, as OpenTofu's targeting and exclusion.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectArgs {
@@ -166,6 +182,8 @@ pub struct ApplyArgs {
     /// Example: `htapsync apply -replace task.orders_sync --allow-destructive`.
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -176,6 +194,8 @@ pub struct DestroyArgs {
     pub auto_approve: bool,
     #[command(flatten)]
     pub select: SelectArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args, Clone)]

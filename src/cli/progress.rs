@@ -61,6 +61,15 @@ impl Progress for Bars {
     fn finish(&self) {
         self.current().finish_and_clear();
     }
+
+    fn waiting(&self, line: &str) {
+        let message = if line.is_empty() {
+            "applying".to_string()
+        } else {
+            format!("applying ({line})")
+        };
+        self.current().set_message(message);
+    }
 }
 
 impl Style {

@@ -45,6 +45,8 @@ const PROVIDER_KEYS: &[&str] = &[
     "emulator_cloud",
     "emulator_data",
     "ca_file",
+    "poll_interval",
+    "wait_timeout",
 ];
 const STATE_KEYS: &[&str] = &["backend", "path", "schema", "workspace", "history"];
 const POLICY_KEYS: &[&str] = &["destructive"];
@@ -58,6 +60,9 @@ pub(crate) struct RawProvider {
     pub emulator_cloud: Option<Spanned<String>>,
     pub emulator_data: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
+    /// Durations (`500ms`, `10s`, `2m`), checked by [`positive_duration`].
+    pub poll_interval: Option<Spanned<String>>,
+    pub wait_timeout: Option<Spanned<String>>,
     /// Keys present, whether or not their value was valid.
     pub written: BTreeSet<&'static str>,
 }
@@ -319,6 +324,15 @@ fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
                 provider.region = walker.checked_string(context, &entry, rules::region);
                 continue;
             }
+            "poll_interval" | "wait_timeout" => {
+                let value = walker.checked_string(context, &entry, positive_duration);
+                if key == "poll_interval" {
+                    provider.poll_interval = value;
+                } else {
+                    provider.wait_timeout = value;
+                }
+                continue;
+            }
             "emulator_cloud" => &mut provider.emulator_cloud,
             "ca_file" => &mut provider.ca_file,
             _ => &mut provider.emulator_data,
@@ -345,6 +359,14 @@ fn read_endpoint(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Sp
         return None;
     }
     Some(value)
+}
+
+/// A duration as the command line takes them (`500ms`, `10s`, `2m`, `1h`), above zero.
+pub(crate) fn positive_duration(value: &str) -> Result<(), String> {
+    match crate::ops::parse_duration(value)? {
+        d if d.is_zero() => Err("give a duration above zero, e.g. 500ms, 10s or 2m".to_string()),
+        _ => Ok(()),
+    }
 }
 
 fn non_empty_path(value: &str) -> Result<(), String> {

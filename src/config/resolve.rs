@@ -427,6 +427,8 @@ impl Resolver<'_> {
             emulator_cloud: p.emulator_cloud.as_ref().map(|c| c.value.clone()),
             emulator_data: if embedded { emulator_data } else { None },
             ca_file: p.ca_file.as_ref().map(|c| c.value.clone()),
+            poll_interval: duration(&p.poll_interval),
+            wait_timeout: duration(&p.wait_timeout),
         })
     }
 
@@ -807,4 +809,11 @@ fn ddl_files(cloud: &Path) -> Result<Vec<String>, String> {
 
 fn is_written(own: &TaskFields, defaults: Option<&TaskFields>, key: &str) -> bool {
     own.written.contains(key) || defaults.is_some_and(|d| d.written.contains(key))
+}
+
+/// A duration the reader checked ([`super::raw::positive_duration`]).
+fn duration(value: &Option<Spanned<String>>) -> Option<std::time::Duration> {
+    value
+        .as_ref()
+        .and_then(|v| crate::ops::parse_duration(&v.value).ok())
 }

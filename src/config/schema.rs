@@ -150,6 +150,15 @@ struct Provider {
     /// directory.
     #[schemars(length(min = 1))]
     ca_file: Option<String>,
+    /// How long waits sleep between reads of the task list or the jobs
+    /// (`500ms`, `10s`, `2m`); rounds without news stretch it up to ten
+    /// times, at most 60 s. Default 10s; 100ms with the emulator.
+    #[schemars(regex(pattern = "^[0-9]+(ms|s|m|h)?$"))]
+    poll_interval: Option<String>,
+    /// How long one task may take to reach its stage or finish its job
+    /// before the apply reports it as failed. Default 30m.
+    #[schemars(regex(pattern = "^[0-9]+(ms|s|m|h)?$"))]
+    wait_timeout: Option<String>,
 }
 
 /// Where the state lives. At most one [state].

@@ -4,7 +4,9 @@
 
 use super::plan::{PlanOptions, diff, make_plan, resolve_intents, run_gate};
 use super::{Error, Note, Operation, Phase, Progress, Result, Workspace};
-use crate::api::Client;
+use crate::api::{
+    CLOUD_POLL_INTERVAL, Client, DEFAULT_WAIT_TIMEOUT, EMULATOR_POLL_INTERVAL, PollSettings,
+};
 use crate::apply::{self, ApplyOptions, ApplyOutcome, Event, Recorder};
 use crate::check::GateReport;
 use crate::emulator::Running;
@@ -18,10 +20,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
-
-/// How long one task may take to reach its goal, as Terraform's provider allows.
-const TASK_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 /// How a saved plan is applied.
 #[derive(Debug, Clone)]
@@ -165,6 +165,9 @@ pub struct Pending {
     /// The plan changes tasks that need repair, without `--allow-unhealthy`:
     /// [`Pending::execute`] refuses.
     pub unhealthy: Option<UnhealthyRefused>,
+    /// How waits poll: `[provider] poll_interval` and `wait_timeout`; the
+    /// front end may override the interval (`--poll-interval`).
+    pub poll: PollSettings,
     backend: Arc<dyn Backend>,
     recorder: Arc<Recorder>,
     client: Client,
@@ -224,6 +227,7 @@ pub async fn prepare(
         operation,
         approval,
         unhealthy,
+        poll: poll_settings(ws),
         backend,
         recorder,
         client,
@@ -323,6 +327,7 @@ pub async fn prepare_saved(
         operation: Operation::Apply,
         approval,
         unhealthy,
+        poll: poll_settings(ws),
         recorder: Arc::new(Recorder::new(backend.clone(), state)),
         backend,
         client,
@@ -365,6 +370,16 @@ impl Pending {
         }
     }
 
+    /// Whether [`Pending::execute`] resumes waits of a killed run (tasks it
+    /// started that had not reached their stage yet).
+    pub fn resumes_waits(&self) -> bool {
+        self.recorder
+            .snapshot()
+            .intents
+            .iter()
+            .any(|i| i.operation == crate::state::IntentOp::Await)
+    }
+
     /// Makes the changes. `interrupted` (Ctrl-C, or output that can no longer
     /// be written) lets what is in flight finish and be recorded, and starts
     /// nothing new. The state lock is released when this returns.
@@ -394,15 +409,23 @@ impl Pending {
         }
         let opts = ApplyOptions {
             parallelism: self.parallelism,
-            deadline: TASK_DEADLINE,
+            poll: self.poll,
             interrupted: interrupted.clone(),
         };
         progress.start(Phase::Applying, Some(self.plan.actionable().count()));
         let output_failed = AtomicBool::new(false);
         let step = progress.clone();
+        let waiting = Mutex::new(apply::Waiting::default());
         let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| {
             if matches!(e, Event::Completed { .. } | Event::Failed { .. }) {
                 step.step();
+            }
+            let line = waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .observe(&e);
+            if let Some(line) = line {
+                step.waiting(&line);
             }
             if let Err(error) = reporter.event(&e)
                 && !output_failed.swap(true, Ordering::SeqCst)
@@ -422,6 +445,23 @@ impl Pending {
         .await;
         progress.finish();
         Ok(outcome)
+    }
+}
+
+/// `[provider] poll_interval` and `wait_timeout`, or their defaults: the
+/// API's guidance for the cloud, a short interval for the emulator (an
+/// `http://` endpoint is only allowed to loopback).
+fn poll_settings(ws: &Workspace) -> PollSettings {
+    let provider = &ws.loaded.desired.provider;
+    let emulator = provider.endpoint == "embedded" || provider.endpoint.starts_with("http://");
+    let default_interval = if emulator {
+        EMULATOR_POLL_INTERVAL
+    } else {
+        CLOUD_POLL_INTERVAL
+    };
+    PollSettings {
+        interval: provider.poll_interval.unwrap_or(default_interval),
+        timeout: provider.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
     }
 }
 

@@ -146,6 +146,8 @@ pub trait Progress: Send + Sync {
     fn step(&self) {}
     /// The current phase is over.
     fn finish(&self) {}
+    /// What the tasks being waited for are doing ("37 waiting: 20 Wait, 17 Full"; empty: none).
+    fn waiting(&self, _line: &str) {}
 }
 
 /// Progress that nobody draws.

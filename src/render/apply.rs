@@ -12,6 +12,7 @@ pub fn event_line(event: &Event) -> String {
     match event {
         Event::Started { address, action } => format!("{address}: {}...", verb(*action)),
         Event::Step { address, message } => format!("{address}: {message}"),
+        Event::Stage { address, stage } => format!("{address}: {stage}"),
         Event::Completed {
             address,
             action,

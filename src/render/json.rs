@@ -320,7 +320,7 @@ pub fn plan_messages(
     out
 }
 
-/// One apply event as `apply_start`, `apply_progress`, `apply_complete` or `apply_errored`.
+/// One apply event as `apply_start`, `apply_progress`, `apply_stage`, `apply_complete` or `apply_errored`.
 pub fn apply_event(event: &Event) -> Message {
     let hook = |address, action: Option<Action>, extra: Value| {
         let mut hook = json!({ "address": address });
@@ -347,6 +347,12 @@ pub fn apply_event(event: &Event) -> Message {
             "apply_progress",
             text,
             hook(address, None, json!({"message": message})),
+        ),
+        Event::Stage { address, stage } => Message::new(
+            Level::Info,
+            "apply_stage",
+            text,
+            hook(address, None, json!({"stage": stage})),
         ),
         Event::Completed {
             address,

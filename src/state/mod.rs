@@ -145,4 +145,7 @@ pub struct Intent {
 pub enum IntentOp {
     Create,
     Delete,
+    /// The task was started (or resumed) and is recorded; it has not yet
+    /// reached its stage. The next apply resumes the wait instead of starting it again.
+    Await,
 }
