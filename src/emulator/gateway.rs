@@ -1,5 +1,5 @@
 //! What the API gateway does before a handler runs: request ids, counting,
-//! latency, authentication and injected faults. Faults are decided before the
+//! latency, authentication, the rate limit and injected faults. Faults are decided before the
 //! handler runs, so a faulted request never changes the emulated cloud.
 //! `/_emulator/*` bypasses all of it except the request id.
 
@@ -69,6 +69,13 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
     };
     if let Some(Err(failure)) = pending.map(|p| p.verify(&request, &bytes)) {
         return refuse(failure);
+    }
+    let limiter = emu.shared.limiter.as_ref();
+    if let Some(refused) =
+        limiter.and_then(|l| l.check(parts.uri.path(), &parts.headers, request_id))
+    {
+        emu.count(|s| s.rate_limited += 1);
+        return refused;
     }
     match emu.draw_fault() {
         Some(Fault::Throttle) => {

@@ -17,6 +17,7 @@ mod error;
 mod gateway;
 mod handlers;
 mod persist;
+mod rate_limit;
 mod requests;
 mod server;
 mod sizes;
@@ -75,6 +76,8 @@ pub struct EmulatorConfig {
     pub throttle_rate: f64,
     /// Seeds the fault RNG so that fault sequences are reproducible.
     pub seed: u64,
+    /// Requests per second (and burst) per project and credential; `None` = no limit.
+    pub rate_limit: Option<u32>,
     pub auth: AuthMode,
     /// Time per lifecycle step after a start: Wait -> Full -> Incremental.
     pub stage_step: Duration,
@@ -92,6 +95,7 @@ impl EmulatorConfig {
             error_rate: 0.0,
             throttle_rate: 0.0,
             seed: 0,
+            rate_limit: None,
             auth: AuthMode::AnyToken,
             stage_step: Duration::from_millis(300),
             job_duration: Duration::from_millis(200),
@@ -111,6 +115,7 @@ struct Shared {
     rng: Mutex<SmallRng>,
     /// Keeps the injected latency to what was asked; `None` without latency.
     delays: Option<delay::Delays>,
+    limiter: Option<rate_limit::RateLimiter>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -148,6 +153,7 @@ impl Emulator {
                 rng: Mutex::new(SmallRng::seed_from_u64(cfg.seed)),
                 store: Mutex::new(store),
                 delays,
+                limiter: cfg.rate_limit.map(rate_limit::RateLimiter::new),
                 cfg,
             }),
         })

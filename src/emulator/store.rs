@@ -38,6 +38,9 @@ pub struct Stats {
     pub deletes: u64,
     pub injected_errors: u64,
     pub throttled: u64,
+    /// Requests refused by `--rate-limit` (429), apart from the random `throttled`.
+    #[serde(default)]
+    pub rate_limited: u64,
     pub auth_failures: u64,
 }
 
