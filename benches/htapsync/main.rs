@@ -7,14 +7,16 @@
 //! injected latency; figure 6 runs the real binary as a whole process against
 //! `htapsync emulator` as another. `HTAPSYNC_BENCH_TASKS` (default 1000)
 //! shrinks figures 1, 2, 5, 6 and 7 for a quick try; `HTAPSYNC_BENCH_ONLY=6`
-//! (or `7`) runs figure 6 (or 7) alone. Figure 7 needs PostgreSQL's binaries
-//! (as the tests do) and is left out without them.
+//! (or `7`, `8`) runs figure 6 (or 7, 8) alone. Figure 7 needs PostgreSQL's binaries
+//! (as the tests do) and is left out without them. Figure 8 (`throttle.rs`)
+//! applies and plans against the emulator's `--rate-limit 20`.
 
 mod e2e;
 mod local;
 mod postgres;
 mod process;
 mod state;
+mod throttle;
 mod workspace;
 
 use std::collections::BTreeMap;
@@ -64,6 +66,11 @@ fn run() -> Result<(), String> {
     let only = std::env::var("HTAPSYNC_BENCH_ONLY").unwrap_or_default();
     if only == "6" {
         rows.push(process_row(root.path(), tasks)?);
+        print_table(tasks, started, rows);
+        return Ok(());
+    }
+    if only == "8" {
+        rows.extend(throttle_rows(root.path(), tasks)?);
         print_table(tasks, started, rows);
         return Ok(());
     }
@@ -195,8 +202,41 @@ fn run() -> Result<(), String> {
     }
 
     rows.push(process_row(root.path(), tasks)?);
+    rows.extend(throttle_rows(root.path(), tasks)?);
     print_table(tasks, started, rows);
     Ok(())
+}
+
+/// Figure 8: apply then a no-change plan of `tasks` tasks under `--rate-limit 20`.
+fn throttle_rows(root: &Path, tasks: usize) -> Result<Vec<Row>, String> {
+    let dir = root.join("throttle");
+    workspace::generate(&dir, tasks).map_err(|e| e.to_string())?;
+    let runs = throttle::measure(&dir)?;
+    Ok(runs
+        .iter()
+        .map(|run| {
+            eprintln!("throttle: {run:?}");
+            let (share, ratio) = (run.refused_share(), run.ratio());
+            [
+                "8 rate limit".into(),
+                format!(
+                    "{} of {tasks} tasks, --rate-limit {}, 1 ms stages, --parallelism 32",
+                    run.command,
+                    throttle::LIMIT
+                ),
+                format!(
+                    "{} in {} requests, {} answered 429 ({:.1} %); floor requests / limit {}, ratio {ratio:.2}",
+                    secs(run.wall),
+                    run.requests,
+                    run.limited,
+                    share * 100.0,
+                    secs(run.floor())
+                ),
+                "429 <= 2 %, ratio <= 1.2".into(),
+                if share <= 0.02 && ratio <= 1.2 { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect())
 }
 
 /// Figure 7: the apply of figure 2 at the larger parallelism with the state in

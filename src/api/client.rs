@@ -310,7 +310,7 @@ impl Client {
             request = request.body(body.clone());
         }
 
-        inner.rate.acquire().await;
+        let sent = inner.rate.acquire().await;
         let response = request
             .send()
             .await
@@ -330,7 +330,7 @@ impl Client {
             request_id = request_id.as_deref().unwrap_or("-"), attempt, "api request");
 
         if status.is_success() {
-            inner.rate.passed();
+            inner.rate.passed(sent);
             return serde_json::from_slice(&body).map_err(|e| {
                 let mut err = ApiError::new(ApiErrorKind::Decode, op).with_detail(e.to_string());
                 err.status = Some(status.as_u16());
@@ -345,9 +345,9 @@ impl Client {
         let mut error = error_from_response(op, status, request_id, &body);
         error.retry_after = retry_after;
         if is_throttled(status.as_u16(), error.code()) {
-            inner.rate.throttled();
+            inner.rate.throttled(sent);
         } else {
-            inner.rate.passed();
+            inner.rate.passed(sent);
         }
         Err(FailedAttempt::sent(error))
     }
