@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// Share of the rate that passed which a throttling leaves (AWS uses 0.7).
 const DECREASE: f64 = 0.8;
 /// Requests per second added by each successful call.
-const INCREASE: f64 = 0.2;
+const INCREASE: f64 = 0.05;
 /// Lowest rate: a request every two seconds still makes progress.
 const MIN_RATE: f64 = 0.5;
 /// Above this the limiter is lifted again: parallelism caps long before.
