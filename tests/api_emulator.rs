@@ -26,6 +26,8 @@ fn client(url: &str, credentials: Credentials) -> Client {
     let mut cfg = ClientConfig::new(url, PROJECT, credentials);
     cfg.retry_base = Duration::from_millis(5);
     cfg.retry_cap = Duration::from_millis(50);
+    // A cloud that always fails is retried this long, not the default minutes.
+    cfg.retry_max_elapsed = Duration::from_secs(2);
     Client::new(cfg).unwrap()
 }
 

@@ -102,6 +102,40 @@ fn a_lost_registration_whose_lookup_fails_is_not_resent_and_the_next_run_adopts_
 }
 
 #[test]
+fn a_refresh_read_that_keeps_failing_is_a_failed_read_never_a_deleted_task() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    let registered = calls(&emu, "register");
+
+    for (status, code) in [(500, "DBS.200001"), (401, "APIGW.0301")] {
+        script(
+            &emu,
+            json!([{"call": "task-config", "task": NAME, "status": status,
+                    "error_code": code, "times": 1000}]),
+        );
+        let mut cmd = p.cmd(&["plan", "--detailed-exitcode"]);
+        // A short retry budget, where the client measures it in time.
+        cmd.env("HTAPSYNC_RETRY_MAX_ELAPSED", "2s");
+        let (exit, out, err) = p.run_cmd(cmd);
+        assert_eq!(exit, 1, "{status}: {out}\n{err}");
+        assert!(
+            err.contains(NAME),
+            "{status}: the failed read names the task: {err}"
+        );
+        assert!(
+            !out.contains("will be created") && !out.contains("deleted outside"),
+            "{status}: a failed read was taken for absence:\n{out}"
+        );
+        assert_eq!(calls(&emu, "register"), registered);
+        let url = format!("{}/_emulator/faults", emu.url);
+        emu.block_on(reqwest::Client::new().delete(url).send())
+            .expect("faults cleared");
+    }
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
 fn the_fault_endpoint_refuses_rules_it_cannot_answer() {
     let emu = EmulatorProcess::start();
     let url = format!("{}/_emulator/faults", emu.url);

@@ -154,7 +154,9 @@ fn drift_shows_values_exits_0_2_1_and_never_writes() {
     // An error (an unreachable cloud) exits 1.
     let config = p.config();
     p.write_config(&config.replace(&emu.url, "http://127.0.0.1:9"));
-    let (code, _, err) = p.run(&["drift"]);
+    let mut drift = p.cmd(&["drift"]);
+    drift.env("HTAPSYNC_RETRY_MAX_ELAPSED", "1s");
+    let (code, _, err) = p.run_cmd(drift);
     assert_eq!(code, 1, "{err}");
     p.write_config(&config);
 }

@@ -433,7 +433,8 @@ fn other_endpoints_still_use_https_proxy() {
     cmd.env_remove("NO_PROXY")
         .env_remove("no_proxy")
         .env("HTTPS_PROXY", format!("http://{proxy}"))
-        .env("HTAPSYNC_REQUEST_TIMEOUT", "5s");
+        .env("HTAPSYNC_REQUEST_TIMEOUT", "5s")
+        .env("HTAPSYNC_RETRY_MAX_ELAPSED", "2s");
     let (code, out, err) = output(&mut cmd);
     assert_ne!(code, 0, "{out}\n{err}");
     assert!(

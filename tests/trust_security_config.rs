@@ -308,12 +308,14 @@ fn hosts_allowed_outside_the_repository_get_past_the_check() {
     let server = listener();
     let ws = quickstart(&format!("https://0.0.0.0:{}", server.port));
     let timeout = ("HTAPSYNC_REQUEST_TIMEOUT", "2s");
+    let budget = ("HTAPSYNC_RETRY_MAX_ELAPSED", "3s");
     let out = run_all(
         &ws,
         &[&["plan"]],
         &[
             TOKEN,
             timeout,
+            budget,
             (
                 "HTAPSYNC_ALLOWED_ENDPOINTS",
                 "gaussdb.corp.example, 0.0.0.0",
@@ -329,7 +331,7 @@ fn hosts_allowed_outside_the_repository_get_past_the_check() {
     let out = run_all(
         &ws,
         &[&["--allow-endpoint", "0.0.0.0", "plan"]],
-        &[TOKEN, timeout],
+        &[TOKEN, timeout, budget],
         1,
         SECRET,
     );

@@ -16,7 +16,11 @@ use url::Url;
 use super::auth::Credentials;
 use super::error::{ApiError, ApiErrorKind};
 use super::iam::TokenCache;
-use super::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after, should_retry};
+use super::rate::{self, AdaptiveRate};
+use super::retry::{
+    DEFAULT_MAX_ELAPSED, Failure, Idempotency, RetryPolicy, is_throttled, parse_retry_after,
+    should_retry,
+};
 use super::sign::{canonical_query, format_sdk_date, percent_encode, sign_every_header};
 use super::wait::RowHints;
 use super::wire::ErrorBody;
@@ -46,13 +50,17 @@ pub struct ClientConfig {
     pub language: String,
     /// Timeout of each attempt, connection to last body byte.
     pub request_timeout: Duration,
-    /// Retries after the first attempt; also bounds how often apply sends a
+    /// At most this many retries after the first attempt (default: no count,
+    /// `retry_max_elapsed` decides); also bounds how often apply sends a
     /// registration or start again after looking it up ([`RetryPolicy`]).
     pub max_retries: u32,
-    /// First backoff delay.
+    /// Ceiling of the first backoff delay (doubling per retry, full jitter).
     pub retry_base: Duration,
     /// Longest backoff delay and cap on `Retry-After`.
     pub retry_cap: Duration,
+    /// The retry budget of each call: no retry starts later than this after
+    /// its first attempt (`HTAPSYNC_RETRY_MAX_ELAPSED` for the command line).
+    pub retry_max_elapsed: Duration,
     /// `User-Agent`.
     pub user_agent: String,
     /// PEM file of extra trusted CA certificates (a private CA), added to the system roots.
@@ -62,7 +70,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration with the documented defaults (en-us, 30 s, 4 retries from 250 ms to 10 s).
+    /// A configuration with the documented defaults (en-us, 30 s per attempt,
+    /// retries for up to 2 minutes with delays from 250 ms to 10 s).
     pub fn new(endpoint: &str, project_id: &str, credentials: Credentials) -> ClientConfig {
         ClientConfig {
             endpoint: endpoint.to_string(),
@@ -70,9 +79,10 @@ impl ClientConfig {
             credentials,
             language: "en-us".into(),
             request_timeout: Duration::from_secs(30),
-            max_retries: 4,
+            max_retries: u32::MAX,
             retry_base: Duration::from_millis(250),
             retry_cap: Duration::from_secs(10),
+            retry_max_elapsed: DEFAULT_MAX_ELAPSED,
             user_agent: format!("htapsync/{}", env!("CARGO_PKG_VERSION")),
             ca_file: None,
             max_response_bytes: MAX_RESPONSE_BYTES,
@@ -106,6 +116,8 @@ pub(crate) struct Inner {
     pub(crate) user_agent: String,
     pub(crate) request_timeout: Duration,
     pub(crate) retry: RetryPolicy,
+    /// The request rate of this endpoint, lowered when the gateway throttles.
+    pub(crate) rate: Arc<AdaptiveRate>,
     pub(crate) tokens: TokenCache,
     /// Where E4 rows were last seen, shared by every poll of this client.
     pub(crate) rows: RowHints,
@@ -181,6 +193,7 @@ impl Client {
             builder.tls_certs_only(extra_roots)
         };
         let http = builder.build().map_err(|e| setup(error_chain(&e)))?;
+        let rate = rate::for_endpoint(base.as_str());
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -194,7 +207,9 @@ impl Client {
                     max_retries: cfg.max_retries,
                     base: cfg.retry_base,
                     cap: cfg.retry_cap,
+                    max_elapsed: cfg.retry_max_elapsed,
                 },
+                rate,
                 tokens,
                 rows: RowHints::default(),
                 max_response_bytes: cfg.max_response_bytes,
@@ -295,6 +310,7 @@ impl Client {
             request = request.body(body.clone());
         }
 
+        let sent = inner.rate.acquire().await;
         let response = request
             .send()
             .await
@@ -314,6 +330,7 @@ impl Client {
             request_id = request_id.as_deref().unwrap_or("-"), attempt, "api request");
 
         if status.is_success() {
+            inner.rate.passed(sent);
             return serde_json::from_slice(&body).map_err(|e| {
                 let mut err = ApiError::new(ApiErrorKind::Decode, op).with_detail(e.to_string());
                 err.status = Some(status.as_u16());
@@ -327,6 +344,11 @@ impl Client {
         }
         let mut error = error_from_response(op, status, request_id, &body);
         error.retry_after = retry_after;
+        if is_throttled(status.as_u16(), error.code()) {
+            inner.rate.throttled(sent);
+        } else {
+            inner.rate.passed(sent);
+        }
         Err(FailedAttempt::sent(error))
     }
 

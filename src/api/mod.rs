@@ -13,6 +13,7 @@ pub mod client;
 mod endpoints;
 pub mod error;
 mod iam;
+pub mod rate;
 pub mod retry;
 pub mod sign;
 pub mod task_map;

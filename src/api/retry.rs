@@ -9,14 +9,17 @@
 //! errors, timeouts, broken connections, 5xx, 429 and the gateway's throttling
 //! code (`APIGW.0308`, also with HTTP 400); certificate errors, oversized
 //! responses and every other 4xx are not. Loops run through `backon` with
-//! exponential backoff and jitter (`RetryPolicy::run`), honouring
-//! `Retry-After`. Calls that may create a task are retried only when the
+//! full-jitter exponential backoff (`RetryPolicy::run`), honouring
+//! `Retry-After`, until the call's time budget (`max_elapsed`) is spent: a
+//! budget in time, not a count, so a run of thousands of calls through a
+//! flaky or throttling gateway does not fail on the one call in a few hundred
+//! that meets five faults in a row. Calls that may create a task are retried only when the
 //! request provably did not reach the backend, see [`should_retry`].
 
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use backon::Retryable;
 
 use super::error::{ApiError, ApiErrorKind};
 
@@ -134,30 +137,52 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// How long a call keeps retrying by default: long enough to ride out a
+/// throttled or flaky minute, short enough that a real outage is reported.
+pub const DEFAULT_MAX_ELAPSED: Duration = Duration::from_secs(120);
+
 /// Backoff settings of a client, shared by every retry loop that uses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Retries after the first attempt.
+    /// At most this many retries after the first attempt, within `max_elapsed`
+    /// (`u32::MAX`: the time budget alone decides).
     pub max_retries: u32,
-    /// First delay.
+    /// Ceiling of the first delay; each retry doubles it.
     pub base: Duration,
     /// Longest delay, also the cap on `Retry-After`.
     pub cap: Duration,
+    /// The retry budget of a call: no attempt starts later than this after the first.
+    pub max_elapsed: Duration,
 }
 
 impl RetryPolicy {
-    /// The delays between attempts: exponential from `base` with jitter, never
-    /// above `cap` (backon's jitter may add up to one more delay, so cap after it),
-    /// `max_retries` of them.
-    pub fn delays(&self) -> impl Iterator<Item = Duration> + Send + Sync + Unpin + use<> {
-        let cap = self.cap;
-        ExponentialBuilder::default()
-            .with_min_delay(self.base)
-            .with_max_delay(self.cap)
-            .with_max_times(usize::try_from(self.max_retries).unwrap_or(usize::MAX))
-            .with_jitter()
-            .build()
-            .map(move |d| d.min(cap))
+    /// The delays between attempts of a call that started at `started`: full
+    /// jitter (uniform between zero and `base` doubled per retry, at most
+    /// `cap`), which spreads the retries of many calls failing together; they
+    /// end when the next attempt would start past `max_elapsed`, or after
+    /// `max_retries`.
+    pub fn delays(
+        &self,
+        started: Instant,
+    ) -> impl Iterator<Item = Duration> + Send + Sync + Unpin + use<> {
+        let policy = *self;
+        let mut waited = Duration::ZERO;
+        (0..policy.max_retries).map_while(move |retry| {
+            let ceiling = policy
+                .base
+                .saturating_mul(1 << retry.min(20))
+                .min(policy.cap);
+            let delay = ceiling.mul_f64(rand::random::<f64>());
+            // The delays alone count too, for a caller that has not slept them yet.
+            let spent = started.elapsed().max(waited);
+            waited += delay;
+            (spent + delay <= policy.max_elapsed).then_some(delay)
+        })
+    }
+
+    /// `delay`, unless waiting it would start the next attempt past the budget.
+    fn within_budget(&self, started: Instant, delay: Duration) -> Option<Duration> {
+        (started.elapsed() + delay <= self.max_elapsed).then_some(delay)
     }
 
     /// The wait before the next attempt: the server's `Retry-After` when it gave
@@ -170,7 +195,7 @@ impl RetryPolicy {
     }
 
     /// Runs `attempt` (given its number, from 1) through `backon` until it
-    /// succeeds, `retry` refuses its error, or the delays are spent; waits
+    /// succeeds, `retry` refuses its error, or the budget is spent; waits
     /// [`RetryPolicy::delay`] in between, after calling `notify`.
     pub(crate) async fn run<T, E, Fut>(
         &self,
@@ -182,14 +207,18 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, E>>,
         E: std::borrow::Borrow<ApiError>,
     {
+        let started = Instant::now();
         let mut number = 0;
         let next = || {
             number += 1;
             attempt(number)
         };
-        next.retry(self.delays())
+        next.retry(self.delays(started))
             .when(retry)
-            .adjust(|e: &E, backoff| backoff.map(|b| self.delay(b, e.borrow().retry_after)))
+            .adjust(|e: &E, backoff| {
+                let wait = self.delay(backoff?, e.borrow().retry_after);
+                self.within_budget(started, wait)
+            })
             .notify(|e: &E, wait| notify(e, wait))
             .await
     }
@@ -313,6 +342,7 @@ mod tests {
             max_retries,
             base: Duration::from_millis(1),
             cap: Duration::from_millis(5),
+            max_elapsed: Duration::from_secs(60),
         }
     }
 
@@ -368,21 +398,90 @@ mod tests {
     }
 
     #[test]
-    fn delays_are_bounded_in_number_and_size() {
+    fn delays_are_full_jitter_below_a_doubling_ceiling() {
         let policy = RetryPolicy {
-            max_retries: 4,
+            max_retries: 8,
             base: Duration::from_millis(250),
             cap: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(3600),
         };
-        let delays: Vec<_> = policy.delays().collect();
-        assert_eq!(delays.len(), 4);
-        assert!(delays.iter().all(|d| *d >= Duration::from_millis(250)));
-        assert!(delays.iter().all(|d| *d <= Duration::from_secs(10)));
-        let tight = RetryPolicy {
-            cap: Duration::from_millis(300),
+        for _ in 0..50 {
+            let delays: Vec<_> = policy.delays(Instant::now()).collect();
+            assert_eq!(delays.len(), 8);
+            for (retry, delay) in delays.iter().enumerate() {
+                let ceiling = (Duration::from_millis(250) * (1 << retry)).min(policy.cap);
+                assert!(*delay <= ceiling, "retry {retry}: {delay:?} > {ceiling:?}");
+            }
+        }
+        // Full jitter: short waits happen, not only the ceiling.
+        let firsts: Vec<_> = (0..50)
+            .filter_map(|_| policy.delays(Instant::now()).nth(3))
+            .collect();
+        assert!(
+            firsts.iter().any(|d| *d < Duration::from_secs(1)),
+            "{firsts:?}"
+        );
+    }
+
+    #[test]
+    fn the_budget_is_time_not_a_count() {
+        let policy = RetryPolicy {
+            max_retries: u32::MAX,
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(90),
+        };
+        let delays: Vec<_> = policy.delays(Instant::now()).take(10_000).collect();
+        assert!(delays.len() < 10_000, "the delays end");
+        assert!(delays.iter().sum::<Duration>() <= Duration::from_secs(90));
+        // A call that has already used its budget gets no retry at all.
+        let spent = Instant::now() - Duration::from_secs(91);
+        assert_eq!(policy.delays(spent).next(), None);
+    }
+
+    #[tokio::test]
+    async fn run_stops_when_the_time_budget_is_spent() {
+        let policy = RetryPolicy {
+            max_retries: u32::MAX,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(4),
+            max_elapsed: Duration::from_millis(150),
+        };
+        let attempts = std::cell::Cell::new(0);
+        let err = policy
+            .run(
+                |n| {
+                    attempts.set(n);
+                    async { Err::<(), _>(answered(503, None)) }
+                },
+                |e: &ApiError| e.is_transient(),
+                |_, _| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, Some(503));
+        // Delays of at most 4 ms in 150 ms: far more than the old five attempts.
+        assert!(attempts.get() > 5, "{} attempts", attempts.get());
+        // A Retry-After longer than what is left ends the call at once.
+        let mut waits = Vec::new();
+        let throttled = |_: u32| async {
+            let mut e = answered(429, Some("APIGW.0308"));
+            e.retry_after = Some(Duration::from_secs(1));
+            Err::<(), _>(e)
+        };
+        let patient = RetryPolicy {
+            cap: Duration::from_secs(10),
             ..policy
         };
-        assert!(tight.delays().all(|d| d <= Duration::from_millis(300)));
+        patient
+            .run(
+                throttled,
+                |e: &ApiError| e.is_transient(),
+                |_, w| waits.push(w),
+            )
+            .await
+            .unwrap_err();
+        assert!(waits.is_empty(), "{waits:?}");
     }
 
     #[test]
@@ -391,6 +490,7 @@ mod tests {
             max_retries: 1,
             base: Duration::from_millis(1),
             cap: Duration::from_secs(10),
+            max_elapsed: DEFAULT_MAX_ELAPSED,
         };
         let backoff = Duration::from_millis(7);
         assert_eq!(policy.delay(backoff, None), backoff);

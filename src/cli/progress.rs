@@ -81,10 +81,15 @@ impl Style {
         }
         let bar = ProgressBar::new(len as u64);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed}){throttled}",
+            )
+            .map(with_throttle)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
+        // Redrawn while no task finishes, so a slowdown shows when it starts.
+        bar.enable_steady_tick(Duration::from_millis(500));
         bar.set_message(message.to_string());
         bar
     }
@@ -97,11 +102,39 @@ impl Style {
         }
         let spinner = ProgressBar::new_spinner();
         spinner.set_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed}){throttled}")
+                .map(with_throttle)
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         spinner.set_message(message.to_string());
         spinner.enable_steady_tick(Duration::from_millis(120));
         spinner
+    }
+}
+
+/// Fills `{throttled}` with [`throttle_note`] at every redraw.
+fn with_throttle(style: ProgressStyle) -> ProgressStyle {
+    style.with_key(
+        "throttled",
+        |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&throttle_note(crate::api::rate::throttled()));
+        },
+    )
+}
+
+/// ` · throttled: 6 req/s` while htapsync slows its requests down because the
+/// API throttled them, else nothing.
+fn throttle_note(rate: Option<f64>) -> String {
+    rate.map_or_else(String::new, |r| format!(" · throttled: {r:.0} req/s"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_shows_the_rate_only_while_slowed_down() {
+        assert_eq!(throttle_note(Some(6.4)), " · throttled: 6 req/s");
+        assert_eq!(throttle_note(None), "");
     }
 }

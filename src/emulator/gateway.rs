@@ -1,9 +1,9 @@
 //! What the API gateway does around a handler: request ids, counting,
-//! latency, authentication, injected faults, the request's project and
-//! region ([`RequestScope`]) and the language of error messages. Random
-//! faults are decided before the handler runs, so such a request never
-//! changes the emulated cloud; a scripted fault ([`super::faults`]) may say
-//! the call took effect.
+//! latency, authentication, the rate limit, injected faults, the request's
+//! project and region ([`RequestScope`]) and the language of error messages.
+//! The rate limit and random faults are decided before the handler runs, so
+//! such a request never changes the emulated cloud; a scripted fault
+//! ([`super::faults`]) may say the call took effect.
 //! `/_emulator/*` bypasses all of it except the request id.
 
 use super::Emulator;
@@ -77,6 +77,13 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
     let call = super::faults::classify(&parts.method, parts.uri.path(), parts.uri.query(), &bytes);
     if let Some((kind, _)) = &call {
         emu.count(|s| *s.calls.entry(kind.name().to_string()).or_default() += 1);
+    }
+    let limiter = emu.shared.limiter.as_ref();
+    if let Some(refused) =
+        limiter.and_then(|l| l.check(parts.uri.path(), &parts.headers, request_id))
+    {
+        emu.count(|s| s.rate_limited += 1);
+        return refused;
     }
     match emu.draw_fault() {
         Some(Fault::Throttle) => {

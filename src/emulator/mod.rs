@@ -18,6 +18,7 @@ mod faults;
 mod gateway;
 mod handlers;
 mod persist;
+mod rate_limit;
 mod requests;
 mod routing;
 mod server;
@@ -77,6 +78,8 @@ pub struct EmulatorConfig {
     pub throttle_rate: f64,
     /// Seeds the fault RNG so that fault sequences are reproducible.
     pub seed: u64,
+    /// Requests per second (and burst) per project and credential; `None` = no limit.
+    pub rate_limit: Option<u32>,
     pub auth: AuthMode,
     /// Time per lifecycle step after a start: Wait -> Full -> Incremental.
     pub stage_step: Duration,
@@ -94,6 +97,7 @@ impl EmulatorConfig {
             error_rate: 0.0,
             throttle_rate: 0.0,
             seed: 0,
+            rate_limit: None,
             auth: AuthMode::AnyToken,
             stage_step: Duration::from_millis(300),
             job_duration: Duration::from_millis(200),
@@ -115,6 +119,7 @@ struct Shared {
     script: Mutex<faults::Script>,
     /// Keeps the injected latency to what was asked; `None` without latency.
     delays: Option<delay::Delays>,
+    limiter: Option<rate_limit::RateLimiter>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -153,6 +158,7 @@ impl Emulator {
                 script: Mutex::new(faults::Script::default()),
                 store: Mutex::new(store),
                 delays,
+                limiter: cfg.rate_limit.map(rate_limit::RateLimiter::new),
                 cfg,
             }),
         })

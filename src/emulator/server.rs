@@ -83,6 +83,9 @@ pub struct EmulatorArgs {
     /// Seed of the fault generator, for reproducible fault sequences.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Requests per second (and burst) per project and credential; more are answered 429 APIGW.0308.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit: Option<u32>,
     /// Accept only this X-Auth-Token (default: any non-empty token).
     #[arg(
         long,
@@ -128,6 +131,7 @@ impl EmulatorArgs {
             error_rate: self.error_rate,
             throttle_rate: self.throttle_rate,
             seed: self.seed,
+            rate_limit: self.rate_limit,
             auth,
             stage_step: Duration::from_millis(self.stage_ms),
             job_duration: Duration::from_millis(self.job_ms),

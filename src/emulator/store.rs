@@ -45,6 +45,9 @@ pub struct Stats {
     #[serde(default)]
     pub scripted_faults: u64,
     pub throttled: u64,
+    /// Requests refused by `--rate-limit` (429), apart from the random `throttled`.
+    #[serde(default)]
+    pub rate_limited: u64,
     pub auth_failures: u64,
 }
 

@@ -53,6 +53,9 @@ pub async fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<Drifted> {
     let records = selected(&state.tasks, &selection);
     let (client, _emulator) = ws.connect().await?;
     let refreshed = refresh::refresh_all(&client, &records, opts.parallelism).await?;
+    refreshed
+        .all_read()
+        .map_err(|unread| super::refresh::unknown_tasks(unread, "no drift is reported"))?;
     let mut notes: Vec<Note> = super::select::warning(&selection).into_iter().collect();
     notes.extend(super::plan::health_notes(&refreshed.health));
     Ok(Drifted {

@@ -135,6 +135,9 @@ pub(super) async fn make_plan(
         let refreshed = refresh::refresh_all(client, &selected, opts.parallelism).await;
         progress.finish();
         let refreshed = refreshed?;
+        refreshed.all_read().map_err(|unread| {
+            super::refresh::unknown_tasks(unread, "nothing was planned or changed")
+        })?;
         notes.extend(refreshed.drift.iter().map(|d| Note::Drift(d.describe())));
         state.tasks.retain(|name, _| !selected.contains_key(name));
         state.tasks.extend(refreshed.records);

@@ -59,14 +59,29 @@ pub async fn refresh(ws: &Workspace, opts: &RefreshOptions) -> Result<Refreshed>
     let drifted = refreshed.drift.len();
     notes.extend(refreshed.drift.iter().map(|d| Note::Drift(d.describe())));
     notes.extend(health_notes(&refreshed.health));
+    let all_read = refreshed.all_read();
     state.tasks.retain(|name, _| !records.contains_key(name));
     state.tasks.extend(refreshed.records);
+    // What was read is recorded; the tasks not read keep their records.
     backend.write(&mut state)?;
+    all_read.map_err(|unread| unknown_tasks(unread, "the others were recorded in state"))?;
     Ok(Refreshed::Done {
         notes,
         read,
         drifted,
     })
+}
+
+/// The error of a run that could not read some tasks from the cloud: it
+/// names each, and says what was done (`done`) and how to go on without them.
+pub(super) fn unknown_tasks(unread: refresh::Unread, done: &str) -> super::Error {
+    let headline = format!(
+        "could not read {} task(s) from the cloud after retrying, so their state is unknown; {done}. \
+         Run again later, or leave them out with {}",
+        unread.tasks.len(),
+        unread.excludes()
+    );
+    super::Error::context(headline, unread)
 }
 
 /// Every `-target` and `-exclude` address must name a task of the

@@ -123,8 +123,11 @@ impl Workspace {
         };
         let mut cfg = ClientConfig::new(&endpoint, &provider.project_id, credentials);
         cfg.ca_file = provider.ca_file.as_ref().map(|f| self.dir.join(f));
-        if let Some(timeout) = request_timeout_override()? {
+        if let Some(timeout) = duration_override(REQUEST_TIMEOUT_VAR)? {
             cfg.request_timeout = timeout;
+        }
+        if let Some(budget) = duration_override(RETRY_MAX_ELAPSED_VAR)? {
+            cfg.retry_max_elapsed = budget;
         }
         let client = Client::new(cfg)?;
         Ok((client, running))
@@ -150,19 +153,22 @@ impl Workspace {
     }
 }
 
-/// `HTAPSYNC_REQUEST_TIMEOUT` (`500ms`, `5s`, `2m`) replaces the 30 s timeout
-/// of each request attempt: for slow links, and so tests of a hung server
-/// finish quickly. An invalid value is an error, not silently ignored.
-fn request_timeout_override() -> Result<Option<std::time::Duration>> {
-    match std::env::var(REQUEST_TIMEOUT_VAR) {
+/// A duration (`500ms`, `5s`, `2m`) from the environment variable `var`. An
+/// invalid value is an error, not silently ignored.
+fn duration_override(var: &str) -> Result<Option<std::time::Duration>> {
+    match std::env::var(var) {
         Ok(v) => parse_duration(&v)
             .map(Some)
-            .map_err(|e| Error::Refused(format!("{REQUEST_TIMEOUT_VAR}: {e}"))),
+            .map_err(|e| Error::Refused(format!("{var}: {e}"))),
         Err(_) => Ok(None),
     }
 }
 
+/// Replaces the 30 s timeout of each request attempt: for slow links, and so
+/// tests of a hung server finish quickly.
 const REQUEST_TIMEOUT_VAR: &str = "HTAPSYNC_REQUEST_TIMEOUT";
+/// Replaces the 2-minute retry budget of each call (e.g. `90s`, `10m`).
+const RETRY_MAX_ELAPSED_VAR: &str = "HTAPSYNC_RETRY_MAX_ELAPSED";
 
 /// Parses `10s`, `2m`, `500ms`, `1h` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

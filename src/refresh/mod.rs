@@ -262,48 +262,116 @@ impl Drift {
     }
 }
 
+/// Recorded tasks whose configuration could not be read after every retry:
+/// their cloud state is unknown. The other tasks were read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}; the other {read} task(s) were read", self.describe())]
+pub struct Unread {
+    /// Each task not read, with the last error of its read.
+    pub tasks: Vec<(Address, ApiError)>,
+    /// How many tasks were read.
+    pub read: usize,
+}
+
+impl Unread {
+    fn describe(&self) -> String {
+        let each: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|(address, e)| format!("{address} is unknown ({e})"))
+            .collect();
+        each.join("; ")
+    }
+
+    /// `-exclude ADDRESS` for each task not read: how to run without them.
+    pub fn excludes(&self) -> String {
+        let each: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|(address, _)| format!("-exclude {address}"))
+            .collect();
+        each.join(" ")
+    }
+}
+
 /// The cloud's view of every recorded task.
 #[derive(Debug, Default)]
 pub struct Refreshed {
-    /// The records with their live attributes; tasks gone from the cloud are dropped.
+    /// The records with their live attributes; tasks gone from the cloud are
+    /// dropped, tasks not read are kept as recorded.
     pub records: BTreeMap<String, crate::state::TaskRecord>,
+    /// The tasks whose read failed, by name, with its error.
+    pub unread: BTreeMap<String, ApiError>,
     /// Every task that changed outside htapsync.
     pub drift: Vec<Drift>,
     /// The health of every recorded task.
     pub health: Vec<TaskStatus>,
 }
 
+impl Refreshed {
+    /// `Err` naming every task not read, when any was not.
+    pub fn all_read(&self) -> Result<(), Unread> {
+        if self.unread.is_empty() {
+            return Ok(());
+        }
+        let tasks = self.unread.iter().map(|(name, e)| {
+            let address = self
+                .records
+                .get(name)
+                .map_or_else(|| Address::task(name), |record| record.spec.address());
+            (address, e.clone())
+        });
+        Err(Unread {
+            tasks: tasks.collect(),
+            read: self.records.len() - self.unread.len(),
+        })
+    }
+}
+
 /// Reads every recorded task from the cloud, `parallelism` E5 calls at a time.
+/// A task whose read fails after its retries does not stop the others: it is
+/// kept as recorded and listed in `unread` (see [`Refreshed::all_read`]); only
+/// a failed task list (E4, one call per instance) fails the whole refresh.
 pub async fn refresh_all(
     client: &Client,
     recorded: &BTreeMap<String, crate::state::TaskRecord>,
     parallelism: usize,
 ) -> Result<Refreshed, ApiError> {
-    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    use futures_util::stream::{self, StreamExt};
     let lists = list_instances(
         client,
         recorded.values().map(|r| r.spec.instance_id.as_str()),
     )
     .await?;
-    let observed: Vec<(String, Observed)> = stream::iter(recorded.values())
+    let observed: Vec<(String, Result<Observed, ApiError>)> = stream::iter(recorded.values())
         .map(|record| {
             let live = lists
                 .get(&record.spec.instance_id)
                 .and_then(|l| l.get(record.spec.task_name()));
             async move {
-                let o = observe(client, &record.spec, live).await?;
-                Ok::<_, ApiError>((record.spec.name.clone(), o))
+                (
+                    record.spec.name.clone(),
+                    observe(client, &record.spec, live).await,
+                )
             }
         })
         .buffered(parallelism.max(1))
-        .try_collect()
-        .await?;
+        .collect()
+        .await;
     let mut out = Refreshed::default();
     for (name, observed) in observed {
         let Some(record) = recorded.get(&name) else {
             continue;
         };
         let address = record.spec.address();
+        let observed = match observed {
+            Ok(observed) => observed,
+            Err(e) => {
+                out.records.insert(name.clone(), record.clone());
+                out.unread.insert(name, e);
+                continue;
+            }
+        };
         match observed {
             Observed::Absent => {
                 out.drift.push(Drift {
