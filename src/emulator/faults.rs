@@ -186,19 +186,25 @@ pub fn classify(
     query: Option<&str>,
     body: &[u8],
 ) -> Option<(CallKind, Option<String>)> {
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let field = |name: &str| {
-        json.as_ref()
-            .and_then(|v| v.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+    // Only the two fields it needs: no value tree per request.
+    #[derive(Deserialize, Default)]
+    struct Named {
+        task_name: Option<String>,
+        is_create_task: Option<String>,
+    }
+    let named: Named = if body.is_empty() {
+        Named::default()
+    } else {
+        serde_json::from_slice(body).unwrap_or_default()
     };
-    let task = super::requests::query(query)
-        .remove("task_name")
-        .or_else(|| field("task_name"));
+    let task = match query.filter(|q| q.contains("task_name")) {
+        Some(q) => super::requests::query(Some(q)).remove("task_name"),
+        None => None,
+    }
+    .or(named.task_name);
     let replication = path.contains("/starrocks/databases/replication");
     let kind = match (method.as_str(), path.rsplit('/').next().unwrap_or("")) {
-        ("POST", "table-config-check") if field("is_create_task").as_deref() == Some("true") => {
+        ("POST", "table-config-check") if named.is_create_task.as_deref() == Some("true") => {
             CallKind::Register
         }
         ("POST", "table-config-check") => CallKind::Check,

@@ -76,7 +76,12 @@ async fn guarded(emu: &Emulator, req: Request, next: Next, request_id: &str) -> 
     }
     let call = super::faults::classify(&parts.method, parts.uri.path(), parts.uri.query(), &bytes);
     if let Some((kind, _)) = &call {
-        emu.count(|s| *s.calls.entry(kind.name().to_string()).or_default() += 1);
+        emu.count(|s| match s.calls.get_mut(kind.name()) {
+            Some(n) => *n += 1,
+            None => {
+                s.calls.insert(kind.name().to_string(), 1);
+            }
+        });
     }
     let limiter = emu.shared.limiter.as_ref();
     if let Some(refused) =
