@@ -273,21 +273,11 @@ impl Client {
         let path: Vec<String> = ["instances", instance_id, "starrocks", "databases"]
             .map(String::from)
             .to_vec();
-        let mut all = Vec::new();
-        loop {
-            let q = query(&[
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", all.len().to_string()),
-            ]);
-            let page: DatabasesResponse = self
-                .execute(self.get("target-databases", path.clone(), q))
-                .await?;
-            let received = page.databases.len();
-            all.extend(page.databases);
-            if received == 0 || all.len() as u64 >= page.total_count {
-                return Ok(all);
-            }
-        }
+        self.all_pages(
+            || Ok(self.get("target-databases", path.clone(), Vec::new())),
+            |page: DatabasesResponse| (page.databases, page.total_count),
+        )
+        .await
     }
 
     /// E13: source (TaurusDB) databases, optionally filtered by one fuzzy name.
@@ -299,15 +289,8 @@ impl Client {
         let path = ["instances", instance_id, "htap", "databases"]
             .map(String::from)
             .to_vec();
-        let call = self.with_body(
-            "source-databases",
-            Method::POST,
-            path,
-            req,
-            JSON_PLAIN,
-            Idempotency::Safe,
-        )?;
-        self.execute(call).await
+        self.execute(self.post_read("source-databases", path, req)?)
+            .await
     }
 
     /// E14: source tables of the given databases.
@@ -319,15 +302,8 @@ impl Client {
         let path = ["instances", instance_id, "htap", "tables"]
             .map(String::from)
             .to_vec();
-        let call = self.with_body(
-            "source-tables",
-            Method::POST,
-            path,
-            req,
-            JSON_PLAIN,
-            Idempotency::Safe,
-        )?;
-        self.execute(call).await
+        self.execute(self.post_read("source-tables", path, req)?)
+            .await
     }
 
     /// E13, every database of a source instance: pages of [`PAGE_SIZE`]
@@ -343,18 +319,7 @@ impl Client {
         };
         let path = ["instances", instance_id, "htap", "databases"].map(String::from);
         self.all_pages(
-            |offset| {
-                let mut call = self.with_body(
-                    "source-databases",
-                    Method::POST,
-                    path.to_vec(),
-                    &body,
-                    JSON_PLAIN,
-                    Idempotency::Safe,
-                )?;
-                call.query = page_query(offset);
-                Ok(call)
-            },
+            || self.post_read("source-databases", path.to_vec(), &body),
             |page: SourceDatabasesResponse| (page.databases, page.total_count),
         )
         .await
@@ -380,34 +345,43 @@ impl Client {
         };
         let path = ["instances", instance_id, "htap", "tables"].map(String::from);
         self.all_pages(
-            |offset| {
-                let mut call = self.with_body(
-                    "source-tables",
-                    Method::POST,
-                    path.to_vec(),
-                    &body,
-                    JSON_PLAIN,
-                    Idempotency::Safe,
-                )?;
-                call.query = page_query(offset);
-                Ok(call)
-            },
+            || self.post_read("source-tables", path.to_vec(), &body),
             |page: TablesResponse| (page.tables, page.total_count),
         )
         .await
     }
 
-    /// Reads pages from item 0 until the reported total is in (or a page is
-    /// empty): `call` builds the request of the page at an offset, `items`
-    /// takes a page apart into its items and the total.
+    /// A read sent as a POST with a JSON body (E13, E14): safe to repeat.
+    fn post_read<B: Serialize>(
+        &self,
+        operation: &'static str,
+        segments: Vec<String>,
+        body: &B,
+    ) -> Result<Call, ApiError> {
+        self.with_body(
+            operation,
+            Method::POST,
+            segments,
+            body,
+            JSON_PLAIN,
+            Idempotency::Safe,
+        )
+    }
+
+    /// Reads pages of [`PAGE_SIZE`] from item 0 until the reported total is
+    /// in (or a page is empty): `call` builds the request, to which each
+    /// page adds its `limit`/`offset`; `items` takes a page apart into its
+    /// items and the total.
     async fn all_pages<P: serde::de::DeserializeOwned>(
         &self,
-        call: impl Fn(usize) -> Result<Call, ApiError>,
+        call: impl Fn() -> Result<Call, ApiError>,
         items: impl Fn(P) -> (Vec<String>, u64),
     ) -> Result<Vec<String>, ApiError> {
         let mut all = Vec::new();
         loop {
-            let (page, total) = items(self.execute(call(all.len())?).await?);
+            let mut page_call = call()?;
+            page_call.query.extend(page_query(all.len()));
+            let (page, total) = items(self.execute(page_call).await?);
             let received = page.len();
             all.extend(page);
             if received == 0 || all.len() as u64 >= total {
