@@ -74,7 +74,7 @@ impl Config {
             ""
         };
         let mut toml = format!(
-            "[provider]\nproject_id = \"{PROJECT}\"\nendpoint = \"{url}\"\nregion = \"ap-southeast-1\"\n\n\
+            "[provider]\nproject_id = \"{PROJECT}\"\nendpoint = \"{url}\"\nregion = \"ap-southeast-1\"\nwait_timeout = \"2m\"\n\n\
              [state]\n{backend}path = \"{STATE_REL}\"\n\n\
              [defaults]\ninstance_id = \"{HTAP}\"\nsource_instance_id = \"{SRC}\"\nsource_database_name = \"shop\"\n"
         );

@@ -13,13 +13,16 @@ pub struct Project {
     pub dir: tempfile::TempDir,
 }
 
-/// The `[provider]`, `[state]` and `[defaults]` blocks for the emulator at `url`.
+/// The `[provider]`, `[state]` and `[defaults]` blocks for the emulator at
+/// `url`. A wait that never ends fails the test in two minutes, not after
+/// the cloud's 30-minute default.
 pub fn header(url: &str) -> String {
     format!(
         r#"[provider]
 project_id = "{PROJECT}"
 endpoint = "{url}"
 region = "ap-southeast-1"
+wait_timeout = "2m"
 
 [state]
 path = "state.json"
