@@ -87,6 +87,9 @@ pub struct Rule {
     /// The `error_code` of the answer; a server error's code when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// The `error_msg` of the answer; one naming the scripted fault when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_msg: Option<String>,
     /// How many matching calls fail.
     #[serde(default = "once")]
     pub times: u32,
@@ -136,7 +139,9 @@ impl Rule {
         };
         let body = ErrorBody {
             error_code: code,
-            error_msg: format!("Injected by a scripted fault ({:?})", self.when).to_lowercase(),
+            error_msg: self.error_msg.clone().unwrap_or_else(|| {
+                format!("Injected by a scripted fault ({:?})", self.when).to_lowercase()
+            }),
             request_id: None,
         };
         (status, Json(body)).into_response()
@@ -232,6 +237,7 @@ mod tests {
             when: When::Before,
             status: 500,
             error_code: None,
+            error_msg: None,
             times,
         }
     }
