@@ -10,6 +10,7 @@ use std::fmt;
 
 pub mod fields;
 pub mod pattern;
+pub mod regions;
 
 /// Address of a managed object, as users type it: `task.NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -156,6 +157,10 @@ pub struct TaskSpec {
     /// a task. Never equal to `name` ([`TaskSpec::with_cloud_name`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_name: Option<String>,
+    /// The `[provider.NAME]` whose project and region hold the task; `None`:
+    /// the unnamed `[provider]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// The HTAP (StarRocks) instance that runs the task.
     pub instance_id: String,
     /// The TaurusDB instance replicated from.
@@ -241,6 +246,7 @@ impl TaskSpec {
         TaskSpec {
             name: name.to_string(),
             cloud_name: None,
+            provider: None,
             instance_id: instance_id.to_string(),
             source_instance_id: String::new(),
             source_node_id: None,
@@ -283,6 +289,7 @@ impl TaskSpec {
         TaskSpec {
             name: name.to_string(),
             cloud_name: None,
+            provider: None,
             instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
             source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
             source_node_id: None,
@@ -320,6 +327,7 @@ pub struct DesiredTask {
 /// them itself (`None` / empty: not written).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskDefaults {
+    pub provider: Option<String>,
     pub instance_id: Option<String>,
     pub source_instance_id: Option<String>,
     pub source_node_id: Option<String>,
@@ -329,6 +337,38 @@ pub struct TaskDefaults {
     pub repl_scope: Option<ReplScope>,
     pub db_configs: BTreeMap<String, String>,
     pub paused: Option<bool>,
+}
+
+/// The providers of a configuration: the unnamed `[provider]` and each
+/// `[provider.NAME]`, one project in one region each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Providers {
+    pub default: Option<Provider>,
+    pub named: BTreeMap<String, Provider>,
+}
+
+impl Providers {
+    /// The provider a task names (`None`: the unnamed one).
+    pub fn get(&self, name: Option<&str>) -> Option<&Provider> {
+        match name {
+            None => self.default.as_ref(),
+            Some(name) => self.named.get(name),
+        }
+    }
+
+    /// Every provider with its name, the unnamed one first.
+    pub fn iter(&self) -> impl Iterator<Item = (Option<&str>, &Provider)> {
+        let default = self.default.iter().map(|p| (None, p));
+        default.chain(self.named.iter().map(|(n, p)| (Some(n.as_str()), p)))
+    }
+}
+
+/// How messages name a provider: `[provider]` or `[provider.NAME]`.
+pub fn provider_label(name: Option<&str>) -> String {
+    match name {
+        None => "[provider]".to_string(),
+        Some(name) => format!("[provider.{name}]"),
+    }
 }
 
 /// Where htapsync talks to: the cloud, or the emulator.
@@ -354,12 +394,16 @@ pub struct Provider {
     /// How long one task may take to reach its stage or finish its job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timeout: Option<std::time::Duration>,
+    /// The profile of the credentials file that signs this provider's calls
+    /// (default: the environment's credentials, else the file's `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// A whole loaded configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
-    pub provider: Provider,
+    pub providers: Providers,
     /// `[state]`: where state lives.
     pub state: StateSettings,
     /// `[policy]`: what apply may do without asking.

@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 
 /// The newest saved-plan format this build reads and writes. Format 2 added
 /// the integrity digest, the targets and the destroy flag; older files are refused.
-/// Format 4 added the `-exclude` addresses.
-pub const PLAN_FORMAT_VERSION: u32 = 4;
+/// Format 4 added the `-exclude` addresses; format 5 the endpoint and project
+/// of every provider.
+pub const PLAN_FORMAT_VERSION: u32 = 5;
 
 /// A plan as written by `plan -out`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,8 +40,8 @@ pub struct SavedPlan {
     pub state_serial: u64,
     /// The workspace planned in; the plan is refused in any other.
     pub workspace: String,
-    pub endpoint: String,
-    pub project_id: String,
+    /// Where each provider's calls went: apply refuses the plan when any differs.
+    pub providers: Vec<PlannedProvider>,
     /// Whether the prior state was refreshed from the cloud before diffing.
     pub refreshed: bool,
     /// `-target` addresses the plan was limited to (empty: every task).
@@ -63,6 +64,30 @@ pub struct SavedPlan {
     pub prior: BTreeMap<String, TaskRecord>,
     /// `sha256:HEX` over every other field (see [`SavedPlan::seal`]).
     pub digest: String,
+}
+
+/// One provider of a saved plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedProvider {
+    /// `None`: the unnamed `[provider]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub endpoint: String,
+    pub project_id: String,
+}
+
+impl PlannedProvider {
+    /// Every provider of a configuration, the unnamed one first.
+    pub fn of(providers: &crate::model::Providers) -> Vec<PlannedProvider> {
+        providers
+            .iter()
+            .map(|(name, p)| PlannedProvider {
+                name: name.map(str::to_string),
+                endpoint: p.endpoint.clone(),
+                project_id: p.project_id.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Why a saved plan cannot be written, read or applied.
@@ -351,8 +376,11 @@ mod tests {
             state_lineage: Some("lin-1".into()),
             state_serial: 4,
             workspace: "default".into(),
-            endpoint: "embedded".into(),
-            project_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
+            providers: vec![PlannedProvider {
+                name: None,
+                endpoint: "embedded".into(),
+                project_id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
+            }],
             refreshed: false,
             targets: Vec::new(),
             excludes: Vec::new(),

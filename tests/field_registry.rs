@@ -14,6 +14,7 @@ fn full_spec() -> TaskSpec {
     TaskSpec {
         name: "orders_sync".into(),
         cloud_name: Some("orders_cloud".into()),
+        provider: Some("main".into()),
         instance_id: "6d1a0c6e4f1b4e0f9c2a7b3d5e8f1a2bin17".into(),
         source_instance_id: "3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e1ain07".into(),
         source_node_id: Some("9f8e7d6c5b4a39281706f5e4d3c2b1a0no07".into()),
@@ -67,17 +68,21 @@ fn the_schema_lists_every_task_key_and_the_inheritable_ones_in_defaults() {
     }
 }
 
-/// The quick start with its tasks replaced by one that writes every key of `spec`.
+/// The quick start with its tasks replaced by one that writes every key of
+/// `spec`, and a second provider `main` on the same emulated cloud.
 fn workspace_with_every_key(spec: &TaskSpec) -> Workspace {
     let ws = Workspace::example("quickstart");
     let config = ws.read("htapsync.toml");
     let head = &config[..config
         .find("[defaults]")
         .expect("quick start has [defaults]")];
+    let start = config.find("[provider]").expect("quick start has [provider]");
+    let end = config.find("[state]").expect("quick start has [state]");
+    let main = config[start..end].replace("[provider]", "[provider.main]");
     let task: String = TASK_FIELDS.iter().map(|f| line(f, spec)).collect();
     ws.write(
         "htapsync.toml",
-        &format!("{head}[task.orders_sync]\n{task}"),
+        &format!("{head}{main}[task.orders_sync]\n{task}"),
     );
     ws
 }

@@ -140,7 +140,8 @@ pub async fn gate(url: &str, plan: &Plan, parallelism: usize) -> Result<NetRun, 
     let client = client(url)?;
     reset_counters();
     let started = Instant::now();
-    let report = htapsync::check::run_gate(&client, plan, parallelism, |_| {}).await;
+    let clients = htapsync::api::Clients::single(client);
+    let report = htapsync::check::run_gate(&clients, plan, parallelism, |_| {}).await;
     let wall = started.elapsed();
     if !report.passed() || report.verdicts.len() != plan.actionable().count() {
         let first = report.failed().next().map(|v| format!("{v:?}"));
@@ -191,16 +192,19 @@ pub async fn apply_into(
         .collect();
     let opts = ApplyOptions {
         parallelism,
-        poll: htapsync::api::PollSettings {
-            interval: htapsync::api::EMULATOR_POLL_INTERVAL,
-            timeout: Duration::from_secs(600),
-        },
+        poll: BTreeMap::from([(
+            None,
+            htapsync::api::PollSettings {
+                interval: htapsync::api::EMULATOR_POLL_INTERVAL,
+                timeout: Duration::from_secs(600),
+            },
+        )]),
         interrupted: Default::default(),
     };
     reset_counters();
     let started = Instant::now();
     let outcome = apply::execute(
-        &client,
+        &htapsync::api::Clients::single(client.clone()),
         plan,
         &lifecycles,
         recorder,

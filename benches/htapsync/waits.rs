@@ -198,17 +198,20 @@ fn run(
     ));
     let opts = ApplyOptions {
         parallelism: PARALLELISM,
-        poll: PollSettings {
-            interval: POLL,
-            timeout: Duration::from_secs(600),
-        },
+        poll: std::collections::BTreeMap::from([(
+            None,
+            PollSettings {
+                interval: POLL,
+                timeout: Duration::from_secs(600),
+            },
+        )]),
         interrupted: Default::default(),
     };
     let tasks = plan.actionable().count();
     let before = server.emulator.stats().requests;
     let started = Instant::now();
     let outcome = rt.block_on(apply::execute(
-        &client,
+        &htapsync::api::Clients::single(client.clone()),
         plan,
         lifecycles,
         recorder,

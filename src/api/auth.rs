@@ -283,6 +283,20 @@ impl Credentials {
         Ok(found)
     }
 
+    /// The credentials of `profile` in the credentials file, for a provider
+    /// that names its own (the environment's credentials do not apply to it).
+    pub fn discover_profile(
+        config_dir: &Path,
+        profile: &str,
+    ) -> Result<Option<Credentials>, AuthError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        let found = Credentials::from_file_of(&lookup, Some(config_dir), Some(profile))?;
+        if found.is_some() {
+            forbid_dumps();
+        }
+        Ok(found)
+    }
+
     /// [`Credentials::discover`] with an explicit environment.
     pub fn discover_with(
         lookup: &dyn Fn(&str) -> Option<String>,
@@ -291,6 +305,15 @@ impl Credentials {
         if let Some(found) = Credentials::from_lookup(lookup)? {
             return Ok(Some(found));
         }
+        Credentials::from_file_of(lookup, config_dir, None)
+    }
+
+    /// The credentials file's `profile` (default: `HTAPSYNC_PROFILE`, else `default`).
+    fn from_file_of(
+        lookup: &dyn Fn(&str) -> Option<String>,
+        config_dir: Option<&Path>,
+        profile: Option<&str>,
+    ) -> Result<Option<Credentials>, AuthError> {
         let explicit = first_set(lookup, &[CREDENTIALS_FILE_VAR]).map(PathBuf::from);
         let path = match explicit.clone().or_else(|| default_file(lookup)) {
             Some(p) => p,
@@ -305,7 +328,10 @@ impl Credentials {
                 return Err(AuthError::InsideRepository { path, repo });
             }
         }
-        let profile = first_set(lookup, &[PROFILE_VAR]).unwrap_or_else(|| "default".into());
+        let profile = match profile {
+            Some(p) => p.to_string(),
+            None => first_set(lookup, &[PROFILE_VAR]).unwrap_or_else(|| "default".into()),
+        };
         Credentials::from_file(&path, &profile).map(Some)
     }
 }

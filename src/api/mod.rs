@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod client;
+mod clients;
 mod endpoints;
 pub mod error;
 mod iam;
@@ -24,6 +25,7 @@ pub mod wire;
 
 pub use auth::{AuthError, Credentials};
 pub use client::{Client, ClientConfig, validate_endpoint};
+pub use clients::Clients;
 pub use error::{ApiError, ApiErrorKind, ServiceFailure};
 pub use iam::derived_iam_endpoint;
 pub(crate) use wait::Poll;

@@ -69,6 +69,12 @@ struct Wire {
 /// One entry per registry key (a test holds the two lists equal).
 const WIRE: &[Wire] = &[
     Wire {
+        // Which endpoint and project a task's calls go to, never in a body.
+        key: "provider",
+        to_request: |_, _| {},
+        from_cloud: |_, _, _| {},
+    },
+    Wire {
         key: "instance_id",
         to_request: |_, _| {},
         from_cloud: |_, _, _| {},

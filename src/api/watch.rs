@@ -54,6 +54,16 @@ pub struct PollSettings {
     pub timeout: Duration,
 }
 
+/// The cloud's: what a provider gets when nothing says otherwise.
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            interval: CLOUD_POLL_INTERVAL,
+            timeout: DEFAULT_WAIT_TIMEOUT,
+        }
+    }
+}
+
 impl PollSettings {
     /// The longest interval rounds without news stretch to.
     pub fn ceiling(&self) -> Duration {

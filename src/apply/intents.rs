@@ -4,19 +4,20 @@
 //! started but not yet at its stage stays, for the next apply to resume.
 
 use crate::api::wire::Stage;
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Clients};
 use crate::state::{IntentOp, State, TaskRecord};
 
 /// Looks up every pending intent of `state` in the cloud and folds the outcome
 /// into `state` (in memory: the caller persists it). Returns one note per
 /// intent resolved, for the user.
-pub async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<String>, ApiError> {
+pub async fn resolve_intents(
+    clients: &Clients,
+    state: &mut State,
+) -> Result<Vec<String>, ApiError> {
     let mut notes = Vec::new();
     let intents = std::mem::take(&mut state.intents);
     // One listing per instance, however many intents a killed run left.
-    let lists =
-        crate::refresh::list_instances(client, intents.iter().map(|i| i.spec.instance_id.as_str()))
-            .await?;
+    let lists = crate::refresh::list_instances(clients, intents.iter().map(|i| &i.spec)).await?;
     for intent in intents {
         let spec = &intent.spec;
         let live = lists

@@ -10,7 +10,7 @@ mod recorder;
 pub use intents::resolve_intents;
 pub use recorder::Recorder;
 
-use crate::api::{ApiError, Client, PollSettings, Watcher};
+use crate::api::{ApiError, Clients, PollSettings, Watcher};
 use crate::model::{Address, Lifecycle};
 use crate::plan::{Action, Counts, Plan};
 use crate::state::{IntentOp, StateError};
@@ -24,11 +24,11 @@ use tokio::task::JoinSet;
 /// How an apply runs.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
-    /// Remote calls in flight at once (`--parallelism`); waits hold none.
+    /// Remote calls in flight at once per provider (`--parallelism`); waits hold none.
     pub parallelism: usize,
     /// How waits poll, and how long one task may take to reach its goal
-    /// (stage, job, deletion).
-    pub poll: PollSettings,
+    /// (stage, job, deletion), by provider (default: [`PollSettings::default`]).
+    pub poll: BTreeMap<Option<String>, PollSettings>,
     /// Set on Ctrl-C: operations not yet started are skipped, those in flight finish.
     pub interrupted: Arc<AtomicBool>,
 }
@@ -135,26 +135,39 @@ impl ApplyOutcome {
 
 /// Applies every actionable change of `plan`. Independent tasks run
 /// concurrently; an error in one task does not stop the others.
+///
+/// Each provider has its own client, `--parallelism` slots and watcher.
 pub async fn execute(
-    client: &Client,
+    clients: &Clients,
     plan: &Plan,
     lifecycles: &BTreeMap<String, Lifecycle>,
     recorder: Arc<Recorder>,
     opts: &ApplyOptions,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
 ) -> ApplyOutcome {
-    let permits = Arc::new(Semaphore::new(opts.parallelism.max(1)));
-    let watcher = Watcher::new(client.clone(), opts.poll, permits.clone());
+    let lanes: ops::Lanes = clients
+        .iter()
+        .map(|(name, client)| {
+            let name = name.map(str::to_string);
+            let poll = opts.poll.get(&name).copied().unwrap_or_default();
+            let slots = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+            let lane = ops::Lane {
+                client: client.clone(),
+                poll,
+                watcher: Watcher::new(client.clone(), poll, slots.clone()),
+                slots,
+            };
+            (name, lane)
+        })
+        .collect();
+    let lanes = Arc::new(lanes);
     let context = |address: &Address| ops::OpContext {
-        client: client.clone(),
+        lanes: lanes.clone(),
         recorder: recorder.clone(),
-        poll: opts.poll,
-        watcher: watcher.clone(),
         on_event: on_event.clone(),
         prevent_destroy: lifecycles
             .get(address.name())
             .is_some_and(|l| l.prevent_destroy),
-        slots: permits.clone(),
         slot: std::sync::Mutex::new(None),
     };
     let mut set = JoinSet::new();
@@ -181,7 +194,10 @@ pub async fn execute(
         let ctx = context(&change.address);
         let interrupted = opts.interrupted.clone();
         set.spawn(async move {
-            ctx.acquire_slot().await;
+            // The first call is the delete of a replaced task, through its recorded provider.
+            if let Some(first) = change.before.as_ref().or(change.after.as_ref()) {
+                ctx.acquire_slot(first).await;
+            }
             if interrupted.load(Ordering::SeqCst) {
                 return (change.address, change.action, Err(ApplyError::NotStarted));
             }

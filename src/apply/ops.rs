@@ -14,36 +14,69 @@ use crate::model::TaskSpec;
 use crate::plan::{Action, Change};
 use crate::refresh::paused_by_cloud;
 use crate::state::{Intent, IntentOp, State, TaskRecord};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub(super) struct OpContext {
+/// What the operations on one provider's tasks share: its client, its
+/// `--parallelism` slots, and the watcher that serves its waits.
+pub(super) struct Lane {
     pub client: Client,
-    pub recorder: Arc<Recorder>,
     pub poll: PollSettings,
     pub watcher: Arc<Watcher>,
-    pub on_event: Arc<dyn Fn(Event) + Send + Sync>,
-    pub prevent_destroy: bool,
     /// `--parallelism` bounds remote calls, not local state writes: an
     /// operation holds a slot while it talks to the cloud and gives it back
     /// before its final state write, so that write overlaps the next task's calls.
     pub slots: Arc<Semaphore>,
-    pub slot: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+/// The lanes by provider name (`None`: the unnamed `[provider]`).
+pub(super) type Lanes = BTreeMap<Option<String>, Lane>;
+
+pub(super) struct OpContext {
+    pub lanes: Arc<Lanes>,
+    pub recorder: Arc<Recorder>,
+    pub on_event: Arc<dyn Fn(Event) + Send + Sync>,
+    pub prevent_destroy: bool,
+    /// The slot held, and the provider it belongs to.
+    pub slot: Mutex<Option<(Option<String>, OwnedSemaphorePermit)>>,
 }
 
 impl OpContext {
-    /// Waits for a slot for remote calls, unless this operation holds one.
-    pub async fn acquire_slot(&self) {
-        if self
-            .slot
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+    /// The lane of the provider `spec` names.
+    fn lane(&self, spec: &TaskSpec) -> Result<&Lane, ApplyError> {
+        self.lanes.get(&spec.provider).ok_or_else(|| {
+            ApplyError::Other(format!(
+                "{}: {} is not defined in the configuration",
+                spec.address(),
+                crate::model::provider_label(spec.provider.as_deref())
+            ))
+        })
+    }
+
+    /// The client of the provider `spec` names.
+    fn client(&self, spec: &TaskSpec) -> Result<&Client, ApplyError> {
+        Ok(&self.lane(spec)?.client)
+    }
+
+    /// Waits for a slot of `spec`'s provider for remote calls, unless this
+    /// operation holds one there (a slot of another provider is given back).
+    pub async fn acquire_slot(&self, spec: &TaskSpec) {
         {
-            return;
+            let mut held = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+            match held.as_ref() {
+                Some((provider, _)) if *provider == spec.provider => return,
+                Some(_) => *held = None,
+                None => {}
+            }
         }
-        let permit = self.slots.clone().acquire_owned().await.ok();
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = permit;
+        let Ok(lane) = self.lane(spec) else {
+            return; // its calls fail, naming the provider
+        };
+        if let Ok(permit) = lane.slots.clone().acquire_owned().await {
+            *self.slot.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((spec.provider.clone(), permit));
+        }
     }
 
     /// Gives the slot back once the calls of an operation (or of its part
@@ -150,7 +183,8 @@ fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
 /// Register (E2 with `is_create_task = "true"`), start (E3) and wait until
 /// replicating unless the configuration wants the task paused, then record.
 async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
-    ctx.acquire_slot().await;
+    let client = ctx.client(spec)?;
+    ctx.acquire_slot(spec).await;
     let creating = intent(spec, IntentOp::Create);
     let intent_id = creating.id.clone();
     ctx.recorder.update(|s| s.intents.push(creating))?;
@@ -163,7 +197,7 @@ async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         ctx,
         spec,
         |_| true,
-        || ctx.client.check_tables(&spec.instance_id, &req),
+        || client.check_tables(&spec.instance_id, &req),
     )
     .await;
     let resp = match registered {
@@ -269,11 +303,11 @@ async fn registration_failed(
         tracing::warn!(task = %spec.name, error = %e, "cannot clear the intent of a refused create");
         return err;
     }
-    match ctx
-        .client
-        .find_task(&spec.instance_id, spec.task_name())
-        .await
-    {
+    let found = match ctx.client(spec) {
+        Ok(client) => client.find_task(&spec.instance_id, spec.task_name()).await,
+        Err(_) => return err,
+    };
+    match found {
         Ok(Some(_)) => ApplyError::AlreadyExists {
             address: spec.address(),
             cause: err.to_string(),
@@ -296,10 +330,8 @@ async fn send_start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> 
     // stage past Wait, or, while the task is still in Wait, by the cloud
     // refusing the next start as one of a started task.
     let started = |row: &ReplicationInfo| Stage::parse(&row.stage) != Some(Stage::Wait);
-    let sent = lookup_then_retry(ctx, spec, started, || {
-        ctx.client.start(&spec.instance_id, &req)
-    })
-    .await;
+    let client = ctx.client(spec)?;
+    let sent = lookup_then_retry(ctx, spec, started, || client.start(&spec.instance_id, &req)).await;
     match sent {
         Err(ApplyError::Api(e)) if e.is_already_started() => Ok(()),
         other => other.map(|_| ()),
@@ -336,6 +368,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
+    let client = ctx.client(spec)?;
     let (call, done) = (&call, &done);
     let send_once = move |_attempt| async move {
         let error = match call().await {
@@ -348,11 +381,7 @@ where
                 took_no_effect: false,
             });
         }
-        match ctx
-            .client
-            .find_task(&spec.instance_id, spec.task_name())
-            .await
-        {
+        match client.find_task(&spec.instance_id, spec.task_name()).await {
             Ok(row) if row.as_ref().is_some_and(done) => Ok(None),
             Ok(_) => Err(CreatingFailure {
                 error,
@@ -369,7 +398,7 @@ where
             }),
         }
     };
-    ctx.client
+    client
         .retry_policy()
         .run(
             send_once,
@@ -403,14 +432,14 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
         return wait_stage(ctx, spec, "replicating", Stage::is_running).await;
     }
     ctx.step(spec, if paused { "pausing" } else { "resuming" });
+    let client = ctx.client(spec)?;
     let sent = if paused {
-        ctx.client.pause(&spec.instance_id, spec.task_name()).await
+        client.pause(&spec.instance_id, spec.task_name()).await
     } else {
-        ctx.client.resume(&spec.instance_id, spec.task_name()).await
+        client.resume(&spec.instance_id, spec.task_name()).await
     };
     if let Err(e) = sent {
-        let now = ctx
-            .client
+        let now = client
             .find_task(&spec.instance_id, spec.task_name())
             .await?;
         if now.as_ref().and_then(paused_by_cloud) != Some(paused) {
@@ -427,7 +456,7 @@ async fn set_paused(ctx: &OpContext, spec: &TaskSpec, paused: bool) -> Result<()
 
 async fn live_row(ctx: &OpContext, spec: &TaskSpec) -> Result<Option<ReplicationInfo>, ApplyError> {
     Ok(ctx
-        .client
+        .client(spec)?
         .find_task(&spec.instance_id, spec.task_name())
         .await?)
 }
@@ -441,6 +470,7 @@ async fn wait_stage(
 ) -> Result<(), ApplyError> {
     ctx.release_slot();
     let row = ctx
+        .lane(spec)?
         .watcher
         .task(
             &spec.instance_id,
@@ -472,7 +502,7 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
             ..after.clone()
         };
         let resp = ctx
-            .client
+            .client(after)?
             .modify(&after.instance_id, &task_request(&sent))
             .await?;
         let failed: Vec<String> = resp
@@ -488,7 +518,8 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
             });
         }
         ctx.release_slot();
-        ctx.watcher.job(&resp.job_id, ctx.on_stage(after)).await?;
+        let watcher = &ctx.lane(after)?.watcher;
+        watcher.job(&resp.job_id, ctx.on_stage(after)).await?;
         if before.paused != after.paused {
             // Recorded before the pause or resume, which may fail.
             ctx.record(&TaskSpec {
@@ -498,7 +529,7 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
         }
     }
     if before.paused != after.paused {
-        ctx.acquire_slot().await;
+        ctx.acquire_slot(after).await;
         set_paused(ctx, after, after.paused).await?;
     }
     ctx.release_slot();
@@ -514,9 +545,10 @@ async fn update(ctx: &OpContext, before: &TaskSpec, after: &TaskSpec) -> Result<
 /// again, until the call is accepted or the task is gone (not found counts as
 /// deleted). Transient failures are retried by the client.
 async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
-    let mut poll = Poll::new(ctx.poll.timeout);
+    let lane = ctx.lane(spec)?;
+    let mut poll = Poll::new(lane.poll.timeout);
     loop {
-        match ctx.client.delete(&spec.instance_id, spec.task_name()).await {
+        match lane.client.delete(&spec.instance_id, spec.task_name()).await {
             Ok(_) => {
                 crash_point("apply-after-delete");
                 return Ok(());
@@ -535,14 +567,15 @@ async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError>
 
 /// Delete (E11) and wait until the task is no longer listed.
 async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
-    ctx.acquire_slot().await;
+    let lane = ctx.lane(spec)?;
+    ctx.acquire_slot(spec).await;
     let intent = intent(spec, IntentOp::Delete);
     let intent_id = intent.id.clone();
     ctx.recorder.update(|s| s.intents.push(intent))?;
     ctx.step(spec, "deleting");
     send_delete(ctx, spec).await?;
     ctx.release_slot();
-    ctx.watcher
+    lane.watcher
         .task(
             &spec.instance_id,
             spec.task_name(),

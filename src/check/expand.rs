@@ -3,7 +3,7 @@
 //! source database (paged, and shared by every task that reads it), at
 //! instance level after one E13 listing of the instance's databases.
 
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Client, Clients};
 use crate::model::{Address, SyncLevel, TaskSpec, pattern};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -80,7 +80,7 @@ pub fn patterns(spec: &TaskSpec) -> Vec<&str> {
 }
 
 /// What each pattern of each of `specs` matches today.
-pub async fn expand(client: &Client, specs: &[&TaskSpec]) -> Result<Vec<Expansion>, ApiError> {
+pub async fn expand(clients: &Clients, specs: &[&TaskSpec]) -> Result<Vec<Expansion>, ApiError> {
     let mut sources = SourceTables::default();
     let mut out = Vec::new();
     for spec in specs {
@@ -88,7 +88,7 @@ pub async fn expand(client: &Client, specs: &[&TaskSpec]) -> Result<Vec<Expansio
         if patterns.is_empty() {
             continue;
         }
-        let tables = sources.of(client, spec).await?;
+        let tables = sources.of(clients.of(spec)?, spec).await?;
         for p in patterns {
             out.push(Expansion {
                 address: spec.address(),

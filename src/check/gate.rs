@@ -4,7 +4,7 @@
 use super::expand::SourceTables;
 use super::{GateReport, GateUnavailable, ParamVerdict, TableVerdict, TaskVerdict};
 use crate::api::task_map::task_request;
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Client, Clients};
 use crate::model::{Address, TaskSpec};
 use crate::plan::{Action, Change, Plan};
 use crate::table_config::{parse_table_config, referenced_columns};
@@ -41,13 +41,15 @@ pub fn addresses_to_check(plan: &Plan) -> BTreeSet<Address> {
 /// When a check meets a failure that says nothing about the tables (see
 /// [`crate::api::ServiceFailure`]), the other checks are stopped and the
 /// report says the gate could not run, without verdicts.
+///
+/// Each provider has its own `parallelism` checks in flight.
 pub async fn run_gate(
-    client: &Client,
+    clients: &Clients,
     plan: &Plan,
     parallelism: usize,
     on_done: impl Fn(&TaskVerdict) + Send + Sync + 'static,
 ) -> GateReport {
-    let permits = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut permits: HashMap<Option<String>, Arc<Semaphore>> = HashMap::new();
     let on_done = Arc::new(on_done);
     let mut report = GateReport::default();
     let mut set = JoinSet::new();
@@ -56,14 +58,27 @@ pub async fn run_gate(
         let Some(spec) = change.after.clone() else {
             continue;
         };
-        let (client, permits, on_done) = (client.clone(), permits.clone(), on_done.clone());
+        let client = clients.of(&spec).cloned();
+        let permits = permits
+            .entry(spec.provider.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(parallelism.max(1))))
+            .clone();
+        let on_done = on_done.clone();
         let address = change.address.clone();
         report.required.insert(address.clone());
         let handle = set.spawn({
             let address = address.clone();
             async move {
                 let _permit = permits.acquire_owned().await.ok();
-                let verdict = check_task(&client, address, &spec).await;
+                let verdict = match client {
+                    Ok(client) => check_task(&client, address, &spec).await,
+                    Err(e) => Ok(TaskVerdict {
+                        address,
+                        tables: Vec::new(),
+                        params: Vec::new(),
+                        error: Some(e.to_string()),
+                    }),
+                };
                 if let Ok(verdict) = &verdict {
                     on_done(verdict);
                 }

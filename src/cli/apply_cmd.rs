@@ -178,7 +178,9 @@ async fn run(
     style: &Style,
 ) -> CmdResult {
     if let Some(interval) = wait.poll_interval {
-        pending.poll.interval = interval;
+        for poll in pending.poll.values_mut() {
+            poll.interval = interval;
+        }
     }
     let mut view: Box<dyn ApplyView> = super::view!(common.format(), style);
     let printed = view.plan(

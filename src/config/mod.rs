@@ -45,8 +45,9 @@ pub struct Loaded {
     pub digest: String,
     /// Where each `[task.NAME]` is defined (for messages that point at a task).
     pub task_locations: BTreeMap<String, Location>,
-    /// Where `endpoint` is written (messages about where credentials go name it).
-    pub endpoint_location: Option<Location>,
+    /// Where each provider's `endpoint` (or `region`, when the endpoint is
+    /// derived from it) is written: messages about where credentials go name it.
+    pub endpoint_locations: BTreeMap<Option<String>, Location>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -108,10 +109,10 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
         sources: &sources,
         complete: raw_files.len() == paths.len(),
         diagnostics,
-        endpoint_location: None,
+        endpoint_locations: BTreeMap::new(),
     };
     let resolved = resolver.resolve(&raw_files);
-    let (diagnostics, endpoint_location) = (resolver.diagnostics, resolver.endpoint_location);
+    let (diagnostics, endpoint_locations) = (resolver.diagnostics, resolver.endpoint_locations);
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     match resolved {
         Some(resolved) if !has_errors => Ok(Loaded {
@@ -120,7 +121,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, Diagnostics> {
             files: paths,
             digest: hex::encode(hasher.finalize()),
             task_locations: resolved.locations,
-            endpoint_location,
+            endpoint_locations,
             warnings: diagnostics,
         }),
         _ => Err(Diagnostics(diagnostics)),

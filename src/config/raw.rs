@@ -47,6 +47,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "ca_file",
     "poll_interval",
     "wait_timeout",
+    "profile",
 ];
 const STATE_KEYS: &[&str] = &["backend", "path", "schema", "workspace", "history"];
 const POLICY_KEYS: &[&str] = &["destructive"];
@@ -63,8 +64,12 @@ pub(crate) struct RawProvider {
     /// Durations (`500ms`, `10s`, `2m`), checked by [`positive_duration`].
     pub poll_interval: Option<Spanned<String>>,
     pub wait_timeout: Option<Spanned<String>>,
+    /// The credentials file's profile for this provider's calls.
+    pub profile: Option<Spanned<String>>,
     /// Keys present, whether or not their value was valid.
     pub written: BTreeSet<&'static str>,
+    /// `[provider.NAME]` tables inside this one (only in the unnamed `[provider]`).
+    pub named: Vec<(String, Spanned<RawProvider>)>,
 }
 
 /// The task keys of `[defaults]` or of one `[task.NAME]`.
@@ -72,6 +77,7 @@ pub(crate) struct RawProvider {
 pub(crate) struct TaskFields {
     /// `name`: the cloud's task name.
     pub name: Option<Spanned<String>>,
+    pub provider: Option<Spanned<String>>,
     pub instance_id: Option<Spanned<String>>,
     pub source_instance_id: Option<Spanned<String>>,
     pub source_node_id: Option<Spanned<String>>,
@@ -100,6 +106,7 @@ impl TaskFields {
     /// Forgets the value of the single-valued `key` (what `unset` drops).
     pub fn clear(&mut self, key: &str) {
         match key {
+            "provider" => self.provider = None,
             "source_node_id" => self.source_node_id = None,
             "target_database_name" => self.target_database_name = None,
             "repl_type" => self.repl_type = None,
@@ -185,7 +192,7 @@ pub(crate) fn read_file(walker: &mut Walker, root: &dyn TableLike) -> RawFile {
         match entry.name {
             "provider" => {
                 if let Some(table) = walker.table("the top level", &entry) {
-                    let value = read_provider(walker, table);
+                    let value = read_provider(walker, "[provider]", table, true);
                     file.provider = Some(Spanned { value, at });
                 }
             }
@@ -302,12 +309,21 @@ fn address(walker: &mut Walker, context: &str, entry: &Entry) -> Option<Spanned<
     })
 }
 
-fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
-    let context = "[provider]";
+/// Reads `[provider]` (`named`: with its `[provider.NAME]` tables) or one `[provider.NAME]`.
+fn read_provider(
+    walker: &mut Walker,
+    context: &str,
+    table: &dyn TableLike,
+    named: bool,
+) -> RawProvider {
     let mut provider = RawProvider::default();
     for entry in entries(table) {
         let Some(&key) = PROVIDER_KEYS.iter().find(|k| **k == entry.name) else {
-            walker.unknown_key(context, &entry, PROVIDER_KEYS);
+            if named && entry.item.is_table_like() {
+                read_named_provider(walker, &entry, &mut provider.named);
+            } else {
+                walker.unknown_key(context, &entry, PROVIDER_KEYS);
+            }
             continue;
         };
         provider.written.insert(key);
@@ -333,6 +349,10 @@ fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
                 }
                 continue;
             }
+            "profile" => {
+                provider.profile = walker.checked_string(context, &entry, rules::provider_name);
+                continue;
+            }
             "emulator_cloud" => &mut provider.emulator_cloud,
             "ca_file" => &mut provider.ca_file,
             _ => &mut provider.emulator_data,
@@ -340,6 +360,25 @@ fn read_provider(walker: &mut Walker, table: &dyn TableLike) -> RawProvider {
         *slot = walker.checked_string(context, &entry, non_empty_path);
     }
     provider
+}
+
+/// One `[provider.NAME]`.
+fn read_named_provider(
+    walker: &mut Walker,
+    entry: &Entry,
+    named: &mut Vec<(String, Spanned<RawProvider>)>,
+) {
+    if let Err(detail) = rules::provider_name(entry.name) {
+        let summary = format!("invalid provider name {:?}", entry.name);
+        walker.error(entry.key_span.clone(), summary, detail);
+        return;
+    }
+    let context = format!("[provider.{}]", entry.name);
+    let at = table_origin(walker, entry);
+    if let Some(table) = walker.table("[provider]", entry) {
+        let value = read_provider(walker, &context, table, false);
+        named.push((entry.name.to_string(), Spanned { value, at }));
+    }
 }
 
 /// `endpoint`, checked like [`Walker::checked_string`] but never shown as
@@ -478,6 +517,7 @@ fn read_task_fields(
         f.written.insert(key);
         match key {
             "name" => f.name = walker.checked_string(context, &entry, rules::short_name),
+            "provider" => f.provider = walker.checked_string(context, &entry, rules::provider_name),
             "instance_id" => {
                 f.instance_id = walker.checked_string(context, &entry, rules::instance_id)
             }

@@ -7,15 +7,17 @@ use super::Location;
 use super::diagnostic::Diagnostic;
 use super::named_files;
 use super::raw::{RawFile, RawImport, RawMoved, RawProvider, RawState, RawTask, TaskFields};
-use super::rules::EMBEDDED;
+use super::rules::{self, EMBEDDED};
 use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
 use crate::model::fields::TASK_FIELDS;
 use crate::model::pattern;
 use crate::model::{
     ALL_DATABASES, Address, Desired, DesiredTask, ImportBlock, Lifecycle, Moved, Policy, Provider,
-    ReplScope, ReplType, StateSettings, SyncLevel, TaskDefaults, TaskSpec,
+    Providers, ReplScope, ReplType, StateSettings, SyncLevel, TaskDefaults, TaskSpec,
+    provider_label,
 };
+use crate::model::regions::{known_regions, regional_endpoint};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +30,20 @@ pub const DEFAULT_STATE_HISTORY: u32 = 20;
 /// Default `[provider] emulator_data` with `endpoint = "embedded"`.
 pub const DEFAULT_EMULATOR_DATA: &str = ".htapsync/cloud.json";
 
-const REQUIRED_PROVIDER_KEYS: &[&str] = &["project_id", "endpoint", "region"];
+/// The environment variable that gives a provider's `project_id` when the
+/// configuration does not: `HTAPSYNC_PROJECT_ID`, or
+/// `HTAPSYNC_PROJECT_ID_<NAME>` for `[provider.NAME]` (upper case, `-` as
+/// `_`). The names are fixed: a configuration cannot make htapsync read, and
+/// so show, any other variable.
+pub fn project_id_variable(provider: Option<&str>) -> String {
+    match provider {
+        None => "HTAPSYNC_PROJECT_ID".to_string(),
+        Some(name) => format!(
+            "HTAPSYNC_PROJECT_ID_{}",
+            name.to_ascii_uppercase().replace('-', "_")
+        ),
+    }
+}
 
 /// What a configuration resolves to.
 pub(crate) struct Resolved {
@@ -42,6 +57,7 @@ pub(crate) struct Resolved {
 fn task_defaults(fields: &TaskFields) -> TaskDefaults {
     let text = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.value.clone());
     TaskDefaults {
+        provider: text(&fields.provider),
         instance_id: text(&fields.instance_id),
         source_instance_id: text(&fields.source_instance_id),
         source_node_id: text(&fields.source_node_id),
@@ -66,8 +82,9 @@ pub(crate) struct Resolver<'a> {
     /// Whether every configuration file could be read and parsed: only then
     /// does finding no task mean that none is defined.
     pub complete: bool,
-    /// Where `endpoint` is written, for messages about where credentials go.
-    pub endpoint_location: Option<Location>,
+    /// Where each provider's `endpoint` (or, when it is derived, `region`)
+    /// is written, for messages about where credentials go.
+    pub endpoint_locations: BTreeMap<Option<String>, Location>,
 }
 
 impl Resolver<'_> {
@@ -115,15 +132,7 @@ impl Resolver<'_> {
     /// Merges all files. `None` when something needed to build [`Desired`] is
     /// missing or invalid (the reasons are in `diagnostics`).
     pub fn resolve(&mut self, files: &[RawFile]) -> Option<Resolved> {
-        let providers = files.iter().filter_map(|f| f.provider.as_ref()).collect();
-        let provider = self.single(providers, "[provider]");
-        let provider = match provider {
-            Some(p) => self.provider(p),
-            None => {
-                self.no_provider();
-                None
-            }
-        };
+        let providers = self.providers(files);
         let states = files.iter().filter_map(|f| f.state.as_ref()).collect();
         let state = self.single(states, "[state]").map(|s| &s.value);
         let state = self.state(state);
@@ -161,11 +170,12 @@ impl Resolver<'_> {
                 locations.insert(name.to_string(), location);
             }
             if let Some(task) = self.task(first, defaults) {
+                self.check_provider_known(first, defaults, &task, providers.as_ref());
                 self.check_cloud_name_unique(&tasks, first, &task);
                 tasks.insert(name.to_string(), task);
             }
         }
-        if self.complete && files.iter().all(|f| f.tasks.is_empty()) && provider.is_some() {
+        if self.complete && files.iter().all(|f| f.tasks.is_empty()) && providers.is_some() {
             self.diagnostics.push(Diagnostic::warning(
                 "no tasks are defined",
                 "applying this configuration would delete every task recorded in the state file",
@@ -174,7 +184,7 @@ impl Resolver<'_> {
         let moved = self.moved(files.iter().flat_map(|f| &f.moved), &tasks);
         let imports = self.imports(files.iter().flat_map(|f| &f.imports), &tasks);
         let desired = Desired {
-            provider: provider?,
+            providers: providers?,
             state,
             policy,
             tasks,
@@ -360,11 +370,106 @@ impl Resolver<'_> {
         });
     }
 
+    /// The unnamed `[provider]` (written once across all files, when it has
+    /// keys of its own) and every `[provider.NAME]`. `None` when there is none
+    /// or one is invalid.
+    fn providers(&mut self, files: &[RawFile]) -> Option<Providers> {
+        let tables: Vec<&Spanned<RawProvider>> =
+            files.iter().filter_map(|f| f.provider.as_ref()).collect();
+        let unnamed = tables
+            .iter()
+            .copied()
+            .filter(|p| !p.value.written.is_empty() || p.value.named.is_empty())
+            .collect();
+        let unnamed = self.single(unnamed, "[provider]");
+        let mut named: BTreeMap<&str, &Spanned<RawProvider>> = BTreeMap::new();
+        for (name, raw) in tables.iter().flat_map(|p| &p.value.named) {
+            if let Some(first) = named.get(name.as_str()) {
+                let summary = format!("duplicate [provider.{name}] table");
+                let detail = format!(
+                    "[provider.{name}] is already defined at {}; define each provider once",
+                    self.place(&first.at)
+                );
+                self.error(&raw.at, summary, detail);
+            } else {
+                named.insert(name, raw);
+            }
+        }
+        if unnamed.is_none() && named.is_empty() {
+            self.no_provider();
+            return None;
+        }
+        let mut valid = true;
+        let default = unnamed.map(|raw| self.provider(None, raw));
+        let default = match default {
+            Some(Some(p)) => Some(p),
+            Some(None) => {
+                valid = false;
+                None
+            }
+            None => None,
+        };
+        let mut providers = Providers {
+            default,
+            named: BTreeMap::new(),
+        };
+        for (name, raw) in named {
+            match self.provider(Some(name), raw) {
+                Some(p) => {
+                    providers.named.insert(name.to_string(), p);
+                }
+                None => valid = false,
+            }
+        }
+        valid.then_some(providers)
+    }
+
+    /// A task's provider (its own or inherited) must be defined.
+    fn check_provider_known(
+        &mut self,
+        raw: &RawTask,
+        defaults: Option<&TaskFields>,
+        task: &DesiredTask,
+        providers: Option<&Providers>,
+    ) {
+        let Some(providers) = providers else {
+            return;
+        };
+        let name = task.spec.provider.as_deref();
+        if providers.get(name).is_some() {
+            return;
+        }
+        let written = raw
+            .fields
+            .provider
+            .as_ref()
+            .or_else(|| defaults.and_then(|d| d.provider.as_ref()));
+        let at = written.map_or(&raw.at, |p| &p.at);
+        let names: Vec<&str> = providers.named.keys().map(String::as_str).collect();
+        let (summary, detail) = match name {
+            Some(name) => (
+                format!("[task.{}] names provider {name:?}, which is not defined", raw.name),
+                super::walk::suggestion_detail(name, &names, "Defined providers"),
+            ),
+            None => (
+                format!(
+                    "[task.{}] names no provider, and there is no unnamed [provider]",
+                    raw.name
+                ),
+                format!(
+                    "set provider = \"NAME\" in the task or in [defaults], one of: {}",
+                    names.join(", ")
+                ),
+            ),
+        };
+        self.error(at, summary, detail);
+    }
+
     fn no_provider(&mut self) {
         let detail = if self.sources.is_empty() {
             format!("{} contains no *.toml files", self.dir.display())
         } else {
-            "add a [provider] table with project_id, endpoint and region to one of the *.toml files"
+            "add a [provider] table with project_id and region (and endpoint when the region has no documented one) to one of the *.toml files"
                 .to_string()
         };
         self.diagnostics.push(Diagnostic::error(
@@ -373,20 +478,64 @@ impl Resolver<'_> {
         ));
     }
 
-    fn provider(&mut self, raw: &Spanned<RawProvider>) -> Option<Provider> {
+    /// One provider with its defaults: `project_id` from
+    /// [`project_id_variable`] when not written, `endpoint` from the region's
+    /// documented one.
+    fn provider(&mut self, name: Option<&str>, raw: &Spanned<RawProvider>) -> Option<Provider> {
+        let label = provider_label(name);
         let p = &raw.value;
-        for key in REQUIRED_PROVIDER_KEYS {
-            if !p.written.contains(key) {
-                let detail = "[provider] needs project_id, endpoint and region".to_string();
-                self.error(
-                    &raw.at,
-                    format!("missing required key `{key}` in [provider]"),
-                    detail,
-                );
-            }
+        let variable = project_id_variable(name);
+        let from_env = std::env::var(&variable).ok().filter(|v| !v.is_empty());
+        let mut complete = true;
+        if !p.written.contains("region") {
+            let detail = format!("{label} needs region (and project_id, or {variable} in the environment)");
+            self.error(&raw.at, format!("missing required key `region` in {label}"), detail);
+            complete = false;
         }
-        self.endpoint_location = p.endpoint.as_ref().and_then(|e| self.location(&e.at));
-        let embedded = p.endpoint.as_ref().is_some_and(|e| e.value == EMBEDDED);
+        let project_id = match (&p.project_id, from_env) {
+            (Some(id), _) => Some(id.value.clone()),
+            (None, Some(id)) if !p.written.contains("project_id") => {
+                if let Err(why) = rules::project_id(&id) {
+                    let summary = format!("{variable} (the project_id of {label}) is invalid");
+                    self.error(&raw.at, summary, why);
+                    complete = false;
+                }
+                Some(id)
+            }
+            (None, _) => {
+                if !p.written.contains("project_id") {
+                    let summary = format!("missing required key `project_id` in {label}");
+                    let detail = format!("set project_id in {label}, or {variable} in the environment");
+                    self.error(&raw.at, summary, detail);
+                }
+                complete = false;
+                None
+            }
+        };
+        let endpoint = match (&p.endpoint, &p.region) {
+            (Some(e), _) => Some(e.value.clone()),
+            (None, Some(region)) if !p.written.contains("endpoint") => {
+                let endpoint = regional_endpoint(&region.value);
+                if endpoint.is_none() {
+                    let summary = format!(
+                        "region {:?} of {label} has no documented endpoint",
+                        region.value
+                    );
+                    let detail = format!(
+                        "set `endpoint` in {label}; regions with a documented endpoint: {}",
+                        known_regions().join(", ")
+                    );
+                    self.error(&region.at, summary, detail);
+                }
+                endpoint
+            }
+            _ => None,
+        };
+        let written_at = p.endpoint.as_ref().or(p.region.as_ref());
+        if let Some(location) = written_at.and_then(|e| self.location(&e.at)) {
+            self.endpoint_locations.insert(name.map(str::to_string), location);
+        }
+        let embedded = endpoint.as_deref() == Some(EMBEDDED);
         let mut emulator_data = p.emulator_data.as_ref().map(|d| d.value.clone());
         if let (true, Some(data)) = (embedded, &p.emulator_data) {
             self.check_inside("emulator_data", data);
@@ -396,14 +545,14 @@ impl Resolver<'_> {
                 Some(cloud) => self.check_cloud_file(cloud),
                 None if !p.written.contains("emulator_cloud") => {
                     let at = p.endpoint.as_ref().map_or(&raw.at, |e| &e.at);
-                    let summary = "endpoint = \"embedded\" requires `emulator_cloud` in [provider]";
+                    let summary = format!("endpoint = \"embedded\" requires `emulator_cloud` in {label}");
                     let detail = "set emulator_cloud to the emulator's cloud description file, relative to the configuration directory";
-                    self.error(at, summary.to_string(), detail.to_string());
+                    self.error(at, summary, detail.to_string());
                 }
                 None => {}
             }
             emulator_data.get_or_insert_with(|| DEFAULT_EMULATOR_DATA.to_string());
-        } else if p.endpoint.is_some() {
+        } else if endpoint.is_some() {
             for (key, value) in [
                 ("emulator_cloud", &p.emulator_cloud),
                 ("emulator_data", &p.emulator_data),
@@ -420,15 +569,19 @@ impl Resolver<'_> {
         if let Some(ca_file) = &p.ca_file {
             self.check_inside("ca_file", ca_file);
         }
+        if !complete {
+            return None;
+        }
         Some(Provider {
-            project_id: p.project_id.as_ref()?.value.clone(),
-            endpoint: p.endpoint.as_ref()?.value.clone(),
+            project_id: project_id?,
+            endpoint: endpoint?,
             region: p.region.as_ref()?.value.clone(),
             emulator_cloud: p.emulator_cloud.as_ref().map(|c| c.value.clone()),
             emulator_data: if embedded { emulator_data } else { None },
             ca_file: p.ca_file.as_ref().map(|c| c.value.clone()),
             poll_interval: duration(&p.poll_interval),
             wait_timeout: duration(&p.wait_timeout),
+            profile: p.profile.as_ref().map(|c| c.value.clone()),
         })
     }
 
@@ -569,6 +722,7 @@ impl Resolver<'_> {
         let spec = TaskSpec {
             name: name.clone(),
             cloud_name: None,
+            provider: pick(|f| &f.provider).map(|p| p.value.clone()),
             instance_id: pick(|f| &f.instance_id)?.value.clone(),
             source_instance_id: pick(|f| &f.source_instance_id)?.value.clone(),
             source_node_id: pick(|f| &f.source_node_id).map(|n| n.value.clone()),

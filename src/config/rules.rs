@@ -176,3 +176,20 @@ mod tests {
         assert!(endpoint("https://example.com/v3?x=1").is_err());
     }
 }
+
+/// The `NAME` of `[provider.NAME]` (and a task's `provider`): 1-32 lowercase
+/// letters, digits, `_` or `-`, starting with a letter.
+pub fn provider_name(value: &str) -> Result<(), String> {
+    let ok = (1..=32).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !ok {
+        return Err(
+            "a provider name is 1 to 32 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `eu`"
+                .to_string(),
+        );
+    }
+    Ok(())
+}

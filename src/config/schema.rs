@@ -120,22 +120,40 @@ struct ImportBlock {
     instance_id: Option<String>,
 }
 
-/// Where htapsync talks to. Exactly one [provider] in the whole configuration.
+/// The unnamed default provider's keys, and each [provider.NAME] (a table
+/// of the same keys). At most one [provider] in the whole configuration.
+#[derive(JsonSchema)]
+struct Provider {
+    #[serde(flatten)]
+    keys: ProviderKeys,
+    /// [provider.NAME]: another project or region; tasks name it with
+    /// `provider = "NAME"`.
+    #[serde(flatten)]
+    named: std::collections::BTreeMap<String, ProviderKeys>,
+}
+
+/// One provider: a project in a region.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Provider {
-    /// The Huawei Cloud project id: 32 letters or digits.
+struct ProviderKeys {
+    /// The Huawei Cloud project id: 32 letters or digits. When not written:
+    /// HTAPSYNC_PROJECT_ID, or HTAPSYNC_PROJECT_ID_<NAME> for [provider.NAME].
     #[schemars(regex(pattern = "^[A-Za-z0-9]{32}$"))]
-    project_id: String,
+    project_id: Option<String>,
     /// `https://...`; `http://...` only to a loopback host (127.0.0.0/8,
-    /// localhost, [::1]); or "embedded" for the in-process emulator.
+    /// localhost, [::1]); or "embedded" for the in-process emulator. Default:
+    /// the region's documented endpoint.
     #[schemars(regex(
         pattern = r"^(embedded|https://[^/\s]+.*|http://(127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|localhost|\[::1\])([:/].*)?)$"
     ))]
-    endpoint: String,
-    /// Cloud region, e.g. ap-southeast-1: 1-64 lowercase letters, digits or `-`.
+    endpoint: Option<String>,
+    /// Cloud region, e.g. ap-southeast-1: 1-64 lowercase letters, digits or
+    /// `-`. Required for every provider.
     #[schemars(regex(pattern = "^[a-z0-9-]{1,64}$"))]
-    region: String,
+    region: Option<String>,
+    /// The credentials file's profile that signs this provider's calls.
+    #[schemars(regex(pattern = "^[a-z][a-z0-9_-]{0,31}$"))]
+    profile: Option<String>,
     /// With endpoint = "embedded" (and required then): the emulator's cloud
     /// description file, relative to the configuration directory.
     #[schemars(length(min = 1))]

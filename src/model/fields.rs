@@ -133,6 +133,10 @@ impl TaskField {
 /// A task or database name in the StarRocks instance: 3-128 of [A-Za-z0-9_].
 pub const NAME_PATTERN: &str = "^[A-Za-z0-9_]{3,128}$";
 
+/// A provider name, the `NAME` of `[provider.NAME]`: 1-32 lowercase letters,
+/// digits, `_` or `-`, starting with a letter.
+pub const PROVIDER_NAME_PATTERN: &str = "^[a-z][a-z0-9_-]{0,31}$";
+
 fn no_constraints() -> Value {
     Value::Null
 }
@@ -186,6 +190,20 @@ pub fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
 
 /// Every task key, in the order plans show them and error messages list them.
 pub const TASK_FIELDS: &[TaskField] = &[
+    TaskField {
+        key: "provider",
+        description: "The [provider.NAME] whose project and region hold the task (default:\nthe unnamed [provider]). Moving a task to another provider replaces it.",
+        constraints: || json!({"pattern": PROVIDER_NAME_PATTERN}),
+        shape: Shape::Text,
+        required: false,
+        inheritable: true,
+        applied: Applied::Replace,
+        request: &[],
+        response: &[],
+        importable: true,
+        value: Some(|s| optional(s.provider.as_deref())),
+        unwritten: |_, d| optional(d.provider.as_deref()),
+    },
     TaskField {
         key: "instance_id",
         description: "The HTAP (StarRocks) instance that runs the task: 36 letters or\ndigits ending in in17 or in07.",

@@ -5,15 +5,15 @@
 use super::plan::{PlanOptions, diff, make_plan, resolve_intents, run_gate};
 use super::{Error, Note, Operation, Phase, Progress, Result, Workspace};
 use crate::api::{
-    CLOUD_POLL_INTERVAL, Client, DEFAULT_WAIT_TIMEOUT, EMULATOR_POLL_INTERVAL, PollSettings,
+    CLOUD_POLL_INTERVAL, Clients, DEFAULT_WAIT_TIMEOUT, EMULATOR_POLL_INTERVAL, PollSettings,
 };
 use crate::apply::{self, ApplyOptions, ApplyOutcome, Event, Recorder};
 use crate::check::GateReport;
 use crate::emulator::Running;
-use crate::model::{Address, DestructivePolicy, Lifecycle, TaskSpec};
+use crate::model::{Address, DestructivePolicy, Lifecycle, TaskSpec, provider_label};
 use crate::plan::impact::Destructive;
 use crate::plan::{Plan, Scope, Selection};
-use crate::planfile::SavedPlan;
+use crate::planfile::{PlannedProvider, SavedPlan};
 use crate::refresh::{TaskStatus, listed_health};
 use crate::state::{Backend, LockGuard, State};
 use std::collections::BTreeMap;
@@ -165,16 +165,16 @@ pub struct Pending {
     /// The plan changes tasks that need repair, without `--allow-unhealthy`:
     /// [`Pending::execute`] refuses.
     pub unhealthy: Option<UnhealthyRefused>,
-    /// How waits poll: `[provider] poll_interval` and `wait_timeout`; the
-    /// front end may override the interval (`--poll-interval`).
-    pub poll: PollSettings,
+    /// How waits poll, per provider: its `poll_interval` and `wait_timeout`;
+    /// the front end may override the intervals (`--poll-interval`).
+    pub poll: BTreeMap<Option<String>, PollSettings>,
     backend: Arc<dyn Backend>,
     recorder: Arc<Recorder>,
-    client: Client,
+    clients: Clients,
     lifecycles: BTreeMap<String, Lifecycle>,
     parallelism: usize,
     _lock: LockGuard,
-    _emulator: Option<Running>,
+    _emulators: Vec<Running>,
 }
 
 /// `apply` (or, with `opts.destroy`, `destroy`): plans under the lock and
@@ -198,8 +198,8 @@ pub async fn prepare(
     let prior = backend.read()?;
     // Checked before any remote call, and again before the first change.
     backend.check_writable()?;
-    let (client, emulator) = ws.connect().await?;
-    let planned = make_plan(ws, &client, prior, opts, &progress).await?;
+    let (clients, emulators) = ws.connect().await?;
+    let planned = make_plan(ws, &clients, prior, opts, &progress).await?;
     let approval = if opts.destroy {
         Approval::Granted
     } else {
@@ -230,11 +230,11 @@ pub async fn prepare(
         poll: poll_settings(ws),
         backend,
         recorder,
-        client,
+        clients,
         lifecycles: lifecycles(ws),
         parallelism: opts.parallelism,
         _lock: lock,
-        _emulator: emulator,
+        _emulators: emulators,
     })
 }
 
@@ -264,13 +264,13 @@ pub async fn prepare_saved(
         .map_or((None, 0), |s| (Some(s.lineage.as_str()), s.serial));
     saved.check_fresh(lineage, serial, &ws.loaded.digest)?;
     check_usable(ws, &saved)?;
-    let (client, emulator) = ws.connect().await?;
+    let (clients, emulators) = ws.connect().await?;
     // Apply exactly what was shown: the plan's prior tasks must be the ones
     // in state, and diffing the configuration against them must give the
     // saved changes. The cloud may have moved since; apply converges it to
     // what was reviewed, as Terraform does.
     let mut state = current.unwrap_or_else(State::new);
-    let notes = resolve_intents(&client, &mut state).await?;
+    let notes = resolve_intents(&clients, &mut state).await?;
     // The moves and imports of the configuration, as the plan made them:
     // moves again (they need no remote call), imports as the plan read them.
     let mut imported = Vec::new();
@@ -304,7 +304,7 @@ pub async fn prepare_saved(
     let health = if changing.is_empty() {
         Vec::new()
     } else {
-        listed_health(&client, changing).await?
+        listed_health(&clients, changing).await?
     };
     let unhealthy = if saved.destroy {
         None
@@ -312,7 +312,7 @@ pub async fn prepare_saved(
         check_health(&derived, &health, opts.allow_unhealthy)
     };
     // The stored verdicts are what was shown, not proof: ask the cloud again.
-    let gate = run_gate(&client, &derived, opts.parallelism, &progress).await;
+    let gate = run_gate(&clients, &derived, opts.parallelism, &progress).await;
     let consent = Consent {
         allow_destructive: opts.allow_destructive,
         prompt: false,
@@ -330,21 +330,29 @@ pub async fn prepare_saved(
         poll: poll_settings(ws),
         recorder: Arc::new(Recorder::new(backend.clone(), state)),
         backend,
-        client,
+        clients,
         lifecycles: lifecycles(ws),
         parallelism: opts.parallelism,
         _lock: lock,
-        _emulator: emulator,
+        _emulators: emulators,
     })
 }
 
 /// A saved plan made for another endpoint, or whose gate did not pass, is refused.
 fn check_usable(ws: &Workspace, saved: &SavedPlan) -> Result<()> {
-    let provider = &ws.loaded.desired.provider;
-    if saved.endpoint != provider.endpoint || saved.project_id != provider.project_id {
+    let configured = PlannedProvider::of(&ws.loaded.desired.providers);
+    if saved.providers != configured {
+        let show = |providers: &[PlannedProvider]| {
+            let each = providers.iter().map(|p| {
+                let endpoint = crate::render::redact_url(&p.endpoint);
+                format!("{} {endpoint} / project {}", provider_label(p.name.as_deref()), p.project_id)
+            });
+            each.collect::<Vec<_>>().join(", ")
+        };
         return Err(Error::Refused(format!(
-            "the saved plan was made for endpoint {} / project {}, not the configured {} / {}",
-            saved.endpoint, saved.project_id, provider.endpoint, provider.project_id
+            "the saved plan was made for {}, not the configured {}",
+            show(&saved.providers),
+            show(&configured)
         )));
     }
     if let Some(unavailable) = &saved.gate.unavailable {
@@ -409,7 +417,7 @@ impl Pending {
         }
         let opts = ApplyOptions {
             parallelism: self.parallelism,
-            poll: self.poll,
+            poll: self.poll.clone(),
             interrupted: interrupted.clone(),
         };
         progress.start(Phase::Applying, Some(self.plan.actionable().count()));
@@ -435,7 +443,7 @@ impl Pending {
             }
         });
         let outcome = apply::execute(
-            &self.client,
+            &self.clients,
             &self.plan,
             &self.lifecycles,
             self.recorder.clone(),
@@ -448,21 +456,27 @@ impl Pending {
     }
 }
 
-/// `[provider] poll_interval` and `wait_timeout`, or their defaults: the
-/// API's guidance for the cloud, a short interval for the emulator (an
+/// Each provider's `poll_interval` and `wait_timeout`, or their defaults:
+/// the API's guidance for the cloud, a short interval for the emulator (an
 /// `http://` endpoint is only allowed to loopback).
-fn poll_settings(ws: &Workspace) -> PollSettings {
-    let provider = &ws.loaded.desired.provider;
-    let emulator = provider.endpoint == "embedded" || provider.endpoint.starts_with("http://");
-    let default_interval = if emulator {
-        EMULATOR_POLL_INTERVAL
-    } else {
-        CLOUD_POLL_INTERVAL
+fn poll_settings(ws: &Workspace) -> BTreeMap<Option<String>, PollSettings> {
+    let settings = |provider: &crate::model::Provider| {
+        let emulator =
+            provider.endpoint == "embedded" || provider.endpoint.starts_with("http://");
+        let default_interval = if emulator {
+            EMULATOR_POLL_INTERVAL
+        } else {
+            CLOUD_POLL_INTERVAL
+        };
+        PollSettings {
+            interval: provider.poll_interval.unwrap_or(default_interval),
+            timeout: provider.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
+        }
     };
-    PollSettings {
-        interval: provider.poll_interval.unwrap_or(default_interval),
-        timeout: provider.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT),
-    }
+    let providers = ws.loaded.desired.providers.iter();
+    providers
+        .map(|(name, p)| (name.map(str::to_string), settings(p)))
+        .collect()
 }
 
 fn lifecycles(ws: &Workspace) -> BTreeMap<String, Lifecycle> {

@@ -51,8 +51,8 @@ pub async fn drift(ws: &Workspace, opts: &DriftOptions) -> Result<Drifted> {
     };
     check_known(ws, &state, &selection)?;
     let records = selected(&state.tasks, &selection);
-    let (client, _emulator) = ws.connect().await?;
-    let refreshed = refresh::refresh_all(&client, &records, opts.parallelism).await?;
+    let (clients, _emulators) = ws.connect().await?;
+    let refreshed = refresh::refresh_all(&clients, &records, opts.parallelism).await?;
     refreshed
         .all_read()
         .map_err(|unread| super::refresh::unknown_tasks(unread, "no drift is reported"))?;

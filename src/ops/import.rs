@@ -2,7 +2,7 @@
 //! optionally write the TOML that describes them.
 
 use super::{Error, Result, Workspace};
-use crate::api::Client;
+use crate::api::Clients;
 use crate::model::fields;
 use crate::model::{Address, DbParam, TaskDefaults, TaskSpec};
 use crate::refresh::spec_from_cloud;
@@ -48,14 +48,14 @@ pub async fn import(ws: &Workspace, a: &ImportOptions) -> Result<Imported> {
     let backend = ws.backend()?;
     let _lock = backend.lock("import", a.lock_timeout)?;
     let mut state = backend.read()?.unwrap_or_else(State::new);
-    let (client, _emulator) = ws.connect().await?;
+    let (clients, _emulators) = ws.connect().await?;
     let generating = a.generate_config.is_some();
     let found = match (&a.address, a.all) {
         (Some(addr), false) => {
             let instance = a.instance.as_deref();
-            vec![import_one(ws, &client, &state, addr, instance, generating).await?]
+            vec![import_one(ws, &clients, &state, addr, instance, generating).await?]
         }
-        (None, true) => import_all(ws, &client, &state, a.instance.as_deref()).await?,
+        (None, true) => import_all(ws, &clients, &state, a.instance.as_deref()).await?,
         _ => return Err(refused("give either an address (task.NAME) or --all")),
     };
     let has_block = |spec: &TaskSpec| ws.loaded.desired.tasks.contains_key(&spec.name);
@@ -124,29 +124,47 @@ fn write_generated(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| Error::context(format!("writing {}", path.display()), e))
 }
 
-/// Reads a cloud task. `configured` (the task's block, when it has one) decides
-/// which parameters at their default value are kept, as refresh does.
+/// Reads a cloud task through the provider of its instance (see
+/// [`provider_of_instance`]). `configured` (the task's block, when it has
+/// one) decides which parameters at their default value are kept, as refresh does.
 pub(super) async fn read_task(
-    client: &Client,
+    ws: &Workspace,
+    clients: &Clients,
     instance: &str,
     name: &str,
     configured: Option<&TaskSpec>,
 ) -> Result<TaskSpec> {
+    let provider = match configured {
+        Some(spec) => spec.provider.clone(),
+        None => provider_of_instance(ws, instance),
+    };
+    let client = clients.get(provider.as_deref())?;
     let rows = client.list_tasks(instance).await?;
     let live = rows
         .iter()
         .find(|r| r.task_name == name)
         .ok_or_else(|| refused(format!("no task named {name} on instance {instance}")))?;
     let cfg = client.task_config(instance, name).await?;
-    let basis = configured
-        .cloned()
-        .unwrap_or_else(|| TaskSpec::found_on(name, instance));
+    let basis = configured.cloned().unwrap_or_else(|| TaskSpec {
+        provider,
+        ..TaskSpec::found_on(name, instance)
+    });
     Ok(spec_from_cloud(&basis, &cfg, live))
+}
+
+/// The provider an instance is reached through: that of the configured tasks
+/// on it, else the one `[defaults]` names.
+fn provider_of_instance(ws: &Workspace, instance: &str) -> Option<String> {
+    let desired = &ws.loaded.desired.tasks;
+    match desired.values().find(|t| t.spec.instance_id == instance) {
+        Some(task) => task.spec.provider.clone(),
+        None => ws.loaded.defaults.provider.clone(),
+    }
 }
 
 async fn import_one(
     ws: &Workspace,
-    client: &Client,
+    clients: &Clients,
     state: &State,
     addr: &str,
     instance: Option<&str>,
@@ -184,12 +202,12 @@ async fn import_one(
     };
     let configured = ws.loaded.desired.tasks.get(name).map(|t| &t.spec);
     let cloud_name = configured.map_or(name, TaskSpec::task_name);
-    read_task(client, &instance, cloud_name, configured).await
+    read_task(ws, clients, &instance, cloud_name, configured).await
 }
 
 async fn import_all(
     ws: &Workspace,
-    client: &Client,
+    clients: &Clients,
     state: &State,
     instance: Option<&str>,
 ) -> Result<Vec<TaskSpec>> {
@@ -209,6 +227,7 @@ async fn import_all(
     }
     let mut out = Vec::new();
     for instance in &instances {
+        let client = clients.get(provider_of_instance(ws, instance).as_deref())?;
         for row in client.list_tasks(instance).await? {
             let is_it = |spec: &&TaskSpec| {
                 spec.task_name() == row.task_name && spec.instance_id == *instance
@@ -223,7 +242,7 @@ async fn import_all(
                 .values()
                 .map(|t| &t.spec)
                 .find(is_it);
-            out.push(read_task(client, instance, &row.task_name, configured).await?);
+            out.push(read_task(ws, clients, instance, &row.task_name, configured).await?);
         }
     }
     Ok(out)

@@ -4,12 +4,12 @@
 use super::Note;
 use super::select::SelectOptions;
 use super::{Error, Phase, Progress, Result, Workspace};
-use crate::api::Client;
+use crate::api::Clients;
 use crate::apply;
 use crate::check::{self, GateReport};
 use crate::model::{Address, DesiredTask, TaskSpec};
 use crate::plan::{self, Plan, Scope, Selection};
-use crate::planfile::{PLAN_FORMAT_VERSION, SavedPlan};
+use crate::planfile::{PLAN_FORMAT_VERSION, PlannedProvider, SavedPlan};
 use crate::refresh::{self, Problem, TaskStatus};
 use crate::state::{State, TaskRecord};
 use std::collections::BTreeMap;
@@ -70,15 +70,14 @@ pub async fn plan(
     let backend = ws.backend()?;
     let _lock = backend.lock("plan", opts.lock_timeout)?;
     let prior = backend.read()?;
-    let (client, _emulator) = ws.connect().await?;
-    make_plan(ws, &client, prior, opts, &progress).await
+    let (clients, _emulators) = ws.connect().await?;
+    make_plan(ws, &clients, prior, opts, &progress).await
 }
 
 impl Planned {
     /// Writes the plan to `path` (0600) for `apply PATH`, with what apply
     /// needs to refuse it once the world moved on.
     pub fn save(&self, ws: &Workspace, path: &Path) -> Result<()> {
-        let provider = &ws.loaded.desired.provider;
         let mut saved = SavedPlan {
             format_version: PLAN_FORMAT_VERSION,
             htapsync_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -87,8 +86,7 @@ impl Planned {
             state_lineage: self.lineage.clone(),
             state_serial: self.serial,
             workspace: ws.workspace.clone(),
-            endpoint: provider.endpoint.clone(),
-            project_id: provider.project_id.clone(),
+            providers: PlannedProvider::of(&ws.loaded.desired.providers),
             refreshed: self.refreshed,
             targets: self.selection.targets.clone(),
             excludes: self.selection.excludes.clone(),
@@ -104,10 +102,35 @@ impl Planned {
     }
 }
 
+/// Every task recorded, or left in an intent, names a provider the
+/// configuration defines: refreshing or deleting it needs its endpoint and
+/// project, as Terraform needs the provider of a resource it destroys.
+fn check_providers(ws: &Workspace, state: &State) -> Result<()> {
+    let providers = &ws.loaded.desired.providers;
+    let recorded = state.tasks.values().map(|r| &r.spec);
+    let pending = state.intents.iter().map(|i| &i.spec);
+    let missing = recorded
+        .chain(pending)
+        .find(|spec| providers.get(spec.provider.as_deref()).is_none());
+    match missing {
+        None => Ok(()),
+        Some(spec) => {
+            let label = crate::model::provider_label(spec.provider.as_deref());
+            Err(Error::Refused(format!(
+                "{} is recorded through {label}, which the configuration does not define: \
+                 define {label} again until the task is deleted, or forget the task with \
+                 `htapsync state rm {}`",
+                spec.address(),
+                spec.address()
+            )))
+        }
+    }
+}
+
 /// Resolves intents, refreshes, diffs and runs the gate on `prior`.
 pub(super) async fn make_plan(
     ws: &Workspace,
-    client: &Client,
+    clients: &Clients,
     prior: Option<State>,
     opts: &PlanOptions,
     progress: &Arc<dyn Progress>,
@@ -119,20 +142,21 @@ pub(super) async fn make_plan(
     let replace = parse_addresses("-replace", &opts.replace)?;
     let mut state = prior.unwrap_or_default();
     super::refresh::check_known(ws, &state, &selection)?;
-    let mut notes = resolve_intents(client, &mut state).await?;
+    check_providers(ws, &state)?;
+    let mut notes = resolve_intents(clients, &mut state).await?;
     notes.extend(super::select::warning(&selection));
     let mut health = Vec::new();
     // Imports first: a moved block whose target an import block adopts is done.
     let imported = if opts.destroy {
         Vec::new()
     } else {
-        import_blocks(ws, client, &mut state).await?
+        import_blocks(ws, clients, &mut state).await?
     };
     let moved = plan::moved::apply_moves(&mut state.tasks, &ws.loaded.desired.moved)?;
     if opts.refresh && !state.tasks.is_empty() {
         progress.start(Phase::Refreshing, None);
         let selected = selected(&state.tasks, &selection);
-        let refreshed = refresh::refresh_all(client, &selected, opts.parallelism).await;
+        let refreshed = refresh::refresh_all(clients, &selected, opts.parallelism).await;
         progress.finish();
         let refreshed = refreshed?;
         refreshed.all_read().map_err(|unread| {
@@ -169,7 +193,7 @@ pub(super) async fn make_plan(
         diff(ws, &state.tasks, opts.destroy, &scope)?
     };
     if !opts.refresh_only && !opts.destroy {
-        notes.extend(pattern_notes(ws, client, &scope.selection).await);
+        notes.extend(pattern_notes(ws, clients, &scope.selection).await);
     }
     if health.is_empty() {
         // Without refresh, the task lists alone say which changing task needs repair.
@@ -179,11 +203,11 @@ pub(super) async fn make_plan(
             .map(|r| &r.spec);
         let changing: Vec<&TaskSpec> = changing.collect();
         if !changing.is_empty() {
-            health = refresh::listed_health(client, changing).await?;
+            health = refresh::listed_health(clients, changing).await?;
         }
     }
     notes.extend(health_notes(&health));
-    let gate = run_gate(client, &plan, opts.parallelism, progress).await;
+    let gate = run_gate(clients, &plan, opts.parallelism, progress).await;
     Ok(Planned {
         state,
         plan,
@@ -203,7 +227,7 @@ pub(super) async fn make_plan(
 /// the source tables today, a line per pattern; a pattern that matches
 /// nothing, or a listing the cloud refused, is a warning (the gate still
 /// checks what the cloud makes of the patterns).
-async fn pattern_notes(ws: &Workspace, client: &Client, selection: &Selection) -> Vec<Note> {
+async fn pattern_notes(ws: &Workspace, clients: &Clients, selection: &Selection) -> Vec<Note> {
     let specs: Vec<&TaskSpec> = ws
         .loaded
         .desired
@@ -215,7 +239,7 @@ async fn pattern_notes(ws: &Workspace, client: &Client, selection: &Selection) -
     if specs.is_empty() {
         return Vec::new();
     }
-    match check::expand::expand(client, &specs).await {
+    match check::expand::expand(clients, &specs).await {
         Ok(expansions) => expansions
             .iter()
             .map(|e| match e.nothing_matched() {
@@ -273,8 +297,8 @@ pub(super) fn health_notes(health: &[TaskStatus]) -> Vec<Note> {
 }
 
 /// Looks up the tasks whose operation an earlier run left unfinished.
-pub(super) async fn resolve_intents(client: &Client, state: &mut State) -> Result<Vec<Note>> {
-    Ok(apply::resolve_intents(client, state)
+pub(super) async fn resolve_intents(clients: &Clients, state: &mut State) -> Result<Vec<Note>> {
+    Ok(apply::resolve_intents(clients, state)
         .await?
         .into_iter()
         .map(Note::Log)
@@ -300,7 +324,7 @@ fn parse_addresses(flag: &str, typed: &[String]) -> Result<Vec<Address>> {
 /// addresses. A block whose target is recorded is done and does nothing.
 pub(super) async fn import_blocks(
     ws: &Workspace,
-    client: &Client,
+    clients: &Clients,
     state: &mut State,
 ) -> Result<Vec<Address>> {
     let mut imported = Vec::new();
@@ -323,7 +347,7 @@ pub(super) async fn import_blocks(
             )));
         }
         let configured = ws.loaded.desired.tasks.get(key).map(|t| &t.spec);
-        let spec = super::import::read_task(client, &block.instance_id, &block.id, configured)
+        let spec = super::import::read_task(ws, clients, &block.instance_id, &block.id, configured)
             .await?
             .with_cloud_name(block.id.clone());
         state.tasks.insert(
@@ -357,7 +381,7 @@ pub(super) fn diff(
 
 /// The table-config-check gate on `plan`, one progress step per checked task.
 pub(super) async fn run_gate(
-    client: &Client,
+    clients: &Clients,
     plan: &Plan,
     parallelism: usize,
     progress: &Arc<dyn Progress>,
@@ -365,7 +389,7 @@ pub(super) async fn run_gate(
     let len = check::addresses_to_check(plan).len();
     progress.start(Phase::Checking, Some(len));
     let tick = progress.clone();
-    let gate = check::run_gate(client, plan, parallelism, move |_| tick.step()).await;
+    let gate = check::run_gate(clients, plan, parallelism, move |_| tick.step()).await;
     progress.finish();
     gate
 }

@@ -50,11 +50,11 @@ pub async fn refresh(ws: &Workspace, opts: &RefreshOptions) -> Result<Refreshed>
         return Ok(Refreshed::NoState);
     };
     check_known(ws, &state, &selection)?;
-    let (client, _emulator) = ws.connect().await?;
-    let mut notes = resolve_intents(&client, &mut state).await?;
+    let (clients, _emulators) = ws.connect().await?;
+    let mut notes = resolve_intents(&clients, &mut state).await?;
     notes.extend(super::select::warning(&selection));
     let records = selected(&state.tasks, &selection);
-    let refreshed = refresh::refresh_all(&client, &records, opts.parallelism).await?;
+    let refreshed = refresh::refresh_all(&clients, &records, opts.parallelism).await?;
     let read = records.len();
     let drifted = refreshed.drift.len();
     notes.extend(refreshed.drift.iter().map(|d| Note::Drift(d.describe())));
@@ -116,15 +116,16 @@ impl Status {
 pub async fn status(ws: &Workspace, parallelism: usize) -> Result<Status> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     let state = ws.backend()?.read()?.unwrap_or_else(State::new);
-    let (client, _emulator) = ws.connect().await?;
+    let (clients, _emulators) = ws.connect().await?;
     let specs = state.tasks.values().map(|r| &r.spec);
-    let listed = refresh::listed_health(&client, specs).await?;
-    let client = &client;
+    let listed = refresh::listed_health(&clients, specs).await?;
+    let clients = &clients;
     let tasks = stream::iter(listed.into_iter().zip(state.tasks.values()))
         .map(|(mut task, record)| async move {
             if task.live.is_some() {
                 let spec = &record.spec;
-                match client
+                match clients
+                    .of(spec)?
                     .task_config(&spec.instance_id, spec.task_name())
                     .await
                 {

@@ -4,10 +4,11 @@
 
 use super::{Error, Result};
 use crate::api::trust::{self, TrustedHosts};
-use crate::api::{Client, ClientConfig, Credentials};
+use crate::api::{Client, ClientConfig, Clients, Credentials};
 use crate::config::{self, Loaded};
 use crate::emulator::{self, EmulatorError};
-use crate::model::{DEFAULT_WORKSPACE, StateBackendKind, check_workspace_name};
+use crate::model::{DEFAULT_WORKSPACE, StateBackendKind, check_workspace_name, provider_label};
+use std::collections::BTreeMap;
 use crate::state::{Backend, LocalStore, Store, create_private_dir_all};
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
@@ -92,54 +93,98 @@ impl Workspace {
         Ok(self.store()?.open(&self.workspace)?)
     }
 
-    /// A client of the configured endpoint. With `endpoint = "embedded"` the
-    /// emulator is started in this process and kept alive by the returned guard.
-    pub async fn connect(&self) -> Result<(Client, Option<emulator::Running>)> {
-        let provider = &self.loaded.desired.provider;
-        let (endpoint, credentials, running) = if provider.endpoint == "embedded" {
-            let running = start_embedded(&self.dir, provider).await?;
-            let token = Credentials::Token(SecretString::from("embedded-emulator"));
-            (running.url(), token, Some(running))
-        } else {
-            let url = self.trusted_url(&provider.endpoint)?;
-            let creds = Credentials::discover(&self.dir)
-                .map_err(|e| Error::context("reading credentials", e))?
-                .ok_or_else(|| {
-                    Error::Refused(
-                        "no credentials: set HTAPSYNC_TOKEN, or HTAPSYNC_ACCESS_KEY and \
-                         HTAPSYNC_SECRET_KEY (see docs/authentication.md)"
-                            .to_string(),
-                    )
-                })?;
-            if let Some(iam) = crate::api::derived_iam_endpoint(&creds, &url) {
-                self.trusted_url(iam.as_str()).map_err(|e| {
-                    Error::context(
-                        "the IAM endpoint derived from `endpoint` for password credentials",
-                        e,
-                    )
-                })?;
+    /// A client per provider. Providers with `endpoint = "embedded"` share one
+    /// emulator per cloud file, started in this process and kept alive by
+    /// the returned guards.
+    pub async fn connect(&self) -> Result<(Clients, Vec<emulator::Running>)> {
+        let mut clients = BTreeMap::new();
+        let mut emulators: Vec<(EmbeddedKey, emulator::Running)> = Vec::new();
+        let mut discovered: Option<Credentials> = None;
+        for (name, provider) in self.loaded.desired.providers.iter() {
+            let (endpoint, credentials) = if provider.endpoint == "embedded" {
+                let key = (provider.emulator_cloud.clone(), provider.emulator_data.clone());
+                let url = match emulators.iter().find(|(k, _)| *k == key) {
+                    Some((_, running)) => running.url(),
+                    None => {
+                        let running = start_embedded(&self.dir, provider).await?;
+                        let url = running.url();
+                        emulators.push((key, running));
+                        url
+                    }
+                };
+                let token = Credentials::Token(SecretString::from("embedded-emulator"));
+                (url, token)
+            } else {
+                let url = self.trusted_url(name, &provider.endpoint)?;
+                let creds = match &provider.profile {
+                    Some(profile) => self.profile_credentials(name, profile)?,
+                    None => match &discovered {
+                        Some(creds) => creds.clone(),
+                        None => discovered.insert(self.discovered_credentials()?).clone(),
+                    },
+                };
+                if let Some(iam) = crate::api::derived_iam_endpoint(&creds, &url) {
+                    self.trusted_url(name, iam.as_str()).map_err(|e| {
+                        Error::context(
+                            "the IAM endpoint derived from `endpoint` for password credentials",
+                            e,
+                        )
+                    })?;
+                }
+                (provider.endpoint.clone(), creds)
+            };
+            let mut cfg = ClientConfig::new(&endpoint, &provider.project_id, credentials);
+            cfg.ca_file = provider.ca_file.as_ref().map(|f| self.dir.join(f));
+            if let Some(timeout) = duration_override(REQUEST_TIMEOUT_VAR)? {
+                cfg.request_timeout = timeout;
             }
-            (provider.endpoint.clone(), creds, None)
-        };
-        let mut cfg = ClientConfig::new(&endpoint, &provider.project_id, credentials);
-        cfg.ca_file = provider.ca_file.as_ref().map(|f| self.dir.join(f));
-        if let Some(timeout) = duration_override(REQUEST_TIMEOUT_VAR)? {
-            cfg.request_timeout = timeout;
+            if let Some(budget) = duration_override(RETRY_MAX_ELAPSED_VAR)? {
+                cfg.retry_max_elapsed = budget;
+            }
+            clients.insert(name.map(str::to_string), Client::new(cfg)?);
         }
-        if let Some(budget) = duration_override(RETRY_MAX_ELAPSED_VAR)? {
-            cfg.retry_max_elapsed = budget;
-        }
-        let client = Client::new(cfg)?;
-        Ok((client, running))
+        let running = emulators.into_iter().map(|(_, r)| r).collect();
+        Ok((Clients::new(clients), running))
+    }
+
+    /// The environment's credentials, else the credentials file's.
+    fn discovered_credentials(&self) -> Result<Credentials> {
+        Credentials::discover(&self.dir)
+            .map_err(|e| Error::context("reading credentials", e))?
+            .ok_or_else(|| {
+                Error::Refused(
+                    "no credentials: set HTAPSYNC_TOKEN, or HTAPSYNC_ACCESS_KEY and \
+                     HTAPSYNC_SECRET_KEY (see docs/authentication.md)"
+                        .to_string(),
+                )
+            })
+    }
+
+    /// The credentials of the profile a provider names.
+    fn profile_credentials(&self, name: Option<&str>, profile: &str) -> Result<Credentials> {
+        let label = provider_label(name);
+        Credentials::discover_profile(&self.dir, profile)
+            .map_err(|e| Error::context(format!("reading the credentials of {label}"), e))?
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "no credentials file for profile {profile:?} of {label} (see docs/authentication.md)"
+                ))
+            })
     }
 
     /// `endpoint` parsed, if credentials may be sent there (see [`trust`]):
     /// refused before any request, naming the setting, since a pull request
     /// can write any endpoint into the configuration.
-    fn trusted_url(&self, endpoint: &str) -> Result<url::Url> {
-        let setting = match &self.loaded.endpoint_location {
-            Some(l) => format!("`endpoint` at {}:{}:{}", l.file.display(), l.line, l.column),
-            None => "`endpoint`".to_string(),
+    fn trusted_url(&self, provider: Option<&str>, endpoint: &str) -> Result<url::Url> {
+        let label = provider_label(provider);
+        let setting = match self.loaded.endpoint_locations.get(&provider.map(str::to_string)) {
+            Some(l) => format!(
+                "`endpoint` of {label} at {}:{}:{}",
+                l.file.display(),
+                l.line,
+                l.column
+            ),
+            None => format!("`endpoint` of {label}"),
         };
         let url = trust::parse_endpoint(endpoint)
             .map_err(|e| Error::context(format!("invalid {setting}"), e))?;
@@ -152,6 +197,9 @@ impl Workspace {
         Ok(url)
     }
 }
+
+/// Providers with the same emulator files share one embedded emulator.
+type EmbeddedKey = (Option<String>, Option<String>);
 
 /// A duration (`500ms`, `5s`, `2m`) from the environment variable `var`. An
 /// invalid value is an error, not silently ignored.
@@ -194,7 +242,7 @@ async fn start_embedded(
     provider: &crate::model::Provider,
 ) -> Result<emulator::Running> {
     let cloud_file = provider.emulator_cloud.as_deref().ok_or_else(|| {
-        Error::Refused("endpoint = \"embedded\" needs emulator_cloud in [provider]".to_string())
+        Error::Refused("endpoint = \"embedded\" needs emulator_cloud in its provider".to_string())
     })?;
     let cloud = emulator::load_cloud(&dir.join(cloud_file)).map_err(quote_nothing)?;
     let data = provider

@@ -99,6 +99,7 @@ mod tests {
         TaskSpec {
             name: "t".into(),
             cloud_name: None,
+            provider: None,
             instance_id: "i".into(),
             source_instance_id: "s".into(),
             source_node_id: None,

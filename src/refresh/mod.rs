@@ -4,13 +4,13 @@
 
 pub use crate::api::task_map::{paused_by_cloud, spec_from_cloud};
 use crate::api::wire::ReplicationInfo;
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Client, Clients};
 use crate::model::{Address, TaskSpec};
 use crate::plan::FieldChange;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// What the cloud says about one recorded task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,15 +26,19 @@ pub enum Observed {
     Absent,
 }
 
-/// Lists every task of each instance once (E4), keyed by instance then name.
-pub async fn list_instances(
-    client: &Client,
-    instances: impl IntoIterator<Item = &str>,
+/// Lists every task of each instance of `specs` once (E4), through the
+/// provider of the tasks on it, keyed by instance then name.
+pub async fn list_instances<'a>(
+    clients: &Clients,
+    specs: impl IntoIterator<Item = &'a TaskSpec>,
 ) -> Result<BTreeMap<String, BTreeMap<String, ReplicationInfo>>, ApiError> {
     let mut out = BTreeMap::new();
-    let unique: BTreeSet<&str> = instances.into_iter().collect();
-    for instance in unique {
-        let rows = client.list_tasks(instance).await?;
+    let unique: BTreeMap<&str, &TaskSpec> = specs
+        .into_iter()
+        .map(|s| (s.instance_id.as_str(), s))
+        .collect();
+    for (instance, spec) in unique {
+        let rows = clients.of(spec)?.list_tasks(instance).await?;
         let by_name = rows.into_iter().map(|r| (r.task_name.clone(), r)).collect();
         out.insert(instance.to_string(), by_name);
     }
@@ -156,11 +160,11 @@ impl TaskStatus {
 /// The health of `recorded` from the task lists alone (E4, one call per
 /// instance): enough to know which tasks need repair.
 pub async fn listed_health<'a>(
-    client: &Client,
+    clients: &Clients,
     recorded: impl IntoIterator<Item = &'a TaskSpec>,
 ) -> Result<Vec<TaskStatus>, ApiError> {
     let recorded: Vec<&TaskSpec> = recorded.into_iter().collect();
-    let lists = list_instances(client, recorded.iter().map(|s| s.instance_id.as_str())).await?;
+    let lists = list_instances(clients, recorded.iter().copied()).await?;
     Ok(recorded
         .into_iter()
         .map(|spec| TaskStatus {
@@ -328,36 +332,45 @@ impl Refreshed {
     }
 }
 
-/// Reads every recorded task from the cloud, `parallelism` E5 calls at a time.
-/// A task whose read fails after its retries does not stop the others: it is
-/// kept as recorded and listed in `unread` (see [`Refreshed::all_read`]); only
-/// a failed task list (E4, one call per instance) fails the whole refresh.
+/// Reads every recorded task from the cloud, `parallelism` E5 calls at a time
+/// per provider. A task whose read fails after its retries does not stop the
+/// others: it is kept as recorded and listed in `unread` (see
+/// [`Refreshed::all_read`]); only a failed task list (E4, one call per
+/// instance) fails the whole refresh.
 pub async fn refresh_all(
-    client: &Client,
+    clients: &Clients,
     recorded: &BTreeMap<String, crate::state::TaskRecord>,
     parallelism: usize,
 ) -> Result<Refreshed, ApiError> {
     use futures_util::stream::{self, StreamExt};
-    let lists = list_instances(
-        client,
-        recorded.values().map(|r| r.spec.instance_id.as_str()),
-    )
-    .await?;
-    let observed: Vec<(String, Result<Observed, ApiError>)> = stream::iter(recorded.values())
-        .map(|record| {
-            let live = lists
-                .get(&record.spec.instance_id)
-                .and_then(|l| l.get(record.spec.task_name()));
-            async move {
-                (
-                    record.spec.name.clone(),
-                    observe(client, &record.spec, live).await,
-                )
-            }
-        })
-        .buffered(parallelism.max(1))
-        .collect()
-        .await;
+    let lists = list_instances(clients, recorded.values().map(|r| &r.spec)).await?;
+    let mut by_provider: BTreeMap<Option<&str>, Vec<&crate::state::TaskRecord>> = BTreeMap::new();
+    for record in recorded.values() {
+        by_provider
+            .entry(record.spec.provider.as_deref())
+            .or_default()
+            .push(record);
+    }
+    let lists = &lists;
+    let groups = by_provider.into_values().map(|records| {
+        stream::iter(records)
+            .map(move |record| {
+                let live = lists
+                    .get(&record.spec.instance_id)
+                    .and_then(|l| l.get(record.spec.task_name()));
+                async move {
+                    let observed = match clients.of(&record.spec) {
+                        Ok(client) => observe(client, &record.spec, live).await,
+                        Err(e) => Err(e),
+                    };
+                    (record.spec.name.clone(), observed)
+                }
+            })
+            .buffered(parallelism.max(1))
+            .collect::<Vec<_>>()
+    });
+    let observed: Vec<(String, Result<Observed, ApiError>)> =
+        futures_util::future::join_all(groups).await.into_iter().flatten().collect();
     let mut out = Refreshed::default();
     for (name, observed) in observed {
         let Some(record) = recorded.get(&name) else {

@@ -418,8 +418,11 @@ pub fn saved_plan_document(saved: &SavedPlan) -> Value {
         "htapsync_version": saved.htapsync_version,
         "plan_format_version": saved.format_version,
         "created_at": saved.created_at,
-        "endpoint": super::redact_url(&saved.endpoint),
-        "project_id": saved.project_id,
+        "providers": saved.providers.iter().map(|p| json!({
+            "name": p.name,
+            "endpoint": super::redact_url(&p.endpoint),
+            "project_id": p.project_id,
+        })).collect::<Vec<_>>(),
         "refreshed": saved.refreshed,
         "state_lineage": saved.state_lineage,
         "state_serial": saved.state_serial,

@@ -5,7 +5,7 @@
 use super::process::{self, output};
 use super::{EmulatorProcess, HTAP, PROJECT, SRC, TOKEN};
 use htapsync::api::{Client, ClientConfig, Credentials};
-use htapsync::refresh::{Observed, list_instances, observe};
+use htapsync::refresh::{Observed, observe};
 use htapsync::state::{IntentOp, State};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
@@ -183,10 +183,14 @@ pub fn check_state_matches_cloud(
 ) -> Result<(), String> {
     let client = client(url);
     runtime().block_on(async {
-        let listed = list_instances(&client, [HTAP])
+        let rows = client
+            .list_tasks(HTAP)
             .await
             .map_err(|e| format!("E4: {e}"))?;
-        let live = listed.get(HTAP).cloned().unwrap_or_default();
+        let live: std::collections::BTreeMap<String, _> = rows
+            .into_iter()
+            .map(|r| (r.task_name.clone(), r))
+            .collect();
         let intents = |op: IntentOp| -> BTreeSet<&str> {
             state
                 .intents

@@ -10,6 +10,7 @@ pub fn spec(name: &str) -> SpecBuilder {
     SpecBuilder(TaskSpec {
         name: name.to_string(),
         cloud_name: None,
+        provider: None,
         instance_id: HTAP.into(),
         source_instance_id: SRC.into(),
         source_node_id: None,

@@ -189,6 +189,7 @@ fn any_spec() -> impl Strategy<Value = TaskSpec> {
                 TaskSpec {
                     name: "t".into(),
                     cloud_name: None,
+                    provider: None,
                     instance_id: instance,
                     source_instance_id: source,
                     source_node_id: node,

@@ -22,6 +22,7 @@ fn full_spec() -> TaskSpec {
         database_scope: Some(ReplScope::All),
         source_database_name: crate::model::ALL_DATABASES.into(),
         cloud_name: Some("orders_cloud".into()),
+        provider: Some("eu".into()),
         ..TaskSpec::sample("orders_sync")
     }
 }
@@ -31,6 +32,7 @@ fn changed(spec: &TaskSpec, key: &str) -> TaskSpec {
     let mut s = spec.clone();
     match key {
         "name" => s.cloud_name = Some("orders_cloud2".into()),
+        "provider" => s.provider = Some("apac".into()),
         "instance_id" => s.instance_id = "7e2b1d7f5a2c5f1a0d3b8c4e6f9a2b3cin17".into(),
         "source_instance_id" => {
             s.source_instance_id = "4d6f8a0c2e3a5b7d9f1c3e5a7b9d1f2bin07".into()
@@ -78,7 +80,9 @@ fn toml_value(value: &Value) -> String {
 }
 
 const PROVIDER: &str = "[provider]\nproject_id = \"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"\n\
-    endpoint = \"https://gaussdb-mysql.ap-southeast-1.myhuaweicloud.com\"\nregion = \"ap-southeast-1\"\n";
+    endpoint = \"https://gaussdb-mysql.ap-southeast-1.myhuaweicloud.com\"\nregion = \"ap-southeast-1\"\n\
+    [provider.eu]\nproject_id = \"1f1e2d3c4b5a69788796a5b4c3d2e1f0\"\nregion = \"cn-north-4\"\n\
+    [provider.apac]\nproject_id = \"2f1e2d3c4b5a69788796a5b4c3d2e1f0\"\nregion = \"ap-southeast-1\"\n";
 
 /// Loads `toml` (after the provider) as the only file of a configuration directory.
 fn load(toml: &str) -> crate::config::Loaded {
