@@ -129,7 +129,16 @@ fn scope_defaults_to_all_without_tables() {
     let spec = &loaded.desired.tasks["orders_sync"].spec;
     assert_eq!(spec.repl_scope, ReplScope::All);
     assert_eq!(spec.repl_type, ReplType::IncludeTables);
-    assert_eq!(loaded.desired.providers.default.as_ref().unwrap().emulator_data, None);
+    assert_eq!(
+        loaded
+            .desired
+            .providers
+            .default
+            .as_ref()
+            .unwrap()
+            .emulator_data,
+        None
+    );
 }
 
 #[test]
@@ -571,11 +580,25 @@ fn embedded_endpoint_needs_an_existing_cloud_file() {
     std::fs::write(dir.path().join("t.toml"), task("")).unwrap();
     let loaded = load_dir(dir.path()).expect("valid");
     assert_eq!(
-        loaded.desired.providers.default.as_ref().unwrap().emulator_data.as_deref(),
+        loaded
+            .desired
+            .providers
+            .default
+            .as_ref()
+            .unwrap()
+            .emulator_data
+            .as_deref(),
         Some(".htapsync/cloud.json")
     );
     assert_eq!(
-        loaded.desired.providers.default.as_ref().unwrap().emulator_cloud.as_deref(),
+        loaded
+            .desired
+            .providers
+            .default
+            .as_ref()
+            .unwrap()
+            .emulator_cloud
+            .as_deref(),
         Some("cloud/cloud.toml")
     );
 }

@@ -76,7 +76,9 @@ fn workspace_with_every_key(spec: &TaskSpec) -> Workspace {
     let head = &config[..config
         .find("[defaults]")
         .expect("quick start has [defaults]")];
-    let start = config.find("[provider]").expect("quick start has [provider]");
+    let start = config
+        .find("[provider]")
+        .expect("quick start has [provider]");
     let end = config.find("[state]").expect("quick start has [state]");
     let main = config[start..end].replace("[provider]", "[provider.main]");
     let task: String = TASK_FIELDS.iter().map(|f| line(f, spec)).collect();

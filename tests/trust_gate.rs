@@ -48,11 +48,16 @@ fn create_plan(names: &[&str]) -> Plan {
 async fn a_check_that_panics_fails_the_gate_and_names_its_task() {
     let running = start(emulator_config()).await;
     let plan = create_plan(&["alpha", "beta", "gamma"]);
-    let report = run_gate(&htapsync::api::Clients::single(client(&running.url())), &plan, 4, |verdict| {
-        if verdict.address.name() == "beta" {
-            panic!("progress display failed");
-        }
-    })
+    let report = run_gate(
+        &htapsync::api::Clients::single(client(&running.url())),
+        &plan,
+        4,
+        |verdict| {
+            if verdict.address.name() == "beta" {
+                panic!("progress display failed");
+            }
+        },
+    )
     .await;
     let beta = Address::task("beta");
     assert_eq!(report.required.len(), 3, "{report:?}");
@@ -76,7 +81,13 @@ async fn a_throttled_gate_could_not_run_and_has_no_verdicts() {
     cfg.throttle_rate = 1.0;
     let running = start(cfg).await;
     let plan = create_plan(&["alpha", "beta"]);
-    let report = run_gate(&htapsync::api::Clients::single(client(&running.url())), &plan, 2, |_| {}).await;
+    let report = run_gate(
+        &htapsync::api::Clients::single(client(&running.url())),
+        &plan,
+        2,
+        |_| {},
+    )
+    .await;
     let unavailable = report.unavailable.as_ref().expect("the gate could not run");
     assert_eq!(unavailable.reason, ServiceFailure::Throttling);
     assert!(report.verdicts.is_empty(), "{report:?}");

@@ -26,12 +26,14 @@ impl Clients {
     /// configuration no longer defines (a task recorded through it cannot be
     /// read or deleted until it is defined again).
     pub fn get(&self, provider: Option<&str>) -> Result<&Client, ApiError> {
-        self.by_provider.get(&provider.map(str::to_string)).ok_or_else(|| {
-            ApiError::new(ApiErrorKind::Setup, "provider").with_detail(format!(
-                "{} is not defined in the configuration",
-                provider_label(provider)
-            ))
-        })
+        self.by_provider
+            .get(&provider.map(str::to_string))
+            .ok_or_else(|| {
+                ApiError::new(ApiErrorKind::Setup, "provider").with_detail(format!(
+                    "{} is not defined in the configuration",
+                    provider_label(provider)
+                ))
+            })
     }
 
     /// The client of the provider `spec` names.

@@ -331,7 +331,8 @@ async fn send_start(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> 
     // refusing the next start as one of a started task.
     let started = |row: &ReplicationInfo| Stage::parse(&row.stage) != Some(Stage::Wait);
     let client = ctx.client(spec)?;
-    let sent = lookup_then_retry(ctx, spec, started, || client.start(&spec.instance_id, &req)).await;
+    let sent =
+        lookup_then_retry(ctx, spec, started, || client.start(&spec.instance_id, &req)).await;
     match sent {
         Err(ApplyError::Api(e)) if e.is_already_started() => Ok(()),
         other => other.map(|_| ()),
@@ -548,7 +549,11 @@ async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError>
     let lane = ctx.lane(spec)?;
     let mut poll = Poll::new(lane.poll.timeout);
     loop {
-        match lane.client.delete(&spec.instance_id, spec.task_name()).await {
+        match lane
+            .client
+            .delete(&spec.instance_id, spec.task_name())
+            .await
+        {
             Ok(_) => {
                 crash_point("apply-after-delete");
                 return Ok(());

@@ -12,12 +12,12 @@ use super::source::SourceFile;
 use super::walk::{Origin, Spanned};
 use crate::model::fields::TASK_FIELDS;
 use crate::model::pattern;
+use crate::model::regions::{known_regions, regional_endpoint};
 use crate::model::{
     ALL_DATABASES, Address, Desired, DesiredTask, ImportBlock, Lifecycle, Moved, Policy, Provider,
     Providers, ReplScope, ReplType, StateSettings, SyncLevel, TaskDefaults, TaskSpec,
     provider_label,
 };
-use crate::model::regions::{known_regions, regional_endpoint};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -448,7 +448,10 @@ impl Resolver<'_> {
         let names: Vec<&str> = providers.named.keys().map(String::as_str).collect();
         let (summary, detail) = match name {
             Some(name) => (
-                format!("[task.{}] names provider {name:?}, which is not defined", raw.name),
+                format!(
+                    "[task.{}] names provider {name:?}, which is not defined",
+                    raw.name
+                ),
                 super::walk::suggestion_detail(name, &names, "Defined providers"),
             ),
             None => (
@@ -488,8 +491,13 @@ impl Resolver<'_> {
         let from_env = std::env::var(&variable).ok().filter(|v| !v.is_empty());
         let mut complete = true;
         if !p.written.contains("region") {
-            let detail = format!("{label} needs region (and project_id, or {variable} in the environment)");
-            self.error(&raw.at, format!("missing required key `region` in {label}"), detail);
+            let detail =
+                format!("{label} needs region (and project_id, or {variable} in the environment)");
+            self.error(
+                &raw.at,
+                format!("missing required key `region` in {label}"),
+                detail,
+            );
             complete = false;
         }
         let project_id = match (&p.project_id, from_env) {
@@ -505,7 +513,8 @@ impl Resolver<'_> {
             (None, _) => {
                 if !p.written.contains("project_id") {
                     let summary = format!("missing required key `project_id` in {label}");
-                    let detail = format!("set project_id in {label}, or {variable} in the environment");
+                    let detail =
+                        format!("set project_id in {label}, or {variable} in the environment");
                     self.error(&raw.at, summary, detail);
                 }
                 complete = false;
@@ -533,7 +542,8 @@ impl Resolver<'_> {
         };
         let written_at = p.endpoint.as_ref().or(p.region.as_ref());
         if let Some(location) = written_at.and_then(|e| self.location(&e.at)) {
-            self.endpoint_locations.insert(name.map(str::to_string), location);
+            self.endpoint_locations
+                .insert(name.map(str::to_string), location);
         }
         let embedded = endpoint.as_deref() == Some(EMBEDDED);
         let mut emulator_data = p.emulator_data.as_ref().map(|d| d.value.clone());
@@ -545,7 +555,8 @@ impl Resolver<'_> {
                 Some(cloud) => self.check_cloud_file(cloud),
                 None if !p.written.contains("emulator_cloud") => {
                     let at = p.endpoint.as_ref().map_or(&raw.at, |e| &e.at);
-                    let summary = format!("endpoint = \"embedded\" requires `emulator_cloud` in {label}");
+                    let summary =
+                        format!("endpoint = \"embedded\" requires `emulator_cloud` in {label}");
                     let detail = "set emulator_cloud to the emulator's cloud description file, relative to the configuration directory";
                     self.error(at, summary, detail.to_string());
                 }

@@ -345,7 +345,11 @@ fn check_usable(ws: &Workspace, saved: &SavedPlan) -> Result<()> {
         let show = |providers: &[PlannedProvider]| {
             let each = providers.iter().map(|p| {
                 let endpoint = crate::render::redact_url(&p.endpoint);
-                format!("{} {endpoint} / project {}", provider_label(p.name.as_deref()), p.project_id)
+                format!(
+                    "{} {endpoint} / project {}",
+                    provider_label(p.name.as_deref()),
+                    p.project_id
+                )
             });
             each.collect::<Vec<_>>().join(", ")
         };
@@ -461,8 +465,7 @@ impl Pending {
 /// `http://` endpoint is only allowed to loopback).
 fn poll_settings(ws: &Workspace) -> BTreeMap<Option<String>, PollSettings> {
     let settings = |provider: &crate::model::Provider| {
-        let emulator =
-            provider.endpoint == "embedded" || provider.endpoint.starts_with("http://");
+        let emulator = provider.endpoint == "embedded" || provider.endpoint.starts_with("http://");
         let default_interval = if emulator {
             EMULATOR_POLL_INTERVAL
         } else {

@@ -8,9 +8,9 @@ use crate::api::{Client, ClientConfig, Clients, Credentials};
 use crate::config::{self, Loaded};
 use crate::emulator::{self, EmulatorError};
 use crate::model::{DEFAULT_WORKSPACE, StateBackendKind, check_workspace_name, provider_label};
-use std::collections::BTreeMap;
 use crate::state::{Backend, LocalStore, Store, create_private_dir_all};
 use secrecy::SecretString;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -102,7 +102,10 @@ impl Workspace {
         let mut discovered: Option<Credentials> = None;
         for (name, provider) in self.loaded.desired.providers.iter() {
             let (endpoint, credentials) = if provider.endpoint == "embedded" {
-                let key = (provider.emulator_cloud.clone(), provider.emulator_data.clone());
+                let key = (
+                    provider.emulator_cloud.clone(),
+                    provider.emulator_data.clone(),
+                );
                 let url = match emulators.iter().find(|(k, _)| *k == key) {
                     Some((_, running)) => running.url(),
                     None => {
@@ -177,7 +180,11 @@ impl Workspace {
     /// can write any endpoint into the configuration.
     fn trusted_url(&self, provider: Option<&str>, endpoint: &str) -> Result<url::Url> {
         let label = provider_label(provider);
-        let setting = match self.loaded.endpoint_locations.get(&provider.map(str::to_string)) {
+        let setting = match self
+            .loaded
+            .endpoint_locations
+            .get(&provider.map(str::to_string))
+        {
             Some(l) => format!(
                 "`endpoint` of {label} at {}:{}:{}",
                 l.file.display(),

@@ -370,7 +370,11 @@ pub async fn refresh_all(
             .collect::<Vec<_>>()
     });
     let observed: Vec<(String, Result<Observed, ApiError>)> =
-        futures_util::future::join_all(groups).await.into_iter().flatten().collect();
+        futures_util::future::join_all(groups)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
     let mut out = Refreshed::default();
     for (name, observed) in observed {
         let Some(record) = recorded.get(&name) else {

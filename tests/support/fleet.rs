@@ -187,10 +187,8 @@ pub fn check_state_matches_cloud(
             .list_tasks(HTAP)
             .await
             .map_err(|e| format!("E4: {e}"))?;
-        let live: std::collections::BTreeMap<String, _> = rows
-            .into_iter()
-            .map(|r| (r.task_name.clone(), r))
-            .collect();
+        let live: std::collections::BTreeMap<String, _> =
+            rows.into_iter().map(|r| (r.task_name.clone(), r)).collect();
         let intents = |op: IntentOp| -> BTreeSet<&str> {
             state
                 .intents
