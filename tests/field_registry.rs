@@ -136,6 +136,8 @@ fn every_attribute_import_reads_comes_back_unchanged() {
             "task.orders_sync",
             "--instance",
             &full_spec().instance_id,
+            "--provider",
+            "main",
             "--generate-config",
             generated,
         ],

@@ -69,12 +69,6 @@ struct Wire {
 /// One entry per registry key (a test holds the two lists equal).
 const WIRE: &[Wire] = &[
     Wire {
-        // Which endpoint and project a task's calls go to, never in a body.
-        key: "provider",
-        to_request: |_, _| {},
-        from_cloud: |_, _, _| {},
-    },
-    Wire {
         key: "instance_id",
         to_request: |_, _| {},
         from_cloud: |_, _, _| {},
@@ -83,6 +77,12 @@ const WIRE: &[Wire] = &[
         key: "name",
         to_request: |s, r| r.task_name = Some(s.task_name().to_string()),
         // The cloud task is found by this name, so it never reads back otherwise.
+        from_cloud: |_, _, _| {},
+    },
+    Wire {
+        // Which endpoint and project a task's calls go to, never in a body.
+        key: "provider",
+        to_request: |_, _| {},
         from_cloud: |_, _, _| {},
     },
     Wire {

@@ -59,6 +59,7 @@ pub async fn import(cli: &Cli, a: &ImportArgs, style: &Style) -> CmdResult {
         address: a.address.clone(),
         all: a.all,
         instance: a.instance.clone(),
+        provider: a.provider.clone(),
         generate_config: a.generate_config.clone(),
         lock_timeout: a.common.lock_timeout,
     };

@@ -208,6 +208,10 @@ pub struct ImportArgs {
     /// HTAP instance to look in (default: the instance_id of the task or [defaults]).
     #[arg(long, value_name = "ID", value_parser = parse_instance_id)]
     pub instance: Option<String>,
+    /// The provider to look in, for tasks without a block (default: the
+    /// provider of the configured tasks on the instance, else [defaults]).
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
     /// Write TOML for the imported tasks to FILE (must not exist).
     #[arg(long, value_name = "FILE")]
     pub generate_config: Option<PathBuf>,

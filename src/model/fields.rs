@@ -191,20 +191,6 @@ pub fn string_map(m: &std::collections::BTreeMap<String, String>) -> Value {
 /// Every task key, in the order plans show them and error messages list them.
 pub const TASK_FIELDS: &[TaskField] = &[
     TaskField {
-        key: "provider",
-        description: "The [provider.NAME] whose project and region hold the task (default:\nthe unnamed [provider]). Moving a task to another provider replaces it.",
-        constraints: || json!({"pattern": PROVIDER_NAME_PATTERN}),
-        shape: Shape::Text,
-        required: false,
-        inheritable: true,
-        applied: Applied::Replace,
-        request: &[],
-        response: &[],
-        importable: true,
-        value: Some(|s| optional(s.provider.as_deref())),
-        unwritten: |_, d| optional(d.provider.as_deref()),
-    },
-    TaskField {
         key: "instance_id",
         description: "The HTAP (StarRocks) instance that runs the task: 36 letters or\ndigits ending in in17 or in07.",
         constraints: || json!({"pattern": "^[A-Za-z0-9]{32}(in07|in17)$"}),
@@ -231,6 +217,20 @@ pub const TASK_FIELDS: &[TaskField] = &[
         importable: true,
         value: Some(|s| optional(s.cloud_name.as_deref())),
         unwritten: |_, _| Value::Null,
+    },
+    TaskField {
+        key: "provider",
+        description: "The [provider.NAME] whose project and region hold the task (default:\nthe unnamed [provider]). Moving a task to another provider replaces it.",
+        constraints: || json!({"pattern": PROVIDER_NAME_PATTERN}),
+        shape: Shape::Text,
+        required: false,
+        inheritable: true,
+        applied: Applied::Replace,
+        request: &[],
+        response: &[],
+        importable: true,
+        value: Some(|s| optional(s.provider.as_deref())),
+        unwritten: |_, d| optional(d.provider.as_deref()),
     },
     TaskField {
         key: "source_instance_id",

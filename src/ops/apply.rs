@@ -344,7 +344,7 @@ fn check_usable(ws: &Workspace, saved: &SavedPlan) -> Result<()> {
     if saved.providers != configured {
         let show = |providers: &[PlannedProvider]| {
             let each = providers.iter().map(|p| {
-                let endpoint = crate::render::redact_url(&p.endpoint);
+                let endpoint = crate::api::trust::redact_userinfo(&p.endpoint);
                 format!(
                     "{} {endpoint} / project {}",
                     provider_label(p.name.as_deref()),

@@ -20,6 +20,8 @@ pub struct ImportOptions {
     pub all: bool,
     /// HTAP instance to look in (default: the instance_id of the task or `[defaults]`).
     pub instance: Option<String>,
+    /// `--provider`: where tasks without a block are looked up (see [`provider_of_instance`]).
+    pub provider: Option<String>,
     /// Write TOML for the imported tasks to this file (must not exist).
     pub generate_config: Option<PathBuf>,
     /// How long to wait for the state lock.
@@ -48,14 +50,24 @@ pub async fn import(ws: &Workspace, a: &ImportOptions) -> Result<Imported> {
     let backend = ws.backend()?;
     let _lock = backend.lock("import", a.lock_timeout)?;
     let mut state = backend.read()?.unwrap_or_else(State::new);
+    if let Some(name) = &a.provider
+        && ws.loaded.desired.providers.get(Some(name)).is_none()
+    {
+        return Err(refused(format!(
+            "--provider {name}: the configuration defines no [provider.{name}]"
+        )));
+    }
     let (clients, _emulators) = ws.connect().await?;
     let generating = a.generate_config.is_some();
     let found = match (&a.address, a.all) {
         (Some(addr), false) => {
-            let instance = a.instance.as_deref();
-            vec![import_one(ws, &clients, &state, addr, instance, generating).await?]
+            let scope = (a.instance.as_deref(), a.provider.as_deref());
+            vec![import_one(ws, &clients, &state, addr, scope, generating).await?]
         }
-        (None, true) => import_all(ws, &clients, &state, a.instance.as_deref()).await?,
+        (None, true) => {
+            let scope = (a.instance.as_deref(), a.provider.as_deref());
+            import_all(ws, &clients, &state, scope).await?
+        }
         _ => return Err(refused("give either an address (task.NAME) or --all")),
     };
     let has_block = |spec: &TaskSpec| ws.loaded.desired.tasks.contains_key(&spec.name);
@@ -130,13 +142,14 @@ fn write_generated(path: &Path, text: &str) -> Result<()> {
 pub(super) async fn read_task(
     ws: &Workspace,
     clients: &Clients,
+    explicit: Option<&str>,
     instance: &str,
     name: &str,
     configured: Option<&TaskSpec>,
 ) -> Result<TaskSpec> {
     let provider = match configured {
         Some(spec) => spec.provider.clone(),
-        None => provider_of_instance(ws, instance),
+        None => provider_of_instance(ws, instance, explicit),
     };
     let client = clients.get(provider.as_deref())?;
     let rows = client.list_tasks(instance).await?;
@@ -152,9 +165,12 @@ pub(super) async fn read_task(
     Ok(spec_from_cloud(&basis, &cfg, live))
 }
 
-/// The provider an instance is reached through: that of the configured tasks
-/// on it, else the one `[defaults]` names.
-fn provider_of_instance(ws: &Workspace, instance: &str) -> Option<String> {
+/// The provider an instance is reached through: `explicit` (`--provider`),
+/// else that of the configured tasks on it, else the one `[defaults]` names.
+fn provider_of_instance(ws: &Workspace, instance: &str, explicit: Option<&str>) -> Option<String> {
+    if let Some(name) = explicit {
+        return Some(name.to_string());
+    }
     let desired = &ws.loaded.desired.tasks;
     match desired.values().find(|t| t.spec.instance_id == instance) {
         Some(task) => task.spec.provider.clone(),
@@ -167,7 +183,7 @@ async fn import_one(
     clients: &Clients,
     state: &State,
     addr: &str,
-    instance: Option<&str>,
+    (instance, provider): (Option<&str>, Option<&str>),
     generating: bool,
 ) -> Result<TaskSpec> {
     let address = Address::parse(addr)
@@ -202,14 +218,14 @@ async fn import_one(
     };
     let configured = ws.loaded.desired.tasks.get(name).map(|t| &t.spec);
     let cloud_name = configured.map_or(name, TaskSpec::task_name);
-    read_task(ws, clients, &instance, cloud_name, configured).await
+    read_task(ws, clients, provider, &instance, cloud_name, configured).await
 }
 
 async fn import_all(
     ws: &Workspace,
     clients: &Clients,
     state: &State,
-    instance: Option<&str>,
+    (instance, provider): (Option<&str>, Option<&str>),
 ) -> Result<Vec<TaskSpec>> {
     let instances: BTreeSet<String> = match instance {
         Some(i) => [i.to_string()].into(),
@@ -227,7 +243,8 @@ async fn import_all(
     }
     let mut out = Vec::new();
     for instance in &instances {
-        let client = clients.get(provider_of_instance(ws, instance).as_deref())?;
+        let found_through = provider_of_instance(ws, instance, provider);
+        let client = clients.get(found_through.as_deref())?;
         for row in client.list_tasks(instance).await? {
             let is_it = |spec: &&TaskSpec| {
                 spec.task_name() == row.task_name && spec.instance_id == *instance
@@ -242,7 +259,15 @@ async fn import_all(
                 .values()
                 .map(|t| &t.spec)
                 .find(is_it);
-            out.push(read_task(ws, clients, instance, &row.task_name, configured).await?);
+            let read = read_task(
+                ws,
+                clients,
+                found_through.as_deref(),
+                instance,
+                &row.task_name,
+                configured,
+            );
+            out.push(read.await?);
         }
     }
     Ok(out)

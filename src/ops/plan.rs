@@ -347,9 +347,10 @@ pub(super) async fn import_blocks(
             )));
         }
         let configured = ws.loaded.desired.tasks.get(key).map(|t| &t.spec);
-        let spec = super::import::read_task(ws, clients, &block.instance_id, &block.id, configured)
-            .await?
-            .with_cloud_name(block.id.clone());
+        let spec =
+            super::import::read_task(ws, clients, None, &block.instance_id, &block.id, configured)
+                .await?
+                .with_cloud_name(block.id.clone());
         state.tasks.insert(
             key.to_string(),
             TaskRecord {
