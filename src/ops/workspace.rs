@@ -179,19 +179,17 @@ impl Workspace {
     /// refused before any request, naming the setting, since a pull request
     /// can write any endpoint into the configuration.
     fn trusted_url(&self, provider: Option<&str>, endpoint: &str) -> Result<url::Url> {
-        let label = provider_label(provider);
-        let setting = match self
+        let key = match provider {
+            None => "`endpoint`".to_string(),
+            Some(_) => format!("`endpoint` of {}", provider_label(provider)),
+        };
+        let written = self
             .loaded
             .endpoint_locations
-            .get(&provider.map(str::to_string))
-        {
-            Some(l) => format!(
-                "`endpoint` of {label} at {}:{}:{}",
-                l.file.display(),
-                l.line,
-                l.column
-            ),
-            None => format!("`endpoint` of {label}"),
+            .get(&provider.map(str::to_string));
+        let setting = match written {
+            Some(l) => format!("{key} at {}:{}:{}", l.file.display(), l.line, l.column),
+            None => key,
         };
         let url = trust::parse_endpoint(endpoint)
             .map_err(|e| Error::context(format!("invalid {setting}"), e))?;
