@@ -136,6 +136,23 @@ pub fn table_config(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `NAME` of `[provider.NAME]` (and a task's `provider`): 1-32 lowercase
+/// letters, digits, `_` or `-`, starting with a letter.
+pub fn provider_name(value: &str) -> Result<(), String> {
+    let ok = (1..=32).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !ok {
+        return Err(
+            "a provider name is 1 to 32 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `eu`"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,21 +192,4 @@ mod tests {
         assert!(endpoint("http://alice:pw@127.0.0.1:8080").is_err());
         assert!(endpoint("https://example.com/v3?x=1").is_err());
     }
-}
-
-/// The `NAME` of `[provider.NAME]` (and a task's `provider`): 1-32 lowercase
-/// letters, digits, `_` or `-`, starting with a letter.
-pub fn provider_name(value: &str) -> Result<(), String> {
-    let ok = (1..=32).contains(&value.len())
-        && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if !ok {
-        return Err(
-            "a provider name is 1 to 32 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `eu`"
-                .to_string(),
-        );
-    }
-    Ok(())
 }
