@@ -40,17 +40,17 @@ fn create_interrupted_after_registration_is_adopted_not_repeated() {
         "apply-after-register",
     );
     let state = p.state();
+    // The run recorded both creates' intents before its first call.
     let pending = intents(&state);
-    assert_eq!(pending.len(), 1, "{state}");
-    assert_eq!(pending[0]["operation"], "create", "{state}");
-    let crashed = pending[0]["spec"]["name"]
-        .as_str()
-        .expect("name")
-        .to_string();
-    let other = if crashed == "orders_sync" {
-        "catalog_sync"
+    assert_eq!(pending.len(), 2, "{state}");
+    assert!(
+        pending.iter().all(|i| i["operation"] == "create"),
+        "{state}"
+    );
+    let (crashed, other) = if emu.creates("orders_sync") == 1 {
+        ("orders_sync".to_string(), "catalog_sync")
     } else {
-        "orders_sync"
+        ("catalog_sync".to_string(), "orders_sync")
     };
     assert!(state["tasks"][&crashed].is_null(), "not recorded: {state}");
     assert_eq!(emu.creates(&crashed), 1, "the cloud has it");
@@ -69,6 +69,12 @@ fn create_interrupted_after_registration_is_adopted_not_repeated() {
     );
     assert!(
         out.contains(&format!("task.{other} will be created")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "task.{other}: an interrupted create never reached the cloud; it will be planned again"
+        )),
         "{out}"
     );
 
@@ -151,4 +157,48 @@ fn delete_interrupted_while_its_job_still_runs_converges() {
     assert!(state["tasks"]["catalog_sync"].is_null(), "{state}");
     assert_eq!(emu.names(HTAP), ["orders_sync"]);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+/// Ctrl-C during an apply: what is in flight finishes and is recorded, and
+/// the intents recorded ahead for tasks never started are dropped, so the
+/// next plan simply creates them again.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupted_apply_leaves_no_intent_of_a_task_it_never_started() {
+    use std::io::{BufRead, BufReader};
+    let emu = EmulatorProcess::start_timed(300, 100);
+    let names = ["t_one", "t_two", "t_three", "t_four"];
+    let config = names.iter().fold(header(&emu.url), |c, name| {
+        c + &task(name, "shop_olap", &["orders"])
+    });
+    let p = Project::new(&config);
+    let mut cmd = p.cmd(&["apply", "--auto-approve", "--parallelism", "1"]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("apply starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains(": registering") {
+            break;
+        }
+    }
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().expect("apply exits");
+    assert!(!status.success(), "interrupted: {rest:?}");
+    let state = p.state();
+    assert!(
+        intents(&state).iter().all(|i| i["operation"] != "create"),
+        "{state}"
+    );
+    let created: Vec<&&str> = names.iter().filter(|n| emu.creates(n) == 1).collect();
+    assert_eq!(
+        created.len(),
+        1,
+        "only the task in flight was created: {created:?}"
+    );
+    let out = p.run_ok(&["plan", "--detailed-exitcode"], 2);
+    assert!(!out.contains("interrupted create"), "{out}");
+    assert!(out.contains("Plan: 3 to add"), "{out}");
 }

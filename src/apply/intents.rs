@@ -18,6 +18,9 @@ pub async fn resolve_intents(
     let intents = std::mem::take(&mut state.intents);
     // One listing per instance, however many intents a killed run left.
     let lists = crate::refresh::list_instances(clients, intents.iter().map(|i| &i.spec)).await?;
+    // Intents are recorded for a whole run ahead of its calls: a run killed
+    // early leaves many whose create was never sent, said in one note.
+    let mut never_sent = Vec::new();
     for intent in intents {
         let spec = &intent.spec;
         let live = lists
@@ -44,10 +47,7 @@ pub async fn resolve_intents(
                     intent.address
                 ));
             }
-            (IntentOp::Create, None) => notes.push(format!(
-                "{}: an interrupted create never reached the cloud; it will be planned again",
-                intent.address
-            )),
+            (IntentOp::Create, None) => never_sent.push(intent.address.to_string()),
             (IntentOp::Delete, Some(_)) => notes.push(format!(
                 "{}: an interrupted delete did not finish; the task is still managed",
                 intent.address
@@ -68,6 +68,26 @@ pub async fn resolve_intents(
                     intent.address
                 ));
             }
+        }
+    }
+    match never_sent.as_slice() {
+        [] => {}
+        [one] => notes.push(format!(
+            "{one}: an interrupted create never reached the cloud; it will be planned again"
+        )),
+        many => {
+            const SHOWN: usize = 5;
+            let more = many.len().saturating_sub(SHOWN);
+            let listed = many[..many.len().min(SHOWN)].join(", ");
+            let rest = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            notes.push(format!(
+                "{} interrupted creates never reached the cloud ({listed}{rest}); they will be planned again",
+                many.len()
+            ));
         }
     }
     Ok(notes)

@@ -161,6 +161,24 @@ pub async fn execute(
         })
         .collect();
     let lanes = Arc::new(lanes);
+    let mut planned: BTreeMap<Address, ops::PlannedIntents> = BTreeMap::new();
+    let intents = ops::planned_intents(plan.actionable());
+    if !intents.is_empty() && !recorder.stopped() {
+        let written = intents.clone();
+        match recorder.update(|s| s.intents.extend(written.into_iter().map(|(_, i)| i))) {
+            Ok(()) => {
+                for (address, intent) in intents {
+                    let ids = planned.entry(address).or_default();
+                    match intent.operation {
+                        IntentOp::Create => ids.create = Some(intent.id),
+                        _ => ids.delete = Some(intent.id),
+                    }
+                }
+            }
+            // Nothing can be recorded: every operation refuses to start.
+            Err(e) => tracing::warn!(error = %e, "cannot record the intents of the run"),
+        }
+    }
     let context = |address: &Address| ops::OpContext {
         lanes: lanes.clone(),
         recorder: recorder.clone(),
@@ -169,6 +187,7 @@ pub async fn execute(
             .get(address.name())
             .is_some_and(|l| l.prevent_destroy),
         slot: std::sync::Mutex::new(None),
+        intents: planned.get(address).cloned().unwrap_or_default(),
     };
     let mut set = JoinSet::new();
     // Waits a killed run left: resumed, unless this plan changes the task
@@ -199,6 +218,11 @@ pub async fn execute(
                 ctx.acquire_slot(first).await;
             }
             if interrupted.load(Ordering::SeqCst) {
+                // Its intents were never acted on: the final write drops them.
+                let ids = [&ctx.intents.create, &ctx.intents.delete];
+                let ids: Vec<String> = ids.into_iter().flatten().cloned().collect();
+                ctx.recorder
+                    .update_later(|s| s.intents.retain(|i| !ids.contains(&i.id)));
                 return (change.address, change.action, Err(ApplyError::NotStarted));
             }
             if ctx.recorder.stopped() {

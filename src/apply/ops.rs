@@ -10,7 +10,7 @@ use crate::api::retry::Transience;
 use crate::api::task_map::task_request;
 use crate::api::wire::{ReplicationInfo, Stage, StartRequest};
 use crate::api::{ApiError, Client, OnStage, Poll, PollSettings, Watcher};
-use crate::model::TaskSpec;
+use crate::model::{Address, TaskSpec};
 use crate::plan::{Action, Change};
 use crate::refresh::paused_by_cloud;
 use crate::state::{Intent, IntentOp, State, TaskRecord};
@@ -40,9 +40,62 @@ pub(super) struct OpContext {
     pub prevent_destroy: bool,
     /// The slot held, and the provider it belongs to.
     pub slot: Mutex<Option<(Option<String>, OwnedSemaphorePermit)>>,
+    /// The ids of this change's create and delete intents, when the run
+    /// recorded them before its first call (see [`planned_intents`]).
+    pub intents: PlannedIntents,
+}
+
+/// The intents of one change recorded ahead of the run.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PlannedIntents {
+    pub create: Option<String>,
+    pub delete: Option<String>,
+}
+
+/// The create and delete intents of every change of a run, recorded in one
+/// write before the first call, so that no operation holds a slot while its
+/// intent is written. Still recorded before the remote call, as recovery
+/// needs: an intent whose call was never sent is dropped by the next run's
+/// lookup (or cleared at once when the run skips it).
+pub(super) fn planned_intents<'c>(
+    changes: impl Iterator<Item = &'c Change>,
+) -> Vec<(Address, Intent)> {
+    let mut out = Vec::new();
+    for change in changes {
+        let (deletes, creates) = match change.action {
+            Action::Create => (false, true),
+            Action::Delete => (true, false),
+            Action::Replace => (true, true),
+            Action::Update | Action::NoOp => (false, false),
+        };
+        if let (true, Some(before)) = (deletes, &change.before) {
+            out.push((change.address.clone(), intent(before, IntentOp::Delete)));
+        }
+        if let (true, Some(after)) = (creates, &change.after) {
+            out.push((change.address.clone(), intent(after, IntentOp::Create)));
+        }
+    }
+    out
 }
 
 impl OpContext {
+    /// This change's intent of `operation`: the one recorded ahead of the
+    /// run, else written now (before the remote call either way).
+    fn record_intent(&self, spec: &TaskSpec, operation: IntentOp) -> Result<String, ApplyError> {
+        let planned = match operation {
+            IntentOp::Create => &self.intents.create,
+            IntentOp::Delete => &self.intents.delete,
+            IntentOp::Await => &None,
+        };
+        if let Some(id) = planned {
+            return Ok(id.clone());
+        }
+        let fresh = intent(spec, operation);
+        let id = fresh.id.clone();
+        self.recorder.update(|s| s.intents.push(fresh))?;
+        Ok(id)
+    }
+
     /// The lane of the provider `spec` names.
     fn lane(&self, spec: &TaskSpec) -> Result<&Lane, ApplyError> {
         self.lanes.get(&spec.provider).ok_or_else(|| {
@@ -185,9 +238,7 @@ fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
 async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let client = ctx.client(spec)?;
     ctx.acquire_slot(spec).await;
-    let creating = intent(spec, IntentOp::Create);
-    let intent_id = creating.id.clone();
-    ctx.recorder.update(|s| s.intents.push(creating))?;
+    let intent_id = ctx.record_intent(spec, IntentOp::Create)?;
 
     ctx.step(spec, "registering");
     let mut req = task_request(spec);
@@ -574,9 +625,7 @@ async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError>
 async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let lane = ctx.lane(spec)?;
     ctx.acquire_slot(spec).await;
-    let intent = intent(spec, IntentOp::Delete);
-    let intent_id = intent.id.clone();
-    ctx.recorder.update(|s| s.intents.push(intent))?;
+    let intent_id = ctx.record_intent(spec, IntentOp::Delete)?;
     ctx.step(spec, "deleting");
     send_delete(ctx, spec).await?;
     ctx.release_slot();
