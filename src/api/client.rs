@@ -90,6 +90,10 @@ impl ClientConfig {
     }
 }
 
+/// How long calls retry connection failures of an endpoint that has never
+/// answered in this process (see `Inner::answered`).
+pub const UNANSWERED_BUDGET: Duration = Duration::from_secs(10);
+
 /// Client of the HTAP replication API. Cloning is cheap and shares one connection pool.
 #[derive(Clone)]
 pub struct Client {
@@ -121,6 +125,10 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenCache,
     /// Where E4 rows were last seen, shared by every poll of this client.
     pub(crate) rows: RowHints,
+    /// Whether the endpoint has answered at all in this process: until it
+    /// has, a connection failure is more likely a wrong endpoint than an
+    /// outage, and gives up after [`UNANSWERED_BUDGET`] instead of the whole budget.
+    pub(crate) answered: std::sync::atomic::AtomicBool,
     pub(crate) max_response_bytes: usize,
 }
 
@@ -212,6 +220,7 @@ impl Client {
                 rate,
                 tokens,
                 rows: RowHints::default(),
+                answered: std::sync::atomic::AtomicBool::new(false),
                 max_response_bytes: cfg.max_response_bytes,
             }),
         })
@@ -222,6 +231,15 @@ impl Client {
     /// retried like a safe call, whatever it would have done.
     pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<T, ApiError> {
         let call = &call;
+        let started = std::time::Instant::now();
+        let answered = &self.inner.answered;
+        // A connection failure of an endpoint that never answered (a typo,
+        // a host that does not exist) is reported soon, not after minutes.
+        let unreachable = |failed: &FailedAttempt| {
+            failed.error.kind == ApiErrorKind::Connect
+                && !answered.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() >= UNANSWERED_BUDGET
+        };
         let idempotency = |failed: &FailedAttempt| {
             if failed.sent {
                 call.idempotency
@@ -239,7 +257,9 @@ impl Client {
                     })
                 },
                 |failed| {
-                    Failure::of(&failed.error).is_some_and(|f| should_retry(idempotency(failed), f))
+                    !unreachable(failed)
+                        && Failure::of(&failed.error)
+                            .is_some_and(|f| should_retry(idempotency(failed), f))
                 },
                 |failed, wait| {
                     tracing::debug!(operation = call.operation, attempt = failed.error.attempts,
@@ -247,7 +267,20 @@ impl Client {
                 },
             )
             .await
-            .map_err(|failed| failed.error)
+            .map_err(|failed| {
+                if !unreachable(&failed) {
+                    return failed.error;
+                }
+                let why = format!(
+                    "the endpoint has not answered since htapsync started ({} s of retries): check `endpoint`",
+                    UNANSWERED_BUDGET.as_secs()
+                );
+                let detail = match &failed.error.detail {
+                    Some(cause) => format!("{cause}; {why}"),
+                    None => why,
+                };
+                failed.error.with_detail(detail)
+            })
     }
 
     /// The backoff settings every retry loop of this client's calls uses.
@@ -316,6 +349,9 @@ impl Client {
             .await
             .map_err(|e| FailedAttempt::sent(transport_error(op, &e)))?;
         let status = response.status();
+        inner
+            .answered
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let request_id = response_header(&response, "x-request-id");
         let retry_after = response_header(&response, "retry-after")
             .and_then(|v| parse_retry_after(&v, SystemTime::now()));
