@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// The latency clock of one emulator; its thread ends when this is dropped.
@@ -81,8 +81,17 @@ impl Delays {
 
     /// Waits `duration` from now: never less, and late by the scheduler's
     /// wake-up time only.
-    pub(crate) async fn sleep(&self, duration: Duration) {
-        let until = Instant::now() + duration;
+    #[cfg(test)]
+    pub(crate) async fn sleep(&self, duration: std::time::Duration) {
+        self.sleep_until(Instant::now() + duration).await
+    }
+
+    /// Waits until `until` (not at all once it has passed), late by the
+    /// scheduler's wake-up time only.
+    pub(crate) async fn sleep_until(&self, until: Instant) {
+        if until <= Instant::now() {
+            return;
+        }
         let (wake, woken) = oneshot::channel();
         {
             let mut queue = self.shared.lock();
@@ -137,6 +146,7 @@ fn run(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn every_sleep_lasts_at_least_its_duration_and_the_earliest_ends_first() {

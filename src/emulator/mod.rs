@@ -169,9 +169,10 @@ impl Emulator {
     }
 
     /// Waits the configured latency (see [`delay`]).
-    async fn delay(&self) {
+    /// Waits until `until` when a latency is configured.
+    async fn delay_until(&self, until: std::time::Instant) {
         if let Some(delays) = &self.shared.delays {
-            delays.sleep(self.shared.cfg.latency).await;
+            delays.sleep_until(until).await;
         }
     }
 
