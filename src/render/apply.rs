@@ -12,7 +12,11 @@ pub fn event_line(event: &Event) -> String {
     match event {
         Event::Started { address, action } => format!("{address}: {}...", verb(*action)),
         Event::Step { address, message } => format!("{address}: {message}"),
-        Event::Stage { address, stage } => format!("{address}: {stage}"),
+        // A job's status comes as `job Running`; a task's stage bare.
+        Event::Stage { address, stage } if stage.starts_with("job ") => {
+            format!("{address}: {stage}")
+        }
+        Event::Stage { address, stage } => format!("{address}: in stage {stage}"),
         Event::Completed {
             address,
             action,
@@ -143,5 +147,22 @@ fn shell_word(word: &str) -> String {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod stage_tests {
+    use super::*;
+
+    #[test]
+    fn stage_lines_say_whether_a_stage_or_a_job_moved() {
+        let line = |stage: &str| {
+            event_line(&Event::Stage {
+                address: Address::task("orders"),
+                stage: stage.to_string(),
+            })
+        };
+        assert_eq!(line("Full"), "task.orders: in stage Full");
+        assert_eq!(line("job Running"), "task.orders: job Running");
     }
 }
