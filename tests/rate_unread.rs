@@ -66,3 +66,37 @@ fn a_task_that_cannot_be_read_is_named_and_the_others_are_still_read() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(emu.creates_per_task().len(), 3);
 }
+
+#[test]
+fn status_shows_every_task_and_names_the_one_it_could_not_read() {
+    let work = tempfile::tempdir().unwrap();
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[]);
+    let all = tasks(3);
+    let cfg = Config::new(&emu.url, &all);
+    cfg.run_ok(&["apply", "--auto-approve"], 0);
+    fail_its_reads(&emu);
+    let run = |args: &[&str]| {
+        let mut cmd = cfg.cmd(args);
+        cmd.env("HTAPSYNC_RETRY_MAX_ELAPSED", "2s");
+        support::output(&mut cmd)
+    };
+    let (code, out, err) = run(&["status"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    for name in ["task.t000", "task.t001", "task.t002"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} has a row:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("task.t001: its last table change could not be read: task-config: DBS.200001 down for this task"),
+        "{out}"
+    );
+    let (code, out, err) = run(&["status", "--json"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(doc["healthy"], false, "{doc}");
+    assert_eq!(doc["problems"], 0, "the cloud reports no problem: {doc}");
+    assert_eq!(doc["unread"][0]["address"], "task.t001", "{doc}");
+    assert_eq!(doc["tasks"].as_array().map(Vec::len), Some(3), "{doc}");
+}

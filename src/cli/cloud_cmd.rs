@@ -29,9 +29,9 @@ pub async fn status(cli: &Cli, read: &CloudRead, style: &Style) -> CmdResult {
     let status = ops::refresh::status(&ws, read.parallelism as usize).await?;
     let mut view: Box<dyn StatusView> = view!(read.format(), style);
     view.status(&status)?;
-    // Every format exits the same way: 1 when any task is missing,
-    // needs repair, is abnormal or failed its last table change.
-    Ok(Exit::failed_if(status.problems() > 0))
+    // Every format exits the same way: 1 when any task is missing, needs
+    // repair, is abnormal, failed its last table change or could not be read.
+    Ok(Exit::failed_if(!status.healthy()))
 }
 
 /// `drift`: read-only; exit 0 without drift, 2 with drift, 1 on error.

@@ -4,6 +4,7 @@
 use super::plan::{health_notes, resolve_intents, selected};
 use super::select::SelectOptions;
 use super::{Note, Result, Workspace};
+use crate::model::Address;
 use crate::plan::{PlanErrors, Selection};
 use crate::refresh;
 pub use crate::refresh::{Problem, TaskStatus};
@@ -102,6 +103,9 @@ pub(super) fn check_known(ws: &Workspace, state: &State, selection: &Selection) 
 pub struct Status {
     /// By address.
     pub tasks: Vec<TaskStatus>,
+    /// Tasks whose last table change (E5) could not be read after the
+    /// call's retries, with the error: their row has only the task list's view.
+    pub unread: Vec<(Address, String)>,
 }
 
 impl Status {
@@ -109,35 +113,55 @@ impl Status {
     pub fn problems(&self) -> usize {
         self.tasks.iter().filter(|t| t.problem().is_some()).count()
     }
+
+    /// Every task was read and none has a problem.
+    pub fn healthy(&self) -> bool {
+        self.problems() == 0 && self.unread.is_empty()
+    }
 }
 
 /// `status`: lists each instance of the state once (E4) and reads each
-/// listed task's last table change (E5), `parallelism` at a time.
+/// listed task's last table change (E5), `parallelism` at a time. A task
+/// whose E5 read fails is kept with what the task list says and reported in
+/// `unread`; only a failed task list fails the whole command.
 pub async fn status(ws: &Workspace, parallelism: usize) -> Result<Status> {
-    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    use futures_util::stream::{self, StreamExt};
     let state = ws.backend()?.read()?.unwrap_or_else(State::new);
     let (clients, _emulators) = ws.connect().await?;
     let specs = state.tasks.values().map(|r| &r.spec);
     let listed = refresh::listed_health(&clients, specs).await?;
     let clients = &clients;
-    let tasks = stream::iter(listed.into_iter().zip(state.tasks.values()))
-        .map(|(mut task, record)| async move {
-            if task.live.is_some() {
+    let read: Vec<(TaskStatus, Option<String>)> =
+        stream::iter(listed.into_iter().zip(state.tasks.values()))
+            .map(|(mut task, record)| async move {
+                if task.live.is_none() {
+                    return (task, None);
+                }
                 let spec = &record.spec;
-                match clients
-                    .of(spec)?
-                    .task_config(&spec.instance_id, spec.task_name())
-                    .await
-                {
+                let config = match clients.of(spec) {
+                    Ok(client) => {
+                        client
+                            .task_config(&spec.instance_id, spec.task_name())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match config {
                     Ok(cfg) => task.alter_error = cfg.last_error_of_alter_table,
                     Err(e) if e.is_not_found() => task.live = None,
-                    Err(e) => return Err(e),
+                    Err(e) => return (task, Some(e.to_string())),
                 }
-            }
-            Ok(task)
-        })
-        .buffered(parallelism.max(1))
-        .try_collect()
-        .await?;
-    Ok(Status { tasks })
+                (task, None)
+            })
+            .buffered(parallelism.max(1))
+            .collect()
+            .await;
+    let mut status = Status::default();
+    for (task, error) in read {
+        if let Some(error) = error {
+            status.unread.push((task.address.clone(), error));
+        }
+        status.tasks.push(task);
+    }
+    Ok(status)
 }

@@ -494,12 +494,15 @@ fn task_status(task: &TaskStatus) -> Value {
 /// `status --json`: every managed task with what the cloud says of it.
 pub fn status_document(status: &Status) -> Value {
     let tasks: Vec<Value> = status.tasks.iter().map(task_status).collect();
-    let problems = status.problems();
+    let unread: Vec<Value> = (status.unread.iter())
+        .map(|(address, error)| json!({"address": address, "error": error}))
+        .collect();
     json!({
         "format_version": DOCUMENT_VERSION,
         "tasks": tasks,
-        "healthy": problems == 0,
-        "problems": problems,
+        "healthy": status.healthy(),
+        "problems": status.problems(),
+        "unread": unread,
     })
 }
 

@@ -143,7 +143,7 @@ pub fn drift_human(drifted: &crate::ops::Drifted) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&status::table(&drifted.health));
+        out.push_str(&status::table(&drifted.health, &[]));
     }
     for note in &drifted.notes {
         out.push_str(&format!("Warning: {}\n", note.text()));

@@ -26,8 +26,9 @@ pub(crate) fn repair_column(task: &TaskStatus) -> &'static str {
     }
 }
 
-/// The table with its header, ending with a newline.
-pub fn table(tasks: &[TaskStatus]) -> String {
+/// The table with its header, ending with a newline, then a line per task
+/// whose last table change could not be read.
+pub fn table(tasks: &[TaskStatus], unread: &[(crate::model::Address, String)]) -> String {
     let row = |cells: [&str; 7]| {
         format!(
             "{:<40} {:<8} {:<12} {:>8}  {:<12} {:>8}  {}\n",
@@ -52,6 +53,11 @@ pub fn table(tasks: &[TaskStatus]) -> String {
         out.push_str(&format!(
             "{}: last table change failed: {}\n",
             task.address, task.alter_error
+        ));
+    }
+    for (address, error) in unread {
+        out.push_str(&format!(
+            "{address}: its last table change could not be read: {error}\n"
         ));
     }
     super::terminal_safe(&out).into_owned()

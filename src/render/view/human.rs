@@ -175,7 +175,7 @@ impl StatusView for Human {
             return writeln!(self.out, "No managed tasks.");
         }
         self.out
-            .write_all(render::status::table(&status.tasks).as_bytes())
+            .write_all(render::status::table(&status.tasks, &status.unread).as_bytes())
     }
 }
 
