@@ -3,6 +3,7 @@
 //! result after every completed operation, so a run that dies half way loses
 //! nothing and creates nothing twice.
 
+mod ahead;
 mod intents;
 mod ops;
 mod recorder;
@@ -14,6 +15,7 @@ use crate::api::{ApiError, Clients, PollSettings, Watcher};
 use crate::model::{Address, Lifecycle};
 use crate::plan::{Action, Counts, Plan};
 use crate::state::{IntentOp, StateError};
+use ahead::IntentsAhead;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -161,24 +163,19 @@ pub async fn execute(
         })
         .collect();
     let lanes = Arc::new(lanes);
-    let mut planned: BTreeMap<Address, ops::PlannedIntents> = BTreeMap::new();
     let intents = ops::planned_intents(plan.actionable());
-    if !intents.is_empty() && !recorder.stopped() {
-        let written = intents.clone();
-        match recorder.update(|s| s.intents.extend(written.into_iter().map(|(_, i)| i))) {
-            Ok(()) => {
-                for (address, intent) in intents {
-                    let ids = planned.entry(address).or_default();
-                    match intent.operation {
-                        IntentOp::Create => ids.create = Some(intent.id),
-                        _ => ids.delete = Some(intent.id),
-                    }
-                }
-            }
-            // Nothing can be recorded: every operation refuses to start.
-            Err(e) => tracing::warn!(error = %e, "cannot record the intents of the run"),
+    let mut planned: BTreeMap<Address, ops::PlannedIntents> = BTreeMap::new();
+    for (address, intent) in &intents {
+        let ids = planned.entry(address.clone()).or_default();
+        match intent.operation {
+            IntentOp::Create => ids.create = Some(intent.id.clone()),
+            _ => ids.delete = Some(intent.id.clone()),
         }
     }
+    // Two waves of tasks per batch: the next batch is written while this one's calls go.
+    let batch = 2 * opts.parallelism.max(1);
+    let (ahead, batch_of) =
+        IntentsAhead::new(recorder.clone(), intents, batch, opts.interrupted.clone());
     let context = |address: &Address| ops::OpContext {
         lanes: lanes.clone(),
         recorder: recorder.clone(),
@@ -212,11 +209,16 @@ pub async fn execute(
     for change in plan.actionable().cloned() {
         let ctx = context(&change.address);
         let interrupted = opts.interrupted.clone();
+        let (ahead, batch) = (ahead.clone(), batch_of.get(&change.address).copied());
         set.spawn(async move {
             // The first call is the delete of a replaced task, through its recorded provider.
             if let Some(first) = change.before.as_ref().or(change.after.as_ref()) {
                 ctx.acquire_slot(first).await;
             }
+            let recorded = match batch {
+                Some(k) => ahead.ensure(k).await,
+                None => true,
+            };
             if interrupted.load(Ordering::SeqCst) {
                 // Its intents were never acted on: the final write drops them.
                 let ids = [&ctx.intents.create, &ctx.intents.delete];
@@ -225,7 +227,7 @@ pub async fn execute(
                     .update_later(|s| s.intents.retain(|i| !ids.contains(&i.id)));
                 return (change.address, change.action, Err(ApplyError::NotStarted));
             }
-            if ctx.recorder.stopped() {
+            if ctx.recorder.stopped() || !recorded {
                 // Anything changed now could not be recorded either.
                 let error = ApplyError::Other("not started: an earlier state write failed".into());
                 return (change.address, change.action, Err(error));

@@ -40,8 +40,8 @@ pub(super) struct OpContext {
     pub prevent_destroy: bool,
     /// The slot held, and the provider it belongs to.
     pub slot: Mutex<Option<(Option<String>, OwnedSemaphorePermit)>>,
-    /// The ids of this change's create and delete intents, when the run
-    /// recorded them before its first call (see [`planned_intents`]).
+    /// The ids of this change's create and delete intents, recorded ahead
+    /// of its calls (see [`planned_intents`]).
     pub intents: PlannedIntents,
 }
 
@@ -52,11 +52,12 @@ pub(super) struct PlannedIntents {
     pub delete: Option<String>,
 }
 
-/// The create and delete intents of every change of a run, recorded in one
-/// write before the first call, so that no operation holds a slot while its
-/// intent is written. Still recorded before the remote call, as recovery
-/// needs: an intent whose call was never sent is dropped by the next run's
-/// lookup (or cleared at once when the run skips it).
+/// The create and delete intents of every change of a run, in the order the
+/// changes take slots: recorded ahead of their calls in batches (see
+/// `super::ahead`), so that no operation holds a slot while its intent is
+/// written. Still recorded before the remote call, as recovery needs: an
+/// intent whose call was never sent is dropped by the next run's lookup (or
+/// cleared at once when the run skips it).
 pub(super) fn planned_intents<'c>(
     changes: impl Iterator<Item = &'c Change>,
 ) -> Vec<(Address, Intent)> {
