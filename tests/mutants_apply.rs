@@ -93,3 +93,42 @@ fn a_wait_whose_task_got_there_meanwhile_is_dropped_not_resumed() {
     assert!(intents(&p).is_empty(), "{:?}", intents(&p));
     assert_eq!(calls(&emu, "start"), 1);
 }
+
+/// A task created paused is registered, never started, and recorded with
+/// its create intent gone: the next plan has nothing to adopt or announce.
+#[test]
+fn a_task_created_paused_is_registered_not_started_and_leaves_no_intent() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.edit(
+        &format!("[task.{NAME}]\n"),
+        &format!("[task.{NAME}]\npaused = true\n"),
+    );
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(emu.creates(NAME), 1);
+    assert_eq!(calls(&emu, "start"), 0);
+    assert!(intents(&p).is_empty(), "{:?}", intents(&p));
+    let plan = p.run_ok(&["plan", "--detailed-exitcode"], 0);
+    assert!(!plan.contains("interrupted"), "{plan}");
+}
+
+/// A registration the cloud refused (4xx: no effect) leaves no intent
+/// behind, so the next run neither adopts nor announces anything, and plans
+/// the create again.
+#[test]
+fn a_refused_registration_leaves_no_intent() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    script(
+        &emu,
+        json!([{"call": "register", "task": NAME, "status": 400, "error_code": "DBS.280001"}]),
+    );
+    let (code, _, err) = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("DBS.280001"), "{err}");
+    assert!(intents(&p).is_empty(), "{:?}", intents(&p));
+    let plan = p.run_ok(&["plan", "--detailed-exitcode"], 2);
+    assert!(!plan.contains("interrupted"), "{plan}");
+    assert!(plan.contains("will be created"), "{plan}");
+    assert_eq!(emu.creates(NAME), 0);
+}
