@@ -134,3 +134,46 @@ fn a_refused_registration_leaves_no_intent() {
     assert!(plan.contains("will be created"), "{plan}");
     assert_eq!(emu.creates(NAME), 0);
 }
+
+/// A start the cloud refuses (a 4xx: it took no effect and will not) fails
+/// the create with the cloud's error at once: it is neither sent again nor
+/// taken for a start, which would wait for a stage that never comes.
+#[test]
+fn a_refused_start_fails_the_create_with_the_clouds_error() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    script(
+        &emu,
+        json!([{"call": "start", "task": NAME, "status": 400, "error_code": "DBS.280001"}]),
+    );
+    let (code, _, err) = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("DBS.280001"), "{err}");
+    assert!(!err.contains("wait_timeout"), "{err}");
+    assert_eq!(calls(&emu, "start"), 1);
+    assert_eq!(emu.stats()["starts"], 0);
+    // Registered, never started: the next run adopts it and starts it once.
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(emu.creates(NAME), 1);
+    assert_eq!(emu.stats()["starts"], 1);
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+/// A start that took effect but whose answer was lost, looked up while the
+/// task is still in stage Wait (2 s here), cannot be told from one that did
+/// nothing: it is sent again, the cloud refuses it as one of a started task,
+/// and that refusal counts as started.
+#[test]
+fn a_lost_start_sent_again_and_refused_as_already_started_counts_as_started() {
+    let emu = EmulatorProcess::start_timed(2_000, 50);
+    let p = project(&emu);
+    script(
+        &emu,
+        json!([{"call": "start", "task": NAME, "when": "after", "status": 500}]),
+    );
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(calls(&emu, "start"), 2, "sent again after a lookup in Wait");
+    assert_eq!(emu.stats()["starts"], 1, "started once");
+    assert_eq!(emu.creates(NAME), 1);
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
