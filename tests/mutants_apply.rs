@@ -177,3 +177,65 @@ fn a_lost_start_sent_again_and_refused_as_already_started_counts_as_started() {
     assert_eq!(emu.creates(NAME), 1);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
+
+/// Sets `paused` in the task's block and applies it; returns (exit, stderr).
+fn apply_paused(p: &Project, paused: bool) -> (i32, String) {
+    let block = format!("[task.{NAME}]\n");
+    let config = p.config().replace("paused = true\n", "");
+    let config = if paused {
+        config.replacen(&block, &format!("{block}paused = true\n"), 1)
+    } else {
+        config
+    };
+    p.write_config(&config);
+    let (code, _, err) = p.run(&["apply", "--auto-approve"]);
+    (code, err)
+}
+
+/// A pause the cloud carried out although it answered an error counts as
+/// done: the lookup after the failure finds the task paused (the cloud's
+/// pause jobs end at once here). One it refused with no effect fails the
+/// apply with its error, without waiting for a stage that never comes.
+#[test]
+fn a_failed_pause_counts_as_done_only_when_the_task_is_paused() {
+    let emu = EmulatorProcess::start_timed(20, 0);
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    wait_for_stage(&emu, Stage::is_running);
+
+    for (when, paused) in [("before", false), ("after", true)] {
+        script(
+            &emu,
+            json!([{"call": "pause", "task": NAME, "when": when, "status": 400,
+                    "error_code": "DBS.280001"}]),
+        );
+        let (code, err) = apply_paused(&p, true);
+        let task = &p.state()["tasks"][NAME]["spec"];
+        if paused {
+            assert_eq!(code, 0, "{when}: {err}");
+            assert_eq!(task["paused"], true, "{when}");
+            assert_eq!(emu.stats()["pauses"], 1, "{when}");
+        } else {
+            assert_eq!(code, 1, "{when}: {err}");
+            assert!(err.contains("DBS.280001"), "{when}: {err}");
+            assert!(!err.contains("wait_timeout"), "{when}: {err}");
+            assert_eq!(task["paused"], false, "{when}");
+            assert_eq!(emu.stats()["pauses"], 0, "{when}");
+        }
+    }
+    assert_eq!(calls(&emu, "pause"), 2);
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+/// A pause ends only once the cloud has the task paused: when apply
+/// returns, the cloud says Paused (its pause job takes 1.5 s here).
+#[test]
+fn a_pause_returns_once_the_cloud_has_the_task_paused() {
+    let emu = EmulatorProcess::start_timed(20, 1_500);
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    let (code, err) = apply_paused(&p, true);
+    assert_eq!(code, 0, "{err}");
+    let row = emu.list(HTAP).into_iter().find(|r| r.task_name == NAME);
+    assert_eq!(row.expect("the task is listed").stage, "Paused");
+}
