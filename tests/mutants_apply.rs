@@ -239,3 +239,25 @@ fn a_pause_returns_once_the_cloud_has_the_task_paused() {
     let row = emu.list(HTAP).into_iter().find(|r| r.task_name == NAME);
     assert_eq!(row.expect("the task is listed").stage, "Paused");
 }
+
+/// A delete answered "not found" (the cloud's DBS.05000091: a delete sent
+/// before had already gone through) counts as deleted.
+#[test]
+fn a_delete_answered_not_found_counts_as_deleted() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    script(
+        &emu,
+        json!([{"call": "delete", "task": NAME, "when": "after", "status": 400,
+                "error_code": "DBS.05000091"}]),
+    );
+    let config = p.config();
+    p.write_config(&config.replace(&task(NAME, "shop_olap", &["orders"]), ""));
+    p.run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
+    assert_eq!(calls(&emu, "delete"), 1);
+    assert_eq!(emu.stats()["deletes"], 1);
+    assert!(emu.names(HTAP).iter().all(|n| n != NAME));
+    assert!(p.state()["tasks"].get(NAME).is_none(), "{}", p.state());
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
