@@ -9,7 +9,7 @@ use htapsync::api::wire::Stage;
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::Duration;
-use support::{EmulatorProcess, HTAP, Project, header, task};
+use support::{Config, EmulatorProcess, HTAP, Project, header, task, tasks};
 
 const NAME: &str = "orders_sync";
 
@@ -259,5 +259,111 @@ fn a_delete_answered_not_found_counts_as_deleted() {
     assert_eq!(emu.stats()["deletes"], 1);
     assert!(emu.names(HTAP).iter().all(|n| n != NAME));
     assert!(p.state()["tasks"].get(NAME).is_none(), "{}", p.state());
+    assert!(intents(&p).is_empty(), "{:?}", intents(&p));
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+/// A saved pause of a task someone paused by hand in the meantime sends no
+/// pause: the live row read first shows the task already paused.
+#[test]
+fn a_saved_pause_of_a_task_already_paused_sends_no_pause() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    wait_for_stage(&emu, Stage::is_running);
+    p.edit(
+        &format!("[task.{NAME}]\n"),
+        &format!("[task.{NAME}]\npaused = true\n"),
+    );
+    p.run_ok(&["plan", "-out", "pause.plan"], 0);
+    emu.block_on(emu.client().pause(HTAP, NAME))
+        .expect("out-of-band pause");
+    wait_for_stage(&emu, |s| s == Stage::Paused);
+    p.run_ok(&["apply", "pause.plan"], 0);
+    assert_eq!(calls(&emu, "pause"), 1, "only the out-of-band pause");
+    assert_eq!(p.state()["tasks"][NAME]["spec"]["paused"], true);
+}
+
+/// A pause alone changes no configuration: no modify (E8) is sent.
+#[test]
+fn a_pause_alone_sends_no_modify() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    let (code, err) = apply_paused(&p, true);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(calls(&emu, "modify"), 0);
+    assert_eq!(calls(&emu, "pause"), 1);
+}
+
+/// A modify and a pause in one change: the modify is recorded before the
+/// pause is sent, so when the pause fails the next plan shows the pause
+/// alone, and the modify is not sent again.
+#[test]
+fn a_modify_is_recorded_before_the_pause_that_fails_after_it() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    wait_for_stage(&emu, Stage::is_running);
+    script(
+        &emu,
+        json!([{"call": "pause", "task": NAME, "status": 400, "error_code": "DBS.280001"}]),
+    );
+    p.edit(
+        &format!("[task.{NAME}]\n"),
+        &format!("[task.{NAME}]\npaused = true\n"),
+    );
+    p.edit(
+        "tables = [\"orders\"]",
+        "tables = [\"orders\", \"customers\"]",
+    );
+    let (code, _, err) = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("DBS.280001"), "{err}");
+    assert_eq!(calls(&emu, "modify"), 1);
+    let spec = &p.state()["tasks"][NAME]["spec"];
+    assert_eq!(spec["paused"], false, "the pause failed: {spec}");
+    assert_eq!(spec["tables"].as_array().map(Vec::len), Some(2), "{spec}");
+
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(calls(&emu, "modify"), 1, "the modify is not sent again");
+    assert_eq!(emu.stats()["pauses"], 1);
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+/// `--parallelism 1`: one task at a time talks to the cloud. Each task's
+/// calls (register, start) end before the next task's begin; only the waits
+/// overlap.
+#[test]
+fn parallelism_one_sends_one_tasks_calls_at_a_time() {
+    let emu = EmulatorProcess::start();
+    let all = tasks(4);
+    let cfg = Config::new(&emu.url, &all);
+    let out = cfg.run_ok(
+        &["apply", "--auto-approve", "--json", "--parallelism", "1"],
+        0,
+    );
+    // The calls of each task, in the order the run reported them.
+    let steps: Vec<(String, String)> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|m| m["type"] == "apply_progress")
+        .map(|m| {
+            let hook = &m["hook"];
+            let text = |k: &str| hook[k].as_str().unwrap_or("").to_string();
+            (text("address"), text("message"))
+        })
+        .filter(|(_, message)| message == "registering" || message == "starting")
+        .collect();
+    assert_eq!(steps.len(), 2 * all.len(), "{steps:?}");
+    for pair in steps.chunks(2) {
+        assert_eq!(
+            pair[0].0, pair[1].0,
+            "another task's call came between: {steps:?}"
+        );
+        assert_eq!(
+            (pair[0].1.as_str(), pair[1].1.as_str()),
+            ("registering", "starting")
+        );
+    }
 }
