@@ -65,13 +65,18 @@ fn wait_for_stage(emu: &EmulatorProcess, done: fn(Stage) -> bool) {
     .expect("the task reaches its stage");
 }
 
-/// A run killed while its started task waits leaves a wait in state. Once
+/// A run killed while its started task waits leaves a wait in state, which
+/// records the task's identity only (a large apply rewrites one per task). Once
 /// the task has reached its stage, the next plan drops that wait instead of
 /// announcing it, and starts nothing.
 #[test]
 fn a_wait_whose_task_got_there_meanwhile_is_dropped_not_resumed() {
     let emu = EmulatorProcess::start_timed(1_500, 50);
     let p = project(&emu);
+    let config = p.config()
+        + &format!("\n[task.{NAME}.db_configs]\nmax_sync_commit_rows = 600000\n")
+        + &format!("\n[task.{NAME}.table_configs]\norders = \"order by id\"\n");
+    p.write_config(&config);
     let mut child = p
         .cmd(&["apply", "--auto-approve"])
         .stdout(Stdio::null())
@@ -87,6 +92,19 @@ fn a_wait_whose_task_got_there_meanwhile_is_dropped_not_resumed() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // The wait records the task's identity only; its record holds the rest.
+    let state = p.state();
+    let (waiting, record) = (&state["intents"][0]["spec"], &state["tasks"][NAME]["spec"]);
+    let empty = |v: &Value| {
+        v.is_null()
+            || v.as_array().is_some_and(Vec::is_empty)
+            || v.as_object().is_some_and(|o| o.is_empty())
+    };
+    assert_eq!(waiting["name"], NAME, "{state}");
+    for key in ["tables", "db_configs", "table_configs"] {
+        assert!(empty(&waiting[key]), "{key} in the wait: {state}");
+        assert!(!empty(&record[key]), "{key} in the record: {state}");
+    }
     wait_for_stage(&emu, Stage::is_running);
 
     let plan = p.run_ok(&["plan", "--detailed-exitcode"], 0);
