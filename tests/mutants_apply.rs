@@ -349,18 +349,48 @@ fn a_modify_is_recorded_before_the_pause_that_fails_after_it() {
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
 
+/// The stdout of `cmd`, which must exit 0. A run that has not ended after a
+/// minute (its waits take milliseconds) is killed and fails the test: a
+/// deadlock, such as a waiting task keeping the only slot the shared watcher
+/// needs to read the task list, passes every `wait_timeout`.
+fn stdout_of_ending_run(mut cmd: std::process::Command) -> String {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut out).map(|_| out)
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the run did not end: deadlocked");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = reader.join().unwrap().unwrap();
+    assert!(status.success(), "{status}: {out}");
+    out
+}
+
 /// `--parallelism 1`: one task at a time talks to the cloud. Each task's
 /// calls (register, start) end before the next task's begin; only the waits
-/// overlap.
+/// overlap, and they give the slot back for the shared watcher's reads.
 #[test]
 fn parallelism_one_sends_one_tasks_calls_at_a_time() {
     let emu = EmulatorProcess::start();
     let all = tasks(4);
     let cfg = Config::new(&emu.url, &all);
-    let out = cfg.run_ok(
-        &["apply", "--auto-approve", "--json", "--parallelism", "1"],
-        0,
-    );
+    let out =
+        stdout_of_ending_run(cfg.cmd(&["apply", "--auto-approve", "--json", "--parallelism", "1"]));
     // The calls of each task, in the order the run reported them.
     let steps: Vec<(String, String)> = out
         .lines()
