@@ -415,3 +415,20 @@ fn parallelism_one_sends_one_tasks_calls_at_a_time() {
         );
     }
 }
+
+/// Unpausing a paused task resumes it (E10); only a task never started (in
+/// stage Wait) is started (E3) instead.
+#[test]
+fn unpausing_a_paused_task_resumes_it_and_starts_nothing() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    let (code, err) = apply_paused(&p, true);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = apply_paused(&p, false);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(calls(&emu, "resume"), 1);
+    assert_eq!(calls(&emu, "start"), 1, "only the create's");
+    assert_eq!(p.state()["tasks"][NAME]["spec"]["paused"], false);
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
