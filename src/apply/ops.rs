@@ -134,7 +134,8 @@ impl OpContext {
     }
 
     /// Gives the slot back once the calls of an operation (or of its part
-    /// before a wait) are done.
+    /// before a wait) are done. Not only for speed: the shared [`Watcher`]
+    /// reads with these slots, so a wait holding one deadlocks `--parallelism 1`.
     fn release_slot(&self) {
         self.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
@@ -324,6 +325,7 @@ fn await_intent(spec: &TaskSpec) -> Intent {
 pub(super) async fn resume_wait(ctx: &OpContext, intent: &Intent) -> Result<(), ApplyError> {
     let spec = &intent.spec;
     ctx.step(spec, "waiting for the start of an interrupted run");
+    // Not observable (mutants.toml skips it): `create` records no wait for a task created paused.
     if spec.paused {
         wait_stage(ctx, spec, "paused", |s| s == Stage::Paused).await?;
     } else {
