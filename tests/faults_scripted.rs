@@ -20,27 +20,6 @@ fn project(emu: &EmulatorProcess) -> Project {
     Project::new(&(header + &task(NAME, "shop_olap", &["orders"])))
 }
 
-/// Appends scripted faults; panics unless the emulator takes them.
-fn script(emu: &EmulatorProcess, rules: Value) {
-    let url = format!("{}/_emulator/faults", emu.url);
-    let answer = emu
-        .block_on(async {
-            let response = reqwest::Client::new()
-                .post(url)
-                .json(&json!({ "rules": rules }))
-                .send()
-                .await?;
-            response.json::<Value>().await
-        })
-        .expect("the fault endpoint answers");
-    assert!(answer["rules"].is_array(), "{answer}");
-}
-
-/// How many calls of `kind` the emulator received, faulted ones included.
-fn calls(emu: &EmulatorProcess, kind: &str) -> u64 {
-    emu.stats()["calls"][kind].as_u64().unwrap_or(0)
-}
-
 fn starts(emu: &EmulatorProcess) -> u64 {
     emu.stats()["starts"].as_u64().unwrap()
 }
@@ -49,12 +28,9 @@ fn starts(emu: &EmulatorProcess) -> u64 {
 fn a_registration_that_took_effect_before_its_answer_was_lost_is_looked_up_not_resent() {
     let emu = EmulatorProcess::start();
     let p = project(&emu);
-    script(
-        &emu,
-        json!([{"call": "register", "task": NAME, "when": "after", "status": 500}]),
-    );
+    emu.script(json!([{"call": "register", "task": NAME, "when": "after", "status": 500}]));
     p.run_ok(&["apply", "--auto-approve"], 0);
-    assert_eq!(calls(&emu, "register"), 1, "sent once");
+    assert_eq!(emu.calls("register"), 1, "sent once");
     assert_eq!(emu.creates(NAME), 1);
     assert_eq!(starts(&emu), 1);
     assert_eq!(emu.stats()["scripted_faults"], 1);
@@ -65,14 +41,11 @@ fn a_registration_that_took_effect_before_its_answer_was_lost_is_looked_up_not_r
 fn a_start_refused_before_doing_anything_is_sent_again_and_starts_once() {
     let emu = EmulatorProcess::start();
     let p = project(&emu);
-    script(
-        &emu,
-        json!([{"call": "start", "task": NAME, "when": "before", "status": 503}]),
-    );
+    emu.script(json!([{"call": "start", "task": NAME, "when": "before", "status": 503}]));
     p.run_ok(&["apply", "--auto-approve"], 0);
-    assert_eq!(calls(&emu, "start"), 2, "the lookup showed it did nothing");
+    assert_eq!(emu.calls("start"), 2, "the lookup showed it did nothing");
     assert_eq!(starts(&emu), 1);
-    assert_eq!(calls(&emu, "register"), 1);
+    assert_eq!(emu.calls("register"), 1);
     assert_eq!(emu.creates(NAME), 1);
 }
 
@@ -82,22 +55,19 @@ fn a_lost_registration_whose_lookup_fails_is_not_resent_and_the_next_run_adopts_
     let p = project(&emu);
     // The registration takes effect and its answer is lost; the task list
     // read that would tell then fails (not a transient error: no retry).
-    script(
-        &emu,
-        json!([
-            {"call": "register", "task": NAME, "when": "after", "status": 500},
-            {"call": "list-tasks", "when": "before", "status": 403, "error_code": "DBS.280007"},
-        ]),
-    );
+    emu.script(json!([
+        {"call": "register", "task": NAME, "when": "after", "status": 500},
+        {"call": "list-tasks", "when": "before", "status": 403, "error_code": "DBS.280007"},
+    ]));
     let (code, _, err) = p.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 1, "{err}");
-    assert_eq!(calls(&emu, "register"), 1, "not sent again blindly");
+    assert_eq!(emu.calls("register"), 1, "not sent again blindly");
     assert_eq!(emu.creates(NAME), 1);
     assert_eq!(starts(&emu), 0);
 
     // The intent recorded before the call makes the next run adopt the task.
     p.run_ok(&["apply", "--auto-approve"], 0);
-    assert_eq!(calls(&emu, "register"), 1, "adopted, not registered again");
+    assert_eq!(emu.calls("register"), 1, "adopted, not registered again");
     assert_eq!(emu.creates(NAME), 1);
     assert_eq!(starts(&emu), 1);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
@@ -108,11 +78,10 @@ fn a_refresh_read_that_keeps_failing_is_a_failed_read_never_a_deleted_task() {
     let emu = EmulatorProcess::start();
     let p = project(&emu);
     p.run_ok(&["apply", "--auto-approve"], 0);
-    let registered = calls(&emu, "register");
+    let registered = emu.calls("register");
 
     for (status, code) in [(500, "DBS.200001"), (401, "APIGW.0301")] {
-        script(
-            &emu,
+        emu.script(
             json!([{"call": "task-config", "task": NAME, "status": status,
                     "error_code": code, "times": 1000}]),
         );
@@ -129,7 +98,7 @@ fn a_refresh_read_that_keeps_failing_is_a_failed_read_never_a_deleted_task() {
             !out.contains("will be created") && !out.contains("deleted outside"),
             "{status}: a failed read was taken for absence:\n{out}"
         );
-        assert_eq!(calls(&emu, "register"), registered);
+        assert_eq!(emu.calls("register"), registered);
         let url = format!("{}/_emulator/faults", emu.url);
         emu.block_on(reqwest::Client::new().delete(url).send())
             .expect("faults cleared");

@@ -20,27 +20,6 @@ fn project(emu: &EmulatorProcess) -> Project {
     Project::new(&(header + &task(NAME, "shop_olap", &["orders"])))
 }
 
-/// Appends scripted faults; panics unless the emulator takes them.
-fn script(emu: &EmulatorProcess, rules: Value) {
-    let url = format!("{}/_emulator/faults", emu.url);
-    let answer = emu
-        .block_on(async {
-            let response = reqwest::Client::new()
-                .post(url)
-                .json(&json!({ "rules": rules }))
-                .send()
-                .await?;
-            response.json::<Value>().await
-        })
-        .expect("the fault endpoint answers");
-    assert!(answer["rules"].is_array(), "{answer}");
-}
-
-/// How many calls of `kind` the emulator received, faulted ones included.
-fn calls(emu: &EmulatorProcess, kind: &str) -> u64 {
-    emu.stats()["calls"][kind].as_u64().unwrap_or(0)
-}
-
 /// The operations of the intents in the state file.
 fn intents(p: &Project) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(p.path("state.json")) else {
@@ -111,7 +90,7 @@ fn a_wait_whose_task_got_there_meanwhile_is_dropped_not_resumed() {
     assert!(!plan.contains("apply waits for it"), "{plan}");
     p.run_ok(&["refresh"], 0);
     assert!(intents(&p).is_empty(), "{:?}", intents(&p));
-    assert_eq!(calls(&emu, "start"), 1);
+    assert_eq!(emu.calls("start"), 1);
 }
 
 /// A task created paused is registered, never started, and recorded with
@@ -126,7 +105,7 @@ fn a_task_created_paused_is_registered_not_started_and_leaves_no_intent() {
     );
     p.run_ok(&["apply", "--auto-approve"], 0);
     assert_eq!(emu.creates(NAME), 1);
-    assert_eq!(calls(&emu, "start"), 0);
+    assert_eq!(emu.calls("start"), 0);
     assert!(intents(&p).is_empty(), "{:?}", intents(&p));
     let plan = p.run_ok(&["plan", "--detailed-exitcode"], 0);
     assert!(!plan.contains("interrupted"), "{plan}");
@@ -139,8 +118,7 @@ fn a_task_created_paused_is_registered_not_started_and_leaves_no_intent() {
 fn a_refused_registration_leaves_no_intent() {
     let emu = EmulatorProcess::start();
     let p = project(&emu);
-    script(
-        &emu,
+    emu.script(
         json!([{"call": "register", "task": NAME, "status": 400, "error_code": "DBS.280001"}]),
     );
     let (code, _, err) = p.run(&["apply", "--auto-approve"]);
@@ -160,15 +138,12 @@ fn a_refused_registration_leaves_no_intent() {
 fn a_refused_start_fails_the_create_with_the_clouds_error() {
     let emu = EmulatorProcess::start();
     let p = project(&emu);
-    script(
-        &emu,
-        json!([{"call": "start", "task": NAME, "status": 400, "error_code": "DBS.280001"}]),
-    );
+    emu.script(json!([{"call": "start", "task": NAME, "status": 400, "error_code": "DBS.280001"}]));
     let (code, _, err) = p.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("DBS.280001"), "{err}");
     assert!(!err.contains("wait_timeout"), "{err}");
-    assert_eq!(calls(&emu, "start"), 1);
+    assert_eq!(emu.calls("start"), 1);
     assert_eq!(emu.stats()["starts"], 0);
     // Registered, never started: the next run adopts it and starts it once.
     p.run_ok(&["apply", "--auto-approve"], 0);
@@ -185,12 +160,9 @@ fn a_refused_start_fails_the_create_with_the_clouds_error() {
 fn a_lost_start_sent_again_and_refused_as_already_started_counts_as_started() {
     let emu = EmulatorProcess::start_timed(2_000, 50);
     let p = project(&emu);
-    script(
-        &emu,
-        json!([{"call": "start", "task": NAME, "when": "after", "status": 500}]),
-    );
+    emu.script(json!([{"call": "start", "task": NAME, "when": "after", "status": 500}]));
     p.run_ok(&["apply", "--auto-approve"], 0);
-    assert_eq!(calls(&emu, "start"), 2, "sent again after a lookup in Wait");
+    assert_eq!(emu.calls("start"), 2, "sent again after a lookup in Wait");
     assert_eq!(emu.stats()["starts"], 1, "started once");
     assert_eq!(emu.creates(NAME), 1);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
@@ -222,8 +194,7 @@ fn a_failed_pause_counts_as_done_only_when_the_task_is_paused() {
     wait_for_stage(&emu, Stage::is_running);
 
     for (when, paused) in [("before", false), ("after", true)] {
-        script(
-            &emu,
+        emu.script(
             json!([{"call": "pause", "task": NAME, "when": when, "status": 400,
                     "error_code": "DBS.280001"}]),
         );
@@ -241,7 +212,7 @@ fn a_failed_pause_counts_as_done_only_when_the_task_is_paused() {
             assert_eq!(emu.stats()["pauses"], 0, "{when}");
         }
     }
-    assert_eq!(calls(&emu, "pause"), 2);
+    assert_eq!(emu.calls("pause"), 2);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
 
@@ -265,15 +236,14 @@ fn a_delete_answered_not_found_counts_as_deleted() {
     let emu = EmulatorProcess::start();
     let p = project(&emu);
     p.run_ok(&["apply", "--auto-approve"], 0);
-    script(
-        &emu,
+    emu.script(
         json!([{"call": "delete", "task": NAME, "when": "after", "status": 400,
                 "error_code": "DBS.05000091"}]),
     );
     let config = p.config();
     p.write_config(&config.replace(&task(NAME, "shop_olap", &["orders"]), ""));
     p.run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
-    assert_eq!(calls(&emu, "delete"), 1);
+    assert_eq!(emu.calls("delete"), 1);
     assert_eq!(emu.stats()["deletes"], 1);
     assert!(emu.names(HTAP).iter().all(|n| n != NAME));
     assert!(p.state()["tasks"].get(NAME).is_none(), "{}", p.state());
@@ -298,7 +268,7 @@ fn a_saved_pause_of_a_task_already_paused_sends_no_pause() {
         .expect("out-of-band pause");
     wait_for_stage(&emu, |s| s == Stage::Paused);
     p.run_ok(&["apply", "pause.plan"], 0);
-    assert_eq!(calls(&emu, "pause"), 1, "only the out-of-band pause");
+    assert_eq!(emu.calls("pause"), 1, "only the out-of-band pause");
     assert_eq!(p.state()["tasks"][NAME]["spec"]["paused"], true);
 }
 
@@ -310,8 +280,8 @@ fn a_pause_alone_sends_no_modify() {
     p.run_ok(&["apply", "--auto-approve"], 0);
     let (code, err) = apply_paused(&p, true);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(calls(&emu, "modify"), 0);
-    assert_eq!(calls(&emu, "pause"), 1);
+    assert_eq!(emu.calls("modify"), 0);
+    assert_eq!(emu.calls("pause"), 1);
 }
 
 /// A modify and a pause in one change: the modify is recorded before the
@@ -323,10 +293,7 @@ fn a_modify_is_recorded_before_the_pause_that_fails_after_it() {
     let p = project(&emu);
     p.run_ok(&["apply", "--auto-approve"], 0);
     wait_for_stage(&emu, Stage::is_running);
-    script(
-        &emu,
-        json!([{"call": "pause", "task": NAME, "status": 400, "error_code": "DBS.280001"}]),
-    );
+    emu.script(json!([{"call": "pause", "task": NAME, "status": 400, "error_code": "DBS.280001"}]));
     p.edit(
         &format!("[task.{NAME}]\n"),
         &format!("[task.{NAME}]\npaused = true\n"),
@@ -338,13 +305,13 @@ fn a_modify_is_recorded_before_the_pause_that_fails_after_it() {
     let (code, _, err) = p.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("DBS.280001"), "{err}");
-    assert_eq!(calls(&emu, "modify"), 1);
+    assert_eq!(emu.calls("modify"), 1);
     let spec = &p.state()["tasks"][NAME]["spec"];
     assert_eq!(spec["paused"], false, "the pause failed: {spec}");
     assert_eq!(spec["tables"].as_array().map(Vec::len), Some(2), "{spec}");
 
     p.run_ok(&["apply", "--auto-approve"], 0);
-    assert_eq!(calls(&emu, "modify"), 1, "the modify is not sent again");
+    assert_eq!(emu.calls("modify"), 1, "the modify is not sent again");
     assert_eq!(emu.stats()["pauses"], 1);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
@@ -427,8 +394,8 @@ fn unpausing_a_paused_task_resumes_it_and_starts_nothing() {
     assert_eq!(code, 0, "{err}");
     let (code, err) = apply_paused(&p, false);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(calls(&emu, "resume"), 1);
-    assert_eq!(calls(&emu, "start"), 1, "only the create's");
+    assert_eq!(emu.calls("resume"), 1);
+    assert_eq!(emu.calls("start"), 1, "only the create's");
     assert_eq!(p.state()["tasks"][NAME]["spec"]["paused"], false);
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }

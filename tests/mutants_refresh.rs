@@ -4,26 +4,10 @@
 
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{EmulatorProcess, Project, header, task};
 
 const NAME: &str = "orders_sync";
-
-/// Appends scripted faults; panics unless the emulator takes them.
-fn script(emu: &EmulatorProcess, rules: Value) {
-    let url = format!("{}/_emulator/faults", emu.url);
-    let answer = emu
-        .block_on(async {
-            let response = reqwest::Client::new()
-                .post(url)
-                .json(&json!({ "rules": rules }))
-                .send()
-                .await?;
-            response.json::<Value>().await
-        })
-        .expect("the fault endpoint answers");
-    assert!(answer["rules"].is_array(), "{answer}");
-}
 
 /// A task listed (E4) whose configuration read (E5) answers "not found" was
 /// deleted between the two reads: the plan says so and creates it again,
@@ -33,11 +17,8 @@ fn a_task_whose_configuration_is_not_found_is_gone_not_unread() {
     let emu = EmulatorProcess::start();
     let p = Project::new(&(header(&emu.url) + &task(NAME, "shop_olap", &["orders"])));
     p.run_ok(&["apply", "--auto-approve"], 0);
-    script(
-        &emu,
-        json!([{"call": "task-config", "task": NAME, "status": 400,
-                "error_code": "DBS.270022"}]),
-    );
+    emu.script(json!([{"call": "task-config", "task": NAME, "status": 400,
+                "error_code": "DBS.270022"}]));
     let (code, out, err) = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("deleted outside htapsync"), "{out}");

@@ -13,31 +13,34 @@ const UNREADABLE: &str = "t001";
 
 /// Every E5 of [`UNREADABLE`] answers 503 from now on.
 fn fail_its_reads(emu: &EmulatorProcess) {
-    let rule = serde_json::json!({"rules": [{
+    let rules = serde_json::json!([{
         "call": "task-config", "task": UNREADABLE, "status": 503,
         "error_code": "DBS.200001", "error_msg": "down for this task", "times": 1_000_000,
-    }]});
-    let url = format!("{}/_emulator/faults", emu.url);
-    let status = emu
-        .block_on(reqwest::Client::new().post(url).json(&rule).send())
-        .expect("the fault endpoint answers")
-        .status();
-    assert_eq!(status.as_u16(), 200);
+    }]);
+    emu.script(rules);
+}
+
+/// Three tasks applied, then the reads of [`UNREADABLE`] failing.
+fn three_tasks_one_unreadable() -> (tempfile::TempDir, EmulatorProcess, Config) {
+    let work = tempfile::tempdir().unwrap();
+    let emu = EmulatorProcess::quickstart(work.path(), &[], &[]);
+    let cfg = Config::new(&emu.url, &tasks(3));
+    cfg.run_ok(&["apply", "--auto-approve"], 0);
+    fail_its_reads(&emu);
+    (work, emu, cfg)
+}
+
+/// Runs `args` with a 2 s retry budget per call: (exit code, stdout, stderr).
+fn run(cfg: &Config, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = cfg.cmd(args);
+    cmd.env("HTAPSYNC_RETRY_MAX_ELAPSED", "2s");
+    support::output(&mut cmd)
 }
 
 #[test]
 fn a_task_that_cannot_be_read_is_named_and_the_others_are_still_read() {
-    let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::quickstart(work.path(), &[], &[]);
-    let all = tasks(3);
-    let cfg = Config::new(&emu.url, &all);
-    cfg.run_ok(&["apply", "--auto-approve"], 0);
-    fail_its_reads(&emu);
-    let run = |args: &[&str]| {
-        let mut cmd = cfg.cmd(args);
-        cmd.env("HTAPSYNC_RETRY_MAX_ELAPSED", "2s");
-        support::output(&mut cmd)
-    };
+    let (_work, emu, cfg) = three_tasks_one_unreadable();
+    let run = |args: &[&str]| run(&cfg, args);
     let unknown = "task.t001 is unknown (task-config: DBS.200001 down for this task (HTTP 503";
     for (args, done) in [
         (&["plan"][..], "nothing was planned or changed"),
@@ -69,17 +72,8 @@ fn a_task_that_cannot_be_read_is_named_and_the_others_are_still_read() {
 
 #[test]
 fn status_shows_every_task_and_names_the_one_it_could_not_read() {
-    let work = tempfile::tempdir().unwrap();
-    let emu = EmulatorProcess::quickstart(work.path(), &[], &[]);
-    let all = tasks(3);
-    let cfg = Config::new(&emu.url, &all);
-    cfg.run_ok(&["apply", "--auto-approve"], 0);
-    fail_its_reads(&emu);
-    let run = |args: &[&str]| {
-        let mut cmd = cfg.cmd(args);
-        cmd.env("HTAPSYNC_RETRY_MAX_ELAPSED", "2s");
-        support::output(&mut cmd)
-    };
+    let (_work, _emu, cfg) = three_tasks_one_unreadable();
+    let run = |args: &[&str]| run(&cfg, args);
     let (code, out, err) = run(&["status"]);
     assert_eq!(code, 1, "{out}\n{err}");
     for name in ["task.t000", "task.t001", "task.t002"] {

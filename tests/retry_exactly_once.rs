@@ -7,7 +7,7 @@
 mod support;
 use support::{EmulatorProcess, Project, header, task};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 const NAME: &str = "orders_sync";
 
@@ -32,19 +32,7 @@ impl Setup {
     fn fail(&self, call: &str, when: &str, status: u16, code: &str, times: u32) {
         let rules = json!([{"call": call, "task": NAME, "when": when, "status": status,
                             "error_code": code, "times": times}]);
-        let url = format!("{}/_emulator/faults", self.emu.url);
-        let answer = self
-            .emu
-            .block_on(async {
-                let response = reqwest::Client::new()
-                    .post(url)
-                    .json(&json!({ "rules": rules }))
-                    .send()
-                    .await?;
-                response.json::<Value>().await
-            })
-            .expect("the fault endpoint answers");
-        assert!(answer["rules"].is_array(), "{answer}");
+        self.emu.script(rules);
     }
 
     /// How many calls of `kind` the emulator received, faulted ones included.

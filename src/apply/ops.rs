@@ -80,21 +80,20 @@ pub(super) fn planned_intents<'c>(
 }
 
 impl OpContext {
-    /// This change's intent of `operation`: the one recorded ahead of the
-    /// run, else written now (before the remote call either way).
-    fn record_intent(&self, spec: &TaskSpec, operation: IntentOp) -> Result<String, ApplyError> {
+    /// The id of this change's intent of `operation`, recorded ahead of its
+    /// calls; without one, no call may be sent.
+    fn recorded_intent(&self, spec: &TaskSpec, operation: IntentOp) -> Result<String, ApplyError> {
         let planned = match operation {
             IntentOp::Create => &self.intents.create,
             IntentOp::Delete => &self.intents.delete,
             IntentOp::Await => &None,
         };
-        if let Some(id) = planned {
-            return Ok(id.clone());
-        }
-        let fresh = intent(spec, operation);
-        let id = fresh.id.clone();
-        self.recorder.update(|s| s.intents.push(fresh))?;
-        Ok(id)
+        planned.clone().ok_or_else(|| {
+            ApplyError::Other(format!(
+                "{}: no {operation:?} intent was recorded ahead; nothing was sent",
+                spec.address()
+            ))
+        })
     }
 
     /// The lane of the provider `spec` names.
@@ -240,7 +239,7 @@ fn intent(spec: &TaskSpec, operation: IntentOp) -> Intent {
 async fn create(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let client = ctx.client(spec)?;
     ctx.acquire_slot(spec).await;
-    let intent_id = ctx.record_intent(spec, IntentOp::Create)?;
+    let intent_id = ctx.recorded_intent(spec, IntentOp::Create)?;
 
     ctx.step(spec, "registering");
     let mut req = task_request(spec);
@@ -628,7 +627,7 @@ async fn send_delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError>
 async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
     let lane = ctx.lane(spec)?;
     ctx.acquire_slot(spec).await;
-    let intent_id = ctx.record_intent(spec, IntentOp::Delete)?;
+    let intent_id = ctx.recorded_intent(spec, IntentOp::Delete)?;
     ctx.step(spec, "deleting");
     send_delete(ctx, spec).await?;
     ctx.release_slot();

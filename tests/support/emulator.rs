@@ -129,6 +129,28 @@ impl EmulatorProcess {
         .expect("the task disappears");
     }
 
+    /// Appends scripted faults (`POST /_emulator/faults` with `{"rules": rules}`);
+    /// panics unless the emulator takes them.
+    pub fn script(&self, rules: Value) {
+        let answer = self
+            .block_on(async {
+                self.http
+                    .post(format!("{}/_emulator/faults", self.url))
+                    .json(&serde_json::json!({ "rules": rules }))
+                    .send()
+                    .await?
+                    .json::<Value>()
+                    .await
+            })
+            .expect("the fault endpoint answers");
+        assert!(answer["rules"].is_array(), "{answer}");
+    }
+
+    /// How many calls of `kind` the emulator received, faulted ones included.
+    pub fn calls(&self, kind: &str) -> u64 {
+        self.stats()["calls"][kind].as_u64().unwrap_or(0)
+    }
+
     /// `GET /_emulator/stats`.
     pub fn stats(&self) -> Value {
         self.block_on(async {
