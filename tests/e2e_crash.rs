@@ -161,13 +161,20 @@ fn delete_interrupted_while_its_job_still_runs_converges() {
 
 /// Ctrl-C during an apply: what is in flight finishes and is recorded, and
 /// the intents recorded ahead for tasks never started are dropped, so the
-/// next plan simply creates them again.
+/// next plan simply creates them again. With four tasks at `--parallelism 1`
+/// the interrupt comes after the second batch was written ahead; with two,
+/// one task's intents are dropped and the one in flight keeps its own.
 #[cfg(target_os = "linux")]
 #[test]
 fn an_interrupted_apply_leaves_no_intent_of_a_task_it_never_started() {
+    interrupt_the_first_registration(&["t_one", "t_two", "t_three", "t_four"]);
+    interrupt_the_first_registration(&["t_one", "t_two"]);
+}
+
+#[cfg(target_os = "linux")]
+fn interrupt_the_first_registration(names: &[&str]) {
     use std::io::{BufRead, BufReader};
     let emu = EmulatorProcess::start_timed(300, 100);
-    let names = ["t_one", "t_two", "t_three", "t_four"];
     let config = names.iter().fold(header(&emu.url), |c, name| {
         c + &task(name, "shop_olap", &["orders"])
     });
@@ -200,5 +207,6 @@ fn an_interrupted_apply_leaves_no_intent_of_a_task_it_never_started() {
     );
     let out = p.run_ok(&["plan", "--detailed-exitcode"], 2);
     assert!(!out.contains("interrupted create"), "{out}");
-    assert!(out.contains("Plan: 3 to add"), "{out}");
+    let to_add = format!("Plan: {} to add", names.len() - 1);
+    assert!(out.contains(&to_add), "{out}");
 }

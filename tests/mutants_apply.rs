@@ -7,6 +7,7 @@ mod support;
 
 use htapsync::api::wire::Stage;
 use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 use support::{Config, EmulatorProcess, HTAP, Project, header, task, tasks};
@@ -91,6 +92,88 @@ fn a_wait_whose_task_got_there_meanwhile_is_dropped_not_resumed() {
     p.run_ok(&["refresh"], 0);
     assert!(intents(&p).is_empty(), "{:?}", intents(&p));
     assert_eq!(emu.calls("start"), 1);
+}
+
+/// A wait a killed run left, for a task the next plan deletes, is not
+/// resumed beside the delete: the delete clears it, and the run ends at once
+/// instead of waiting for a start that can never come.
+#[test]
+fn a_wait_for_a_task_the_plan_deletes_is_cleared_by_the_delete() {
+    let emu = EmulatorProcess::start_timed(1_500, 50);
+    let p = project(&emu);
+    let mut child = p
+        .cmd(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while intents(&p) != ["await"] {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the apply ended before its task was waiting"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let config = p.config();
+    p.write_config(&config.replace(&task(NAME, "shop_olap", &["orders"]), ""));
+    let out = p.run_ok(&["apply", "--auto-approve", "--allow-destructive"], 0);
+    assert!(!out.contains("waiting for the start"), "{out}");
+    assert_eq!(emu.calls("delete"), 1);
+    assert!(emu.names(HTAP).iter().all(|n| n != NAME));
+    assert!(intents(&p).is_empty(), "{:?}", intents(&p));
+    p.run_ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+/// A state write that fails stops the run from starting anything more, even
+/// a create whose intent was written (ahead, with the failed task's) before
+/// the failure: its result could not be recorded either.
+#[test]
+fn a_create_recorded_ahead_is_not_started_after_a_state_write_failed() {
+    // Each answer takes 300 ms: the state directory breaks while the first
+    // registration is on its way, before its refusal is recorded.
+    let emu = EmulatorProcess::start_with(&["--latency-ms", "300"]);
+    let names = ["t_one", "t_two"];
+    let mut config = header(&emu.url).replace("path = \"state.json\"", "path = \"st/state.json\"");
+    for name in names {
+        config += &task(name, "shop_olap", &["orders"]);
+    }
+    let p = Project::new(&config);
+    let refusals = names.map(|name| json!({"call": "register", "task": name, "status": 400}));
+    emu.script(json!(refusals));
+    let mut child = p
+        .cmd(&["apply", "--auto-approve", "--parallelism", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out += &line;
+        out.push('\n');
+        if line.ends_with(": registering") {
+            break;
+        }
+    }
+    let dir = p.path("st");
+    std::fs::rename(&dir, dir.with_extension("away")).unwrap();
+    std::fs::write(&dir, "not a directory\n").unwrap();
+    for line in lines {
+        out += &line.unwrap();
+        out.push('\n');
+    }
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains("not started: an earlier state write failed"),
+        "{out}{err}"
+    );
+    assert_eq!(emu.calls("register"), 1, "{out}{err}");
 }
 
 /// A task created paused is registered, never started, and recorded with

@@ -58,12 +58,13 @@ impl IntentsAhead {
     }
 
     /// Makes batch `k` durable (written by the first caller, awaited by the
-    /// others) and starts writing batch `k + 1`. `false` when its write failed
-    /// or the run was interrupted first: its intents are not in state, so
-    /// none of its calls may be sent.
+    /// others) and starts writing batch `k + 1` (a no-op after a failed write:
+    /// the recorder refuses every write after one). `false` when its write
+    /// failed or the run was interrupted first: its intents are not in state,
+    /// so none of its calls may be sent.
     pub async fn ensure(self: &Arc<Self>, k: usize) -> bool {
         let done = self.write(k).await;
-        if done && k + 1 < self.batches.len() && !self.written[k + 1].initialized() {
+        if k + 1 < self.batches.len() && !self.written[k + 1].initialized() {
             let ahead = self.clone();
             tokio::spawn(async move { ahead.write(k + 1).await });
         }

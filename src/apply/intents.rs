@@ -54,7 +54,7 @@ pub async fn resolve_intents(
             )),
             (IntentOp::Await, Some(row)) if !reached(spec, &row) => {
                 notes.push(format!(
-                    "{}: a task started by an interrupted run is not replicating yet; apply waits for it",
+                    "{}: a task started by an interrupted run is not replicating yet; apply waits for it unless the plan changes it",
                     intent.address
                 ));
                 state.intents.push(intent);

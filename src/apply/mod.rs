@@ -173,6 +173,7 @@ pub async fn execute(
         }
     }
     // Two waves of tasks per batch: the next batch is written while this one's calls go.
+    // Performance only (mutants.toml skips it): any size is correct; bench figure 7 measures it.
     let batch = 2 * opts.parallelism.max(1);
     let (ahead, batch_of) =
         IntentsAhead::new(recorder.clone(), intents, batch, opts.interrupted.clone());

@@ -84,12 +84,6 @@ impl StagedFile {
         Ok(staged)
     }
 
-    /// Removes the staged file without committing it, reporting a failure.
-    pub(crate) fn discard(mut self) -> io::Result<()> {
-        self.committed = true;
-        fs::remove_file(&self.temp)
-    }
-
     /// Steps 6-7: rename over the target, then fsync the directory so the rename survives power loss.
     pub(crate) fn commit(mut self) -> io::Result<()> {
         fs::rename(&self.temp, &self.target)?;
@@ -130,6 +124,7 @@ pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
                 Err(e) => return Err(e),
             }
         }
+        // Not compiled on unix, where mutants run (mutants.toml skips it).
         #[cfg(not(unix))]
         match builder.create(p) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
@@ -253,6 +248,44 @@ mod tests {
         write_atomic(&dir.path().join("f.json"), b"x").unwrap();
         assert!(!dead.exists());
         assert!(live.exists());
+    }
+
+    /// Two runs starting at once (CI jobs sharing a checkout) both create
+    /// `.htapsync/`: the one that loses the race is fine, but a directory
+    /// that cannot be made is an error.
+    #[cfg(unix)]
+    #[test]
+    fn private_dirs_made_at_once_by_many_are_made_and_a_dir_under_a_file_is_an_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..40 {
+            let deep = dir.path().join(format!("r{round}/a/b/c/d"));
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let deep = deep.clone();
+                    std::thread::spawn(move || create_private_dir_all(&deep))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap().expect("made by this thread or another");
+            }
+            let mode = fs::metadata(&deep).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        let file = dir.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        let err = create_private_dir_all(&file.join("sub")).expect_err("under a file");
+        assert_ne!(err.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    /// A bare file name's directory is the current one: the directory
+    /// synced after the rename must be `.`, not the empty path (which cannot
+    /// be opened).
+    #[test]
+    fn the_directory_of_a_bare_file_name_is_the_current_one() {
+        assert_eq!(parent_dir(Path::new("state.json")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("d/state.json")), Path::new("d"));
+        sync_dir(&parent_dir(Path::new("state.json"))).expect("`.` can be synced");
     }
 
     #[test]

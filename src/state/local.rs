@@ -360,8 +360,9 @@ impl Backend for LocalBackend {
 
     /// Creates, syncs and removes a temp file beside the state, as every write does.
     fn check_writable(&self) -> Result<(), StateError> {
+        // Dropped uncommitted, the temp file is removed (or, if that fails, by the next write).
         StagedFile::stage(&self.path, b"", CrashHooks::Off)
-            .and_then(StagedFile::discard)
+            .map(drop)
             .map_err(|cause| StateError::NotWritable {
                 path: self.path.clone(),
                 cause,
@@ -564,5 +565,35 @@ mod tests {
             backend.write(&mut state).expect("unchanged write");
             assert_eq!(state.serial, i as u64 + 1, "step {i}: nothing to write");
         }
+    }
+
+    /// A failed write leaves the caller's state as it was: the next write is
+    /// the one after the last that landed, and a state read from an older
+    /// htapsync keeps saying so until one lands.
+    #[test]
+    fn a_failed_write_leaves_the_serial_and_versions_as_they_were() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let parent = dir.path().join("states");
+        std::fs::create_dir(&parent).expect("dir");
+        let backend = LocalBackend::new(parent.join("s.json"));
+        let mut state = State::new();
+        state.tasks.insert("a".into(), record("a"));
+        backend.write(&mut state).expect("write");
+        state.htapsync_version = "0.0.1".into();
+        state.format_version -= 1;
+        let landed = state.clone();
+
+        std::fs::remove_dir_all(&parent).expect("remove");
+        state.tasks.insert("b".into(), record("b"));
+        backend
+            .write(&mut state)
+            .expect_err("no directory to write in");
+        assert_eq!(state.serial, landed.serial);
+        assert_eq!(state.format_version, landed.format_version);
+        assert_eq!(state.htapsync_version, "0.0.1");
+
+        std::fs::create_dir(&parent).expect("dir");
+        backend.write(&mut state).expect("write");
+        assert_eq!(state.serial, landed.serial + 1);
     }
 }

@@ -50,6 +50,14 @@ impl EmulatorProcess {
         Self::launch(&fixture("cloud.toml"), &args, &[])
     }
 
+    /// [`Self::start`] with more flags (`--latency-ms`, say).
+    pub fn start_with(extra: &[&str]) -> EmulatorProcess {
+        let (stage, job) = (STAGE_MS.to_string(), JOB_MS.to_string());
+        let mut args = vec!["--token", TOKEN, "--stage-ms", &stage, "--job-ms", &job];
+        args.extend_from_slice(extra);
+        Self::launch(&fixture("cloud.toml"), &args, &[])
+    }
+
     /// The emulator of the quick start's cloud, persisting to
     /// `dir/emulator.json` (so that a restart keeps its tasks), with 50 ms
     /// steps and jobs. It accepts any token unless `extra` (more flags:
