@@ -149,6 +149,26 @@ mod tests {
         assert!(!back.passed());
         report.verdicts.insert(Address::task("b"), passing("b"));
         assert!(report.passed());
+        assert_eq!(report.failed_count(), 0);
+    }
+
+    /// The count the summary gives is every refused task plus every unchecked one.
+    #[test]
+    fn the_failed_count_adds_refused_and_unchecked_tasks() {
+        let names = ["a", "b", "c", "d"];
+        let mut report = GateReport {
+            required: names.into_iter().map(Address::task).collect(),
+            ..GateReport::default()
+        };
+        for name in ["a", "b", "c"] {
+            let mut verdict = passing(name);
+            if name != "a" {
+                verdict.error = Some("refused".into());
+            }
+            report.verdicts.insert(Address::task(name), verdict);
+        }
+        assert_eq!(report.failed().count(), 2);
+        assert_eq!(report.failed_count(), 3);
     }
 
     #[test]

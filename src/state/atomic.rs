@@ -158,6 +158,7 @@ fn file_name(path: &Path) -> io::Result<String> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))
 }
 
+/// Durability across a power loss only, which no test can cause (mutants.toml skips it).
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
