@@ -70,13 +70,20 @@ pub async fn resolve_intents(
             }
         }
     }
-    match never_sent.as_slice() {
-        [] => {}
-        [one] => notes.push(format!(
+    notes.extend(never_sent_note(&never_sent));
+    Ok(notes)
+}
+
+/// One note for every create a killed run recorded but never sent (a run
+/// records its intents ahead of its calls), naming the first few.
+fn never_sent_note(never_sent: &[String]) -> Option<String> {
+    const SHOWN: usize = 5;
+    match never_sent {
+        [] => None,
+        [one] => Some(format!(
             "{one}: an interrupted create never reached the cloud; it will be planned again"
         )),
         many => {
-            const SHOWN: usize = 5;
             let more = many.len().saturating_sub(SHOWN);
             let listed = many[..many.len().min(SHOWN)].join(", ");
             let rest = if more > 0 {
@@ -84,13 +91,12 @@ pub async fn resolve_intents(
             } else {
                 String::new()
             };
-            notes.push(format!(
+            Some(format!(
                 "{} interrupted creates never reached the cloud ({listed}{rest}); they will be planned again",
                 many.len()
-            ));
+            ))
         }
     }
-    Ok(notes)
 }
 
 /// Whether the task has reached the stage the interrupted wait was for.
@@ -101,5 +107,30 @@ fn reached(spec: &crate::model::TaskSpec, row: &crate::api::wire::ReplicationInf
         stage == Some(Stage::Paused)
     } else {
         stage.is_some_and(Stage::is_running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::never_sent_note;
+
+    #[test]
+    fn never_sent_creates_are_one_note_naming_the_first_five() {
+        let names = |n: usize| -> Vec<String> { (1..=n).map(|i| format!("task.t{i}")).collect() };
+        assert_eq!(never_sent_note(&[]), None);
+        assert_eq!(
+            never_sent_note(&names(1)).unwrap(),
+            "task.t1: an interrupted create never reached the cloud; it will be planned again"
+        );
+        assert_eq!(
+            never_sent_note(&names(5)).unwrap(),
+            "5 interrupted creates never reached the cloud (task.t1, task.t2, task.t3, task.t4, \
+             task.t5); they will be planned again"
+        );
+        assert_eq!(
+            never_sent_note(&names(7)).unwrap(),
+            "7 interrupted creates never reached the cloud (task.t1, task.t2, task.t3, task.t4, \
+             task.t5 and 2 more); they will be planned again"
+        );
     }
 }
