@@ -23,8 +23,8 @@ fn needs_check(change: &Change) -> bool {
     ) && change.after.is_some()
 }
 
-/// The tasks of `plan` the gate must check: a passing gate has a passing
-/// verdict for each of them.
+/// The tasks of `plan` the gate must check, for the length of the progress
+/// bar on a terminal (mutants.toml skips it: `run_gate` fills `required` itself).
 pub fn addresses_to_check(plan: &Plan) -> BTreeSet<Address> {
     plan.changes
         .iter()
