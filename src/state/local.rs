@@ -348,6 +348,7 @@ impl Backend for LocalBackend {
         };
         content.apply(&changes, state);
         let records = match written.take() {
+            // Performance only (mutants.toml skips it): a full draft's fresh records are the merge's result.
             Some(mut last) if draft.incremental => {
                 last.records.merge(&changes.tasks, draft.fresh);
                 last.records
@@ -565,6 +566,74 @@ mod tests {
             backend.write(&mut state).expect("unchanged write");
             assert_eq!(state.serial, i as u64 + 1, "step {i}: nothing to write");
         }
+    }
+
+    /// A record kept under another name than its own cannot be read back
+    /// (`decode` demands the key be the name): refused before the file is
+    /// touched, on the first, whole write and on an incremental one.
+    #[test]
+    fn a_record_under_another_name_is_refused_and_nothing_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.json");
+        let mut bad = State::new();
+        bad.tasks.insert("a".into(), record("b"));
+        let err = LocalBackend::new(path.clone())
+            .write(&mut bad)
+            .expect_err("refused");
+        assert!(matches!(err, StateError::Invalid { .. }), "{err}");
+        assert!(!path.exists());
+
+        let backend = LocalBackend::new(path.clone());
+        let mut state = State::new();
+        state.tasks.insert("a".into(), record("a"));
+        backend.write(&mut state).expect("write");
+        let written = std::fs::read(&path).expect("file");
+        state.tasks.insert("c".into(), record("d"));
+        let err = backend.write(&mut state).expect_err("refused");
+        assert!(matches!(err, StateError::Invalid { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).expect("file"), written);
+    }
+
+    /// A state read and written back unchanged is not written again: its
+    /// serial stays (a `refresh` that finds nothing new leaves the file alone).
+    #[test]
+    fn a_state_read_and_written_back_unchanged_keeps_its_serial() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.json");
+        let mut state = State::new();
+        state.tasks.insert("a".into(), record("a"));
+        LocalBackend::new(path.clone())
+            .write(&mut state)
+            .expect("write");
+        let backend = LocalBackend::new(path.clone());
+        let mut read = backend.read().expect("read").expect("a state");
+        backend.write(&mut read).expect("write");
+        assert_eq!(read.serial, 1);
+        assert_eq!(backend.read().expect("read").expect("a state").serial, 1);
+    }
+
+    /// A state file that cannot be looked at is an error of the read, not
+    /// taken for a missing file.
+    #[test]
+    fn a_state_path_that_cannot_be_read_is_an_error_of_the_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").expect("file");
+        let mut state = State::new();
+        state.tasks.insert("a".into(), record("a"));
+        let err = LocalBackend::new(file.join("s.json"))
+            .write(&mut state)
+            .expect_err("under a file");
+        assert!(
+            matches!(
+                err,
+                StateError::Io {
+                    action: "reading",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     /// A failed write leaves the caller's state as it was: the next write is
