@@ -110,6 +110,33 @@ fn state_round_trips_and_a_write_bumps_the_serial_only_when_tasks_or_intents_cha
         "postgresql://postgres@127.0.0.1:{}/{db} schema htapsync workspace default",
         server.port()
     )));
+
+    // A removed task leaves the database too.
+    state.tasks.remove("a");
+    backend.write(&mut state).unwrap();
+    assert_eq!(state.serial, 4);
+    let read = PgStore::connect_with(&other, "htapsync", 20)
+        .unwrap()
+        .open("default")
+        .unwrap()
+        .read()
+        .unwrap();
+    assert_eq!(read, Some(state.clone()));
+
+    // A row edited by hand into nonsense: the error names where the state lives.
+    server
+        .admin(&db)
+        .execute(
+            "UPDATE htapsync.state_tasks SET record = '{\"spec\": 1}' WHERE workspace = 'default'",
+            &[],
+        )
+        .expect("update");
+    let err = store.open("default").unwrap().read().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("schema htapsync workspace default"),
+        "{err}"
+    );
 }
 
 #[test]

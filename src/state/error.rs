@@ -238,3 +238,25 @@ fn locked_message(lock_path: &std::path::Path, info: Option<&LockInfo>) -> Strin
          is gone, remove the lock with `htapsync force-unlock {id}`."
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refusal of a stale write says which serials it saw, "none" when
+    /// there was no state yet.
+    #[test]
+    fn a_stale_serial_names_both_serials() {
+        let err = StateError::StaleSerial {
+            endpoint: "postgresql://db".into(),
+            workspace: "default".into(),
+            expected: None,
+            found: Some(3),
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("read serial none (no state yet), the database now holds serial 3."),
+            "{text}"
+        );
+    }
+}

@@ -636,6 +636,31 @@ mod tests {
         );
     }
 
+    /// The history of a local state is the file and its backup, each dated
+    /// by its modification time.
+    #[test]
+    fn the_history_dates_the_state_and_its_backup() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.json");
+        let mut state = State::new();
+        state.tasks.insert("a".into(), record("a"));
+        LocalBackend::new(path.clone())
+            .write(&mut state)
+            .expect("write");
+        state.tasks.insert("b".into(), record("b"));
+        // A new backend over a file it did not write keeps that file as the backup.
+        LocalBackend::new(path.clone())
+            .write(&mut state)
+            .expect("write");
+        let history = LocalBackend::new(path).history().expect("history");
+        let serials: Vec<u64> = history.iter().map(|v| v.serial).collect();
+        assert_eq!(serials, [2, 1]);
+        for version in history {
+            chrono::DateTime::parse_from_rfc3339(&version.written_at)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", version.written_at));
+        }
+    }
+
     /// A failed write leaves the caller's state as it was: the next write is
     /// the one after the last that landed, and a state read from an older
     /// htapsync keeps saying so until one lands.
