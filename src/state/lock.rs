@@ -56,10 +56,17 @@ pub(crate) fn who() -> String {
     )
 }
 
+/// Only wires the environment to [`user_from`], which is tested (tests share
+/// the process's environment and cannot set it; mutants.toml skips this).
 fn current_user() -> String {
+    user_from(|k| std::env::var(k).ok())
+}
+
+/// The first of `USER`, `USERNAME`, `LOGNAME` that is set and not empty.
+fn user_from(var: impl Fn(&str) -> Option<String>) -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .find_map(|k| var(k).filter(|v| !v.is_empty()))
         .unwrap_or_else(|| "unknown".to_string())
 }
 
@@ -145,6 +152,7 @@ pub(crate) fn acquire(
     let mut pause = Duration::from_millis(50);
     loop {
         match file.try_lock() {
+            // `true` would miss only a force-unlock between the open and the lock (a race; mutants.toml skips it).
             Ok(()) if still_linked(&file, lock_path) => break,
             Ok(()) => {
                 // force-unlock removed the file between our open and our lock: start over on the new one.
@@ -335,6 +343,45 @@ pub(crate) fn force_unlock(lock_path: &Path, lock_id: &str) -> Result<(), StateE
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_is_the_first_variable_set_and_not_empty() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            user_from(env(&[("USER", "ann"), ("LOGNAME", "bob")])),
+            "ann"
+        );
+        assert_eq!(user_from(env(&[("USER", ""), ("LOGNAME", "bob")])), "bob");
+        assert_eq!(
+            user_from(env(&[("USERNAME", "cy"), ("LOGNAME", "bob")])),
+            "cy"
+        );
+        assert_eq!(user_from(env(&[])), "unknown");
+        assert!(
+            who().starts_with(&format!("{}@", current_user())),
+            "{}",
+            who()
+        );
+        assert!(!who().ends_with('@'));
+    }
+
+    /// A guard shows its holder's record (in `-v` traces of a held lock).
+    #[test]
+    fn a_guard_shows_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = LockInfo::new("apply", "s.json");
+        let guard = acquire(&dir.path().join("s.json.lock"), info, Duration::ZERO).unwrap();
+        let text = format!("{guard:?}");
+        assert!(text.starts_with("LockGuard { info: "), "{text}");
+        assert!(text.contains("\"apply\""), "{text}");
+    }
 
     /// The path is checked for a link before opening; a link swapped in
     /// between must still not be followed (and its target not written).
