@@ -17,7 +17,7 @@ const NAME: &str = "orders_sync";
 /// One task, not yet applied. A wait that never ends (a start wrongly taken
 /// for done, say) fails the test in seconds: the emulator's stages take 20 ms.
 fn project(emu: &EmulatorProcess) -> Project {
-    let header = header(&emu.url).replace("wait_timeout = \"2m\"", "wait_timeout = \"20s\"");
+    let header = header(&emu.url).replace("wait_timeout = \"30s\"", "wait_timeout = \"20s\"");
     Project::new(&(header + &task(NAME, "shop_olap", &["orders"])))
 }
 

@@ -22,7 +22,7 @@ impl Setup {
     /// the test in seconds: the emulator's stages take 20 ms.
     fn new() -> Setup {
         let emu = EmulatorProcess::start();
-        let header = header(&emu.url).replace("wait_timeout = \"2m\"", "wait_timeout = \"20s\"");
+        let header = header(&emu.url).replace("wait_timeout = \"30s\"", "wait_timeout = \"20s\"");
         let project = Project::new(&(header + &task(NAME, "shop_olap", &["orders"])));
         Setup { emu, project }
     }

@@ -14,7 +14,7 @@ pub struct Project {
 }
 
 /// The `[provider]`, `[state]` and `[defaults]` blocks for the emulator at
-/// `url`. A wait that never ends fails the test in two minutes, not after
+/// `url`. A wait that never ends fails the test in 30 seconds, not after
 /// the cloud's 30-minute default.
 pub fn header(url: &str) -> String {
     format!(
@@ -22,7 +22,7 @@ pub fn header(url: &str) -> String {
 project_id = "{PROJECT}"
 endpoint = "{url}"
 region = "ap-southeast-1"
-wait_timeout = "2m"
+wait_timeout = "30s"
 
 [state]
 path = "state.json"
