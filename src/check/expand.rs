@@ -155,6 +155,13 @@ mod tests {
             expansion(1).describe(),
             "task.t: pattern \"orders_*\" matches 1 table of shop: orders_000"
         );
+        // Up to five are listed whole (the shortened form would hide none).
+        assert!(expansion(5).describe().ends_with("orders_003, orders_004"));
+        assert!(
+            expansion(6)
+                .describe()
+                .ends_with("orders_003, … orders_005")
+        );
         assert!(expansion(0).nothing_matched().is_some());
         assert!(expansion(2).nothing_matched().is_none());
     }
