@@ -139,15 +139,10 @@ async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableV
             None
         }
     };
-    let exists = |existing: &[String], t: &str| {
-        existing
-            .iter()
-            .any(|e| e == t || e.rsplit_once('.').is_some_and(|(_, name)| name == t))
-    };
     let database = &spec.source_database_name;
     for t in tables.iter_mut().filter(|t| !t.passed) {
         t.hint = match existing.as_deref() {
-            Some(existing) if !exists(existing, &t.table) => {
+            Some(existing) if !table_exists(existing, &t.table) => {
                 Some(format!("no such table in source database {database}"))
             }
             Some(_) => Some(rejection_hint(database, &t.table, &t.config)),
@@ -156,6 +151,14 @@ async fn explain_failures(client: &Client, spec: &TaskSpec, tables: &mut [TableV
                 .map(|e| format!("table config does not parse: {e}")),
         };
     }
+}
+
+/// Whether `table` is among the source's tables, named alone or as
+/// `DATABASE.TABLE` (an instance-level task's list).
+fn table_exists(existing: &[String], table: &str) -> bool {
+    existing
+        .iter()
+        .any(|e| e == table || e.rsplit_once('.').is_some_and(|(_, name)| name == table))
 }
 
 /// The likely reasons the cloud rejected `table`, which exists: the clause
@@ -272,4 +275,19 @@ fn unavailable(error: &ApiError) -> Option<GateUnavailable> {
         reason,
         error: error.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table_exists;
+
+    #[test]
+    fn a_table_exists_by_its_name_alone_or_after_its_database() {
+        let existing = ["orders".to_string(), "shop.items".to_string()];
+        assert!(table_exists(&existing, "orders"));
+        assert!(table_exists(&existing, "items"));
+        assert!(!table_exists(&existing, "order"));
+        assert!(!table_exists(&existing, "shop"));
+        assert!(!table_exists(&[], "orders"));
+    }
 }
