@@ -334,6 +334,26 @@ fn a_delete_answered_not_found_counts_as_deleted() {
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
 
+/// A delete the cloud refuses for a reason other than a busy task fails at
+/// once with the cloud's error: only "another operation is in progress" is
+/// waited out and sent again.
+#[test]
+fn a_delete_refused_outright_fails_at_once_and_is_not_sent_again() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    emu.script(json!([{"call": "delete", "task": NAME, "status": 403,
+                       "error_code": "DBS.280343", "error_msg": "no permission"}]));
+    let config = p.config();
+    p.write_config(&config.replace(&task(NAME, "shop_olap", &["orders"]), ""));
+    let (code, out, err) = p.run(&["apply", "--auto-approve", "--allow-destructive"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("DBS.280343"), "{out}{err}");
+    assert!(!out.contains("waiting to delete"), "{out}");
+    assert_eq!(emu.calls("delete"), 1);
+    assert!(emu.names(HTAP).iter().any(|n| n == NAME));
+}
+
 /// A saved pause of a task someone paused by hand in the meantime sends no
 /// pause: the live row read first shows the task already paused.
 #[test]
