@@ -33,6 +33,25 @@ fn intents(p: &Project) -> Vec<String> {
         .collect()
 }
 
+/// Runs `apply` and kills it once its started task waits (a wait in state).
+fn kill_apply_while_waiting(p: &Project) {
+    let mut child = p
+        .cmd(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while intents(&p) != ["await"] {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the apply ended before its task was waiting"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Waits until the cloud has the task at a stage `done` accepts.
 fn wait_for_stage(emu: &EmulatorProcess, done: fn(Stage) -> bool) {
     let at = move |row: Option<&htapsync::api::wire::ReplicationInfo>| {
@@ -57,21 +76,7 @@ fn a_wait_whose_task_got_there_meanwhile_is_dropped_not_resumed() {
         + &format!("\n[task.{NAME}.db_configs]\nmax_sync_commit_rows = 600000\n")
         + &format!("\n[task.{NAME}.table_configs]\norders = \"order by id\"\n");
     p.write_config(&config);
-    let mut child = p
-        .cmd(&["apply", "--auto-approve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while intents(&p) != ["await"] {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the apply ended before its task was waiting"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_apply_while_waiting(&p);
     // The wait records the task's identity only; its record holds the rest.
     let state = p.state();
     let (waiting, record) = (&state["intents"][0]["spec"], &state["tasks"][NAME]["spec"]);
@@ -101,21 +106,7 @@ fn a_wait_whose_task_got_there_meanwhile_is_dropped_not_resumed() {
 fn a_wait_for_a_task_the_plan_deletes_is_cleared_by_the_delete() {
     let emu = EmulatorProcess::start_timed(1_500, 50);
     let p = project(&emu);
-    let mut child = p
-        .cmd(&["apply", "--auto-approve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while intents(&p) != ["await"] {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the apply ended before its task was waiting"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_apply_while_waiting(&p);
 
     let config = p.config();
     p.write_config(&config.replace(&task(NAME, "shop_olap", &["orders"]), ""));

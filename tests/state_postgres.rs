@@ -78,13 +78,15 @@ fn state_round_trips_and_a_write_bumps_the_serial_only_when_tasks_or_intents_cha
 
     // Another store (another process, another runner) reads exactly it back.
     let other = PgServer::settings(server, &db);
-    let read = PgStore::connect_with(&other, "htapsync", 20)
-        .unwrap()
-        .open("default")
-        .unwrap()
-        .read()
-        .unwrap();
-    assert_eq!(read, Some(state.clone()));
+    let read_by_another = || {
+        PgStore::connect_with(&other, "htapsync", 20)
+            .unwrap()
+            .open("default")
+            .unwrap()
+            .read()
+            .unwrap()
+    };
+    assert_eq!(read_by_another(), Some(state.clone()));
 
     // A backend that never read compares with what is there: same content, no write.
     let fresh = store.open("default").unwrap();
@@ -115,13 +117,7 @@ fn state_round_trips_and_a_write_bumps_the_serial_only_when_tasks_or_intents_cha
     state.tasks.remove("a");
     backend.write(&mut state).unwrap();
     assert_eq!(state.serial, 4);
-    let read = PgStore::connect_with(&other, "htapsync", 20)
-        .unwrap()
-        .open("default")
-        .unwrap()
-        .read()
-        .unwrap();
-    assert_eq!(read, Some(state.clone()));
+    assert_eq!(read_by_another(), Some(state.clone()));
 
     // A row edited by hand into nonsense: the error names where the state lives.
     server

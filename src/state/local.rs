@@ -504,6 +504,22 @@ mod tests {
     use super::*;
     use crate::model::TaskSpec;
 
+    fn with_task(name: &str) -> State {
+        let mut state = State::new();
+        state.tasks.insert(name.into(), record(name));
+        state
+    }
+
+    fn is_read_error(err: &StateError) -> bool {
+        matches!(
+            err,
+            StateError::Io {
+                action: "reading",
+                ..
+            }
+        )
+    }
+
     fn record(name: &str) -> TaskRecord {
         TaskRecord {
             spec: TaskSpec::sample(name),
@@ -585,8 +601,7 @@ mod tests {
         assert!(!path.exists());
 
         let backend = LocalBackend::new(path.clone());
-        let mut state = State::new();
-        state.tasks.insert("a".into(), record("a"));
+        let mut state = with_task("a");
         backend.write(&mut state).expect("write");
         let written = std::fs::read(&path).expect("file");
         state.tasks.insert("c".into(), record("d"));
@@ -601,8 +616,7 @@ mod tests {
     fn a_state_read_and_written_back_unchanged_keeps_its_serial() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("s.json");
-        let mut state = State::new();
-        state.tasks.insert("a".into(), record("a"));
+        let mut state = with_task("a");
         LocalBackend::new(path.clone())
             .write(&mut state)
             .expect("write");
@@ -620,21 +634,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").expect("file");
-        let mut state = State::new();
-        state.tasks.insert("a".into(), record("a"));
+        let mut state = with_task("a");
         let err = LocalBackend::new(file.join("s.json"))
             .write(&mut state)
             .expect_err("under a file");
-        assert!(
-            matches!(
-                err,
-                StateError::Io {
-                    action: "reading",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(is_read_error(&err), "{err}");
     }
 
     /// The history of a local state is the file and its backup, each dated
@@ -643,8 +647,7 @@ mod tests {
     fn the_history_dates_the_state_and_its_backup() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("s.json");
-        let mut state = State::new();
-        state.tasks.insert("a".into(), record("a"));
+        let mut state = with_task("a");
         LocalBackend::new(path.clone())
             .write(&mut state)
             .expect("write");
@@ -670,16 +673,7 @@ mod tests {
         let err = LocalBackend::new(dir.path().to_path_buf())
             .read()
             .expect_err("a directory");
-        assert!(
-            matches!(
-                err,
-                StateError::Io {
-                    action: "reading",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(is_read_error(&err), "{err}");
     }
 
     /// A failed write leaves the caller's state as it was: the next write is
@@ -691,8 +685,7 @@ mod tests {
         let parent = dir.path().join("states");
         std::fs::create_dir(&parent).expect("dir");
         let backend = LocalBackend::new(parent.join("s.json"));
-        let mut state = State::new();
-        state.tasks.insert("a".into(), record("a"));
+        let mut state = with_task("a");
         backend.write(&mut state).expect("write");
         state.htapsync_version = "0.0.1".into();
         state.format_version -= 1;
