@@ -41,7 +41,7 @@ fn kill_apply_while_waiting(p: &Project) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    while intents(&p) != ["await"] {
+    while intents(p) != ["await"] {
         assert!(
             child.try_wait().unwrap().is_none(),
             "the apply ended before its task was waiting"
