@@ -7,10 +7,21 @@
 //! successful call raises it additively. Requests wait their turn in order,
 //! each at least `1 / rate` after the previous one.
 //!
+//! A gateway shared with others throttles a share of the calls whatever our
+//! rate. So each decrease is a trial: when the calls sent after it are
+//! throttled about as often as before, it is undone, and that share becomes
+//! the background that later windows must clearly exceed to lower the rate
+//! again. Shares are taken over the last hundred answers, and the first
+//! fifty answers lower nothing: a run's first answers all come back within
+//! one second, and two throttled among them tell nothing. Time spent waiting
+//! for a turn does not count against a call's retry budget ([`turn_waits`]).
+//!
 //! One limiter per endpoint in the process ([`for_endpoint`]), so every
 //! client of a command paces together and progress can show it ([`throttled`]).
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -29,6 +40,13 @@ const WINDOW: Duration = Duration::from_secs(1);
 const REFUSALS: usize = 2;
 /// Answers to requests sent after a decrease that tell whether it helped.
 const TRIAL_ANSWERS: u32 = 30;
+/// The last answers whose throttled share a trial compares with: far more
+/// than one window holds when calls are few, so that a window that met two
+/// throttlings by chance does not pass for a share the trial cannot reach.
+const SHARE_SAMPLE: usize = 100;
+/// Answers needed before a first decrease: the first answers of a run all
+/// come back within one window, and a few throttled among them tell nothing.
+const FIRST_SAMPLE: usize = 50;
 /// How long after a request last waited progress still says "throttled".
 const SHOWN_FOR: Duration = Duration::from_secs(2);
 
@@ -52,6 +70,12 @@ struct State {
     passed: VecDeque<Instant>,
     /// Throttled answers in the last [`WINDOW`].
     refused: VecDeque<Instant>,
+    /// The last [`SHARE_SAMPLE`] answers, `true` for throttled.
+    sample: VecDeque<bool>,
+    /// The share of answers throttled whatever the rate, as the last trial
+    /// that failed measured it: a window lowers the rate only when its
+    /// throttled share is well above this.
+    background: f64,
     /// Whether the last decrease helped, being found out.
     trial: Option<Trial>,
     /// When a request last had to wait for its turn.
@@ -65,7 +89,7 @@ struct State {
 #[derive(Debug)]
 struct Trial {
     at: Instant,
-    /// Share of throttled answers in the window before the decrease.
+    /// Share of throttled answers in the [`SHARE_SAMPLE`] before the decrease.
     share_before: f64,
     /// The rate before the decrease.
     before: Option<f64>,
@@ -85,13 +109,18 @@ impl AdaptiveRate {
         if self.lock().rate.is_none() {
             return Instant::now();
         }
+        let asked = Instant::now();
         let _turn = self.turn.lock().await;
         // Re-read after every wait: a throttling meanwhile lengthens it.
         loop {
             let wait = self.lock().reserve(Instant::now());
             match wait {
                 Some(wait) => tokio::time::sleep(wait).await,
-                None => return Instant::now(),
+                None => {
+                    let sent = Instant::now();
+                    let _ = TURN_WAITS.try_with(|w| w.set(w.get() + (sent - asked)));
+                    return sent;
+                }
             }
         }
     }
@@ -102,6 +131,7 @@ impl AdaptiveRate {
         let mut state = self.lock();
         state.passed.push_back(now);
         state.forget_before(now);
+        state.sampled(false);
         if let Some(trial) = state.trial.as_mut().filter(|t| t.covers(sent)) {
             trial.passed += 1;
         }
@@ -118,6 +148,7 @@ impl AdaptiveRate {
         let mut state = self.lock();
         state.refused.push_back(now);
         state.forget_before(now);
+        state.sampled(true);
         if let Some(trial) = state.trial.as_mut().filter(|t| t.covers(sent)) {
             trial.refused += 1;
         }
@@ -127,15 +158,16 @@ impl AdaptiveRate {
         let recent = state
             .last_decrease
             .is_some_and(|at| sent < at || now.duration_since(at) < WINDOW);
-        if recent || state.refused.len() < REFUSALS {
+        if recent || !state.above_background() {
             return;
         }
-        let (passed, refused) = (state.passed.len() as f64, state.refused.len() as f64);
+        let passed = state.passed.len() as f64;
         let rate = state.rate.map_or(passed, |r| r.min(passed));
         let lowered = (rate * DECREASE).max(MIN_RATE);
+        let throttled = state.sample.iter().filter(|t| **t).count() as f64;
         state.trial = Some(Trial {
             at: now,
-            share_before: refused / (passed + refused),
+            share_before: throttled / state.sample.len() as f64,
             before: state.rate,
             passed: 0,
             refused: 0,
@@ -163,10 +195,21 @@ impl Trial {
         sent >= self.at
     }
 
+    /// The share of its answers that were throttled.
+    fn share(&self) -> f64 {
+        f64::from(self.refused) / f64::from(self.passed + self.refused)
+    }
+
     /// Throttled at least half as often as before the decrease (twice at least).
     fn failed(&self) -> bool {
-        let answers = f64::from(self.passed + self.refused);
-        self.refused >= 2 && f64::from(self.refused) / answers >= self.share_before / 2.0
+        self.refused >= 2 && self.share() >= self.share_before / 2.0
+    }
+
+    /// Fails whatever its remaining answers say: enough throttled answers
+    /// already, so a trial at a low rate is not waited out.
+    fn failed_already(&self) -> bool {
+        let needed = (self.share_before / 2.0 * f64::from(TRIAL_ANSWERS)).ceil();
+        self.refused >= 2 && f64::from(self.refused) >= needed
     }
 }
 
@@ -176,15 +219,30 @@ impl State {
     fn judge_trial(&mut self, now: Instant) -> bool {
         let Some(trial) = self
             .trial
-            .take_if(|t| t.passed + t.refused >= TRIAL_ANSWERS)
+            .take_if(|t| t.passed + t.refused >= TRIAL_ANSWERS || t.failed_already())
         else {
             return false;
         };
+        tracing::debug!(
+            passed = trial.passed,
+            refused = trial.refused,
+            share_before = trial.share_before,
+            "TRIAL"
+        );
+        tracing::debug!(
+            passed = trial.passed,
+            throttled = trial.refused,
+            share_before = trial.share_before,
+            background = self.background,
+            kept = !trial.failed(),
+            "judged a decrease of the request rate"
+        );
         if !trial.failed() {
             return false;
         }
         self.rate = trial.before;
         self.last_decrease = Some(now);
+        self.background = trial.share();
         tracing::debug!("throttling does not follow the request rate: keeping the rate");
         true
     }
@@ -208,6 +266,28 @@ impl State {
         None
     }
 
+    /// Whether the throttled answers of the window call for a lower rate: at
+    /// least [`REFUSALS`], after the [`FIRST_SAMPLE`], and more than the
+    /// background share would throttle of the window's answers but once in
+    /// about fifty windows (mean plus two standard deviations, plus one).
+    fn above_background(&self) -> bool {
+        let (passed, refused) = (self.passed.len() as f64, self.refused.len() as f64);
+        let answers = passed + refused;
+        let b = self.background;
+        let by_chance = answers * b + 2.0 * (answers * b * (1.0 - b)).sqrt() + 1.0;
+        self.refused.len() >= REFUSALS
+            && self.sample.len() >= FIRST_SAMPLE
+            && (b == 0.0 || refused > by_chance)
+    }
+
+    /// Keeps an answer in the [`SHARE_SAMPLE`].
+    fn sampled(&mut self, throttled: bool) {
+        if self.sample.len() == SHARE_SAMPLE {
+            self.sample.pop_front();
+        }
+        self.sample.push_back(throttled);
+    }
+
     /// Drops the answers older than [`WINDOW`].
     fn forget_before(&mut self, now: Instant) {
         for answers in [&mut self.passed, &mut self.refused] {
@@ -218,6 +298,27 @@ impl State {
                 answers.pop_front();
             }
         }
+    }
+}
+
+tokio::task_local! {
+    /// How long the current task has waited in [`AdaptiveRate::acquire`].
+    static TURN_WAITS: Cell<Duration>;
+}
+
+/// How long the current task has waited for its turn inside
+/// [`counting_turn_waits`]. Pacing is htapsync's own choice, not the
+/// service failing, so retry budgets leave it out (`retry::RetryPolicy::run`).
+pub(crate) fn turn_waits() -> Duration {
+    TURN_WAITS.try_with(Cell::get).unwrap_or_default()
+}
+
+/// Runs `work` counting its waits for a turn, unless the task counts them already.
+pub(crate) async fn counting_turn_waits<F: Future>(work: F) -> F::Output {
+    if TURN_WAITS.try_with(|_| ()).is_ok() {
+        work.await
+    } else {
+        TURN_WAITS.scope(Cell::new(Duration::ZERO), work).await
     }
 }
 
@@ -256,12 +357,22 @@ mod tests {
         }
     }
 
+    /// Forgets the window and the last decrease, as a second without answers would.
+    fn next_window(limiter: &AdaptiveRate) {
+        let mut state = limiter.lock();
+        state.passed.clear();
+        state.refused.clear();
+        state.last_decrease = None;
+    }
+
+    const FIRST: u32 = FIRST_SAMPLE as u32;
+
     #[test]
     fn unlimited_until_throttled_twice_then_lowered_to_a_share_of_what_passed() {
         let limiter = AdaptiveRate::default();
         assert_eq!(limiter.lock().reserve(Instant::now()), None);
         let sent = Instant::now();
-        answers(&limiter, sent, 20, 0);
+        answers(&limiter, sent, FIRST - 2, 0);
         limiter.throttled(sent);
         assert_eq!(
             limiter.lock().rate,
@@ -270,7 +381,10 @@ mod tests {
         );
         limiter.throttled(sent);
         let rate = limiter.lock().rate.unwrap();
-        assert!((rate - 20.0 * DECREASE).abs() < 1e-9, "{rate}");
+        assert!(
+            (rate - f64::from(FIRST - 2) * DECREASE).abs() < 1e-9,
+            "{rate}"
+        );
         // Answers to requests sent before the decrease do not lower it again.
         limiter.throttled(sent);
         assert_eq!(limiter.lock().rate, Some(rate));
@@ -279,19 +393,47 @@ mod tests {
     }
 
     #[test]
-    fn a_decrease_that_does_not_lower_the_throttling_is_undone() {
+    fn throttlings_among_the_first_answers_do_not_lower_the_rate() {
         let limiter = AdaptiveRate::default();
-        answers(&limiter, Instant::now(), 20, 2);
-        assert!(limiter.lock().rate.is_some());
-        // At the lower rate, a tenth of the calls are still throttled.
-        answers(&limiter, Instant::now(), TRIAL_ANSWERS, 3);
+        answers(&limiter, Instant::now(), FIRST - 1, 5);
+        assert_eq!(limiter.lock().rate, None);
+        limiter.throttled(Instant::now());
+        assert!(
+            limiter.lock().rate.is_some(),
+            "the first sample is complete"
+        );
+    }
+
+    #[test]
+    fn a_decrease_that_does_not_lower_the_throttling_is_undone_as_soon_as_that_is_sure() {
+        let limiter = AdaptiveRate::default();
+        answers(&limiter, Instant::now(), FIRST, 5);
+        let share_before = limiter.lock().trial.as_ref().unwrap().share_before;
+        assert!(
+            (share_before - 5.0 / f64::from(FIRST)).abs() < 1e-9,
+            "{share_before}"
+        );
+        // At the lower rate, calls are still throttled: the second throttling
+        // makes the trial fail whatever its other answers would say.
+        answers(&limiter, Instant::now(), 18, 2);
         assert_eq!(limiter.lock().rate, None, "back to what it was");
+        assert!(limiter.lock().trial.is_none(), "after 18 answers, not 30");
+        let background = limiter.lock().background;
+        assert!((background - 2.0 / 18.0).abs() < 1e-9, "{background}");
+
+        // Throttling at the background share is not the rate's doing...
+        next_window(&limiter);
+        answers(&limiter, Instant::now(), 30, 3);
+        assert_eq!(limiter.lock().rate, None);
+        // ... throttling well above it is.
+        answers(&limiter, Instant::now(), 10, 10);
+        assert!(limiter.lock().rate.is_some());
     }
 
     #[test]
     fn a_decrease_that_stops_the_throttling_stays() {
         let limiter = AdaptiveRate::default();
-        answers(&limiter, Instant::now(), 22, 2);
+        answers(&limiter, Instant::now(), FIRST + 2, 2);
         let lowered = limiter.lock().rate.unwrap();
         answers(&limiter, Instant::now(), TRIAL_ANSWERS, 0);
         let rate = limiter.lock().rate.unwrap();
@@ -321,6 +463,7 @@ mod tests {
     #[test]
     fn the_rate_never_falls_below_the_floor() {
         let limiter = AdaptiveRate::default();
+        answers(&limiter, Instant::now(), FIRST, 0);
         for _ in 0..40 {
             let mut state = limiter.lock();
             state.last_decrease = None;

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use backon::Retryable;
 
 use super::error::{ApiError, ApiErrorKind};
+use super::rate;
 
 /// Error codes of the API gateway's rate limiter (normally with HTTP 429).
 const THROTTLE_CODES: &[&str] = &["APIGW.0308", "APIG.0308"];
@@ -165,6 +166,13 @@ impl RetryPolicy {
         &self,
         started: Instant,
     ) -> impl Iterator<Item = Duration> + Send + Sync + Unpin + use<> {
+        self.delays_on(BudgetClock::since(started))
+    }
+
+    fn delays_on(
+        &self,
+        clock: BudgetClock,
+    ) -> impl Iterator<Item = Duration> + Send + Sync + Unpin + use<> {
         let policy = *self;
         let mut waited = Duration::ZERO;
         (0..policy.max_retries).map_while(move |retry| {
@@ -174,15 +182,15 @@ impl RetryPolicy {
                 .min(policy.cap);
             let delay = ceiling.mul_f64(rand::random::<f64>());
             // The delays alone count too, for a caller that has not slept them yet.
-            let spent = started.elapsed().max(waited);
+            let spent = clock.spent().max(waited);
             waited += delay;
             (spent + delay <= policy.max_elapsed).then_some(delay)
         })
     }
 
     /// `delay`, unless waiting it would start the next attempt past the budget.
-    fn within_budget(&self, started: Instant, delay: Duration) -> Option<Duration> {
-        (started.elapsed() + delay <= self.max_elapsed).then_some(delay)
+    fn within_budget(&self, clock: BudgetClock, delay: Duration) -> Option<Duration> {
+        (clock.spent() + delay <= self.max_elapsed).then_some(delay)
     }
 
     /// The wait before the next attempt: the server's `Retry-After` when it gave
@@ -196,7 +204,10 @@ impl RetryPolicy {
 
     /// Runs `attempt` (given its number, from 1) through `backon` until it
     /// succeeds, `retry` refuses its error, or the budget is spent; waits
-    /// [`RetryPolicy::delay`] in between, after calling `notify`.
+    /// [`RetryPolicy::delay`] in between, after calling `notify`. The budget
+    /// leaves out the attempts' waits for a turn under the adaptive rate: a
+    /// call queued behind many others under throttling is slowed down, not
+    /// given up.
     pub(crate) async fn run<T, E, Fut>(
         &self,
         mut attempt: impl FnMut(u32) -> Fut,
@@ -207,20 +218,45 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, E>>,
         E: std::borrow::Borrow<ApiError>,
     {
-        let started = Instant::now();
-        let mut number = 0;
-        let next = || {
-            number += 1;
-            attempt(number)
-        };
-        next.retry(self.delays(started))
-            .when(retry)
-            .adjust(|e: &E, backoff| {
-                let wait = self.delay(backoff?, e.borrow().retry_after);
-                self.within_budget(started, wait)
-            })
-            .notify(|e: &E, wait| notify(e, wait))
-            .await
+        rate::counting_turn_waits(async {
+            let clock = BudgetClock::since(Instant::now());
+            let mut number = 0;
+            let next = || {
+                number += 1;
+                attempt(number)
+            };
+            next.retry(self.delays_on(clock))
+                .when(retry)
+                .adjust(|e: &E, backoff| {
+                    let wait = self.delay(backoff?, e.borrow().retry_after);
+                    self.within_budget(clock, wait)
+                })
+                .notify(|e: &E, wait| notify(e, wait))
+                .await
+        })
+        .await
+    }
+}
+
+/// The clock of a retry budget: the time since the first attempt, less the
+/// time the task has waited for its turn under the adaptive rate since.
+#[derive(Debug, Clone, Copy)]
+struct BudgetClock {
+    started: Instant,
+    turn_waits_before: Duration,
+}
+
+impl BudgetClock {
+    fn since(started: Instant) -> BudgetClock {
+        BudgetClock {
+            started,
+            turn_waits_before: rate::turn_waits(),
+        }
+    }
+
+    fn spent(&self) -> Duration {
+        let paced = rate::turn_waits().saturating_sub(self.turn_waits_before);
+        self.started.elapsed().saturating_sub(paced)
     }
 }
 
@@ -437,6 +473,57 @@ mod tests {
         // A call that has already used its budget gets no retry at all.
         let spent = Instant::now() - Duration::from_secs(91);
         assert_eq!(policy.delays(spent).next(), None);
+    }
+
+    #[tokio::test]
+    async fn waits_for_a_turn_under_the_adaptive_rate_do_not_spend_the_budget() {
+        let limiter = rate::AdaptiveRate::default();
+        let now = Instant::now();
+        for _ in 0..4 {
+            limiter.passed(now);
+        }
+        limiter.throttled(now);
+        limiter.throttled(now);
+        // 3.2 requests per second: every turn after the first waits ~310 ms,
+        // twice the whole budget.
+        let policy = RetryPolicy {
+            max_retries: u32::MAX,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(1),
+            max_elapsed: Duration::from_millis(150),
+        };
+        let attempts = std::cell::Cell::new(0);
+        let answer = policy
+            .run(
+                |n| {
+                    attempts.set(n);
+                    let limiter = &limiter;
+                    async move {
+                        limiter.acquire().await;
+                        if n < 3 {
+                            Err(answered(503, None))
+                        } else {
+                            Ok(n)
+                        }
+                    }
+                },
+                |e: &ApiError| e.is_transient(),
+                |_, _| {},
+            )
+            .await;
+        assert_eq!(answer.ok(), Some(3), "slowed down, not given up");
+        // Without the waits the budget still ends a call that keeps failing.
+        let started = Instant::now();
+        let err = policy
+            .run(
+                |_| async { Err::<(), _>(answered(503, None)) },
+                |e: &ApiError| e.is_transient(),
+                |_, _| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, Some(503));
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -125,37 +125,36 @@ impl Status {
 /// whose E5 read fails is kept with what the task list says and reported in
 /// `unread`; only a failed task list fails the whole command.
 pub async fn status(ws: &Workspace, parallelism: usize) -> Result<Status> {
-    use futures_util::stream::{self, StreamExt};
     let state = ws.backend()?.read()?.unwrap_or_else(State::new);
     let (clients, _emulators) = ws.connect().await?;
     let specs = state.tasks.values().map(|r| &r.spec);
     let listed = refresh::listed_health(&clients, specs).await?;
     let clients = &clients;
-    let read: Vec<(TaskStatus, Option<String>)> =
-        stream::iter(listed.into_iter().zip(state.tasks.values()))
-            .map(|(mut task, record)| async move {
-                if task.live.is_none() {
-                    return (task, None);
+    let read: Vec<(TaskStatus, Option<String>)> = refresh::in_parallel(
+        listed.into_iter().zip(state.tasks.values()),
+        parallelism,
+        |(mut task, record)| async move {
+            if task.live.is_none() {
+                return (task, None);
+            }
+            let spec = &record.spec;
+            let config = match clients.of(spec) {
+                Ok(client) => {
+                    client
+                        .task_config(&spec.instance_id, spec.task_name())
+                        .await
                 }
-                let spec = &record.spec;
-                let config = match clients.of(spec) {
-                    Ok(client) => {
-                        client
-                            .task_config(&spec.instance_id, spec.task_name())
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                match config {
-                    Ok(cfg) => task.alter_error = cfg.last_error_of_alter_table,
-                    Err(e) if e.is_not_found() => task.live = None,
-                    Err(e) => return (task, Some(e.to_string())),
-                }
-                (task, None)
-            })
-            .buffered(parallelism.max(1))
-            .collect()
-            .await;
+                Err(e) => Err(e),
+            };
+            match config {
+                Ok(cfg) => task.alter_error = cfg.last_error_of_alter_table,
+                Err(e) if e.is_not_found() => task.live = None,
+                Err(e) => return (task, Some(e.to_string())),
+            }
+            (task, None)
+        },
+    )
+    .await;
     let mut status = Status::default();
     for (task, error) in read {
         if let Some(error) = error {

@@ -332,6 +332,29 @@ impl Refreshed {
     }
 }
 
+/// Runs `work` on every item, `parallelism` at a time, and returns the
+/// results in the items' order. A call that waits (a `Retry-After`, a
+/// backoff) holds only its own slot: the others go on, where an ordered
+/// buffer would stop starting calls until the waiting one ends.
+pub(crate) async fn in_parallel<T, R, Fut>(
+    items: impl IntoIterator<Item = T>,
+    parallelism: usize,
+    work: impl Fn(T) -> Fut,
+) -> Vec<R>
+where
+    Fut: std::future::Future<Output = R>,
+{
+    use futures_util::stream::{self, StreamExt};
+    let work = &work;
+    let mut done: Vec<(usize, R)> = stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| async move { (i, work(item).await) })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Reads every recorded task from the cloud, `parallelism` E5 calls at a time
 /// per provider. A task whose read fails after its retries does not stop the
 /// others: it is kept as recorded and listed in `unread` (see
@@ -342,7 +365,6 @@ pub async fn refresh_all(
     recorded: &BTreeMap<String, crate::state::TaskRecord>,
     parallelism: usize,
 ) -> Result<Refreshed, ApiError> {
-    use futures_util::stream::{self, StreamExt};
     let lists = list_instances(clients, recorded.values().map(|r| &r.spec)).await?;
     let mut by_provider: BTreeMap<Option<&str>, Vec<&crate::state::TaskRecord>> = BTreeMap::new();
     for record in recorded.values() {
@@ -353,21 +375,18 @@ pub async fn refresh_all(
     }
     let lists = &lists;
     let groups = by_provider.into_values().map(|records| {
-        stream::iter(records)
-            .map(move |record| {
-                let live = lists
-                    .get(&record.spec.instance_id)
-                    .and_then(|l| l.get(record.spec.task_name()));
-                async move {
-                    let observed = match clients.of(&record.spec) {
-                        Ok(client) => observe(client, &record.spec, live).await,
-                        Err(e) => Err(e),
-                    };
-                    (record.spec.name.clone(), observed)
-                }
-            })
-            .buffered(parallelism.max(1))
-            .collect::<Vec<_>>()
+        in_parallel(records, parallelism, move |record| {
+            let live = lists
+                .get(&record.spec.instance_id)
+                .and_then(|l| l.get(record.spec.task_name()));
+            async move {
+                let observed = match clients.of(&record.spec) {
+                    Ok(client) => observe(client, &record.spec, live).await,
+                    Err(e) => Err(e),
+                };
+                (record.spec.name.clone(), observed)
+            }
+        })
     });
     let observed: Vec<(String, Result<Observed, ApiError>)> =
         futures_util::future::join_all(groups)
@@ -436,6 +455,34 @@ pub async fn refresh_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_waiting_call_holds_only_its_own_slot_and_results_keep_their_order() {
+        // The first call waits until the last one has run: with two slots,
+        // every other call must start and end while it waits.
+        let (done, last_ran) = tokio::sync::oneshot::channel::<()>();
+        let done = std::sync::Mutex::new(Some(done));
+        let last_ran = std::sync::Mutex::new(Some(last_ran));
+        let work = |i: usize| {
+            let (done, last_ran) = (&done, &last_ran);
+            async move {
+                if i == 0 {
+                    let wait = last_ran.lock().unwrap().take().unwrap();
+                    wait.await.unwrap();
+                } else if i == 9 {
+                    done.lock().unwrap().take().unwrap().send(()).unwrap();
+                }
+                i * 10
+            }
+        };
+        let results = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            in_parallel(0..10, 2, work),
+        )
+        .await
+        .expect("the other calls went on while the first waited");
+        assert_eq!(results, (0..10).map(|i| i * 10).collect::<Vec<_>>());
+    }
 
     fn row(stage: &str) -> ReplicationInfo {
         ReplicationInfo {
