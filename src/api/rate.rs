@@ -47,6 +47,9 @@ const SHARE_SAMPLE: usize = 100;
 /// Answers needed before a first decrease: the first answers of a run all
 /// come back within one window, and a few throttled among them tell nothing.
 const FIRST_SAMPLE: usize = 50;
+/// Throttled share of a window that lowers the rate even before the
+/// [`FIRST_SAMPLE`]: a limit the run's first burst met, not chance.
+const FIRST_BURST_SHARE: f64 = 0.25;
 /// How long after a request last waited progress still says "throttled".
 const SHOWN_FOR: Duration = Duration::from_secs(2);
 
@@ -267,7 +270,8 @@ impl State {
     }
 
     /// Whether the throttled answers of the window call for a lower rate: at
-    /// least [`REFUSALS`], after the [`FIRST_SAMPLE`], and more than the
+    /// least [`REFUSALS`], after the [`FIRST_SAMPLE`] (or a quarter of the
+    /// window), and more than the
     /// background share would throttle of the window's answers but once in
     /// about fifty windows (mean plus two standard deviations, plus one).
     fn above_background(&self) -> bool {
@@ -275,8 +279,10 @@ impl State {
         let answers = passed + refused;
         let b = self.background;
         let by_chance = answers * b + 2.0 * (answers * b * (1.0 - b)).sqrt() + 1.0;
+        // A limit met by the first burst throttles a large share at once.
+        let first_burst_limited = refused >= answers * FIRST_BURST_SHARE;
         self.refused.len() >= REFUSALS
-            && self.sample.len() >= FIRST_SAMPLE
+            && (self.sample.len() >= FIRST_SAMPLE || first_burst_limited)
             && (b == 0.0 || refused > by_chance)
     }
 
@@ -402,6 +408,10 @@ mod tests {
             limiter.lock().rate.is_some(),
             "the first sample is complete"
         );
+        // A limit that the first burst meets throttles a quarter at once.
+        let limiter = AdaptiveRate::default();
+        answers(&limiter, Instant::now(), 12, 4);
+        assert_eq!(limiter.lock().rate, Some(8.0 * DECREASE));
     }
 
     #[test]
