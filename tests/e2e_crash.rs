@@ -174,7 +174,10 @@ fn an_interrupted_apply_leaves_no_intent_of_a_task_it_never_started() {
 #[cfg(target_os = "linux")]
 fn interrupt_the_first_registration(names: &[&str]) {
     use std::io::{BufRead, BufReader};
-    let emu = EmulatorProcess::start_timed(300, 100);
+    // Each call takes 300 ms: the interrupt, sent when the first
+    // registration is under way, lands long before that task's register
+    // and start end and give its slot to the next task.
+    let emu = EmulatorProcess::start_timed_with(300, 100, &["--latency-ms", "300"]);
     let config = names.iter().fold(header(&emu.url), |c, name| {
         c + &task(name, "shop_olap", &["orders"])
     });

@@ -44,15 +44,17 @@ impl EmulatorProcess {
 
     /// [`Self::start`] with a lifecycle step of `stage_ms` and jobs of `job_ms`.
     pub fn start_timed(stage_ms: u64, job_ms: u64) -> EmulatorProcess {
-        let stage = stage_ms.to_string();
-        let job = job_ms.to_string();
-        let args = ["--token", TOKEN, "--stage-ms", &stage, "--job-ms", &job];
-        Self::launch(&fixture("cloud.toml"), &args, &[])
+        Self::start_timed_with(stage_ms, job_ms, &[])
     }
 
     /// [`Self::start`] with more flags (`--latency-ms`, say).
     pub fn start_with(extra: &[&str]) -> EmulatorProcess {
-        let (stage, job) = (STAGE_MS.to_string(), JOB_MS.to_string());
+        Self::start_timed_with(STAGE_MS, JOB_MS, extra)
+    }
+
+    /// [`Self::start_timed`] with more flags.
+    pub fn start_timed_with(stage_ms: u64, job_ms: u64, extra: &[&str]) -> EmulatorProcess {
+        let (stage, job) = (stage_ms.to_string(), job_ms.to_string());
         let mut args = vec!["--token", TOKEN, "--stage-ms", &stage, "--job-ms", &job];
         args.extend_from_slice(extra);
         Self::launch(&fixture("cloud.toml"), &args, &[])
