@@ -106,6 +106,35 @@ fn a_refresh_read_that_keeps_failing_is_a_failed_read_never_a_deleted_task() {
     p.run_ok(&["plan", "--detailed-exitcode"], 0);
 }
 
+/// E8 may answer 200 with failed table checks and a job id all at once (the
+/// API documents every field of that answer together): the modify is
+/// refused, naming the table, and its job is never waited for.
+#[test]
+fn a_modify_answered_with_a_failed_table_check_is_refused_even_with_a_job() {
+    let emu = EmulatorProcess::start();
+    let p = project(&emu);
+    p.run_ok(&["apply", "--auto-approve"], 0);
+    p.edit("tables = [\"orders\"]", "tables = [\"orders\", \"customers\"]");
+    let answer = json!({
+        "task_name": NAME,
+        "job_id": "7d0ea1b8-0000-4000-8000-00000000e8e8",
+        "tbl_config_check_results": [
+            {"table_name": "orders", "table_config": "", "check_result": "success"},
+            {"table_name": "customers", "table_config": "", "check_result": "failed"},
+        ],
+    });
+    emu.script(json!([{"call": "modify", "task": NAME, "status": 200, "body": answer}]));
+    let jobs_before = emu.calls("job");
+    let (code, out, err) = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("rejected") && err.contains("customers"),
+        "{out}\n{err}"
+    );
+    assert_eq!(emu.calls("modify"), 1);
+    assert_eq!(emu.calls("job"), jobs_before, "the job is not polled");
+}
+
 #[test]
 fn the_fault_endpoint_refuses_rules_it_cannot_answer() {
     let emu = EmulatorProcess::start();

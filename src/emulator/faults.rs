@@ -93,6 +93,11 @@ pub struct Rule {
     /// How many matching calls fail.
     #[serde(default = "once")]
     pub times: u32,
+    /// The whole answer body instead of an error (with any status, 2xx
+    /// too): an answer the cloud documents that the emulator's own handlers
+    /// never give, such as a modify whose table checks failed but that has a job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
 }
 
 fn before() -> When {
@@ -117,10 +122,14 @@ pub struct Rules {
 impl Rule {
     /// Refuses a rule that could not be answered as the cloud answers.
     pub fn validate(&self) -> Result<(), ApiError> {
-        if !(400..600).contains(&self.status) {
+        let allowed = if self.body.is_some() { 200..600 } else { 400..600 };
+        if !allowed.contains(&self.status) {
             return Err(ApiError::invalid(
                 "status",
-                format!("a fault answers 4xx or 5xx, not {}", self.status),
+                format!(
+                    "a fault answers 4xx or 5xx (2xx too with a `body`), not {}",
+                    self.status
+                ),
             ));
         }
         if self.times == 0 {
@@ -129,9 +138,12 @@ impl Rule {
         Ok(())
     }
 
-    /// The answer to a faulted call, in the cloud's error shape.
+    /// The answer to a faulted call: its `body`, or an error in the cloud's shape.
     pub fn answer(&self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(body) = &self.body {
+            return (status, Json(body.clone())).into_response();
+        }
         let code = match &self.error_code {
             Some(code) => code.clone(),
             None if status.is_server_error() => "DBS.200001".to_string(),
@@ -239,6 +251,7 @@ mod tests {
             error_code: None,
             error_msg: None,
             times,
+            body: None,
         }
     }
 
