@@ -114,7 +114,10 @@ fn a_modify_answered_with_a_failed_table_check_is_refused_even_with_a_job() {
     let emu = EmulatorProcess::start();
     let p = project(&emu);
     p.run_ok(&["apply", "--auto-approve"], 0);
-    p.edit("tables = [\"orders\"]", "tables = [\"orders\", \"customers\"]");
+    p.edit(
+        "tables = [\"orders\"]",
+        "tables = [\"orders\", \"customers\"]",
+    );
     let answer = json!({
         "task_name": NAME,
         "job_id": "7d0ea1b8-0000-4000-8000-00000000e8e8",

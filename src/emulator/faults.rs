@@ -122,7 +122,11 @@ pub struct Rules {
 impl Rule {
     /// Refuses a rule that could not be answered as the cloud answers.
     pub fn validate(&self) -> Result<(), ApiError> {
-        let allowed = if self.body.is_some() { 200..600 } else { 400..600 };
+        let allowed = if self.body.is_some() {
+            200..600
+        } else {
+            400..600
+        };
         if !allowed.contains(&self.status) {
             return Err(ApiError::invalid(
                 "status",
