@@ -645,3 +645,87 @@ async fn delete(ctx: &OpContext, spec: &TaskSpec) -> Result<(), ApplyError> {
         s.tasks.remove(&spec.name);
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(name: &str, operation: IntentOp) -> Intent {
+        let spec = TaskSpec::sample(name);
+        Intent {
+            id: format!("{name}-{operation:?}"),
+            address: spec.address(),
+            operation,
+            spec,
+            started_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn clear_await_forgets_only_the_wait_of_that_task() {
+        let mut state = State::new();
+        state.intents = vec![
+            intent("a", IntentOp::Await),
+            intent("a", IntentOp::Delete),
+            intent("b", IntentOp::Await),
+        ];
+        clear_await(&mut state, &TaskSpec::sample("a"));
+        let left: Vec<&str> = state.intents.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(left, ["a-Delete", "b-Await"]);
+    }
+
+    /// Lanes of one slot each for `providers`, with a client nothing is sent through.
+    fn lanes(providers: &[Option<&str>]) -> Arc<Lanes> {
+        let creds = crate::api::Credentials::Token(secrecy::SecretString::from("t"));
+        let config = crate::api::ClientConfig::new("http://127.0.0.1:9", "p", creds);
+        let client = Client::new(config).expect("client");
+        let lanes = providers.iter().map(|provider| {
+            let slots = Arc::new(Semaphore::new(1));
+            let poll = PollSettings::default();
+            let lane = Lane {
+                watcher: Watcher::new(client.clone(), poll, slots.clone()),
+                client: client.clone(),
+                poll,
+                slots,
+            };
+            (provider.map(str::to_string), lane)
+        });
+        Arc::new(lanes.collect())
+    }
+
+    #[tokio::test]
+    async fn a_slot_of_another_provider_is_given_back_for_one_of_this_provider() {
+        let lanes = lanes(&[None, Some("eu")]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = Arc::new(crate::state::LocalBackend::new(dir.path().join("s.json")));
+        let ctx = OpContext {
+            lanes: lanes.clone(),
+            recorder: Arc::new(Recorder::new(backend, State::new())),
+            on_event: Arc::new(|_| {}),
+            prevent_destroy: false,
+            slot: Mutex::new(None),
+            intents: PlannedIntents::default(),
+        };
+        let free = |provider: Option<&str>| {
+            lanes[&provider.map(str::to_string)]
+                .slots
+                .available_permits()
+        };
+        let home = TaskSpec::sample("a");
+        let moved = TaskSpec {
+            provider: Some("eu".into()),
+            ..home.clone()
+        };
+        ctx.acquire_slot(&home).await;
+        ctx.acquire_slot(&home).await; // held already: no second slot
+        assert_eq!((free(None), free(Some("eu"))), (0, 1));
+        ctx.acquire_slot(&moved).await;
+        assert_eq!(
+            (free(None), free(Some("eu"))),
+            (1, 0),
+            "the slot of its own provider"
+        );
+        ctx.release_slot();
+        assert_eq!((free(None), free(Some("eu"))), (1, 1));
+    }
+}
