@@ -455,6 +455,101 @@ mod tests {
         assert!(limiter.lock().trial.is_none());
     }
 
+    fn trial(passed: u32, refused: u32, share_before: f64) -> Trial {
+        Trial {
+            at: Instant::now(),
+            share_before,
+            before: None,
+            passed,
+            refused,
+        }
+    }
+
+    #[test]
+    fn a_trial_fails_on_two_throttlings_at_half_the_share_before() {
+        // Two throttlings at least, whatever the shares.
+        assert!(!trial(29, 1, 0.02).failed());
+        assert!(!trial(29, 1, 0.02).failed_already());
+        // Half the share before: 0.3 of the answers against 0.5 fails...
+        assert!(trial(7, 3, 0.5).failed());
+        // ... 2 of 12 against 0.9 does not, and is not sure to yet (14 needed).
+        assert!(!trial(10, 2, 0.9).failed());
+        assert!(!trial(10, 2, 0.9).failed_already());
+        assert!(trial(10, 14, 0.9).failed_already());
+        // Against 0.5, 8 throttlings of the 30 make it sure.
+        assert!(!trial(0, 7, 0.5).failed_already());
+        assert!(trial(0, 8, 0.5).failed_already());
+    }
+
+    #[test]
+    fn a_trial_is_judged_after_its_answers() {
+        let mut state = State {
+            trial: Some(trial(TRIAL_ANSWERS - 2, 1, 0.5)),
+            ..State::default()
+        };
+        assert!(!state.judge_trial(Instant::now()));
+        assert!(state.trial.is_some(), "29 answers");
+        state.trial.as_mut().unwrap().passed += 1;
+        assert!(!state.judge_trial(Instant::now()), "kept");
+        assert!(state.trial.is_none(), "30 answers: judged");
+    }
+
+    /// A window of `passed` and `refused` answers after a full first sample.
+    fn window(passed: usize, refused: usize, background: f64) -> State {
+        let now = Instant::now();
+        State {
+            passed: std::iter::repeat_n(now, passed).collect(),
+            refused: std::iter::repeat_n(now, refused).collect(),
+            sample: std::iter::repeat_n(false, SHARE_SAMPLE).collect(),
+            background,
+            ..State::default()
+        }
+    }
+
+    #[test]
+    fn a_window_lowers_the_rate_only_clearly_above_the_background() {
+        // A tenth in the background: of 100 answers, 10 expected, 3 the
+        // standard deviation, so up to 10 + 2 * 3 + 1 = 17 is chance.
+        assert!(!window(83, 17, 0.1).above_background());
+        assert!(window(82, 18, 0.1).above_background());
+        // Without a background, two throttlings lower it.
+        assert!(!window(98, 1, 0.0).above_background());
+        assert!(window(98, 2, 0.0).above_background());
+    }
+
+    /// A limiter whose rate (10/s) was lowered at the instant returned, `ago`;
+    /// its trial over and one throttling in the window.
+    fn lowered(ago: Duration) -> (AdaptiveRate, Instant) {
+        let limiter = AdaptiveRate::default();
+        answers(&limiter, Instant::now(), FIRST, 1);
+        let at = Instant::now().checked_sub(ago).unwrap();
+        let mut state = limiter.lock();
+        (state.rate, state.last_decrease, state.trial) = (Some(10.0), Some(at), None);
+        drop(state);
+        (limiter, at)
+    }
+
+    #[test]
+    fn one_decrease_per_window_and_none_for_requests_sent_before_the_last() {
+        let second = Duration::from_secs(2);
+        let rate = |limiter: &AdaptiveRate| limiter.lock().rate.unwrap();
+        // Sent before the last decrease, even a while ago: already answered by it.
+        let (limiter, at) = lowered(second);
+        limiter.throttled(at - Duration::from_millis(1));
+        assert_eq!(rate(&limiter), 10.0);
+        // Sent after it, within a window of it: the same second.
+        let (limiter, _) = lowered(Duration::ZERO);
+        limiter.throttled(Instant::now());
+        assert_eq!(rate(&limiter), 10.0);
+        // Sent at it or after, a window later: lowered again.
+        let (limiter, at) = lowered(second);
+        limiter.throttled(at);
+        assert!(rate(&limiter) < 10.0);
+        let (limiter, _) = lowered(second);
+        limiter.throttled(Instant::now());
+        assert!(rate(&limiter) < 10.0);
+    }
+
     #[test]
     fn requests_are_spaced_by_the_rate() {
         let mut state = State {
