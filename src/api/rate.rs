@@ -12,9 +12,10 @@
 //! throttled about as often as before, it is undone, and that share becomes
 //! the background that later windows must clearly exceed to lower the rate
 //! again. Shares are taken over the last hundred answers, and the first
-//! fifty answers lower nothing: a run's first answers all come back within
-//! one second, and two throttled among them tell nothing. Time spent waiting
-//! for a turn does not count against a call's retry budget ([`turn_waits`]).
+//! fifty answers lower nothing unless a quarter of a window is throttled: a
+//! run's first answers all come back within one second, and two throttled
+//! among them tell nothing. Time spent waiting for a turn does not count
+//! against a call's retry budget ([`turn_waits`]).
 //!
 //! One limiter per endpoint in the process ([`for_endpoint`]), so every
 //! client of a command paces together and progress can show it ([`throttled`]).
@@ -226,12 +227,6 @@ impl State {
         else {
             return false;
         };
-        tracing::debug!(
-            passed = trial.passed,
-            refused = trial.refused,
-            share_before = trial.share_before,
-            "TRIAL"
-        );
         tracing::debug!(
             passed = trial.passed,
             throttled = trial.refused,

@@ -492,11 +492,9 @@ mod tests {
             cap: Duration::from_millis(1),
             max_elapsed: Duration::from_millis(150),
         };
-        let attempts = std::cell::Cell::new(0);
         let answer = policy
             .run(
                 |n| {
-                    attempts.set(n);
                     let limiter = &limiter;
                     async move {
                         limiter.acquire().await;
