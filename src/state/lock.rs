@@ -252,6 +252,7 @@ fn open_lock(path: &Path, create: bool) -> Result<File, StateError> {
         use std::os::unix::fs::OpenOptionsExt;
         options
             .mode(0o600)
+            // Disjoint bits: `^` would be the same (an equivalent mutant).
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     let file = options.open(path).map_err(|e| {
@@ -343,6 +344,24 @@ pub(crate) fn force_unlock(lock_path: &Path, lock_id: &str) -> Result<(), StateE
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn force_unlock_reports_a_lock_path_it_must_not_touch_not_a_missing_lock() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let lock_path = dir.path().join("s.json.lock");
+        assert!(matches!(
+            force_unlock(&lock_path, "id"),
+            Err(StateError::NotLocked { .. })
+        ));
+        // A hard link planted at the lock path: refused, and said so.
+        let other = dir.path().join("other");
+        fs::write(&other, "x").expect("write");
+        fs::hard_link(&other, &lock_path).expect("link");
+        let err = force_unlock(&lock_path, "id").unwrap_err();
+        assert!(err.to_string().contains("single link"), "{err}");
+        assert!(lock_path.exists() && other.exists());
+    }
 
     #[test]
     fn the_user_is_the_first_variable_set_and_not_empty() {

@@ -133,6 +133,26 @@ mod tests {
     use crate::state::State;
 
     #[test]
+    fn a_workspace_file_that_cannot_be_removed_fails_the_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("htapsync.state.json"));
+        // A directory where the backup would be: removing it as a file fails.
+        let path = store.path_of("prod");
+        std::fs::create_dir_all(suffixed(&path, ".backup")).unwrap();
+        let err = store.delete_workspace("prod").unwrap_err();
+        assert!(err.to_string().contains(".backup"), "{err}");
+    }
+
+    #[test]
+    fn a_workspaces_directory_that_cannot_be_listed_is_an_error_not_no_workspaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("htapsync.state.json"));
+        std::fs::write(dir.path().join("htapsync.state.d"), "not a directory").unwrap();
+        let err = store.workspaces().unwrap_err();
+        assert!(err.to_string().contains("listing workspaces"), "{err}");
+    }
+
+    #[test]
     fn workspaces_live_beside_the_default_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path().join("htapsync.state.json"));
@@ -145,6 +165,9 @@ mod tests {
             dir.path().join("htapsync.state.d/prod/htapsync.state.json")
         );
         assert_eq!(store.workspaces().unwrap(), ["default"]);
+        // Errors about the store (a refused `state migrate`) name the default file.
+        let default_file = dir.path().join("htapsync.state.json");
+        assert_eq!(store.describe(), default_file.display().to_string());
         let mut state = State::new();
         state.intents.push(crate::state::Intent {
             id: "i".into(),
