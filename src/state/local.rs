@@ -510,6 +510,17 @@ mod tests {
         state
     }
 
+    /// A state file `s.json` in a new directory, written once with task `name`.
+    fn written_with_task(name: &str) -> (tempfile::TempDir, PathBuf, State) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.json");
+        let mut state = with_task(name);
+        LocalBackend::new(path.clone())
+            .write(&mut state)
+            .expect("write");
+        (dir, path, state)
+    }
+
     fn is_read_error(err: &StateError) -> bool {
         matches!(
             err,
@@ -614,12 +625,7 @@ mod tests {
     /// serial stays (a `refresh` that finds nothing new leaves the file alone).
     #[test]
     fn a_state_read_and_written_back_unchanged_keeps_its_serial() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.json");
-        let mut state = with_task("a");
-        LocalBackend::new(path.clone())
-            .write(&mut state)
-            .expect("write");
+        let (_dir, path, _) = written_with_task("a");
         let backend = LocalBackend::new(path.clone());
         let mut read = backend.read().expect("read").expect("a state");
         backend.write(&mut read).expect("write");
@@ -645,12 +651,7 @@ mod tests {
     /// by its modification time.
     #[test]
     fn the_history_dates_the_state_and_its_backup() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("s.json");
-        let mut state = with_task("a");
-        LocalBackend::new(path.clone())
-            .write(&mut state)
-            .expect("write");
+        let (_dir, path, mut state) = written_with_task("a");
         state.tasks.insert("b".into(), record("b"));
         // A new backend over a file it did not write keeps that file as the backup.
         LocalBackend::new(path.clone())
