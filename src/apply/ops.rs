@@ -676,12 +676,18 @@ mod tests {
 
     /// Lanes of one slot each for `providers`, with a client nothing is sent through.
     fn lanes(providers: &[Option<&str>]) -> Arc<Lanes> {
+        lanes_at("http://127.0.0.1:9", PollSettings::default(), providers)
+    }
+
+    /// Lanes of one slot each for `providers`, all with a client of `endpoint`.
+    fn lanes_at(endpoint: &str, poll: PollSettings, providers: &[Option<&str>]) -> Arc<Lanes> {
         let creds = crate::api::Credentials::Token(secrecy::SecretString::from("t"));
-        let config = crate::api::ClientConfig::new("http://127.0.0.1:9", "p", creds);
+        // The project of the quick start's cloud.
+        let config =
+            crate::api::ClientConfig::new(endpoint, "0f1e2d3c4b5a69788796a5b4c3d2e1f0", creds);
         let client = Client::new(config).expect("client");
         let lanes = providers.iter().map(|provider| {
             let slots = Arc::new(Semaphore::new(1));
-            let poll = PollSettings::default();
             let lane = Lane {
                 watcher: Watcher::new(client.clone(), poll, slots.clone()),
                 client: client.clone(),
@@ -693,19 +699,24 @@ mod tests {
         Arc::new(lanes.collect())
     }
 
-    #[tokio::test]
-    async fn a_slot_of_another_provider_is_given_back_for_one_of_this_provider() {
-        let lanes = lanes(&[None, Some("eu")]);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let backend = Arc::new(crate::state::LocalBackend::new(dir.path().join("s.json")));
-        let ctx = OpContext {
-            lanes: lanes.clone(),
+    /// An operation's context on `lanes`, recording into a state file in `dir`.
+    fn context(lanes: Arc<Lanes>, dir: &std::path::Path, intents: PlannedIntents) -> OpContext {
+        let backend = Arc::new(crate::state::LocalBackend::new(dir.join("s.json")));
+        OpContext {
+            lanes,
             recorder: Arc::new(Recorder::new(backend, State::new())),
             on_event: Arc::new(|_| {}),
             prevent_destroy: false,
             slot: Mutex::new(None),
-            intents: PlannedIntents::default(),
-        };
+            intents,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slot_of_another_provider_is_given_back_for_one_of_this_provider() {
+        let lanes = lanes(&[None, Some("eu")]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ctx = context(lanes.clone(), dir.path(), PlannedIntents::default());
         let free = |provider: Option<&str>| {
             lanes[&provider.map(str::to_string)]
                 .slots
@@ -727,5 +738,58 @@ mod tests {
         );
         ctx.release_slot();
         assert_eq!((free(None), free(Some("eu"))), (1, 1));
+    }
+
+    /// A create registers and starts its task once and returns when the task
+    /// replicates; a delete removes it. Against the emulator of the quick
+    /// start with stages of 20 ms and waits of 5 s at most, so a register,
+    /// start or delete that is never sent fails here in seconds, before the
+    /// slower integration tests run (cargo-mutants then need not time out).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_create_sends_each_call_once_and_a_delete_removes_the_task() {
+        use crate::emulator::{Emulator, EmulatorConfig, load_cloud, spawn};
+        use std::time::Duration;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cloud = load_cloud(&root.join("examples/quickstart/cloud/cloud.toml")).expect("cloud");
+        let mut config = EmulatorConfig::new(cloud);
+        config.stage_step = Duration::from_millis(20);
+        let emu = Emulator::new(config).expect("emulator");
+        let running = spawn(emu.clone(), ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("serve");
+        let poll = PollSettings {
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_secs(5),
+        };
+        let lanes = lanes_at(&running.url(), poll, &[None]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spec = TaskSpec::sample("orders_sync");
+        let client = &lanes[&None].client;
+        let stage = || async {
+            let row = client.find_task(&spec.instance_id, spec.task_name()).await;
+            row.expect("read").and_then(|r| Stage::parse(&r.stage))
+        };
+
+        let creating = PlannedIntents {
+            create: Some("create".into()),
+            delete: None,
+        };
+        let ctx = context(lanes.clone(), dir.path(), creating);
+        create(&ctx, &spec).await.expect("created");
+        let stats = emu.stats();
+        assert_eq!(stats.creates_per_task.get(spec.task_name()), Some(&1));
+        assert_eq!(stats.starts, 1);
+        assert!(stage().await.is_some_and(Stage::is_running));
+
+        let deleting = PlannedIntents {
+            create: None,
+            delete: Some("delete".into()),
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ctx = context(lanes.clone(), dir.path(), deleting);
+        delete(&ctx, &spec).await.expect("deleted");
+        assert_eq!(emu.stats().deletes, 1);
+        assert_eq!(stage().await, None);
+        running.shutdown().await;
     }
 }

@@ -10,7 +10,7 @@ use super::StateError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -141,6 +141,11 @@ impl LockHandle for FileLock {
     }
 }
 
+/// How many times one [`acquire`] starts over on a lock file removed between
+/// its open and its lock. Once is a force-unlock racing it; again and again,
+/// something keeps removing the file: reported, not spun on.
+const REOPENS: usize = 8;
+
 /// Takes the exclusive lock on `lock_path`, retrying until `timeout` (zero: one attempt).
 pub(crate) fn acquire(
     lock_path: &Path,
@@ -150,16 +155,26 @@ pub(crate) fn acquire(
     let mut file = open_lock(lock_path, true)?;
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(50);
+    let mut reopens = 0..REOPENS;
     loop {
         match file.try_lock() {
             // `true` would miss only a force-unlock between the open and the lock (a race; mutants.toml skips it).
             Ok(()) if still_linked(&file, lock_path) => break,
+            // The file was removed between our open and our lock: start over on the new one.
+            // Only a file removed again and again reaches the bound (a race; mutants.toml skips it).
+            Ok(()) if reopens.next().is_some() => file = open_lock(lock_path, true)?,
             Ok(()) => {
-                // force-unlock removed the file between our open and our lock: start over on the new one.
-                file = open_lock(lock_path, true)?;
+                let removed = format!("removed {REOPENS} times while being locked");
+                return Err(StateError::io(
+                    "locking",
+                    lock_path,
+                    io::Error::other(removed),
+                ));
             }
+            // `<=` differs only at the deadline's exact instant (mutants.toml skips it).
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                // The back-off's growth: how often a waiter retries (performance only; mutants.toml skips it).
                 pause = (pause * 2).min(Duration::from_millis(500));
             }
             Err(TryLockError::WouldBlock) => {
@@ -439,5 +454,53 @@ mod tests {
         std::os::unix::fs::symlink(&real, &lock_path).unwrap();
         assert!(!still_linked(&file, &lock_path));
         assert!(still_linked(&file, &real));
+    }
+
+    /// `f`'s result, or a failure once `limit` has passed: a lock retried
+    /// for ever fails its test instead of hanging it.
+    fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (sent, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sent.send(f()));
+        result
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("still retrying after {limit:?}"))
+    }
+
+    /// A held lock is waited for until its holder lets go, and refused once
+    /// the wait's timeout has passed.
+    #[test]
+    fn a_held_lock_is_waited_for_until_released_and_refused_after_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock_path = dir.path().join("s.json.lock");
+        let holder = acquire(&lock_path, LockInfo::new("apply", "s.json"), Duration::ZERO).unwrap();
+        let holder_id = holder.info().id.clone();
+        let attempt = move |path: PathBuf, timeout| {
+            move || {
+                acquire(&path, LockInfo::new("plan", "s.json"), timeout)
+                    .map(|g| g.info().id.clone())
+            }
+        };
+
+        let refused = within(
+            Duration::from_secs(10),
+            attempt(lock_path.clone(), Duration::from_millis(150)),
+        );
+        match refused {
+            Err(StateError::Locked { info, .. }) => {
+                assert_eq!(info.map(|i| i.id), Some(holder_id));
+            }
+            other => panic!("a held lock was not refused: {other:?}"),
+        }
+
+        let (sent, taken) = std::sync::mpsc::channel();
+        let waiter = attempt(lock_path.clone(), Duration::from_secs(10));
+        std::thread::spawn(move || sent.send(waiter()));
+        std::thread::sleep(Duration::from_millis(200));
+        drop(holder);
+        let taken = taken.recv_timeout(Duration::from_secs(15));
+        assert!(
+            matches!(taken, Ok(Ok(_))),
+            "the waiter did not get the released lock: {taken:?}"
+        );
     }
 }
