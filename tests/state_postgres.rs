@@ -6,15 +6,27 @@
 
 mod support;
 
-use htapsync::state::{PgStore, State, StateError, Store, TaskRecord};
+use htapsync::state::{Backend, LockGuard, PgStore, State, StateError, Store, TaskRecord};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use support::postgres::{PASSWORD, PASSWORD_USER, PgServer};
 
 /// Generous: waits end as soon as the lock is free; this only bounds a hang.
 const WAIT: Duration = Duration::from_secs(60);
+
+/// `backend`'s lock for `operation` with no wait, taken in a thread of its
+/// own: a lock held by another that is retried for ever (a broken deadline)
+/// fails the test in seconds instead of hanging it.
+fn lock_now(backend: &Arc<dyn Backend>, operation: &'static str) -> Result<LockGuard, StateError> {
+    let (backend, (sent, result)) = (backend.clone(), std::sync::mpsc::channel());
+    std::thread::spawn(move || sent.send(backend.lock(operation, Duration::ZERO)));
+    result
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a lock with no wait still retrying after 20 s")
+}
 
 fn record(name: &str) -> TaskRecord {
     TaskRecord {
@@ -217,7 +229,7 @@ fn the_lock_refuses_a_second_holder_naming_the_first_and_is_free_after_release()
     let one = store(server, &db, "htapsync", 20).open("prod").unwrap();
     let two = store(server, &db, "htapsync", 20).open("prod").unwrap();
     let guard = one.lock("apply", Duration::ZERO).unwrap();
-    let err = two.lock("plan", Duration::ZERO).unwrap_err();
+    let err = lock_now(&two, "plan").unwrap_err();
     let StateError::Locked { info, .. } = &err else {
         panic!("{err:?}");
     };
@@ -233,7 +245,7 @@ fn the_lock_refuses_a_second_holder_naming_the_first_and_is_free_after_release()
     let other = store(server, &db, "htapsync", 20).open("dev").unwrap();
     drop(other.lock("apply", Duration::ZERO).unwrap());
     assert!(matches!(
-        one.lock("apply", Duration::ZERO),
+        lock_now(&one, "apply"),
         Err(StateError::Locked { .. })
     ));
 
@@ -266,7 +278,7 @@ fn the_lock_dies_with_its_holders_connection_and_the_holder_stops_writing() {
     let lock_id = guard.info().id.clone();
     let waiter = store(server, &db, "htapsync", 20).open("default").unwrap();
     assert!(matches!(
-        waiter.lock("apply", Duration::ZERO),
+        lock_now(&waiter, "apply"),
         Err(StateError::Locked { .. })
     ));
 
@@ -363,7 +375,7 @@ fn the_lock_is_released_when_its_holder_process_is_killed() {
         }
     };
     let backend = store(server, &db, "htapsync", 20).open("default").unwrap();
-    let err = backend.lock("apply", Duration::ZERO).unwrap_err();
+    let err = lock_now(&backend, "apply").unwrap_err();
     assert!(
         matches!(&err, StateError::Locked { info: Some(info), .. } if info.id == lock_id),
         "{err:?}"

@@ -136,6 +136,7 @@ impl Target {
                 return Err(self.locked(self.read_holder()?));
             }
             std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+            // The back-off's growth: how often a waiter retries (performance only; mutants.toml skips it).
             pause = (pause * 2).min(Duration::from_millis(500));
         }
         self.held.store(true, std::sync::atomic::Ordering::SeqCst);
