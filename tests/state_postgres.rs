@@ -20,6 +20,7 @@ const WAIT: Duration = Duration::from_secs(60);
 /// `backend`'s lock for `operation` with no wait, taken in a thread of its
 /// own: a lock held by another that is retried for ever (a broken deadline)
 /// fails the test in seconds instead of hanging it.
+#[allow(clippy::result_large_err)] // `Backend::lock`'s own result
 fn lock_now(backend: &Arc<dyn Backend>, operation: &'static str) -> Result<LockGuard, StateError> {
     let (backend, (sent, result)) = (backend.clone(), std::sync::mpsc::channel());
     std::thread::spawn(move || sent.send(backend.lock(operation, Duration::ZERO)));
