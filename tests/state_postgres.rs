@@ -602,6 +602,29 @@ fn the_schema_is_created_once_even_by_concurrent_first_users() {
         matches!(err, StateError::PgSchemaNewer { found: 99, .. }),
         "{err:?}"
     );
+    // Also for a role that may only read: said before any attempt to
+    // migrate, which such a role would see fail for want of privileges.
+    let reader = format!("reader_{db}");
+    server
+        .admin(&db)
+        .batch_execute(&format!(
+            "CREATE ROLE {reader} LOGIN; GRANT USAGE ON SCHEMA \"team state\" TO {reader};
+             GRANT SELECT ON ALL TABLES IN SCHEMA \"team state\" TO {reader};
+             REVOKE CREATE ON DATABASE {db} FROM PUBLIC;"
+        ))
+        .unwrap();
+    let port = server.port().to_string();
+    let as_reader = server.settings_from(&[(
+        "HTAPSYNC_PG_CONN",
+        &format!("host=127.0.0.1 port={port} user={reader} dbname={db}"),
+    )]);
+    let err = PgStore::connect_with(&as_reader, "team state", 20)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, StateError::PgSchemaNewer { found: 99, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -682,6 +705,8 @@ fn a_role_that_may_not_write_fails_check_writable_before_anything_is_done() {
     let err = backend.check_writable().unwrap_err();
     assert!(matches!(err, StateError::PgNotWritable { .. }), "{err:?}");
     assert!(err.to_string().contains("Grant the role"), "{err}");
+    let endpoint = format!("postgresql://{reader}@127.0.0.1:{port}/{db}");
+    assert!(err.to_string().contains(&endpoint), "{err}");
     let mut state = State::new();
     state.tasks.insert("a".into(), record("a"));
     let err = backend.write(&mut state).unwrap_err();

@@ -4,8 +4,10 @@
 //! each throttling lowers the rate multiplicatively, to a fraction of what
 //! actually passed in the last second (once per second at most: the gateway
 //! counts per second, so the answers of one second are one signal), and each
-//! successful call raises it additively. Requests wait their turn in order,
-//! each at least `1 / rate` after the previous one.
+//! successful call raises it additively, ten times slower near the rate that
+//! passed when it was last lowered (it creeps up to the limit rather than
+//! running past it). Requests wait their turn in order, each at least
+//! `1 / rate` after the previous one.
 //!
 //! A gateway shared with others throttles a share of the calls whatever our
 //! rate. So each decrease is a trial: when the calls sent after it are
@@ -30,6 +32,16 @@ use std::time::{Duration, Instant};
 const DECREASE: f64 = 0.8;
 /// Requests per second added by each successful call.
 const INCREASE: f64 = 0.05;
+/// Near the rate at which the last kept decrease was throttled, a passed
+/// call adds this much less: the rate creeps up to the limit instead of
+/// running past it, which costs a few throttlings a minute instead of a few
+/// every ten seconds.
+const PROBE_SLOWDOWN: f64 = 10.0;
+/// Where "near" starts, as a share of that rate...
+const NEAR_CEILING: f64 = 0.9;
+/// ... and ends: a rate this far past it without a throttling means the limit
+/// moved, and the full [`INCREASE`] comes back.
+const PAST_CEILING: f64 = 1.25;
 /// Lowest rate: a request every two seconds still makes progress.
 const MIN_RATE: f64 = 0.5;
 /// Above this the limiter is lifted again: parallelism caps long before.
@@ -37,7 +49,10 @@ const MAX_RATE: f64 = 2000.0;
 /// The gateway's window, over which answers are counted and one decrease happens.
 const WINDOW: Duration = Duration::from_secs(1);
 /// Throttled answers within a [`WINDOW`] that lower the rate: a single one is
-/// as likely a gateway shared with others as our own pace.
+/// as likely a gateway shared with others as our own pace. Near the
+/// [`State::ceiling`], one is enough: the rate creeps there because it was
+/// throttled there, and waiting for a second while it creeps past the limit
+/// costs a throttling every few seconds.
 const REFUSALS: usize = 2;
 /// Answers to requests sent after a decrease that tell whether it helped.
 const TRIAL_ANSWERS: u32 = 30;
@@ -80,6 +95,9 @@ struct State {
     /// that failed measured it: a window lowers the rate only when its
     /// throttled share is well above this.
     background: f64,
+    /// What passed in the window of the last decrease made while paced, while
+    /// no trial undid it: the limit as last seen, which the rate nears slowly.
+    ceiling: Option<f64>,
     /// Whether the last decrease helped, being found out.
     trial: Option<Trial>,
     /// When a request last had to wait for its turn.
@@ -95,8 +113,9 @@ struct Trial {
     at: Instant,
     /// Share of throttled answers in the [`SHARE_SAMPLE`] before the decrease.
     share_before: f64,
-    /// The rate before the decrease.
+    /// The rate and the ceiling before the decrease.
     before: Option<f64>,
+    ceiling_before: Option<f64>,
     passed: u32,
     refused: u32,
 }
@@ -141,7 +160,7 @@ impl AdaptiveRate {
         }
         state.judge_trial(now);
         if let Some(rate) = state.rate {
-            let raised = rate + INCREASE;
+            let raised = rate + state.increase(rate);
             state.rate = (raised < MAX_RATE).then_some(raised);
         }
     }
@@ -173,9 +192,13 @@ impl AdaptiveRate {
             at: now,
             share_before: throttled / state.sample.len() as f64,
             before: state.rate,
+            ceiling_before: state.ceiling,
             passed: 0,
             refused: 0,
         });
+        // What passed while paced is the limit as seen; a first burst waiting
+        // out its `Retry-After`s tells nothing of it.
+        state.ceiling = state.rate.is_some().then_some(rate);
         state.rate = Some(lowered);
         state.last_decrease = Some(now);
         tracing::info!(
@@ -239,10 +262,25 @@ impl State {
             return false;
         }
         self.rate = trial.before;
+        self.ceiling = trial.ceiling_before;
         self.last_decrease = Some(now);
         self.background = trial.share();
         tracing::debug!("throttling does not follow the request rate: keeping the rate");
         true
+    }
+
+    /// What a passed call adds to `rate`: [`INCREASE`], but a
+    /// [`PROBE_SLOWDOWN`]th of it near the [`State::ceiling`]; far past it the
+    /// ceiling is forgotten.
+    fn increase(&mut self, rate: f64) -> f64 {
+        match self.ceiling {
+            Some(ceiling) if rate >= ceiling * PAST_CEILING => {
+                self.ceiling = None;
+                INCREASE
+            }
+            Some(ceiling) if rate >= ceiling * NEAR_CEILING => INCREASE / PROBE_SLOWDOWN,
+            _ => INCREASE,
+        }
     }
 
     /// Lets a request through now (`None`), or says how long until its turn.
@@ -265,8 +303,8 @@ impl State {
     }
 
     /// Whether the throttled answers of the window call for a lower rate: at
-    /// least [`REFUSALS`], after the [`FIRST_SAMPLE`] (or a quarter of the
-    /// window), and more than the
+    /// least [`REFUSALS`] (one near the ceiling), after the [`FIRST_SAMPLE`]
+    /// (or a quarter of the window), and more than the
     /// background share would throttle of the window's answers but once in
     /// about fifty windows (mean plus two standard deviations, plus one).
     fn above_background(&self) -> bool {
@@ -276,7 +314,10 @@ impl State {
         let by_chance = answers * b + 2.0 * (answers * b * (1.0 - b)).sqrt() + 1.0;
         // A limit met by the first burst throttles a large share at once.
         let first_burst_limited = refused >= answers * FIRST_BURST_SHARE;
-        self.refused.len() >= REFUSALS
+        let near_ceiling =
+            (self.rate.zip(self.ceiling)).is_some_and(|(r, c)| r >= c * NEAR_CEILING);
+        let needed = if near_ceiling { 1 } else { REFUSALS };
+        self.refused.len() >= needed
             && (self.sample.len() >= FIRST_SAMPLE || first_burst_limited)
             && (b == 0.0 || refused > by_chance)
     }
@@ -428,6 +469,7 @@ mod tests {
         // makes the trial fail whatever its other answers would say.
         answers(&limiter, Instant::now(), 18, 2);
         assert_eq!(limiter.lock().rate, None, "back to what it was");
+        assert_eq!(limiter.lock().ceiling, None, "and so is the ceiling");
         assert!(limiter.lock().trial.is_none(), "after 18 answers, not 30");
         let background = limiter.lock().background;
         assert!((background - 2.0 / 18.0).abs() < 1e-9, "{background}");
@@ -456,11 +498,38 @@ mod tests {
         assert!(limiter.lock().trial.is_none());
     }
 
+    #[test]
+    fn the_rate_creeps_near_what_passed_when_it_was_last_lowered() {
+        let limiter = AdaptiveRate::default();
+        answers(&limiter, Instant::now(), FIRST + 2, 2);
+        assert_eq!(limiter.lock().ceiling, None, "not from a first burst");
+        answers(&limiter, Instant::now(), TRIAL_ANSWERS, 0); // kept
+        next_window(&limiter);
+        answers(&limiter, Instant::now(), 12, 2);
+        let ceiling = limiter.lock().ceiling;
+        assert_eq!(ceiling, Some(10.0), "what passed in the window, paced");
+
+        let mut state = State {
+            ceiling: Some(20.0),
+            ..State::default()
+        };
+        let (near, past) = (20.0 * NEAR_CEILING, 20.0 * PAST_CEILING);
+        assert_eq!(state.increase(near - 0.01), INCREASE);
+        assert_eq!(state.increase(near), INCREASE / PROBE_SLOWDOWN);
+        assert_eq!(state.increase(past - 0.01), INCREASE / PROBE_SLOWDOWN);
+        assert_eq!(state.ceiling, Some(20.0));
+        // Far past it without a throttling: the limit moved.
+        assert_eq!(state.increase(past), INCREASE);
+        assert_eq!(state.ceiling, None);
+        assert_eq!(state.increase(near), INCREASE);
+    }
+
     fn trial(passed: u32, refused: u32, share_before: f64) -> Trial {
         Trial {
             at: Instant::now(),
             share_before,
             before: None,
+            ceiling_before: None,
             passed,
             refused,
         }
@@ -516,9 +585,24 @@ mod tests {
         // Half in the background: 50 expected, 5 the standard deviation.
         assert!(!window(39, 61, 0.5).above_background());
         assert!(window(38, 62, 0.5).above_background());
-        // Without a background, two throttlings lower it.
+        // Without a background, two throttlings lower it...
         assert!(!window(98, 1, 0.0).above_background());
         assert!(window(98, 2, 0.0).above_background());
+        // ... and one near the rate last throttled, but not below it.
+        let creeping = |rate: f64| State {
+            rate: Some(rate),
+            ceiling: Some(20.0),
+            ..window(98, 1, 0.0)
+        };
+        assert!(creeping(20.0 * NEAR_CEILING).above_background());
+        assert!(!creeping(20.0 * NEAR_CEILING - 0.01).above_background());
+        assert!(
+            !State {
+                ceiling: None,
+                ..creeping(20.0)
+            }
+            .above_background()
+        );
     }
 
     /// A limiter whose rate (10/s) was lowered at the instant returned, `ago`;

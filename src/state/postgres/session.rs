@@ -161,28 +161,33 @@ fn client_settings(settings: &PgSettings) -> Result<(postgres::Config, Transport
 
 /// Words a failed connection by its kind (the server's message never holds the password).
 fn connect_error(endpoint: &str, e: &postgres::Error) -> StateError {
-    let code = e.code();
-    let hint = if code == Some(&SqlState::INVALID_PASSWORD)
+    let cause = error_chain(e);
+    StateError::PgConnect {
+        endpoint: endpoint.to_string(),
+        hint: connect_hint(e.code(), &cause),
+        cause,
+    }
+}
+
+/// What to check after a failed connection, by the server's code and the
+/// error's words (a pure function: tested without a server failing on cue).
+fn connect_hint(code: Option<&SqlState>, cause: &str) -> &'static str {
+    if code == Some(&SqlState::INVALID_PASSWORD)
         || code == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
-        || error_chain(e).contains("password")
+        || cause.contains("password")
     {
         "Check the user and its password (PGPASSWORD, or password in HTAPSYNC_PG_CONN) and the server's pg_hba.conf."
     } else if code == Some(&SqlState::INVALID_CATALOG_NAME) {
         "Create the database first (CREATE DATABASE), or point PGDATABASE / dbname at an existing one."
-    } else if error_chain(e).to_ascii_lowercase().contains("tls")
-        || error_chain(e).contains("certificate")
-        || error_chain(e).contains("SSL")
+    } else if cause.to_ascii_lowercase().contains("tls")
+        || cause.contains("certificate")
+        || cause.contains("SSL")
     {
         "Check sslmode and the server's TLS setup: verify-ca and verify-full need the CA that signed\n\
          the server's certificate (PGSSLROOTCERT), verify-full a certificate naming the host."
     } else {
         "Check that the server runs and accepts connections at that host and port, and that\n\
          HTAPSYNC_PG_CONN or PGHOST/PGPORT point at it."
-    };
-    StateError::PgConnect {
-        endpoint: endpoint.to_string(),
-        cause: error_chain(e),
-        hint,
     }
 }
 
@@ -209,26 +214,15 @@ pub(super) fn sql_error(
     e: postgres::Error,
 ) -> StateError {
     let cause = error_chain(&e);
-    let code = e.code().cloned();
-    if e.is_closed()
-        || (e.as_db_error().is_none()
-            && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()))
-        || code.as_ref().is_some_and(|c| {
-            // The server is shutting down or cancelled us from outside.
-            *c == SqlState::ADMIN_SHUTDOWN
-                || *c == SqlState::CRASH_SHUTDOWN
-                || *c == SqlState::CANNOT_CONNECT_NOW
-        })
-    {
+    let failure = Failure::of(&e);
+    if failure.connection_lost() {
         return StateError::PgConnectionLost {
             endpoint: endpoint.to_string(),
             action,
             cause,
         };
     }
-    if code == Some(SqlState::INSUFFICIENT_PRIVILEGE)
-        || code == Some(SqlState::READ_ONLY_SQL_TRANSACTION)
-    {
+    if failure.not_writable() {
         return StateError::PgNotWritable {
             endpoint: endpoint.to_string(),
             schema: schema.to_string(),
@@ -239,5 +233,150 @@ pub(super) fn sql_error(
         endpoint: endpoint.to_string(),
         action,
         cause,
+    }
+}
+
+/// What [`sql_error`] reads of a failed statement: apart, so that the
+/// classification is tested without a server that fails on cue.
+#[derive(Debug, Default)]
+struct Failure {
+    /// The client found the connection closed.
+    closed: bool,
+    /// The server answered with an error of its own.
+    answered: bool,
+    /// An I/O error caused it.
+    io_cause: bool,
+    code: Option<SqlState>,
+}
+
+impl Failure {
+    fn of(e: &postgres::Error) -> Failure {
+        Failure {
+            closed: e.is_closed(),
+            answered: e.as_db_error().is_some(),
+            io_cause: std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+            code: e.code().cloned(),
+        }
+    }
+
+    /// The session is gone: closed, cut before the server answered, or the
+    /// server shutting down or cancelling us from outside.
+    fn connection_lost(&self) -> bool {
+        self.closed
+            || (!self.answered && self.io_cause)
+            || self.code.as_ref().is_some_and(|c| {
+                *c == SqlState::ADMIN_SHUTDOWN
+                    || *c == SqlState::CRASH_SHUTDOWN
+                    || *c == SqlState::CANNOT_CONNECT_NOW
+            })
+    }
+
+    /// The role may not write, or the server is read-only.
+    fn not_writable(&self) -> bool {
+        self.code == Some(SqlState::INSUFFICIENT_PRIVILEGE)
+            || self.code == Some(SqlState::READ_ONLY_SQL_TRANSACTION)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_is_lost_when_closed_cut_or_shut_down_not_when_refused() {
+        let lost = |f: Failure| f.connection_lost();
+        let code = |c: SqlState| Failure {
+            answered: true,
+            code: Some(c),
+            ..Failure::default()
+        };
+        assert!(lost(Failure {
+            closed: true,
+            ..Failure::default()
+        }));
+        assert!(lost(Failure {
+            io_cause: true,
+            ..Failure::default()
+        }));
+        assert!(!lost(Failure {
+            answered: true,
+            io_cause: true,
+            ..Failure::default()
+        }));
+        assert!(!lost(Failure::default()));
+        for shutdown in [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ] {
+            assert!(lost(code(shutdown.clone())), "{shutdown:?}");
+            assert!(!code(shutdown).not_writable());
+        }
+        assert!(!lost(code(SqlState::UNIQUE_VIOLATION)));
+        assert!(!lost(code(SqlState::INSUFFICIENT_PRIVILEGE)));
+    }
+
+    #[test]
+    fn a_refused_write_is_a_missing_privilege_or_a_read_only_server() {
+        let code = |c: SqlState| Failure {
+            answered: true,
+            code: Some(c),
+            ..Failure::default()
+        };
+        assert!(code(SqlState::INSUFFICIENT_PRIVILEGE).not_writable());
+        assert!(code(SqlState::READ_ONLY_SQL_TRANSACTION).not_writable());
+        assert!(!code(SqlState::UNIQUE_VIOLATION).not_writable());
+        assert!(!Failure::default().not_writable());
+    }
+
+    #[test]
+    fn a_failed_connection_is_worded_by_its_code_then_by_its_words() {
+        let password = "Check the user and its password";
+        let database = "Create the database first";
+        let tls = "Check sslmode";
+        let server = "Check that the server runs";
+        let hint = |code: Option<SqlState>, cause: &str| connect_hint(code.as_ref(), cause);
+        for (code, cause, wanted) in [
+            (Some(SqlState::INVALID_PASSWORD), "refused", password),
+            // pg_hba.conf rejecting the role names no password.
+            (
+                Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
+                "no pg_hba.conf entry",
+                password,
+            ),
+            (None, "password authentication failed", password),
+            (
+                Some(SqlState::INVALID_CATALOG_NAME),
+                "database \"x\" does not exist",
+                database,
+            ),
+            (None, "error performing TLS handshake", tls),
+            (None, "invalid peer certificate", tls),
+            (None, "server does not support SSL", tls),
+            (None, "connection refused", server),
+        ] {
+            let got = hint(code.clone(), cause);
+            assert!(got.starts_with(wanted), "{code:?} {cause:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn an_error_chain_adds_each_cause_it_does_not_already_say() {
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl std::fmt::Display for Layer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|l| l as _)
+            }
+        }
+        let inner = Layer("timed out", None);
+        let middle = Layer("connect failed: timed out", Some(Box::new(inner)));
+        let outer = Layer("db error", Some(Box::new(middle)));
+        assert_eq!(error_chain(&outer), "db error: connect failed: timed out");
     }
 }

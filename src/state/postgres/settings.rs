@@ -179,7 +179,7 @@ impl PgSettings {
                 .ok_or_else(|| {
                     invalid(
                         &from,
-                        &format!("connect_timeout {t:?} is not a number of seconds"),
+                        &format!("connect_timeout {t:?} is not a whole number of seconds above 0"),
                     )
                 })?,
             None => Duration::from_secs(10),
@@ -402,6 +402,22 @@ mod tests {
         assert_eq!(password(&s), Some("it's secret"));
         assert_eq!(s.sslmode, Some(SslMode::VerifyFull));
         assert_eq!(s.endpoint(), "postgresql://ci@db.example.com:6543/my db");
+        assert_eq!(s.to_string(), s.endpoint());
+    }
+
+    /// libpq waits for ever on 0; a CI job must not, so 0 is refused.
+    #[test]
+    fn connect_timeout_is_whole_seconds_above_zero() {
+        let timeout = |conn: &str| settings(&[(CONN_VAR, conn)]).map(|s| s.connect_timeout);
+        assert_eq!(
+            timeout("host=h connect_timeout=5").unwrap(),
+            Duration::from_secs(5)
+        );
+        assert_eq!(timeout("host=h").unwrap(), Duration::from_secs(10));
+        for bad in ["0", "-1", "1.5", "soon"] {
+            let err = timeout(&format!("host=h connect_timeout={bad}")).unwrap_err();
+            assert!(err.to_string().contains("above 0"), "{bad}: {err}");
+        }
     }
 
     #[test]
