@@ -879,3 +879,35 @@ fn the_backend_works_from_inside_a_tokio_runtime() {
     });
     assert_eq!(versions.unwrap(), 1);
 }
+
+/// A server that takes the connection and never answers (a wedged server, a
+/// port that is not PostgreSQL's): `connect_timeout` bounds the whole
+/// connection, as in libpq, so the command fails instead of hanging. Needs no
+/// PostgreSQL: a bare listener plays the server.
+#[test]
+fn a_server_that_never_answers_fails_the_connection_after_connect_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(socket);
+    });
+    let conn = format!("host=127.0.0.1 port={port} user=u dbname=d connect_timeout=1");
+    let settings = htapsync::state::PgSettings::from_lookup(|name| {
+        (name == htapsync::state::PG_CONN_VAR).then(|| conn.clone())
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = PgStore::connect_with(&settings, "htapsync", 20)
+        .err()
+        .expect("refused");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, StateError::PgConnect { .. }), "{err:?}");
+    assert!(err.to_string().contains("connect_timeout (1s)"), "{err}");
+    held.join().unwrap();
+}

@@ -48,6 +48,9 @@ pub(super) struct Session {
 
 impl Session {
     /// Connects (on the new thread) and returns once the session is open.
+    /// `connect_timeout` bounds the whole of it, as in libpq: a server that
+    /// accepts the connection but never completes TLS or the login fails the
+    /// command instead of hanging it (the thread then ends on its own).
     pub(super) fn open(settings: &PgSettings) -> Result<Session, StateError> {
         let endpoint = settings.endpoint();
         let (config, transport) = client_settings(settings)?;
@@ -94,9 +97,22 @@ impl Session {
                 cause: format!("cannot start its thread: {e}"),
                 hint: "The system is out of threads or memory.",
             })?;
-        ready_rx
-            .recv()
-            .map_err(|_| gone(&endpoint, "connecting"))??;
+        let timeout = settings.connect_timeout;
+        match ready_rx.recv_timeout(timeout) {
+            Ok(connected) => connected?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(StateError::PgConnect {
+                    endpoint,
+                    cause: format!(
+                        "the connection was not established within connect_timeout ({}s)",
+                        timeout.as_secs()
+                    ),
+                    hint: "Check that the server at that host and port is PostgreSQL and answers (TLS and login included),\n\
+                           or raise connect_timeout (PGCONNECT_TIMEOUT).",
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(gone(&endpoint, "connecting")),
+        }
         Ok(Session { jobs, endpoint })
     }
 
