@@ -6,7 +6,9 @@
 
 mod support;
 
-use htapsync::state::{Backend, LockGuard, PgStore, State, StateError, Store, TaskRecord};
+use htapsync::state::{
+    Backend, LockGuard, PgSettings, PgStore, State, StateError, Store, TaskRecord,
+};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -27,6 +29,26 @@ fn lock_now(backend: &Arc<dyn Backend>, operation: &'static str) -> Result<LockG
     result
         .recv_timeout(Duration::from_secs(20))
         .expect("a lock with no wait still retrying after 20 s")
+}
+
+/// A new role of `db` that may only read `schema` (an SQL identifier, quoted
+/// if need be) and create nothing, and the settings it connects with.
+fn reader(server: &PgServer, db: &str, schema: &str) -> (String, PgSettings) {
+    let reader = format!("reader_{db}");
+    server
+        .admin(db)
+        .batch_execute(&format!(
+            "CREATE ROLE {reader} LOGIN; GRANT USAGE ON SCHEMA {schema} TO {reader};
+             GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader};
+             REVOKE CREATE ON DATABASE {db} FROM PUBLIC;"
+        ))
+        .unwrap();
+    let port = server.port();
+    let settings = server.settings_from(&[(
+        "HTAPSYNC_PG_CONN",
+        &format!("host=127.0.0.1 port={port} user={reader} dbname={db}"),
+    )]);
+    (reader, settings)
 }
 
 fn record(name: &str) -> TaskRecord {
@@ -595,36 +617,18 @@ fn the_schema_is_created_once_even_by_concurrent_first_users() {
         .admin(&db)
         .batch_execute("INSERT INTO \"team state\".schema_version (version) VALUES (99)")
         .unwrap();
-    let err = PgStore::connect_with(&settings, "team state", 20)
-        .err()
-        .expect("refused");
-    assert!(
-        matches!(err, StateError::PgSchemaNewer { found: 99, .. }),
-        "{err:?}"
-    );
     // Also for a role that may only read: said before any attempt to
     // migrate, which such a role would see fail for want of privileges.
-    let reader = format!("reader_{db}");
-    server
-        .admin(&db)
-        .batch_execute(&format!(
-            "CREATE ROLE {reader} LOGIN; GRANT USAGE ON SCHEMA \"team state\" TO {reader};
-             GRANT SELECT ON ALL TABLES IN SCHEMA \"team state\" TO {reader};
-             REVOKE CREATE ON DATABASE {db} FROM PUBLIC;"
-        ))
-        .unwrap();
-    let port = server.port().to_string();
-    let as_reader = server.settings_from(&[(
-        "HTAPSYNC_PG_CONN",
-        &format!("host=127.0.0.1 port={port} user={reader} dbname={db}"),
-    )]);
-    let err = PgStore::connect_with(&as_reader, "team state", 20)
-        .err()
-        .expect("refused");
-    assert!(
-        matches!(err, StateError::PgSchemaNewer { found: 99, .. }),
-        "{err:?}"
-    );
+    let (_, as_reader) = reader(server, &db, "\"team state\"");
+    for settings in [settings, as_reader] {
+        let err = PgStore::connect_with(&settings, "team state", 20)
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(err, StateError::PgSchemaNewer { found: 99, .. }),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]
@@ -684,19 +688,8 @@ fn a_role_that_may_not_write_fails_check_writable_before_anything_is_done() {
     };
     let db = server.database("writable");
     store(server, &db, "htapsync", 20); // the tables exist
-    let reader = format!("reader_{db}");
-    server
-        .admin(&db)
-        .batch_execute(&format!(
-            "CREATE ROLE {reader} LOGIN; GRANT USAGE ON SCHEMA htapsync TO {reader};
-             GRANT SELECT ON ALL TABLES IN SCHEMA htapsync TO {reader};"
-        ))
-        .unwrap();
-    let port = server.port().to_string();
-    let settings = server.settings_from(&[(
-        "HTAPSYNC_PG_CONN",
-        &format!("host=127.0.0.1 port={port} user={reader} dbname={db}"),
-    )]);
+    let (reader, settings) = reader(server, &db, "htapsync");
+    let port = server.port();
     let backend = PgStore::connect_with(&settings, "htapsync", 20)
         .unwrap()
         .open("default")
@@ -894,7 +887,7 @@ fn a_server_that_never_answers_fails_the_connection_after_connect_timeout() {
         drop(socket);
     });
     let conn = format!("host=127.0.0.1 port={port} user=u dbname=d connect_timeout=1");
-    let settings = htapsync::state::PgSettings::from_lookup(|name| {
+    let settings = PgSettings::from_lookup(|name| {
         (name == htapsync::state::PG_CONN_VAR).then(|| conn.clone())
     })
     .unwrap();
