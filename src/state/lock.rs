@@ -222,31 +222,35 @@ fn record_holder(
 /// Whether `file` is still the one at `path` (force-unlock replaces it by
 /// deleting it; a local user may swap the path for a link): compares the
 /// open file with the path itself, not with what a link there points to.
-#[cfg(unix)]
+/// (One function for every platform: its mutants are those of the tested one.)
 fn still_linked(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), fs::symlink_metadata(path)) {
-        (Ok(held), Ok(current)) => held.ino() == current.ino() && held.dev() == current.dev(),
-        _ => false,
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::symlink_metadata(path)) {
+            (Ok(held), Ok(current)) => held.ino() == current.ino() && held.dev() == current.dev(),
+            _ => false,
+        }
     }
-}
-
-#[cfg(not(unix))]
-fn still_linked(_file: &File, path: &Path) -> bool {
-    path.exists()
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
+    }
 }
 
 /// A plain file with one name: a hard link planted at the lock path would
 /// make the holder truncate the file it shares an inode with.
-#[cfg(unix)]
 fn is_own_file(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    meta.is_file() && meta.nlink() == 1
-}
-
-#[cfg(not(unix))]
-fn is_own_file(meta: &fs::Metadata) -> bool {
-    meta.is_file()
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.is_file() && meta.nlink() == 1
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
 }
 
 /// Opens the lock file (creating it to hold the lock when `create`, else
