@@ -278,9 +278,14 @@ impl State {
                 self.ceiling = None;
                 INCREASE
             }
-            Some(ceiling) if rate >= ceiling * NEAR_CEILING => INCREASE / PROBE_SLOWDOWN,
+            _ if self.near_ceiling(rate) => INCREASE / PROBE_SLOWDOWN,
             _ => INCREASE,
         }
+    }
+
+    /// Whether `rate` is near the [`State::ceiling`] (from [`NEAR_CEILING`] of it up).
+    fn near_ceiling(&self, rate: f64) -> bool {
+        self.ceiling.is_some_and(|c| rate >= c * NEAR_CEILING)
     }
 
     /// Lets a request through now (`None`), or says how long until its turn.
@@ -314,8 +319,7 @@ impl State {
         let by_chance = answers * b + 2.0 * (answers * b * (1.0 - b)).sqrt() + 1.0;
         // A limit met by the first burst throttles a large share at once.
         let first_burst_limited = refused >= answers * FIRST_BURST_SHARE;
-        let near_ceiling =
-            (self.rate.zip(self.ceiling)).is_some_and(|(r, c)| r >= c * NEAR_CEILING);
+        let near_ceiling = self.rate.is_some_and(|r| self.near_ceiling(r));
         let needed = if near_ceiling { 1 } else { REFUSALS };
         self.refused.len() >= needed
             && (self.sample.len() >= FIRST_SAMPLE || first_burst_limited)

@@ -496,14 +496,16 @@ mod tests {
             other => panic!("a held lock was not refused: {other:?}"),
         }
 
-        let (sent, taken) = std::sync::mpsc::channel();
-        let waiter = attempt(lock_path.clone(), Duration::from_secs(10));
-        std::thread::spawn(move || sent.send(waiter()));
-        std::thread::sleep(Duration::from_millis(200));
-        drop(holder);
-        let taken = taken.recv_timeout(Duration::from_secs(15));
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(holder);
+        });
+        let taken = within(
+            Duration::from_secs(15),
+            attempt(lock_path, Duration::from_secs(10)),
+        );
         assert!(
-            matches!(taken, Ok(Ok(_))),
+            taken.is_ok(),
             "the waiter did not get the released lock: {taken:?}"
         );
     }
